@@ -1,0 +1,31 @@
+# vfpmd: the two commands of the README, plus benchmarks.
+#   make run              installs what is missing, builds release, runs the demo
+#   make run ARGS="..."   runs `vfpmd ...` instead
+#   make test             installs what the tests need and runs every test
+#   make bench            runs the package-benchmark suite in Benchmarks/
+
+SWIFT ?= swift
+BIN := .build/release/vfpmd
+ARGS ?=
+
+.PHONY: run test bench deps release
+
+deps:
+	scripts/install-deps.sh test
+
+release:
+	scripts/install-deps.sh run
+	$(SWIFT) build -c release --product vfpmd
+
+run: release
+ifeq ($(strip $(ARGS)),)
+	scripts/demo.sh
+else
+	$(BIN) $(ARGS)
+endif
+
+test: deps
+	scripts/test.sh
+
+bench: release
+	cd Benchmarks && $(SWIFT) package benchmark

@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+// vfpmd: a userspace poll-mode driver for Intel SR-IOV Virtual Functions (ixgbevf, igbvf).
+import PackageDescription
+
+let package = Package(
+    name: "vfpmd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vfpmd", targets: ["vfpmd"]),
+        .library(name: "PMDCore", targets: ["PMDCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+    ],
+    targets: [
+        // C: volatile MMIO, fences, rdtsc, prefetch; <linux/vfio.h> ioctls.
+        .target(name: "CShims"),
+        // libpcap through pkg-config (Debian: libpcap-dev).
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // Packets, batches, mempools, DMA memory, the PCIFunction and Port protocols.
+        .target(
+            name: "PMDCore",
+            dependencies: [
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        .executableTarget(
+            name: "vfpmd",
+            dependencies: [
+                "PMDCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
+        .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

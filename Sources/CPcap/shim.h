@@ -1,0 +1,2 @@
+// libpcap, as installed by Debian's libpcap-dev.
+#include <pcap/pcap.h>

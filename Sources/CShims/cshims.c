@@ -1,0 +1,13 @@
+// Compile-time checks of the kernel ABI the VFIO layer is written against (uapi <linux/vfio.h>).
+// If a header ever disagrees, the build stops here rather than an ioctl failing at run time.
+#include "cshims.h"
+
+_Static_assert(sizeof(struct vfio_group_status) == 8, "vfio_group_status");
+_Static_assert(sizeof(struct vfio_device_info) >= 16, "vfio_device_info");
+_Static_assert(sizeof(struct vfio_region_info) == 32, "vfio_region_info");
+_Static_assert(sizeof(struct vfio_iommu_type1_info) >= 16, "vfio_iommu_type1_info");
+_Static_assert(sizeof(struct vfio_iommu_type1_dma_map) == 32, "vfio_iommu_type1_dma_map");
+_Static_assert(sizeof(struct vfio_iommu_type1_dma_unmap) >= 24, "vfio_iommu_type1_dma_unmap");
+_Static_assert(sizeof(struct vfio_info_cap_header) == 8, "vfio_info_cap_header");
+_Static_assert(sizeof(struct vfio_iova_range) == 16, "vfio_iova_range");
+_Static_assert(VFPMD_MFD_HUGE_2MB == (21 << MFD_HUGE_SHIFT), "MFD_HUGE_2MB encoding");

@@ -1,0 +1,198 @@
+/// A pool of fixed-size packet buffers carved from one DMA region.
+///
+/// Buffer `i` starts at `region.address + i × stride`; its data begins `headroom` bytes in, and
+/// its IOVA is computed the same way from the region's IOVA: no per-buffer lookup table. Free
+/// buffers are a stack of `UInt32` indices. A pool has one owner thread at a time (one pool per
+/// RX queue); it is never shared between threads that run at once.
+///
+/// The class owns the memory; the hot path uses `PoolRef`, a trivial pointer to the pool's
+/// state, so taking and returning buffers costs no reference counting.
+public final class Mempool: @unchecked Sendable {
+    /// Default bytes of frame data per buffer.
+    public static let defaultDataRoom = 2048
+    /// Default bytes kept free before the frame data.
+    public static let defaultHeadroom = 128
+
+    /// The DMA region holding every buffer.
+    public let region: DMAMemory
+    /// Name for logs and errors.
+    public let name: String
+    /// The pool's hot-path handle.
+    public let ref: PoolRef
+
+    /// Creates a pool of `capacity` buffers with `dataRoom` bytes of frame data each.
+    public init(
+        name: String,
+        capacity: Int,
+        dataRoom: Int = Mempool.defaultDataRoom,
+        headroom: Int = Mempool.defaultHeadroom,
+        pages: DMAMemory.PagePolicy = .preferHugepages
+    ) throws(DMAMemoryError) {
+        precondition(capacity > 0 && capacity < Int(UInt32.max), "pool capacity out of range")
+        precondition(dataRoom >= 64 && headroom >= 0, "pool buffer sizes out of range")
+        let stride = (headroom + dataRoom + 63) & ~63
+        region = try DMAMemory(length: stride * capacity, pages: pages)
+        self.name = name
+        ref = PoolRef(storage: MempoolStorage.allocate(
+            base: region.address, capacity: capacity, stride: stride, headroom: headroom, dataRoom: dataRoom))
+    }
+
+    deinit {
+        ref.storage.pointee.release()
+        ref.storage.deallocate()
+    }
+
+    /// Sets the IOVA of every buffer from the region's IOVA; call after the region was mapped.
+    public func regionWasMapped() {
+        guard let iova = region.iova else { return }
+        ref.storage.pointee.iovaBase = iova
+    }
+
+    /// Buffers in the pool, ready to be taken.
+    public var available: Int { ref.available }
+    /// Buffers taken and not yet returned.
+    public var inUse: Int { ref.capacity - ref.available }
+    /// Total buffers.
+    public var capacity: Int { ref.capacity }
+    /// Bytes of frame data per buffer.
+    public var dataRoom: Int { Int(ref.storage.pointee.dataRoom) }
+    /// Returns of a buffer that was already in the pool, caught by the debug check (ignored, not pushed twice).
+    public var doubleFrees: Int { Int(ref.storage.pointee.doubleFrees) }
+}
+
+/// The state of a pool, in memory of its own so that handles to it are plain pointers.
+@frozen
+public struct MempoolStorage {
+    /// First byte of buffer 0.
+    public let base: UnsafeMutableRawPointer
+    /// IOVA of buffer 0's first byte (0 until mapped).
+    public var iovaBase: UInt64
+    /// Bytes from one buffer to the next.
+    public let stride: UInt32
+    /// Bytes before the frame data.
+    public let headroom: UInt32
+    /// Bytes of frame data.
+    public let dataRoom: UInt32
+    /// Number of buffers.
+    public let capacity: UInt32
+    /// Number of indices on the free stack.
+    public var freeCount: UInt32
+    /// Double frees caught (debug builds).
+    public var doubleFrees: UInt32
+    /// The free stack.
+    public let freeStack: UnsafeMutablePointer<UInt32>
+    /// One metadata record per buffer.
+    public let metadata: UnsafeMutablePointer<PacketMetadata>
+    /// Debug builds: 1 where the buffer is in the pool.
+    public let inPool: UnsafeMutablePointer<UInt8>
+
+    static func allocate(
+        base: UnsafeMutableRawPointer, capacity: Int, stride: Int, headroom: Int, dataRoom: Int
+    ) -> UnsafeMutablePointer<MempoolStorage> {
+        let stack = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        // Index 0 on top: buffers are handed out in address order, which tests rely on reading.
+        for i in 0..<capacity { stack[i] = UInt32(capacity - 1 - i) }
+        let meta = UnsafeMutablePointer<PacketMetadata>.allocate(capacity: capacity)
+        meta.initialize(repeating: PacketMetadata(), count: capacity)
+        let inPool = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        inPool.initialize(repeating: 1, count: capacity)
+        let s = UnsafeMutablePointer<MempoolStorage>.allocate(capacity: 1)
+        s.initialize(to: MempoolStorage(
+            base: base, iovaBase: 0, stride: UInt32(stride), headroom: UInt32(headroom),
+            dataRoom: UInt32(dataRoom), capacity: UInt32(capacity), freeCount: UInt32(capacity),
+            doubleFrees: 0, freeStack: stack, metadata: meta, inPool: inPool))
+        return s
+    }
+
+    func release() {
+        freeStack.deallocate()
+        metadata.deallocate()
+        inPool.deallocate()
+    }
+}
+
+/// A trivial handle to a pool: what rings, batches and packets hold. Copying it costs nothing;
+/// it is valid while its `Mempool` lives.
+@frozen
+public struct PoolRef: Equatable, @unchecked Sendable {
+    /// The pool's state.
+    public let storage: UnsafeMutablePointer<MempoolStorage>
+
+    /// A handle to `storage`.
+    @inlinable
+    public init(storage: UnsafeMutablePointer<MempoolStorage>) { self.storage = storage }
+
+    /// Buffers ready to be taken.
+    @inlinable public var available: Int { Int(storage.pointee.freeCount) }
+    /// Total buffers.
+    @inlinable public var capacity: Int { Int(storage.pointee.capacity) }
+    /// Bytes of frame data per buffer.
+    @inlinable public var dataRoom: Int { Int(storage.pointee.dataRoom) }
+
+    /// Takes one buffer index, or nil when the pool is empty (never a crash).
+    @inlinable
+    public func take() -> UInt32? {
+        let n = storage.pointee.freeCount
+        guard n > 0 else { return nil }
+        storage.pointee.freeCount = n &- 1
+        let index = storage.pointee.freeStack[Int(n &- 1)]
+        #if DEBUG
+        storage.pointee.inPool[Int(index)] = 0
+        #endif
+        return index
+    }
+
+    /// Takes up to `count` buffer indices into `out`; returns how many it took.
+    @inlinable
+    public func take(into out: UnsafeMutablePointer<UInt32>, count: Int) -> Int {
+        let n = Int(storage.pointee.freeCount)
+        let k = count < n ? count : n
+        let stack = storage.pointee.freeStack
+        var i = 0
+        while i < k {
+            let index = stack[n &- 1 &- i]
+            out[i] = index
+            #if DEBUG
+            storage.pointee.inPool[Int(index)] = 0
+            #endif
+            i &+= 1
+        }
+        storage.pointee.freeCount = UInt32(n &- k)
+        return k
+    }
+
+    /// Returns a buffer index to the pool. Debug builds catch a double return: it is counted in
+    /// `Mempool.doubleFrees` and not pushed, so the pool stays whole.
+    @inlinable
+    public func give(_ index: UInt32) {
+        #if DEBUG
+        precondition(index < storage.pointee.capacity, "buffer index \(index) is not of this pool")
+        if storage.pointee.inPool[Int(index)] != 0 {
+            storage.pointee.doubleFrees &+= 1
+            return
+        }
+        storage.pointee.inPool[Int(index)] = 1
+        #endif
+        let n = storage.pointee.freeCount
+        storage.pointee.freeStack[Int(n)] = index
+        storage.pointee.freeCount = n &+ 1
+    }
+
+    /// First byte of frame data of buffer `index`.
+    @inlinable
+    public func data(_ index: UInt32) -> UnsafeMutableRawPointer {
+        storage.pointee.base + (Int(index) &* Int(storage.pointee.stride) &+ Int(storage.pointee.headroom))
+    }
+
+    /// IOVA of the first byte of frame data of buffer `index`.
+    @inlinable
+    public func iova(_ index: UInt32) -> UInt64 {
+        storage.pointee.iovaBase &+ UInt64(index) &* UInt64(storage.pointee.stride) &+ UInt64(storage.pointee.headroom)
+    }
+
+    /// Metadata record of buffer `index`.
+    @inlinable
+    public func metadata(_ index: UInt32) -> UnsafeMutablePointer<PacketMetadata> {
+        storage.pointee.metadata + Int(index)
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Logging
+
+/// The `vfpmd` command: a poll-mode driver for Intel SR-IOV VFs and the tools on it.
+@main
+struct VFPMD: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vfpmd",
+        abstract: "User-space poll-mode driver for Intel SR-IOV Virtual Functions (ixgbevf, igbvf).",
+        version: VersionCommand.version,
+        subcommands: [VersionCommand.self]
+    )
+}
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .notice
+
+    /// Sends log lines to standard error at the chosen level.
+    func bootstrapLogging() {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
