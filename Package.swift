@@ -30,6 +30,16 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // The apps: forwarder, capture, traffic generator and meter; port specs.
+        .target(
+            name: "Apps",
+            dependencies: [
+                "PMDCore",
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         .executableTarget(
             name: "vfpmd",
             dependencies: [
@@ -40,6 +50,7 @@ let package = Package(
         ),
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
+        .testTarget(name: "AppsTests", dependencies: ["Apps", "PMDCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
