@@ -119,3 +119,27 @@ struct ForwarderTests {
         }
     }
 }
+
+/// The per-interval report: rates from counter differences, JSON keys as documented.
+struct ForwardReportTests {
+    @Test func ratesComeFromTheIntervalsDifferences() throws {
+        var before = PortStats(), after = PortStats()
+        before.rxPackets = 1_000; before.rxBytes = 64_000
+        after.rxPackets = 3_001_000; after.rxBytes = 64_000 + 3_000_000 * 64
+        after.txPackets = 1_500_000; after.txBytes = 1_500_000 * 1514
+        after.rxMissed = 7
+        let interval = ForwardInterval(
+            seconds: 2, elapsed: 10, names: ["a"], totals: [ForwardPortTotals(received: 3, sent: 2, dropped: 1)],
+            previousTotals: [ForwardPortTotals()], stats: [after], previousStats: [before],
+            links: [LinkStatus(isUp: true, speedMbps: 10_000)])
+        let report = ForwardReport(interval)
+        let line = report.ports[0]
+        #expect(abs(line.rxMpps - 1.5) < 1e-9)
+        #expect(abs(line.rxGbps - 0.768) < 1e-9)
+        #expect(abs(line.txGbps - 1_500_000.0 * 1514 * 8 / 2 / 1e9) < 1e-9)
+        #expect(line.missed == 7 && line.dropped == 1 && line.link == "up 10G")
+        #expect(report.json.contains("\"rx_mpps\":1.5"))
+        #expect(report.json.contains("\"link\":\"up 10G\""))
+        #expect(report.table.contains("up 10G"))
+    }
+}
