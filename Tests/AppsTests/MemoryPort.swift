@@ -18,6 +18,8 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     let burst: Int
     let txLimit: Int
     var updates = 0
+    /// When set, frames sent to this port are delivered to `peer` (a cable).
+    weak var peer: MemoryPort?
 
     init(name: String, frames: [[UInt8]], mac: MACAddress, queues: Int = 1, burst: Int = 32, txLimit: Int = .max) throws {
         self.name = name
@@ -35,6 +37,9 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     func close() {}
     func updateStats() { lock.withLock { updates += 1 } }
     var sentFrames: [[UInt8]] { lock.withLock { sent } }
+
+    /// Adds frames to what the port will deliver.
+    func deliver(_ frames: [[UInt8]]) { lock.withLock { pending += frames } }
 
     func receive(queue: Int, into batch: inout PacketBatch) -> Int {
         guard batch.adopt(pool: pool.ref) else { return 0 }
@@ -59,9 +64,12 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     func transmit(queue: Int, _ batch: inout PacketBatch) -> Int {
         let n = min(batch.count, txLimit)
         lock.lock()
-        for i in 0..<n { sent.append(Array(batch[i].bytes)) }
+        var frames: [[UInt8]] = []
+        for i in 0..<n { frames.append(Array(batch[i].bytes)) }
+        if peer == nil { sent += frames }
         stats.txPackets += UInt64(n)
         lock.unlock()
+        if let peer { peer.deliver(frames) }
         for i in 0..<n { batch.pool.give(batch.index(at: i)) }
         batch.removeFirstOwned(n)
         return n
