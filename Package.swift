@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "vfpmd", targets: ["vfpmd"]),
         .library(name: "PMDCore", targets: ["PMDCore"]),
+        .library(name: "PcapIO", targets: ["PcapIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,16 +31,39 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // libpcap writer (rotation), reader, BPF filters, and the pcap file port.
+        .target(
+            name: "PcapIO",
+            dependencies: [
+                "PMDCore",
+                "CPcap",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // Engines of the commands (capture) and the port-spec grammar.
+        .target(
+            name: "Apps",
+            dependencies: [
+                "PMDCore",
+                "PcapIO",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "vfpmd",
             dependencies: [
                 "PMDCore",
+                "PcapIO",
+                "Apps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
+        .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap"]),
+        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
