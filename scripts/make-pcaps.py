@@ -61,8 +61,21 @@ def ipv4(src, dst, proto, body, ttl=64):
     return header + body
 
 
-def udp(sport, dport, body):
-    return struct.pack("!HHHH", sport, dport, 8 + len(body), 0) + body
+def udp(sport, dport, body, pseudo=None):
+    """A UDP datagram; with `pseudo` (the IP pseudo-header) its checksum is filled in."""
+    datagram = struct.pack("!HHHH", sport, dport, 8 + len(body), 0) + body
+    if pseudo is None:
+        return datagram
+    total = checksum(pseudo + datagram) or 0xFFFF
+    return datagram[:6] + struct.pack("!H", total) + datagram[8:]
+
+
+def pseudo4(src, dst, length):
+    return bytes(src) + bytes(dst) + struct.pack("!BBH", 0, 17, length)
+
+
+def pseudo6(src, dst, length):
+    return src + dst + struct.pack("!IxxxB", length, 17)
 
 
 def ethernet(dst, src, ethertype, body, vlan=None):
@@ -72,15 +85,17 @@ def ethernet(dst, src, ethertype, body, vlan=None):
 
 def udp4_frame(size, seed, dst=DST_MAC, ip_dst=(10, 0, 0, 2), vlan=None):
     overhead = 14 + (4 if vlan is not None else 0) + 20 + 8
-    body = udp(1024 + seed % 100, 9, payload(size - overhead, seed))
+    data = payload(size - overhead, seed)
+    body = udp(1024 + seed % 100, 9, data, pseudo4((10, 0, 0, 1), ip_dst, 8 + len(data)))
     return ethernet(dst, SRC_MAC, 0x0800, ipv4((10, 0, 0, 1), ip_dst, 17, body), vlan)
 
 
 def udp6_frame(size, seed, dst=DST_MAC, ip_dst=None):
     ip_dst = ip_dst or bytes.fromhex("fd000000000000000000000000000002")
-    body = udp(2048 + seed, 9, payload(size - 14 - 40 - 8, seed))
-    header = struct.pack("!IHBB16s16s", 0x60000000, len(body), 17, 64,
-                         bytes.fromhex("fd000000000000000000000000000001"), ip_dst)
+    ip_src = bytes.fromhex("fd000000000000000000000000000001")
+    data = payload(size - 14 - 40 - 8, seed)
+    body = udp(2048 + seed, 9, data, pseudo6(ip_src, ip_dst, 8 + len(data)))
+    header = struct.pack("!IHBB16s16s", 0x60000000, len(body), 17, 64, ip_src, ip_dst)
     return ethernet(dst, SRC_MAC, 0x86DD, header + body)
 
 

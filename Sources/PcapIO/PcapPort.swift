@@ -110,7 +110,7 @@ public final class PcapPort: Port, @unchecked Sendable {
         }
         counters.rxPackets &+= UInt64(n)
         recordsThisPass &+= n
-        if reader.isAtEnd { nextPass() }
+        if reader.isAtEnd && !reader.hasPendingError { nextPass() }
         return n
     }
 

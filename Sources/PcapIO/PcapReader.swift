@@ -34,7 +34,11 @@ public final class PcapReader {
     /// Whether the end of the file was reached.
     public private(set) var isAtEnd = false
 
+    /// Whether `read(into:from:)` holds an error for its next call.
+    public var hasPendingError: Bool { pendingError != nil }
+
     private var handle: OpaquePointer?
+    private var pendingError: PcapError?
 
     /// Opens `path`; throws when it is missing, not a capture, or not Ethernet.
     public init(path: String) throws(PcapError) {
@@ -112,17 +116,34 @@ public final class PcapReader {
     /// `batch`: bytes copied, length and wall-clock timestamp set (`.wallClockTimestamp`).
     /// Returns how many it read (0 at the end of the file or when the pool is empty); throws
     /// at a malformed record or a frame larger than the pool's buffers.
+    /// Frames read before an error are returned first; the error comes with the next call.
     public func read(into batch: inout PacketBatch, from pool: PoolRef, port: UInt16 = 0) throws(PcapError) -> Int {
+        if let error = pendingError {
+            pendingError = nil
+            throw error
+        }
         guard batch.adopt(pool: pool) else { return 0 }
         batch.compact()
         var n = 0
         let room = batch.freeCapacity
         let dataRoom = pool.dataRoom
-        while n < room, pool.available > 0, let (header, data) = try nextRecord() {
+        while n < room, pool.available > 0 {
+            let record: (UnsafePointer<pcap_pkthdr>, UnsafePointer<UInt8>)?
+            do throws(PcapError) {
+                record = try nextRecord()
+            } catch {
+                if n == 0 { throw error }
+                pendingError = error
+                return n
+            }
+            guard let (header, data) = record else { break }
             let caplen = Int(header.pointee.caplen)
             guard caplen <= dataRoom else {
                 isAtEnd = true
-                throw .frameTooLarge(path: path, record: recordsRead, length: caplen, bufferSize: dataRoom)
+                let error = PcapError.frameTooLarge(path: path, record: recordsRead, length: caplen, bufferSize: dataRoom)
+                if n == 0 { throw error }
+                pendingError = error
+                return n
             }
             let index = pool.take()!
             pool.data(index).copyMemory(from: data, byteCount: caplen)
