@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "vfpmd", targets: ["vfpmd"]),
         .library(name: "PMDCore", targets: ["PMDCore"]),
+        .library(name: "PcapIO", targets: ["PcapIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,12 +32,22 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
-        // The apps: forwarder, capture, traffic generator and meter; port specs.
+        // libpcap writer (rotation), reader, BPF filters, and the pcap file port.
+        .target(
+            name: "PcapIO",
+            dependencies: [
+                "PMDCore",
+                "CPcap",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // The apps: forwarder, capture, traffic generator and meter; port specs and openers.
         .target(
             name: "Apps",
             dependencies: [
                 "PMDCore",
-                "CShims",
+                "PcapIO",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -46,13 +57,16 @@ let package = Package(
             name: "vfpmd",
             dependencies: [
                 "PMDCore",
+                "PcapIO",
+                "Apps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
-        .testTarget(name: "AppsTests", dependencies: ["Apps", "PMDCore"]),
+        .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap"]),
+        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -136,7 +136,6 @@ public final class Bench: @unchecked Sendable {
     /// Runs until the duration ends or a stop signal; `report` gets each interval's report on
     /// the controller thread; returns the summary.
     public func run(report: (BenchReport) -> Void) -> BenchReport {
-        vfpmd_reset_stop_signals()
         var threads: [Thread] = []
         var finished: [UnsafeAtomic<Bool>] = []
         var lane = 0
@@ -168,7 +167,7 @@ public final class Bench: @unchecked Sendable {
         while true {
             MonotonicClock.sleep(microseconds: 5_000)
             let now = MonotonicClock.nanoseconds()
-            if vfpmd_stop_signals() > 0 { break }
+            if StopSignal.isRequested { break }
             if let d = configuration.duration, Double(now - start) / 1e9 >= d { break }
             if now - last >= 1_000_000_000 {
                 let current = snapshot()

@@ -55,6 +55,8 @@ final class ForwardLane: @unchecked Sendable {
     let holding = UnsafeAtomic<Int>.create(0)
     /// Monotonic time (ns) of the last packet received.
     let lastReceive = UnsafeAtomic<UInt64>.create(0)
+    /// Packets per burst.
+    let burst: Int
     /// CPU to pin the thread to, if any.
     let core: Int?
     let control: LaneControl
@@ -62,7 +64,7 @@ final class ForwardLane: @unchecked Sendable {
     let finished = UnsafeAtomic<Bool>.create(false)
 
     init(a: any Port, b: any Port, aIndex: Int, bIndex: Int, queue: Int, rewriteAToB: ForwardRewrite, rewriteBToA: ForwardRewrite,
-         core: Int?, control: LaneControl) {
+         burst: Int, core: Int?, control: LaneControl) {
         self.a = a
         self.b = b
         self.aIndex = aIndex
@@ -70,6 +72,7 @@ final class ForwardLane: @unchecked Sendable {
         self.queue = queue
         self.rewriteAToB = rewriteAToB
         self.rewriteBToA = rewriteBToA
+        self.burst = burst
         self.core = core
         self.control = control
     }
@@ -84,8 +87,8 @@ final class ForwardLane: @unchecked Sendable {
 
     /// The thread body.
     func run() {
-        var ab = PacketBatch()
-        var ba = PacketBatch()
+        var ab = PacketBatch(burst: burst)
+        var ba = PacketBatch(burst: burst)
         while !control.stop.load(ordering: .relaxed) {
             if control.pause.load(ordering: .acquiring) { park() }
             let moved = pump(from: a, to: b, &ab, rewriteAToB, aToB)

@@ -13,6 +13,8 @@ public struct ForwardConfiguration: Sendable {
     public var pairs: [(Int, Int)] = []
     /// Queues per port to poll; nil = every queue both ports of a pair have.
     public var queues: Int?
+    /// Packets per burst.
+    public var burst: Int = 32
     /// CPUs to pin polling threads to, in lane order (cycled).
     public var cores: [Int] = []
     /// Stop after this many packets were forwarded (the last burst may pass it).
@@ -97,7 +99,7 @@ public final class Forwarder: @unchecked Sendable {
                 lanes.append(ForwardLane(
                     a: px, b: py, aIndex: x, bIndex: y, queue: q,
                     rewriteAToB: rewrite(out: y), rewriteBToA: rewrite(out: x),
-                    core: core, control: control))
+                    burst: configuration.burst, core: core, control: control))
                 laneIndex += 1
             }
         }
@@ -129,7 +131,6 @@ public final class Forwarder: @unchecked Sendable {
     /// Runs until a stop condition; `report` is called from the controller thread once per
     /// interval with the totals and port statistics. The ports must be started.
     public func run(report: (ForwardInterval) -> Void) -> ForwardSummary {
-        vfpmd_reset_stop_signals()
         let threads = lanes.map { lane in
             let t = Thread {
                 if let core = lane.core { _ = vfpmd_pin_current_thread(Int32(core)) }
@@ -148,7 +149,7 @@ public final class Forwarder: @unchecked Sendable {
         while true {
             MonotonicClock.sleep(microseconds: 2_000)
             let now = MonotonicClock.nanoseconds()
-            if vfpmd_stop_signals() > 0 { reason = .signal; break }
+            if StopSignal.isRequested { reason = .signal; break }
             if let limit = configuration.packetLimit, totals().reduce(0, { $0 + $1.sent }) >= limit {
                 reason = .count; break
             }

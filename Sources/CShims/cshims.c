@@ -1,13 +1,10 @@
 // The non-inline part of the C shims: compile-time checks of the kernel ABI the VFIO layer is
-// written against (uapi <linux/vfio.h>), and the stop-signal counter the apps poll.
+// written against (uapi <linux/vfio.h>), the memlock limit and thread pinning.
 #define _GNU_SOURCE 1
 #include "cshims.h"
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
-#include <errno.h>
-#include <signal.h>
-#include <string.h>
 
 _Static_assert(sizeof(struct vfio_group_status) == 8, "vfio_group_status");
 _Static_assert(sizeof(struct vfio_device_info) >= 16, "vfio_device_info");
@@ -18,27 +15,6 @@ _Static_assert(sizeof(struct vfio_iommu_type1_dma_unmap) >= 24, "vfio_iommu_type
 _Static_assert(sizeof(struct vfio_info_cap_header) == 8, "vfio_info_cap_header");
 _Static_assert(sizeof(struct vfio_iova_range) == 16, "vfio_iova_range");
 _Static_assert(VFPMD_MFD_HUGE_2MB == (21 << MFD_HUGE_SHIFT), "MFD_HUGE_2MB encoding");
-
-// Stop signals: the handler only counts; the apps poll the count from their loops.
-static volatile sig_atomic_t stop_signals = 0;
-
-static void count_stop_signal(int signo) {
-    (void)signo;
-    stop_signals = stop_signals + 1;
-}
-
-int vfpmd_install_stop_handlers(void) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = count_stop_signal;
-    sigemptyset(&action.sa_mask);
-    if (sigaction(SIGINT, &action, NULL) != 0 || sigaction(SIGTERM, &action, NULL) != 0) return errno;
-    return 0;
-}
-
-int vfpmd_stop_signals(void) { return (int)stop_signals; }
-
-void vfpmd_reset_stop_signals(void) { stop_signals = 0; }
 
 uint64_t vfpmd_memlock_limit(void) {
     struct rlimit limit;

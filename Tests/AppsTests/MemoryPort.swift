@@ -32,6 +32,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     }
 
     var isExhausted: Bool { lock.withLock { pending.isEmpty } }
+    var buffersInUse: Int { pool.inUse }
     func start() throws {}
     func stop() {}
     func close() {}

@@ -6,7 +6,7 @@
 // - <linux/vfio.h>: its ioctl request numbers are function-like macros that Swift cannot
 //   import, so each is wrapped in a function; ioctl itself is variadic, so it is wrapped too.
 // - memfd_create with hugetlb flags, the memlock limit, thread pinning (CPU_SET is a macro),
-//   and a stop-signal counter (these few live in cshims.c).
+//   (these few live in cshims.c).
 //
 // The rest is `static inline __attribute__((always_inline))`: at -O and in debug builds the
 // calls disappear into the caller, so the hot path costs the same instructions as C.
@@ -154,14 +154,5 @@ int vfpmd_pin_current_thread(int cpu);
 
 /// The soft RLIMIT_MEMLOCK in bytes; UINT64_MAX when unlimited or unknown.
 uint64_t vfpmd_memlock_limit(void);
-
-// MARK: - Stop signals (defined in cshims.c: a handler may only touch sig_atomic_t state)
-
-/// Installs SIGINT and SIGTERM handlers that only count the signal. Returns 0 or an errno value.
-int vfpmd_install_stop_handlers(void);
-/// Stop signals received since the handlers were installed (or since the last reset).
-int vfpmd_stop_signals(void);
-/// Forgets the signals received so far.
-void vfpmd_reset_stop_signals(void);
 
 #endif
