@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "vfpmd", targets: ["vfpmd"]),
         .library(name: "PMDCore", targets: ["PMDCore"]),
+        .library(name: "VFSimulator", targets: ["VFSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +31,15 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // A software ixgbevf/igbvf VF with its PF, IOMMU, wires and fault injection.
+        .target(
+            name: "VFSimulator",
+            dependencies: [
+                "PMDCore",
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "vfpmd",
             dependencies: [
@@ -40,6 +50,7 @@ let package = Package(
         ),
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
+        .testTarget(name: "VFSimulatorTests", dependencies: ["VFSimulator", "PMDCore", "CShims"]),
     ],
     swiftLanguageModes: [.v6]
 )
