@@ -31,6 +31,7 @@ struct ForwarderTests {
         #expect(summary.ports[1].received == 300 && summary.ports[0].sent == 300)
         #expect(summary.forwarded == 800)
         #expect(opened(a).close().isEmpty && opened(b).close().isEmpty)
+        #expect(a.mappedForTransmit == ["b"] && b.mappedForTransmit == ["a"])
     }
 
     @Test func backPressureLosesNothing() throws {

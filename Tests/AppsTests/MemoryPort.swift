@@ -33,6 +33,9 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
 
     var isExhausted: Bool { lock.withLock { pending.isEmpty } }
     var buffersInUse: Int { pool.inUse }
+    var receivePools: [Mempool] { [pool] }
+    private(set) var mappedForTransmit: [String] = []
+    func mapForTransmit(_ pool: Mempool) throws { lock.withLock { mappedForTransmit.append(pool.name) } }
     func start() throws {}
     func stop() {}
     func close() {}
