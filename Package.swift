@@ -30,6 +30,15 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // The poll-mode driver for ixgbevf / igbvf VFs, on any PMDCore PCIFunction.
+        .target(
+            name: "VFDriver",
+            dependencies: [
+                "PMDCore",
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "vfpmd",
             dependencies: [
@@ -40,6 +49,7 @@ let package = Package(
         ),
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
+        .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
