@@ -171,7 +171,7 @@ extension VFPort {
                 ring: txRing.address, slotPools: pools, slotBuffers: buffers, burstEnds: ends, size: n,
                 tailRegister: window.base + table.txQueue.offset(table.txQueue.tail, queue: q),
                 checkContext: table.txCheckContext, freeThreshold: config.txFreeThreshold,
-                maxBytes: min(table.maxTxBytesPerDescriptor, 16 * 1024 - 1)))
+                maxBytes: table.maxTxBytesPerDescriptor))
             ringRegions.append((rx: rxRing, tx: txRing))
             allocatedQueues = q + 1
         }

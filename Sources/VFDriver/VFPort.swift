@@ -139,6 +139,7 @@ public final class VFPort: Port, @unchecked Sendable {
     /// Receives up to `batch.freeCapacity` packets (one burst) from RX queue `queue`.
     @inlinable
     public func receive(queue: Int, into batch: inout PacketBatch) -> Int {
+        precondition(queue >= 0 && queue < queueCount, "RX queue out of range")
         guard queuesRunning else { return 0 }
         return rxQueues[queue].receive(into: &batch)
     }
@@ -146,6 +147,7 @@ public final class VFPort: Port, @unchecked Sendable {
     /// Sends packets from the front of `batch` on TX queue `queue`; what did not fit stays.
     @inlinable
     public func transmit(queue: Int, _ batch: inout PacketBatch) -> Int {
+        precondition(queue >= 0 && queue < queueCount, "TX queue out of range")
         guard queuesRunning else { return 0 }
         return txQueues[queue].transmit(&batch)
     }
