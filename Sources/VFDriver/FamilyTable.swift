@@ -157,6 +157,8 @@ public struct VFFamilyTable: Sendable {
     public var negotiatesAPI: Bool
     /// Whether SET_LPE is honoured per VF (X540+, igb) or only with the PF's own MTU (82599).
     public var perVFJumbo: Bool
+    /// Bytes SET_LPE adds to the MTU: header and CRC (ixgbevf), plus a VLAN tag (igbvf).
+    public var maxFrameOverhead: Int
     /// Retries of the RSTI/RSTD wait after the reset bit, 5 µs apart.
     public var resetWaitTries: Int
 
@@ -256,7 +258,7 @@ extension VFFamilyTable {
             // VFMAILBOX and VFMBMEM; legacy transaction (no PFACK wait), 4-word RESET reply, 50 ms settle.
             mailboxControl: 0x02FC, mailboxMemory: 0x0200, postWaitsForAck: false, resetReplyWords: 4,
             resetSettleMicroseconds: 50_000, rewritesQueueDefaultsAfterReset: true, negotiatesAPI: true,
-            perVFJumbo: generation >= .x540, resetWaitTries: 10_000,
+            perVFJumbo: generation >= .x540, maxFrameOverhead: 18, resetWaitTries: 10_000,
             maxQueues: 8,
             // VFRDBAL..VFRXDCTL at 0x1000 + 0x40·n; SRRCTL +0x14, DCA_RXCTRL +0x0C.
             rxQueue: QueueRegisterLayout(base: 0x1000, stride: 0x40, splitControl: 0x14, dcaControl: 0x0C),
@@ -295,7 +297,7 @@ extension VFFamilyTable {
             // V2PMAILBOX and VMBMEM; posted messages wait for PFACK; 3-word RESET reply.
             mailboxControl: 0x0C40, mailboxMemory: 0x0800, postWaitsForAck: true, resetReplyWords: 3,
             resetSettleMicroseconds: 0, rewritesQueueDefaultsAfterReset: false, negotiatesAPI: false,
-            perVFJumbo: true, resetWaitTries: 200,
+            perVFJumbo: true, maxFrameOverhead: 22, resetWaitTries: 200,
             // 82576 VF: 2 queue pairs; I350 VF: 1.
             maxQueues: generation == .i82576 ? 2 : 1,
             // RDBAL..RXDCTL at 0x2800 + 0x100·q; SRRCTL +0x0C, DCA_RXCTRL +0x14.

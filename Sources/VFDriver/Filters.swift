@@ -30,11 +30,11 @@ extension VFPort {
     /// SET_LPE with the largest frame; sent even at MTU 1500 (the 82599 PF re-enables a VF's
     /// receive only on an acceptable SET_LPE).
     func applyMaxFrame() throws(VFDriverError) {
-        let frame = configuration.maxFrameLength
         if table.generation == .x82599 && apiVersion < .v1_1 && configuration.mtu > 1500 {
             throw .refusedByPF(address: function.address, what: "MTU \(configuration.mtu)",
                                remedy: "an 82599 VF speaking mailbox API 1.0 cannot use jumbo frames: update the PF driver")
         }
+        let frame = configuration.mtu + table.maxFrameOverhead
         let reply = try mailbox.request([MailboxMessage.setLPE.id, UInt32(frame)], .setLPE, replyWords: 1)
         guard reply.acked else {
             let remedy = table.perVFJumbo

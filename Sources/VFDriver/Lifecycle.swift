@@ -34,6 +34,11 @@ extension VFPort {
         // VF soft reset, flush, settle (X550 VF: 50 ms).
         window.write(table.control, table.resetBit)
         _ = window.read(table.status)
+        // The reset bit clears itself once the reset took effect; a message posted before
+        // that would be wiped by the reset. Bounded: 200 × 5 µs, then go on regardless.
+        for _ in 0..<200 where window.read(table.control) & table.resetBit != 0 {
+            function.delay(microseconds: 5)
+        }
         if table.resetSettleMicroseconds > 0 { function.delay(microseconds: table.resetSettleMicroseconds) }
         guard mailbox.waitForPFResetToFinish(tries: table.resetWaitTries, microseconds: 5) else {
             if mailbox.removed { throw .deviceRemoved(address: function.address) }

@@ -45,7 +45,7 @@ struct RecoveryTests {
         setup.advance(10)
         try port.setAllMulticast(true)
         #expect(port.stats.resets == 1)
-        #expect(setup.vf.pfView.xcastMode == .allmulti)
+        #expect(setup.vf.pfView.xcastMode == .allMulti)
         setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }

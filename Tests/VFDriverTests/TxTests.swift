@@ -36,7 +36,10 @@ struct TxTests {
         for _ in 0..<3 {
             batch.compact()
             while batch.freeCapacity > 0 {
-                let p = try #require(Packet(from: pool.ref))
+                guard let p = Packet(from: pool.ref) else {
+                    Issue.record("test pool ran dry")
+                    return
+                }
                 let frame = udpFrame(to: peerMAC, from: assignedMAC, length: 60, sequence: made)
                 made += 1
                 frame.withUnsafeBytes { p.data.copyMemory(from: $0.baseAddress!, byteCount: 60) }
@@ -47,7 +50,8 @@ struct TxTests {
         }
         // 63 usable slots; the ixgbe VF's default context descriptor takes one.
         #expect(sent == 62)
-        #expect(batch.count == 3 * 64 - 62)
+        let left = batch.count
+        #expect(left == 3 * 64 - 62)
         #expect(port.txCounters(queue: 0).ringFull >= 1)
         // The device resumes: the ring drains, the rest goes out.
         setup.vf.inject(.txStall(false))
@@ -57,7 +61,8 @@ struct TxTests {
             more += port.transmit(queue: 0, &batch)
             setup.advance(500)
         }
-        #expect(batch.isEmpty)
+        let drained = batch.isEmpty
+        #expect(drained)
         #expect(sent + more == 3 * 64)
         #expect(setup.sentFrames().count == 3 * 64)
         setup.expectCleanRun()
