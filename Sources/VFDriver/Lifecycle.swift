@@ -256,8 +256,7 @@ extension VFPort {
         guard let iova = ring.iova else { throw .dmaMapFailed(address: function.address, reason: "RX ring not mapped") }
         let control = rx.offset(rx.control, queue: q)
         window.clear(control, bits: table.queueEnable)
-        // Disable poll: up to 10 × 10 µs.
-        for _ in 0..<10 where window.read(control) & table.queueEnable != 0 { function.delay(microseconds: 10) }
+        waitForQueueDisable(control)
         window.write(rx.offset(rx.baseLow, queue: q), UInt32(truncatingIfNeeded: iova))
         window.write(rx.offset(rx.baseHigh, queue: q), UInt32(truncatingIfNeeded: iova >> 32))
         window.write(rx.offset(rx.length, queue: q), UInt32(configuration.rxDescriptors * 16))
@@ -282,15 +281,24 @@ extension VFPort {
         window.write(rx.offset(rx.tail, queue: q), UInt32(configuration.rxDescriptors - 1))
     }
 
-    /// Polls a queue's enable bit back: up to 10 × 1 ms.
+    /// Polls a queue's enable bit back: up to 10 × 1 ms, waiting before each read (the
+    /// bit read at once may still be the value just written).
     func pollQueueEnable(offset: Int, queue: Int, direction: String) throws(VFDriverError) {
         for _ in 0..<10 {
+            function.delay(microseconds: 1000)
             let value = window.read(offset)
             if value == 0xFFFF_FFFF { throw .deviceRemoved(address: function.address) }
             if value & table.queueEnable != 0 { return }
-            function.delay(microseconds: 1000)
         }
         throw .queueDidNotRespond(address: function.address, queue: queue, direction: direction, enabling: true)
+    }
+
+    /// Waits for a cleared RX enable bit to read back 0: up to 10 × 10 µs, waiting first.
+    func waitForQueueDisable(_ control: Int) {
+        for _ in 0..<10 {
+            function.delay(microseconds: 10)
+            if window.read(control) & table.queueEnable == 0 { return }
+        }
     }
 
     /// Disables the port's queues and waits for the device to let go of them.
@@ -300,7 +308,7 @@ extension VFPort {
         for q in 0..<queueCount {
             let control = rx.offset(rx.control, queue: q)
             window.clear(control, bits: table.queueEnable)
-            for _ in 0..<10 where window.read(control) & table.queueEnable != 0 { function.delay(microseconds: 10) }
+            waitForQueueDisable(control)
             window.write(tx.offset(tx.control, queue: q), table.queueFlush)
         }
         maskInterrupts()

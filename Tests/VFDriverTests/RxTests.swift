@@ -11,11 +11,11 @@ struct RxTests {
         let port = try setup.open()
         var g = SystemRandomNumberGenerator()
         let frames = (0..<300).map { udpFrame(to: assignedMAC, length: Int.random(in: 60...1514, using: &g), sequence: $0) }
-        setup.inject(frames)
         var lengths: [Int] = []
-        let received = setup.receive(port, count: frames.count) { lengths.append(Int($0.length)) }
-        #expect(received == frames)
-        #expect(lengths == frames.map(\.count))
+        let received = setup.deliver(frames, to: port) { lengths.append(Int($0.length)) }
+        #expect(received.count == frames.count)
+        #expect(difference(received, frames) == nil)
+        #expect(lengths == frames.map(\.count), "metadata lengths differ")
         port.updateStats()
         #expect(port.stats.rxPackets == UInt64(frames.count))
         #expect(port.stats.rxErrors == 0 && port.stats.rxNoBuffer == 0)
@@ -39,7 +39,8 @@ struct RxTests {
             sequence += wave
         }
         #expect(received.count == total)
-        #expect(received.map(sequenceNumber) == Array(0..<total))
+        let inOrder = received.map(sequenceNumber) == Array(0..<total)
+        #expect(inOrder, "first sequence numbers: \(received.prefix(4).map(sequenceNumber))")
         #expect(setup.vf.counters.rxMissed == 0)
         setup.expectCleanRun()
         closeAndExpectWholePools(port)
@@ -49,30 +50,27 @@ struct RxTests {
         let setup = SimulatedSetup(.ixgbeX550)
         // 64 descriptors, 64 + 64 + 1 buffers: the application can hold at most 65.
         let port = try setup.open(.small(rx: 64, tx: 64, pool: 129))
-        setup.inject((0..<100).map { udpFrame(to: assignedMAC, length: 100, sequence: $0) })
-        setup.advance(2000)
+        let frames = (0..<100).map { udpFrame(to: assignedMAC, length: 100, sequence: $0) }
         var first = PacketBatch()
         var second = PacketBatch()
-        var got = 0
-        for _ in 0..<10 {
-            if first.freeCapacity > 0 {
-                got += port.receive(queue: 0, into: &first)
-            } else {
-                got += port.receive(queue: 0, into: &second)
-            }
-            setup.advance(100)
-        }
+        setup.inject(Array(frames[0..<50]))
+        setup.advance(500)
+        var got = port.receive(queue: 0, into: &first)
+        setup.inject(Array(frames[50...]))
+        setup.advance(500)
+        got += port.receive(queue: 0, into: &second)
+        got += port.receive(queue: 0, into: &second)
         let pool = port.rxPools[0]
+        #expect(got == 65)
         #expect(pool.available == 0)
-        #expect(got == 129 - 64)
         port.updateStats()
-        #expect(port.stats.rxNoBuffer > 0)
-        // Give the buffers back: what the ring kept arrives, the rest the device dropped and counted.
+        #expect(port.stats.rxNoBuffer >= 1)
+        // Give the buffers back: the frames the ring kept arrive, in order, none lost.
         first.removeAll()
         second.removeAll()
-        let rest = setup.receive(port, count: 100 - got)
-        #expect(got + rest.count + Int(setup.vf.counters.rxMissed) == 100)
-        #expect((rest.map(sequenceNumber).first ?? 0) == got)
+        let rest = setup.receive(port, count: 35)
+        #expect(rest.map(sequenceNumber) == Array(65..<100))
+        #expect(setup.vf.counters.rxMissed == 0)
         setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
@@ -86,7 +84,7 @@ struct RxTests {
         let frames = (0..<5).map { udpFrame(to: assignedMAC, length: 200, sequence: $0) }
         setup.inject(frames)
         let received = setup.receive(port, count: 4)
-        #expect(received == Array(frames.dropFirst()))
+        #expect(difference(received, Array(frames.dropFirst())) == nil)
         #expect(port.rxCounters(queue: 0).oversize == 1)
         port.updateStats()
         #expect(port.stats.rxErrors == 1)
@@ -103,7 +101,7 @@ struct RxTests {
         let received = setup.receive(port, count: 4)
         // The frame that lacked EOP and the one the device finished it with are one dropped frame.
         #expect(received.count >= 2 && received.count <= 3)
-        #expect(received == Array(frames.suffix(received.count)))
+        #expect(difference(received, Array(frames.suffix(received.count))) == nil)
         #expect(port.rxCounters(queue: 0).multiDescriptorDrops == 1)
         closeAndExpectWholePools(port)
     }
@@ -119,7 +117,7 @@ struct RxTests {
         let frames = (0..<20).map { udpFrame(to: assignedMAC, length: 9014, sequence: $0) }
         setup.inject(frames)
         let received = setup.receive(port, count: frames.count)
-        #expect(received == frames)
+        #expect(difference(received, frames) == nil)
         setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
@@ -136,9 +134,9 @@ struct RxTests {
         setup.inject(frames)
         let received = setup.receive(port, count: scattered ? 6 : 3)
         if scattered {
-            #expect(received == frames)
+            #expect(difference(received, frames) == nil)
         } else {
-            #expect(received == frames.filter { $0.count == 1000 })
+            #expect(difference(received, frames.filter { $0.count == 1000 }) == nil)
             #expect(port.rxCounters(queue: 0).multiDescriptorDrops == 3)
         }
         setup.expectCleanRun()
@@ -157,7 +155,7 @@ struct RxTests {
         var meta: [PacketMetadata] = []
         let received = setup.receive(port, count: 1) { meta.append($0) }
         // The same frame without its 4-byte tag; the TCI in the metadata.
-        #expect(received == [Array(tagged[0..<12] + tagged[16...])])
+        #expect(difference(received, [Array(tagged[0..<12] + tagged[16...])]) == nil)
         #expect(meta.first?.flags.contains(.vlanStripped) == true)
         #expect(meta.first?.vlanTCI == 0x2064)
         setup.expectCleanRun()

@@ -57,6 +57,21 @@ final class SimulatedSetup {
         }
     }
 
+    /// Puts `frames` on the wire in waves of at most `wave` (fewer than the ring's free
+    /// descriptors, so that the device has room for each) and receives them on `queue`.
+    func deliver(_ frames: [[UInt8]], to port: VFPort, queue: Int = 0, wave: Int = 32,
+                 metadata: ((PacketMetadata) -> Void)? = nil) -> [[UInt8]] {
+        var received: [[UInt8]] = []
+        var start = 0
+        while start < frames.count {
+            let end = min(start + wave, frames.count)
+            inject(Array(frames[start..<end]))
+            received += receive(port, count: end - start, queue: queue, metadata: metadata)
+            start = end
+        }
+        return received
+    }
+
     /// Every frame the VF has sent so far.
     func sentFrames() -> [[UInt8]] {
         var out: [[UInt8]] = []
@@ -196,4 +211,15 @@ func udpFrame(to destination: MACAddress, from source: MACAddress = peerMAC, len
 /// The sequence number `udpFrame` put in an untagged frame.
 func sequenceNumber(_ frame: [UInt8]) -> Int {
     Int(frame[42]) << 24 | Int(frame[43]) << 16 | Int(frame[44]) << 8 | Int(frame[45])
+}
+
+/// nil when `got` equals `want` frame for frame; else a short description of the first difference.
+func difference(_ got: [[UInt8]], _ want: [[UInt8]]) -> String? {
+    if got == want { return nil }
+    guard got.count == want.count else { return "\(got.count) frames instead of \(want.count)" }
+    for (i, (g, w)) in zip(got, want).enumerated() where g != w {
+        let at = (0..<min(g.count, w.count)).first { g[$0] != w[$0] } ?? min(g.count, w.count)
+        return "frame \(i): \(g.count) bytes instead of \(w.count), first difference at byte \(at)"
+    }
+    return nil
 }

@@ -15,7 +15,7 @@ struct TxTests {
             udpFrame(to: peerMAC, from: assignedMAC, length: Int.random(in: 60...1514, using: &g), sequence: $0)
         }
         #expect(setup.transmit(port, frames, from: pool) == frames.count)
-        #expect(setup.sentFrames() == frames)
+        #expect(difference(setup.sentFrames(), frames) == nil)
         port.reclaimTransmitted(queue: 0)
         port.updateStats()
         #expect(port.stats.txPackets == UInt64(frames.count))
@@ -48,10 +48,11 @@ struct TxTests {
             }
             sent += port.transmit(queue: 0, &batch)
         }
-        // 63 usable slots; the ixgbe VF's default context descriptor takes one.
+        // 63 usable slots; the ixgbe VF's default context descriptor takes one. The first
+        // batch of 64 leaves 2; refilled to 64, nothing more fits.
         #expect(sent == 62)
         let left = batch.count
-        #expect(left == 3 * 64 - 62)
+        #expect(left == 64 && made == 126)
         #expect(port.txCounters(queue: 0).ringFull >= 1)
         // The device resumes: the ring drains, the rest goes out.
         setup.vf.inject(.txStall(false))
@@ -63,8 +64,8 @@ struct TxTests {
         }
         let drained = batch.isEmpty
         #expect(drained)
-        #expect(sent + more == 3 * 64)
-        #expect(setup.sentFrames().count == 3 * 64)
+        #expect(sent + more == made)
+        #expect(setup.sentFrames().map(sequenceNumber) == Array(0..<made))
         setup.expectCleanRun()
         closeAndExpectWholePools(port, extra: [pool])
     }
@@ -77,7 +78,7 @@ struct TxTests {
         let frames = (0..<100).map { udpFrame(to: peerMAC, from: assignedMAC, length: 80, sequence: $0) }
         setup.transmit(port, Array(frames[0..<50]), from: a)
         setup.transmit(port, Array(frames[50...]), from: b)
-        #expect(setup.sentFrames() == frames)
+        #expect(difference(setup.sentFrames(), frames) == nil)
         port.reclaimTransmitted(queue: 0)
         #expect(a.available == a.capacity && b.available == b.capacity)
         setup.expectCleanRun()
@@ -129,9 +130,11 @@ struct TxTests {
         // Same container: the RX pool of `a` is already mapped for `b`.
         try b.mapForTransmit(a.rxPools[0])
         let frames = (0..<200).map { udpFrame(to: assignedMAC, length: 64 + $0, sequence: $0) }
-        setup.inject(frames)
         var forwarded = 0
-        for _ in 0..<400 where forwarded < frames.count {
+        for round in 0..<400 where forwarded < frames.count {
+            if round % 10 == 0 && round / 10 * 20 < frames.count {
+                setup.inject(Array(frames[round / 10 * 20..<round / 10 * 20 + 20]))
+            }
             var batch = PacketBatch()
             _ = a.receive(queue: 0, into: &batch)
             batch.forEach { EthernetHeader($0.data).source = peerMAC }
@@ -151,7 +154,7 @@ struct TxTests {
             for i in 0..<n { wire.append(fb[i].bytes) }
         }
         #expect(wire.count == frames.count)
-        #expect(wire.map { Array($0[12...]) } == frames.map { Array($0[12...]) })
+        #expect(difference(wire.map { Array($0[12...]) }, frames.map { Array($0[12...]) }) == nil)
         setup.expectCleanRun()
         #expect(other.violations.isEmpty)
         b.close()
