@@ -228,8 +228,13 @@ extension VFPort {
             try withRecovery(apply)
         } catch {
             configuration = old
-            // Put the PF back to what the port had (best effort; the error is the caller's news).
-            if case VFDriverError.refusedByPF = error { try? withRecovery { () throws(VFDriverError) in try applyReceiveModes() } }
+            if needsRecovery {
+                // A recovery with the new setting failed: recover with the old one.
+                recover(reason: "restoring the previous settings")
+            } else if case VFDriverError.refusedByPF = error {
+                // The PF may have applied a capped mode: put back what the port had.
+                try? withRecovery { () throws(VFDriverError) in try applyReceiveModes() }
+            }
             throw error
         }
     }

@@ -352,8 +352,10 @@ extension VFPort {
 
     /// Re-initialises the port after a PF reset or a lost clear-to-send: stops the queues,
     /// takes back every buffer, runs the reset handshake and the PF settings again, and
-    /// restarts the queues if they were running. Counts the reset.
-    func recover(reason: String) {
+    /// restarts the queues if they were running. Counts the reset. Returns the error when it
+    /// failed (the next `watchdog()` tries again).
+    @discardableResult
+    func recover(reason: String) -> VFDriverError? {
         let wasRunning = state == .started
         queuesRunning = false
         driverLog.warning("\(name): \(reason); re-initialising VF \(function.address)")
@@ -371,14 +373,16 @@ extension VFPort {
             stats.resets &+= 1
             queuesRunning = wasRunning
             driverLog.notice("\(name): VF \(function.address) re-initialised")
-        } catch VFDriverError.deviceRemoved {
+            return nil
+        } catch .deviceRemoved {
             markRemoved()
+            return .deviceRemoved(address: function.address)
         } catch {
-            // Try again at the next watchdog call (for example: the PF is still resetting).
             needsRecovery = true
             quiesceQueues()
             releaseAllBuffers()
             driverLog.error("\(name): re-initialisation failed: \(error); retrying at the next check")
+            return error
         }
     }
 
@@ -392,19 +396,27 @@ extension VFPort {
         driverLog.error("\(VFDriverError.deviceRemoved(address: function.address))")
     }
 
-    /// Runs a PF request; a PF reset seen during it triggers a recovery, which re-applies the
-    /// whole configuration (the new setting included).
+    /// Runs a PF request; a PF reset seen during it, or a refusal because the PF no longer
+    /// considers the VF clear to send, triggers a recovery, which re-applies the whole
+    /// configuration (the new setting included).
     func withRecovery(_ body: () throws(VFDriverError) -> Void) throws(VFDriverError) {
         guard state != .closed else { throw .closed(address: function.address) }
         guard state != .removed else { throw .deviceRemoved(address: function.address) }
         do {
             try body()
-        } catch .pfReset {
-            recover(reason: "the PF reset itself")
-            if needsRecovery { throw .pfReset(address: function.address) }
         } catch .deviceRemoved {
             markRemoved()
             throw .deviceRemoved(address: function.address)
+        } catch {
+            let reason: String
+            if case .pfReset = error {
+                reason = "the PF reset itself"
+            } else if mailbox.lostClearToSend || mailbox.resetSeen {
+                reason = "the PF no longer considers the VF clear to send"
+            } else {
+                throw error
+            }
+            if let failure = recover(reason: reason) { throw failure }
         }
     }
 }
