@@ -187,11 +187,9 @@ final class Mailbox {
         return words
     }
 
-    /// Sends a request and reads its reply. A PF ping arriving first is noted and skipped.
-    /// `expectsClearToSend` is false only for RESET (its reply carries no CTS).
-    func request(
-        _ words: [UInt32], _ message: MailboxMessage, replyWords: Int, expectsClearToSend: Bool = true
-    ) throws(VFDriverError) -> MailboxReply {
+    /// Sends a request (any but RESET, whose reply carries no CTS) and reads its reply. A PF
+    /// ping arriving first is noted and skipped.
+    func request(_ words: [UInt32], _ message: MailboxMessage, replyWords: Int) throws(VFDriverError) -> MailboxReply {
         try post(words, message)
         for _ in 0..<4 {
             let reply = try receive(count: max(replyWords, 1), message)
@@ -200,7 +198,7 @@ final class Mailbox {
                 if reply[0] & MessageWord.clearToSend == 0 { lostClearToSend = true }
                 continue
             }
-            if expectsClearToSend && reply[0] & MessageWord.clearToSend == 0 && reply[0] & MessageWord.nack != 0 {
+            if reply[0] & MessageWord.clearToSend == 0 && reply[0] & MessageWord.nack != 0 {
                 // A NACK without CTS: the PF does not consider this VF clear to send.
                 lostClearToSend = true
             }

@@ -5,17 +5,31 @@ import PMDCore
 /// (82599 "Advanced Receive Descriptors — Write-Back Format").
 @usableFromInline
 enum RxStatus {
-    @usableFromInline static let descriptorDone: UInt32 = 0x01
-    @usableFromInline static let endOfPacket: UInt32 = 0x02
-    @usableFromInline static let vlanPacket: UInt32 = 0x08
-    @usableFromInline static let udpChecksum: UInt32 = 0x10
-    @usableFromInline static let l4Checksum: UInt32 = 0x20
-    @usableFromInline static let ipChecksum: UInt32 = 0x40
-    @usableFromInline static let loopback: UInt32 = 0x4_0000
+    @inlinable static var descriptorDone: UInt32 { 0x01 }
+    @inlinable static var endOfPacket: UInt32 { 0x02 }
+    @inlinable static var vlanPacket: UInt32 { 0x08 }
+    @inlinable static var udpChecksum: UInt32 { 0x10 }
+    @inlinable static var l4Checksum: UInt32 { 0x20 }
+    @inlinable static var ipChecksum: UInt32 { 0x40 }
+    @inlinable static var loopback: UInt32 { 0x4_0000 }
     /// pkt_info bits 3:0: RSS type (0 = no hash).
-    @usableFromInline static let rssTypeMask: UInt32 = 0xF
+    @inlinable static var rssTypeMask: UInt32 { 0xF }
     /// pkt_info packet-type bit 9 (in the dword: bit 13): UDP.
-    @usableFromInline static let packetTypeUDP: UInt32 = 1 << 13
+    @inlinable static var packetTypeUDP: UInt32 { 1 << 13 }
+}
+
+/// The raw values of PMDCore's `PacketFlags`, as constants the hot path folds (a `static let`
+/// of another module is reached through an accessor call). A test keeps them equal.
+public enum MetadataFlagBits {
+    @inlinable public static var rssHash: UInt16 { 1 << 0 }
+    @inlinable public static var vlanStripped: UInt16 { 1 << 1 }
+    @inlinable public static var ipChecksumGood: UInt16 { 1 << 2 }
+    @inlinable public static var ipChecksumBad: UInt16 { 1 << 3 }
+    @inlinable public static var l4ChecksumGood: UInt16 { 1 << 4 }
+    @inlinable public static var l4ChecksumBad: UInt16 { 1 << 5 }
+    @inlinable public static var insertVLAN: UInt16 { 1 << 8 }
+    @inlinable public static var offloadIPChecksum: UInt16 { 1 << 9 }
+    @inlinable public static var offloadL4Checksum: UInt16 { 1 << 10 }
 }
 
 /// Per-queue receive counters kept by software.
@@ -48,7 +62,7 @@ public struct RxQueueCounters: Sendable, Equatable {
 @frozen
 public struct RxQueue {
     /// Marks a slot or pending frame without a buffer.
-    @usableFromInline static let noBuffer = UInt32.max
+    @inlinable static var noBuffer: UInt32 { .max }
 
     @usableFromInline let ring: UnsafeMutableRawPointer
     @usableFromInline let slots: UnsafeMutablePointer<UInt32>
@@ -175,10 +189,10 @@ public struct RxQueue {
     func fillMetadata(_ record: UnsafeMutablePointer<PacketMetadata>, length: UInt32, status: UInt32,
                       info: UInt32, rss: UInt32, vlan: UInt32, timestamp: UInt64) {
         var flags: UInt16 = 0
-        if info & RxStatus.rssTypeMask != 0 { flags |= PacketFlags.rssHash.rawValue }
+        if info & RxStatus.rssTypeMask != 0 { flags |= MetadataFlagBits.rssHash }
         var tci = UInt16(truncatingIfNeeded: vlan >> 16)
         if status & RxStatus.vlanPacket != 0 {
-            flags |= PacketFlags.vlanStripped.rawValue
+            flags |= MetadataFlagBits.vlanStripped
             if bits.loopbackVLANByteSwapped && status & RxStatus.loopback != 0 { tci = tci.byteSwapped }
         }
         if status & (RxStatus.ipChecksum | RxStatus.l4Checksum) != 0 {
@@ -202,13 +216,13 @@ public struct RxQueue {
         var flags: UInt16 = 0
         if status & RxStatus.ipChecksum != 0 {
             flags |= status & bits.ipChecksumError != 0
-                ? PacketFlags.ipChecksumBad.rawValue : PacketFlags.ipChecksumGood.rawValue
+                ? MetadataFlagBits.ipChecksumBad : MetadataFlagBits.ipChecksumGood
         }
         if status & RxStatus.l4Checksum != 0 {
             if status & bits.l4ChecksumError == 0 {
-                flags |= PacketFlags.l4ChecksumGood.rawValue
+                flags |= MetadataFlagBits.l4ChecksumGood
             } else if !(bits.udpZeroChecksumErratum && info & RxStatus.packetTypeUDP != 0) {
-                flags |= PacketFlags.l4ChecksumBad.rawValue
+                flags |= MetadataFlagBits.l4ChecksumBad
             }
         }
         return flags

@@ -6,33 +6,34 @@ import PMDCore
 @usableFromInline
 enum TxDescriptor {
     /// DEXT | DTYP data | IFCS | EOP: one packet in one buffer, CRC inserted.
-    @usableFromInline static let dataCommand: UInt32 = 0x2000_0000 | 0x0030_0000 | 0x0200_0000 | 0x0100_0000
+    @inlinable static var dataCommand: UInt32 { 0x2000_0000 | 0x0030_0000 | 0x0200_0000 | 0x0100_0000 }
     /// Report status: the device writes DD back into this descriptor.
-    @usableFromInline static let reportStatus: UInt32 = 0x0800_0000
+    @inlinable static var reportStatus: UInt32 { 0x0800_0000 }
     /// Insert the VLAN tag of the context.
-    @usableFromInline static let insertVLAN: UInt32 = 0x4000_0000
+    @inlinable static var insertVLAN: UInt32 { 0x4000_0000 }
     /// olinfo PAYLEN shift.
-    @usableFromInline static let payloadShift: UInt32 = 14
+    @inlinable static var payloadShift: UInt32 { 14 }
     /// olinfo POPTS: insert IPv4 checksum / L4 checksum.
-    @usableFromInline static let insertIPChecksum: UInt32 = 0x100
-    @usableFromInline static let insertL4Checksum: UInt32 = 0x200
+    @inlinable static var insertIPChecksum: UInt32 { 0x100 }
+    @inlinable static var insertL4Checksum: UInt32 { 0x200 }
     /// Context descriptor type_tucmd_mlhl: DEXT | DTYP context.
-    @usableFromInline static let contextType: UInt32 = 0x2000_0000 | 0x0020_0000
+    @inlinable static var contextType: UInt32 { 0x2000_0000 | 0x0020_0000 }
     /// Context: IPv4 / L4 type TCP / L4 type "reserved" (no L4 offload).
-    @usableFromInline static let contextIPv4: UInt32 = 0x400
-    @usableFromInline static let contextTCP: UInt32 = 0x800
-    @usableFromInline static let contextL4None: UInt32 = 0x1800
+    @inlinable static var contextIPv4: UInt32 { 0x400 }
+    @inlinable static var contextTCP: UInt32 { 0x800 }
+    @inlinable static var contextL4None: UInt32 { 0x1800 }
     /// Context MACLEN shift (vlan_macip_lens bits 15:9).
-    @usableFromInline static let macLengthShift: UInt32 = 9
+    @inlinable static var macLengthShift: UInt32 { 9 }
     /// Write-back DD bit (status, bytes 12–15).
-    @usableFromInline static let done: UInt32 = 0x1
+    @inlinable static var done: UInt32 { 0x1 }
     /// The context every ixgbe VF packet without offloads refers to: MACLEN 14, no L4 type.
-    @usableFromInline static let defaultContext: UInt64 = UInt64(14 << 9) << 32 | UInt64(contextType | contextL4None)
+    @inlinable static var defaultContext: UInt64 { UInt64(14 << 9) << 32 | UInt64(contextType | contextL4None) }
     /// No context written yet.
-    @usableFromInline static let noContext = UInt64.max
-    /// Packet flags that need a context descriptor.
-    @usableFromInline static let offloadFlags: UInt16 = PacketFlags.insertVLAN.rawValue
-        | PacketFlags.offloadIPChecksum.rawValue | PacketFlags.offloadL4Checksum.rawValue
+    @inlinable static var noContext: UInt64 { .max }
+    /// Packet flags that need a context descriptor (VLAN insertion, checksum offloads).
+    @inlinable static var offloadFlags: UInt16 {
+        MetadataFlagBits.insertVLAN | MetadataFlagBits.offloadIPChecksum | MetadataFlagBits.offloadL4Checksum
+    }
 }
 
 /// Per-queue transmit counters kept by software.
@@ -61,7 +62,7 @@ public struct TxQueueCounters: Sendable, Equatable {
 /// threshold of slots remain.
 @frozen
 public struct TxQueue {
-    @usableFromInline static let noBuffer = UInt32.max
+    @inlinable static var noBuffer: UInt32 { .max }
 
     @usableFromInline let ring: UnsafeMutableRawPointer
     @usableFromInline let slotPools: UnsafeMutablePointer<PoolRef>
@@ -127,52 +128,56 @@ public struct TxQueue {
         let first = tail
         var t = tail
         var last = -1
-        var taken = 0
         var sent = 0
         var bytes = 0
-        while taken < count {
-            let index = batch.index(at: taken)
-            let record = metadata + Int(index)
-            let length = record.pointee.length
-            let flags = record.pointee.flags.rawValue
-            var command = TxDescriptor.dataCommand | length
-            var options = length << TxDescriptor.payloadShift | checkContext
-            if _slowPath(length == 0 || length > maxBytes) {
-                pool.give(index)
-                tally.errors &+= 1
-                taken &+= 1
-                continue
-            }
-            if _slowPath(flags & TxDescriptor.offloadFlags != 0) {
-                let (wanted, dataBits, optionBits) = Self.offloadContext(for: PacketView(pool: pool, index: index))
-                command |= dataBits
-                options |= optionBits
-                if wanted != context {
+        // The indices are read in place: `index(at:)` in a loop would copy the batch each time.
+        let taken = batch.withIndices { indices in
+            var taken = 0
+            while taken < count {
+                let index = indices[taken]
+                let record = metadata + Int(index)
+                let length = record.pointee.length
+                let flags = record.pointee.flags.rawValue
+                var command = TxDescriptor.dataCommand | length
+                var options = length << TxDescriptor.payloadShift | checkContext
+                if _slowPath(length == 0 || length > maxBytes) {
+                    pool.give(index)
+                    tally.errors &+= 1
+                    taken &+= 1
+                    continue
+                }
+                if _slowPath(flags & TxDescriptor.offloadFlags != 0) {
+                    let (wanted, dataBits, optionBits) = Self.offloadContext(for: PacketView(pool: pool, index: index))
+                    command |= dataBits
+                    options |= optionBits
+                    if wanted != context {
+                        guard free >= 2 else { break }
+                        writeContext(wanted, at: t)
+                        t = t &+ 1 == size ? 0 : t &+ 1
+                        free &-= 1
+                    }
+                } else if checkContext != 0 && context != TxDescriptor.defaultContext {
+                    // An ixgbe VF's CC bit needs a context written before (MDD on X550).
                     guard free >= 2 else { break }
-                    writeContext(wanted, at: t)
+                    writeContext(TxDescriptor.defaultContext, at: t)
                     t = t &+ 1 == size ? 0 : t &+ 1
                     free &-= 1
                 }
-            } else if checkContext != 0 && context != TxDescriptor.defaultContext {
-                // An ixgbe VF's CC bit needs a context written before (MDD on X550).
-                guard free >= 2 else { break }
-                writeContext(TxDescriptor.defaultContext, at: t)
+                guard free >= 1 else { break }
+                let descriptor = ring + (t &<< 4)
+                descriptor.storeBytes(of: iovaBase &+ UInt64(index) &* stride &+ headroom, as: UInt64.self)
+                descriptor.storeBytes(of: command, toByteOffset: 8, as: UInt32.self)
+                descriptor.storeBytes(of: options, toByteOffset: 12, as: UInt32.self)
+                slotPools[t] = pool
+                slotBuffers[t] = index
+                last = t
                 t = t &+ 1 == size ? 0 : t &+ 1
                 free &-= 1
+                taken &+= 1
+                sent &+= 1
+                bytes &+= Int(length)
             }
-            guard free >= 1 else { break }
-            let descriptor = ring + (t &<< 4)
-            descriptor.storeBytes(of: iovaBase &+ UInt64(index) &* stride &+ headroom, as: UInt64.self)
-            descriptor.storeBytes(of: command, toByteOffset: 8, as: UInt32.self)
-            descriptor.storeBytes(of: options, toByteOffset: 12, as: UInt32.self)
-            slotPools[t] = pool
-            slotBuffers[t] = index
-            last = t
-            t = t &+ 1 == size ? 0 : t &+ 1
-            free &-= 1
-            taken &+= 1
-            sent &+= 1
-            bytes &+= Int(length)
+            return taken
         }
         if taken < count { tally.ringFull &+= 1 }
         batch.removeFirstOwned(taken)
