@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "PMDCore", targets: ["PMDCore"]),
         .library(name: "PcapIO", targets: ["PcapIO"]),
         .library(name: "VFSimulator", targets: ["VFSimulator"]),
+        .library(name: "VFDriver", targets: ["VFDriver"]),
         .library(name: "Apps", targets: ["Apps"]),
     ],
     dependencies: [
@@ -53,6 +54,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The poll-mode driver: family tables, mailbox, lifecycle, RX/TX queues. Knows only PMDCore.
+        .target(
+            name: "VFDriver",
+            dependencies: [
+                "PMDCore",
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The apps: forwarder, capture, traffic generator and meter; port specs and openers.
         .target(
             name: "Apps",
@@ -60,6 +70,7 @@ let package = Package(
                 "PMDCore",
                 "PcapIO",
                 "VFSimulator",
+                "VFDriver",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -79,6 +90,7 @@ let package = Package(
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
         .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap"]),
         .testTarget(name: "VFSimulatorTests", dependencies: ["VFSimulator", "PMDCore", "CShims"]),
+        .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore"]),
         .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore"]),
     ],
     swiftLanguageModes: [.v6]

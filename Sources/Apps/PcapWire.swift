@@ -4,7 +4,9 @@ import Synchronization
 import VFSimulator
 
 /// A simulated wire fed from a pcap file: every frame of the file, `loop` times, as fast as the
-/// VF takes them; then exhausted. The file is read once, at open (a malformed one fails there,
+/// VF takes them; then exhausted. With `credit` set, the far end honours flow control (802.3x
+/// PAUSE): it sends only as many frames as the VF has free receive descriptors, so a replay
+/// loses nothing to a slower receiver. The file is read once, at open (a malformed one fails there,
 /// naming the record), into one block of memory that the frames reference without copying.
 public final class PcapFrameSource: FrameSource, @unchecked Sendable {
     // @unchecked: `pull` runs on the engine's thread only; the progress counters are atomics.
@@ -22,6 +24,8 @@ public final class PcapFrameSource: FrameSource, @unchecked Sendable {
     private var next = 0
     private var pass = 0
     private let delivered = Atomic<Int>(0)
+    /// Frames the receiver can take now (flow control); nil sends regardless.
+    public var credit: (@Sendable () -> Int)?
 
     /// Reads every frame of `path`.
     public init(path: String, loop: Int = 1) throws(PcapError) {
@@ -61,8 +65,9 @@ public final class PcapFrameSource: FrameSource, @unchecked Sendable {
 
     public func pull(into batch: FrameBatch, limit: Int, now: UInt64) -> Int {
         guard framesPerPass > 0 else { return 0 }
+        let allowed = credit.map { min(limit, $0()) } ?? limit
         var n = 0
-        while n < limit, pass < loop, !batch.isFull {
+        while n < allowed, pass < loop, !batch.isFull {
             batch.append(FrameRef(data: arena + offsets[next], length: lengths[next], timestamp: timestamps[next]))
             n += 1
             next += 1

@@ -176,7 +176,10 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
 
     /// What the model counted (frames, drops, faults). Read without a lock: each field is one
     /// 64-bit word written by the engine.
-    public var counters: Counters { counterStorage.pointee }
+    public var counters: Counters {
+        vfpmd_compiler_barrier()  // a fresh read every time, never one hoisted out of a loop
+        return counterStorage.pointee
+    }
 
     /// The PF's view of the VF (CTS, API, MAC, filters).
     public var pfView: PFView { shared.withLock { $0.view } }
