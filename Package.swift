@@ -30,16 +30,28 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // Linux VFIO: container, groups, devices, DMA mapping; sysfs discovery and binding.
+        .target(
+            name: "VFIO",
+            dependencies: [
+                "PMDCore",
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .executableTarget(
             name: "vfpmd",
             dependencies: [
                 "PMDCore",
+                "VFIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
+        .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PMDCore", "CShims"]),
     ],
     swiftLanguageModes: [.v6]
 )
