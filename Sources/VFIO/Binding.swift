@@ -33,16 +33,18 @@ public struct DeviceBinder: Sendable {
     // MARK: - vfio-pci
 
     /// Binds the VF at `address` to vfio-pci. Refuses PFs, unsupported devices, devices without
-    /// an IOMMU group (unless the kernel allows no-IOMMU mode), and devices whose netdev is up
-    /// unless `force`.
+    /// an IOMMU group (unless `noIOMMU` was asked for and the kernel allows it), and devices
+    /// whose netdev is up unless `force`.
     @discardableResult
-    public func bindToVFIO(_ address: PCIAddress, force: Bool = false) throws(VFIOError) -> Outcome {
+    public func bindToVFIO(_ address: PCIAddress, force: Bool = false, noIOMMU: Bool = false) throws(VFIOError) -> Outcome {
         let record = try discovery.record(for: address)
         guard record.role == .vf else { throw .physicalFunction(address, model: record.supported.model) }
         if record.driver == Self.vfioPCI { return .unchanged(driver: record.driver) }
         guard sysfs.exists(sysfs.driver(Self.vfioPCI)) else { throw .vfioPCINotLoaded(address) }
-        if record.iommuGroup == nil && sysfs.read(sysfs.noIOMMUParameter) != "Y" {
-            throw .iommuOff(address)
+        if record.iommuGroup == nil {
+            guard noIOMMU else { throw .iommuOff(address) }
+            guard sysfs.exists(sysfs.vfioModule) else { throw .noIOMMUModuleMissing }
+            guard sysfs.read(sysfs.noIOMMUParameter) == "Y" else { throw .noIOMMUDisabled }
         }
         if let netdev = record.netdev, record.netdevIsUp, !force {
             throw .netdevUp(address, netdev: netdev)

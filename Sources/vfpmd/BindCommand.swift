@@ -14,17 +14,23 @@ struct BindCommand: ParsableCommand {
     @Flag(name: .long, help: "Take the VF even if its kernel interface is up.")
     var force = false
 
+    @Flag(name: .customLong("no-iommu"), help: "Allow a VF without IOMMU group (unsafe no-IOMMU mode; the kernel must allow it).")
+    var noIOMMU = false
+
     @Argument(help: "PCI addresses of the VFs (0000:03:10.0 or 03:10.0).")
     var addresses: [String]
 
     func run() throws {
         global.bootstrapLogging()
         let binder = DeviceBinder(sysfs: sysfsOptions.sysfs)
+        if noIOMMU {
+            printWarning("no-IOMMU mode: a VF bound without IOMMU can read and write all of this machine's memory")
+        }
         var failed = false
         for text in addresses {
             do throws(VFIOError) {
                 let address = try PCIAddress.parse(text)
-                print(describe(address, try binder.bindToVFIO(address, force: force)))
+                print(describe(address, try binder.bindToVFIO(address, force: force, noIOMMU: noIOMMU)))
             } catch {
                 printError(error.description)
                 failed = true

@@ -26,3 +26,8 @@ func reportingFailures(_ body: () throws(VFIOError) -> Void) throws {
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
 }
+
+/// Writes `warning: message` to standard error.
+func printWarning(_ message: String) {
+    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+}
