@@ -60,6 +60,7 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         hex(UInt32(bus), width: 2) + ":" + hex(UInt32(device), width: 2) + "." + String(function, radix: 16)
     }
 
+    /// Address order: domain, bus, device, function.
     public static func < (a: PCIAddress, b: PCIAddress) -> Bool {
         (a.domain, a.bus, a.device, a.function) < (b.domain, b.bus, b.device, b.function)
     }

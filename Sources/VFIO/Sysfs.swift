@@ -78,6 +78,7 @@ public struct FileSysfsWriter: SysfsWriter {
     /// A writer.
     public init() {}
 
+    /// Writes `value` to `path` in one write(2).
     public func write(_ value: String, to path: String) throws(VFIOError) {
         do {
             let fd = try FileDescriptor.open(FilePath(path), .writeOnly)

@@ -77,9 +77,11 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
             self.address = address
             self.driver = driver
         }
+        /// `0000:03:10.2 (ixgbevf)`.
         public var description: String { "\(address) (\(driver ?? "no driver"))" }
     }
 
+    /// The sentence shown to the user: what is wrong, with which device, and what to do.
     public var description: String {
         switch self {
         case let .malformedAddress(text):

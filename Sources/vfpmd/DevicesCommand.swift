@@ -21,7 +21,7 @@ struct DevicesCommand: ParsableCommand {
             print("[]")
         } else if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(devices)
             print(String(decoding: data, as: UTF8.self))
         } else if devices.isEmpty {
