@@ -88,6 +88,15 @@ public struct DeviceBinder: Sendable {
         return .moved(from: old, to: now)
     }
 
+    /// The other members of the device's IOMMU group that keep the group from being viable
+    /// (bound to a kernel driver): they must be bound to vfio-pci too before the VF can be opened.
+    public func groupMembersBlocking(_ address: PCIAddress) -> [VFIOError.GroupMember] {
+        guard let group = discovery.iommuGroup(of: address) else { return [] }
+        return discovery.groupMembers(group).filter { member in
+            member.address != address && member.driver.map { !VFIOPreflight.viableDrivers.contains($0) } ?? false
+        }
+    }
+
     // MARK: - SR-IOV
 
     /// Sets the number of VFs of the PF at `pf` to `count` (0 removes them) and returns the count
@@ -97,7 +106,7 @@ public struct DeviceBinder: Sendable {
     public func setVFCount(_ pf: PCIAddress, to count: Int) throws(VFIOError) -> Int {
         let record = try discovery.record(for: pf)
         guard record.role == .pf else { throw .notPhysicalFunction(pf, model: record.supported.model) }
-        guard let total = record.sriovTotalVFs, let current = record.sriovNumVFs else { throw .noSRIOV(pf) }
+        guard let total = record.sriovTotalVFs, total > 0, let current = record.sriovNumVFs else { throw .noSRIOV(pf) }
         guard (0...total).contains(count) else { throw .tooManyVFs(pf, asked: count, total: total) }
         if current == count { return current }
         let pfDriver = record.family.kernelPFDriver

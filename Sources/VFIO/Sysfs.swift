@@ -20,6 +20,8 @@ public struct Sysfs: Sendable {
     public var driversProbe: String { root + "/bus/pci/drivers_probe" }
     /// `/sys/module/vfio/parameters/enable_unsafe_noiommu_mode`.
     public var noIOMMUParameter: String { root + "/module/vfio/parameters/enable_unsafe_noiommu_mode" }
+    /// `/sys/module/vfio_iommu_type1/parameters/dma_entry_limit`.
+    public var dmaEntryLimitParameter: String { root + "/module/vfio_iommu_type1/parameters/dma_entry_limit" }
     /// `/sys/module/vfio`.
     public var vfioModule: String { root + "/module/vfio" }
 

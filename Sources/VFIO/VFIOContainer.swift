@@ -174,7 +174,9 @@ public final class VFIOContainer: @unchecked Sendable {
         let reported = try readIOMMUInfo(address)
         info = reported
         vfioLog.debug("IOMMU: IOVA ranges \(reported.usableRanges.map { "0x\(String($0.lowerBound, radix: 16))-0x\(String($0.upperBound, radix: 16))" }), page sizes 0x\(String(reported.pageSizes ?? 0, radix: 16)), mappings available \(reported.dmaMappingsAvailable.map(String.init) ?? "unknown")")
-        mapper = DMAMapper(domain: Type1Domain(container: fd), ranges: reported.usableRanges, mappingLimit: reported.dmaMappingsAvailable)
+        // Kernels before 5.10 do not report the limit; vfio_iommu_type1's parameter holds it.
+        let limit = reported.dmaMappingsAvailable ?? sysfs.readInt(sysfs.dmaEntryLimitParameter)
+        mapper = DMAMapper(domain: Type1Domain(container: fd, mappingLimit: limit), ranges: reported.usableRanges, mappingLimit: limit)
     }
 
     /// Asks with the plain struct's size first; the kernel answers with the size the
@@ -233,6 +235,8 @@ public final class VFIOContainer: @unchecked Sendable {
 struct Type1Domain: DMADomain {
     /// The container's descriptor (owned by the container).
     let container: FileDescriptor
+    /// The kernel's limit on the number of mappings, when known.
+    let mappingLimit: Int?
 
     var choosesIOVA: Bool { false }
 
@@ -245,7 +249,7 @@ struct Type1Domain: DMADomain {
         request.iova = iova
         request.size = UInt64(region.length)
         guard vfpmd_ioctl_ptr(container.rawValue, vfpmd_VFIO_IOMMU_MAP_DMA(), &request) == 0 else {
-            throw VFIOError.forMapDMA(errno: .last, bytes: region.length, memlockLimit: vfpmd_memlock_limit())
+            throw VFIOError.forMapDMA(errno: .last, bytes: region.length, memlockLimit: vfpmd_memlock_limit(), mappingLimit: mappingLimit)
         }
         return iova
     }
@@ -274,13 +278,14 @@ struct PhysicalAddressDomain: DMADomain {
 
 extension VFIOError {
     /// The error for a failed VFIO_IOMMU_MAP_DMA: type 1 counts pinned pages against
-    /// RLIMIT_MEMLOCK and answers ENOMEM past it; ENOSPC past its mapping-count limit.
-    public static func forMapDMA(errno: Errno, bytes: Int, memlockLimit: UInt64, address: PCIAddress? = nil) -> VFIOError {
+    /// RLIMIT_MEMLOCK and answers ENOMEM past it; ENOSPC past its mapping-count limit
+    /// (`dma_entry_limit`, 65535 unless changed).
+    public static func forMapDMA(errno: Errno, bytes: Int, memlockLimit: UInt64, mappingLimit: Int? = nil, address: PCIAddress? = nil) -> VFIOError {
         switch errno {
         case .noMemory where memlockLimit != UInt64.max:
             return .memlockLimit(address, bytes: bytes, limit: "\(memlockLimit / 1024) KiB")
         case .noSpace:
-            return .dmaMappingLimit(limit: 65535)
+            return .dmaMappingLimit(limit: mappingLimit ?? 65535)
         default:
             return .systemCallFailed(address, call: "VFIO_IOMMU_MAP_DMA of \(bytes / 1024) KiB", errno: errno)
         }

@@ -10,6 +10,15 @@ import SystemPackage
 /// BAR0 mapped into the process, vendor and device ID read back from the configuration space,
 /// Bus Master Enable set. Closing drops this device's DMA references, unmaps BAR0 and closes
 /// the device and (when it was the last user) its group.
+///
+/// ```swift
+/// let container = try VFIOContainer.shared()
+/// let vf = try VFIODevice.open(address: "0000:00:11.0", container: container)
+/// let status = vf.bar0.read(0x0008)
+/// let pool = try Mempool(name: "rx0", capacity: 1024)
+/// try vf.mapDMA(pool.region)
+/// pool.regionWasMapped()
+/// ```
 public final class VFIODevice: PCIFunction, @unchecked Sendable {
     /// `0000:03:10.0`.
     public let address: String

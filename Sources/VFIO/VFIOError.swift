@@ -143,7 +143,7 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
         case let .tooManyVFs(a, asked, total):
             return "\(a) offers at most \(total) VFs, not \(asked): ask for 0...\(total)"
         case let .noSRIOV(a):
-            return "\(a) has no SR-IOV (no sriov_totalvfs in sysfs): enable SR-IOV and VT-d in the firmware setup and check that its kernel driver is loaded"
+            return "\(a) offers no SR-IOV VFs (sriov_totalvfs is missing or 0): enable SR-IOV and VT-d in the firmware setup and check that its kernel driver is loaded"
         case let .pfWithoutDriver(a, driver):
             return "\(a) is not bound to \(driver), which creates its VFs: bind it with `vfpmd unbind \(a) --driver \(driver)` (or `modprobe \(driver)`)"
         case let .vfsBusy(a):

@@ -31,6 +31,11 @@ struct BindCommand: ParsableCommand {
             do throws(VFIOError) {
                 let address = try PCIAddress.parse(text)
                 print(describe(address, try binder.bindToVFIO(address, force: force, noIOMMU: noIOMMU)))
+                let blocking = binder.groupMembersBlocking(address)
+                if !blocking.isEmpty {
+                    printWarning("the IOMMU group of \(address) also holds " + blocking.map(\.description).joined(separator: ", ")
+                        + ": bind those to vfio-pci too, or the group cannot be opened")
+                }
             } catch {
                 printError(error.description)
                 failed = true

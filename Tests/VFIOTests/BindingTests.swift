@@ -51,8 +51,10 @@ struct BindingTests {
         #expect(kernel.writes.isEmpty)
         #expect(VFIOError.netdevUp(vf, netdev: "eth3").description
             == "0000:03:10.2 is in use by the kernel: its interface eth3 is up; take it down with `ip link set eth3 down` first, or pass --force")
+        #expect(binder.groupMembersBlocking(PCIAddress("03:10.0")!) == [.init(address: vf, driver: "ixgbevf")])
         #expect(try binder.bindToVFIO(vf, force: true) == .moved(from: "ixgbevf", to: "vfio-pci"))
         #expect(kernel.writes.count == 3)
+        #expect(binder.groupMembersBlocking(PCIAddress("03:10.0")!).isEmpty)
     }
 
     @Test func pfsAndUnknownDevicesAreRefused() {
@@ -212,6 +214,11 @@ struct BindingTests {
         #expect(throws: VFIOError.notPhysicalFunction(PCIAddress("00:11.0")!, model: "82576 VF")) {
             try binder.setVFCount(PCIAddress("00:11.0")!, to: 1)
         }
+        fake.write("0", to: "bus/pci/devices/0000:00:01.0/sriov_totalvfs")
+        #expect(throws: VFIOError.noSRIOV(pf)) { try binder.setVFCount(pf, to: 1) }
+        #expect(VFIOError.noSRIOV(pf).description
+            == "0000:00:01.0 offers no SR-IOV VFs (sriov_totalvfs is missing or 0): enable SR-IOV and VT-d in the firmware setup and check that its kernel driver is loaded")
+        fake.write("7", to: "bus/pci/devices/0000:00:01.0/sriov_totalvfs")
         fake.setDriver("0000:00:01.0", "vfio-pci")
         #expect(throws: VFIOError.pfWithoutDriver(pf, driver: "igb")) { try binder.setVFCount(pf, to: 1) }
         #expect(kernel.writes.isEmpty)

@@ -102,5 +102,6 @@ struct OpenErrorTests {
         #expect(VFIOError.forMapDMA(errno: .noMemory, bytes: 4096, memlockLimit: .max)
             == .systemCallFailed(nil, call: "VFIO_IOMMU_MAP_DMA of 4 KiB", errno: .noMemory))
         #expect(VFIOError.forMapDMA(errno: .noSpace, bytes: 4096, memlockLimit: .max) == .dmaMappingLimit(limit: 65535))
+        #expect(VFIOError.forMapDMA(errno: .noSpace, bytes: 4096, memlockLimit: .max, mappingLimit: 100) == .dmaMappingLimit(limit: 100))
     }
 }
