@@ -119,7 +119,7 @@ final class FakeSysfs {
     func write(_ text: String, to relative: String) {
         let full = path(relative)
         mkdir((full as NSString).deletingLastPathComponent)
-        FileManager.default.createFile(atPath: full, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: full, contents: Data(text.utf8))
     }
 
     func link(_ relative: String, to target: String) {

@@ -73,7 +73,7 @@ struct OpenErrorTests {
         let fake = FakeSysfs.standard()
         let path = fake.devRoot + "/vfio/9"
         fake.mkdir(fake.devRoot + "/vfio")
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         #expect(chown(path, 1000, 1000) == 0)
         let vf = PCIAddress("03:10.0")!
         let error = VFIOError.forOpen(errno: .permissionDenied, path: path, address: vf, missing: .vfioPCINotLoaded(vf))

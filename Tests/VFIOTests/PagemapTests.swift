@@ -20,7 +20,7 @@ struct PagemapTests {
     /// A sparse file with the entries of `region`'s pages at the offsets the kernel uses.
     static func fakePagemap(for region: DMAMemory, frames: [UInt64]) throws -> String {
         let path = NSTemporaryDirectory() + "pagemap-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try #require(FileHandle(forWritingAtPath: path))
         defer { try? handle.close() }
         let firstPage = UInt64(UInt(bitPattern: region.address)) / UInt64(DMAMemory.smallPageSize)
