@@ -7,8 +7,9 @@
 //   import, so each is wrapped in a function; ioctl itself is variadic, so it is wrapped too.
 // - memfd_create with hugetlb flags, and thread pinning (CPU_SET is a macro).
 //
-// Everything is `static inline __attribute__((always_inline))`: at -O and in debug builds the
-// calls disappear into the caller, so the hot path costs the same instructions as C.
+// Everything but vfpmd_memlock_limit (not on the hot path; see below) is
+// `static inline __attribute__((always_inline))`: at -O and in debug builds the calls
+// disappear into the caller, so the hot path costs the same instructions as C.
 #ifndef VFPMD_CSHIMS_H
 #define VFPMD_CSHIMS_H
 
@@ -19,7 +20,6 @@
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/vfio.h>
@@ -152,12 +152,10 @@ VFPMD_INLINE int vfpmd_memfd_create(const char *name, unsigned int flags) {
     return (int)syscall(SYS_memfd_create, name, flags);
 }
 
-/// The soft RLIMIT_MEMLOCK in bytes; UINT64_MAX when unlimited or unknown.
-VFPMD_INLINE uint64_t vfpmd_memlock_limit(void) {
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
-    return (uint64_t)limit.rlim_cur;
-}
+/// The soft RLIMIT_MEMLOCK in bytes; UINT64_MAX when unlimited or unknown. Defined in
+/// cshims.c: <sys/resource.h> with _GNU_SOURCE declares an enum differently from Swift's Glibc
+/// module, and a clean build then fails on the mismatch, so this header does not include it.
+uint64_t vfpmd_memlock_limit(void);
 
 /// Pin the calling thread to one CPU. Returns 0 or an errno value.
 VFPMD_INLINE int vfpmd_pin_current_thread(int cpu) {
