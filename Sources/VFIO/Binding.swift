@@ -43,8 +43,7 @@ public struct DeviceBinder: Sendable {
         guard sysfs.exists(sysfs.driver(Self.vfioPCI)) else { throw .vfioPCINotLoaded(address) }
         if record.iommuGroup == nil {
             guard noIOMMU else { throw .iommuOff(address) }
-            guard sysfs.exists(sysfs.vfioModule) else { throw .noIOMMUModuleMissing }
-            guard sysfs.read(sysfs.noIOMMUParameter) == "Y" else { throw .noIOMMUDisabled }
+            try sysfs.checkNoIOMMUAllowed()
         }
         if let netdev = record.netdev, record.netdevIsUp, !force {
             throw .netdevUp(address, netdev: netdev)

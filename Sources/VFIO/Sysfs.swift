@@ -25,6 +25,14 @@ public struct Sysfs: Sendable {
     /// `/sys/module/vfio`.
     public var vfioModule: String { root + "/module/vfio" }
 
+    /// Checks that the kernel allows no-IOMMU mode: the vfio module is loaded, was built with
+    /// CONFIG_VFIO_NOIOMMU (the parameter exists), and `enable_unsafe_noiommu_mode` is on.
+    public func checkNoIOMMUAllowed() throws(VFIOError) {
+        guard exists(vfioModule) else { throw .noIOMMUModuleMissing }
+        guard let value = read(noIOMMUParameter) else { throw .noIOMMUNotBuilt }
+        guard value == "Y" || value == "1" else { throw .noIOMMUDisabled }
+    }
+
     /// The directory of the device at `address`.
     public func device(_ address: PCIAddress) -> String { pciDevices + "/" + address.description }
     /// The directory of the PCI driver `name`.

@@ -65,8 +65,7 @@ public final class VFIOContainer: @unchecked Sendable {
         self.sysfs = sysfs
         self.devRoot = devRoot
         if mode == .noIOMMU {
-            guard sysfs.exists(sysfs.vfioModule) else { throw .noIOMMUModuleMissing }
-            guard sysfs.read(sysfs.noIOMMUParameter) == "Y" else { throw .noIOMMUDisabled }
+            try sysfs.checkNoIOMMUAllowed()
             vfioLog.warning("NO-IOMMU MODE: the devices can read and write ALL of this machine's memory; nothing protects the kernel or other processes from a wrong DMA address. Use it only where no IOMMU can be had (e.g. a VM without a virtual IOMMU).")
         }
         let path = devRoot + "/vfio/vfio"

@@ -33,6 +33,8 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
     case netdevUp(PCIAddress, netdev: String)
     /// no-IOMMU mode was asked for but the kernel does not allow it.
     case noIOMMUDisabled
+    /// no-IOMMU mode was asked for but the kernel was built without it (CONFIG_VFIO_NOIOMMU).
+    case noIOMMUNotBuilt
     /// no-IOMMU mode was asked for but the vfio module is not loaded.
     case noIOMMUModuleMissing
     /// Physical addresses cannot be read from /proc/self/pagemap.
@@ -119,6 +121,8 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
             return "\(a) is in use by the kernel: its interface \(netdev) is up; take it down with `ip link set \(netdev) down` first, or pass --force"
         case .noIOMMUDisabled:
             return "no-IOMMU mode is off in the kernel: enable it with `echo 1 > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode` as root (unsafe: the device can then write anywhere in memory)"
+        case .noIOMMUNotBuilt:
+            return "this kernel has no no-IOMMU mode (built without CONFIG_VFIO_NOIOMMU, as Debian's are): use a kernel built with it, or give the machine an IOMMU (a virtual one in a VM)"
         case .noIOMMUModuleMissing:
             return "no-IOMMU mode needs the vfio module: load it with `modprobe vfio enable_unsafe_noiommu_mode=1` and then `modprobe vfio-pci` as root"
         case let .physicalAddressUnavailable(reason):

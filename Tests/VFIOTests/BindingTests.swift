@@ -107,6 +107,10 @@ struct BindingTests {
         #expect(throws: VFIOError.noIOMMUDisabled) { try binder.bindToVFIO(vf, noIOMMU: true) }
         #expect(VFIOError.noIOMMUDisabled.description
             == "no-IOMMU mode is off in the kernel: enable it with `echo 1 > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode` as root (unsafe: the device can then write anywhere in memory)")
+        try? FileManager.default.removeItem(atPath: fake.path("module/vfio/parameters/enable_unsafe_noiommu_mode"))
+        #expect(throws: VFIOError.noIOMMUNotBuilt) { try binder.bindToVFIO(vf, noIOMMU: true) }
+        #expect(VFIOError.noIOMMUNotBuilt.description
+            == "this kernel has no no-IOMMU mode (built without CONFIG_VFIO_NOIOMMU, as Debian's are): use a kernel built with it, or give the machine an IOMMU (a virtual one in a VM)")
         try? FileManager.default.removeItem(atPath: fake.path("module/vfio"))
         #expect(throws: VFIOError.noIOMMUModuleMissing) { try binder.bindToVFIO(vf, noIOMMU: true) }
         #expect(kernel.writes.isEmpty)
