@@ -83,7 +83,7 @@ public struct DeviceBinder: Sendable {
     /// Reads the driver link back: the kernel may have refused (missing module, probe error).
     private func confirm(_ address: PCIAddress, wanted: String?, from old: String?) throws(VFIOError) -> Outcome {
         let now = discovery.driver(of: address)
-        guard now == wanted else { throw .bindFailed(address, wanted: wanted ?? "no driver", got: now) }
+        guard now == wanted else { throw .bindFailed(address, wanted: wanted, got: now) }
         return .moved(from: old, to: now)
     }
 

@@ -55,11 +55,6 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
             + "." + String(function, radix: 16)
     }
 
-    /// `03:10.0`, as lspci prints a domain-0 address.
-    public var shortDescription: String {
-        hex(UInt32(bus), width: 2) + ":" + hex(UInt32(device), width: 2) + "." + String(function, radix: 16)
-    }
-
     /// Address order: domain, bus, device, function.
     public static func < (a: PCIAddress, b: PCIAddress) -> Bool {
         (a.domain, a.bus, a.device, a.function) < (b.domain, b.bus, b.device, b.function)

@@ -63,8 +63,8 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
     case pfWithoutDriver(PCIAddress, driver: String)
     /// sriov: the VFs cannot be removed or changed while one is in use.
     case vfsBusy(PCIAddress)
-    /// bind/unbind: after the writes the device is not bound as asked.
-    case bindFailed(PCIAddress, wanted: String, got: String?)
+    /// bind/unbind: after the writes the device is not bound as asked (`wanted` nil: no driver).
+    case bindFailed(PCIAddress, wanted: String?, got: String?)
     /// A sysfs write failed.
     case sysfsWriteFailed(path: String, errno: Errno)
 
@@ -152,8 +152,10 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
             return "\(a) is not bound to \(driver), which creates its VFs: bind it with `vfpmd unbind \(a) --driver \(driver)` (or `modprobe \(driver)`)"
         case let .vfsBusy(a):
             return "cannot change the VFs of \(a): one of them is in use (a VFIO process or a VM has it); stop it and try again"
-        case let .bindFailed(a, wanted, got):
-            return "\(a) did not bind to \(wanted) (now \(got.map { "bound to \($0)" } ?? "bound to no driver")): see `dmesg` for the kernel's reason" + (wanted == "none" ? "" : " or load it with `modprobe \(wanted)`")
+        case let .bindFailed(a, wanted?, got):
+            return "\(a) did not bind to \(wanted) (now \(got.map { "bound to \($0)" } ?? "bound to no driver")): see `dmesg` for the kernel's reason or load it with `modprobe \(wanted)`"
+        case let .bindFailed(a, nil, got):
+            return "\(a) is still bound to \(got ?? "a driver") after the unbind: see `dmesg` for the kernel's reason"
         case let .sysfsWriteFailed(path, errno):
             return "writing \(path) failed: \(errno); see `dmesg` for the kernel's reason"
         }

@@ -140,6 +140,8 @@ struct BindingTests {
             ("bus/pci/devices/0000:03:10.0/driver_override", "\n"),
             ("bus/pci/devices/0000:03:10.0/driver/unbind", "0000:03:10.0"),
         ]))
+        #expect(VFIOError.bindFailed(vf, wanted: nil, got: "vfio-pci").description
+            == "0000:03:10.0 is still bound to vfio-pci after the unbind: see `dmesg` for the kernel's reason")
     }
 
     @Test func aProbeThatBindsNothingIsReported() {
