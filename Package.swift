@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "PcapIO", targets: ["PcapIO"]),
         .library(name: "VFSimulator", targets: ["VFSimulator"]),
         .library(name: "VFDriver", targets: ["VFDriver"]),
+        .library(name: "VFIO", targets: ["VFIO"]),
         .library(name: "Apps", targets: ["Apps"]),
     ],
     dependencies: [
@@ -54,6 +55,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Linux VFIO: container, groups, devices, DMA mapping; sysfs discovery and binding.
+        .target(
+            name: "VFIO",
+            dependencies: [
+                "PMDCore",
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // The poll-mode driver: family tables, mailbox, lifecycle, RX/TX queues. Knows only PMDCore.
         .target(
             name: "VFDriver",
@@ -71,6 +82,7 @@ let package = Package(
                 "PcapIO",
                 "VFSimulator",
                 "VFDriver",
+                "VFIO",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -82,6 +94,7 @@ let package = Package(
                 "PMDCore",
                 "PcapIO",
                 "Apps",
+                "VFIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -91,6 +104,7 @@ let package = Package(
         .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap"]),
         .testTarget(name: "VFSimulatorTests", dependencies: ["VFSimulator", "PMDCore", "CShims"]),
         .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore"]),
+        .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PMDCore", "CShims"]),
         .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore"]),
     ],
     swiftLanguageModes: [.v6]
