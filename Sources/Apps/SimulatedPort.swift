@@ -112,11 +112,7 @@ public final class SimulatedLab: Sendable {
 
 /// A port on a simulated VF: the driver's port, plus what only the simulation knows: whether
 /// the VF's input file is exhausted, and, at close, that everything sent reached the wire.
-public final class SimulatedPort: Port, @unchecked Sendable {
-    // @unchecked: the data path is the driver's (one thread per queue); close runs once.
-
-    /// The driver's port on the simulated VF.
-    public let driverPort: VFPort
+public final class SimulatedPort: DriverPortHandle, @unchecked Sendable {
     /// The simulated VF.
     public let vf: SimulatedVF
     private let simName: String
@@ -124,55 +120,36 @@ public final class SimulatedPort: Port, @unchecked Sendable {
     private let source: PcapFrameSource?
     private let sink: PcapFrameSink?
     private let linked: Bool
-    private let closed = Atomic<Bool>(false)
 
     init(port: VFPort, vf: SimulatedVF, name: String, lab: SimulatedLab, source: PcapFrameSource?,
          sink: PcapFrameSink?, linked: Bool) {
-        driverPort = port
         self.vf = vf
         simName = name
         self.lab = lab
         self.source = source
         self.sink = sink
         self.linked = linked
+        super.init(port)
     }
-
-    public var name: String { driverPort.name }
-    public var queueCount: Int { driverPort.queueCount }
-    public var macAddress: MACAddress { driverPort.macAddress }
-    public var link: LinkStatus { driverPort.link }
-    public var stats: PortStats { driverPort.stats }
-    public var buffersInUse: Int { driverPort.buffersInUse }
-    public var receivePools: [Mempool] { driverPort.receivePools }
-    public func mapForTransmit(_ pool: Mempool) throws { try driverPort.mapForTransmit(pool) }
-    public func start() throws { try driverPort.start() }
-    public func stop() { driverPort.stop() }
-    public func updateStats() { driverPort.updateStats() }
 
     /// A VF fed from a file is exhausted once the file was played; one with no input never
     /// receives; one cabled to another VF is not a finite source.
-    public var isExhausted: Bool {
+    public override var isExhausted: Bool {
         if linked { return false }
         return source?.isExhausted ?? true
-    }
-
-    @inlinable
-    public func receive(queue: Int, into batch: inout PacketBatch) -> Int {
-        driverPort.receive(queue: queue, into: &batch)
-    }
-
-    @inlinable
-    public func transmit(queue: Int, _ batch: inout PacketBatch) -> Int {
-        driverPort.transmit(queue: queue, &batch)
     }
 
     /// Frames the simulated VF put on its wire.
     public var framesOnWire: UInt64 { vf.counters.txFrames }
 
-    /// Lets the device send what is on the TX rings (up to a second), then closes the driver's
-    /// port, takes the VF off the engine and closes its output file.
-    public func close() {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    /// Lets the device send what is on the TX rings (up to a second) before stopping.
+    public override func stop() {
+        waitForTransmitRings()
+        super.stop()
+    }
+
+    /// Closes the driver's port, takes the VF off the engine and closes its output file.
+    override func release() {
         waitForTransmitRings()
         driverPort.close()
         lab.release(vf, name: simName)

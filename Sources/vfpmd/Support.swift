@@ -26,9 +26,14 @@ func printError(_ text: String, terminator: String = "\n") {
 }
 
 extension PortOpeners {
-    /// The openers of this executable: `pcap:` (PcapIO) and `sim:` (the driver on simulated VFs).
+    /// The openers of this executable: `pcap:` (PcapIO), `sim:` (the driver on simulated VFs)
+    /// and `pci:` (the driver on real VFs through VFIO).
     static var vfpmd: PortOpeners {
         var openers = PortOpeners.standard
+        openers.register(kind: "pci") { spec, _ in
+            guard case .pci(let settings) = spec.kind else { throw PortOpenError.wrongKind(spec: spec.text) }
+            return try PCIPort(settings, spec: spec.text)
+        }
         openers.register(kind: "sim") { spec, number in
             guard case .sim(let settings) = spec.kind else { throw PortOpenError.wrongKind(spec: spec.text) }
             return try SimulatedLab.shared.open(settings, spec: spec.text, portNumber: number)
