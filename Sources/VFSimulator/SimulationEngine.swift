@@ -38,6 +38,8 @@ public final class SimulationEngine: @unchecked Sendable {
     private let running = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(true)
     private let names = Atomic<Int>(0)
+    /// Passes the engine thread completed (threaded mode).
+    private let passes = Atomic<UInt64>(0)
 
     /// An engine with no VFs yet.
     public init(mode: Mode = .stepped) { self.mode = mode }
@@ -87,9 +89,21 @@ public final class SimulationEngine: @unchecked Sendable {
         runOnce(now: simulatedTime)
     }
 
-    /// What a VF's `delay(microseconds:)` does: step the model or sleep.
+    /// What a VF's `delay(microseconds:)` does: step the model, or sleep and then make sure
+    /// the engine thread ran at least two passes meanwhile (a busy machine may not have run it
+    /// at all: the device's time would not have passed), waiting at most a second for them.
     func delay(microseconds: Int) {
-        if mode == .stepped { advance(microseconds: microseconds) } else { MonotonicClock.sleep(microseconds: microseconds) }
+        if mode == .stepped {
+            advance(microseconds: microseconds)
+            return
+        }
+        let before = passes.load(ordering: .acquiring)
+        MonotonicClock.sleep(microseconds: microseconds)
+        let deadline = MonotonicClock.nanoseconds() + 1_000_000_000
+        while running.load(ordering: .acquiring) && passes.load(ordering: .acquiring) &- before < 2
+            && MonotonicClock.nanoseconds() < deadline {
+            MonotonicClock.sleep(microseconds: 10)
+        }
     }
 
     /// Makes sure `vf` applied its control changes up to `version` (a synchronous reset).
@@ -129,7 +143,9 @@ public final class SimulationEngine: @unchecked Sendable {
     private func threadMain() {
         var idle = 0
         while running.load(ordering: .relaxed) {
-            if runOnce(now: MonotonicClock.nanoseconds()) {
+            let busy = runOnce(now: MonotonicClock.nanoseconds())
+            passes.add(1, ordering: .releasing)
+            if busy {
                 idle = 0
             } else {
                 idle &+= 1
