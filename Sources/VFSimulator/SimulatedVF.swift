@@ -88,7 +88,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     let counterStorage: UnsafeMutablePointer<Counters>
     var rss: RSSHash
     var rssConfig = RSSConfig()
-    let rxBatch = FrameBatch(capacity: FrameBatch.defaultCapacity, slotSize: 64)
+    let rxBatch = FrameBatch()
     let txBatch = FrameBatch()
     var pendingPFMessages: [[UInt32]] = []
     var removed = false

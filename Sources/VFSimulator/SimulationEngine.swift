@@ -25,10 +25,13 @@ public final class SimulationEngine: @unchecked Sendable {
 
     /// The mode chosen at creation.
     public let mode: Mode
-    /// Simulated time that one busy step takes (ns); an idle step jumps `idleStep`.
+    /// Simulated time after a step with control work (mailbox, reset, queue changes) (ns).
+    /// Steps that only moved frames count as idle: an endless source does not make a long
+    /// `delay` take long.
     public var busyStep: UInt64 = 1000
-    /// Simulated time an idle step skips (ns).
+    /// Simulated time after any other step (ns).
     public var idleStep: UInt64 = 50_000
+    private var lastPassHadControlWork = false
 
     // The engine does not keep its VFs alive: it holds them unretained, and a VF leaving
     // (deinit) waits until a running engine thread has moved past the pass that used it.
@@ -89,8 +92,8 @@ public final class SimulationEngine: @unchecked Sendable {
         precondition(mode == .stepped, "advance() drives a stepped engine")
         let end = simulatedTime &+ UInt64(max(0, microseconds)) &* 1000
         repeat {
-            let busy = runOnce(now: simulatedTime)
-            simulatedTime = min(end, simulatedTime &+ (busy ? busyStep : idleStep))
+            runOnce(now: simulatedTime)
+            simulatedTime = min(end, simulatedTime &+ (lastPassHadControlWork ? busyStep : idleStep))
         } while simulatedTime < end
         runOnce(now: simulatedTime)
     }
@@ -157,19 +160,26 @@ public final class SimulationEngine: @unchecked Sendable {
             seenRegistryVersion.store(version, ordering: .releasing)
         }
         var work = false
-        for vf in functions where vf._withUnsafeGuaranteedRef({ $0.poll(now: now) }) { work = true }
+        var control = false
+        for vf in functions {
+            let (c, d) = vf._withUnsafeGuaranteedRef { $0.poll(now: now) }
+            control = control || c
+            work = work || c || d
+        }
+        lastPassHadControlWork = control
         return work
     }
 }
 
 extension SimulatedVF {
     /// One engine pass over this VF: control, then one receive and one transmit burst.
-    func poll(now: UInt64) -> Bool {
-        var work = controlPoll(now: now)
-        if removed { return work }
-        if receive(now: now) { work = true }
-        if transmit(now: now) { work = true }
-        return work
+    /// Returns whether control work and whether data work happened.
+    func poll(now: UInt64) -> (control: Bool, data: Bool) {
+        let control = controlPoll(now: now)
+        if removed { return (control, false) }
+        let received = receive(now: now)
+        let sent = transmit(now: now)
+        return (control, received || sent)
     }
 }
 

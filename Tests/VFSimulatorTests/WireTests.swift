@@ -158,3 +158,17 @@ struct WireTests {
     }
 }
 
+
+/// Stepped time: an endless source does not make a long delay long.
+struct SteppedTimeTests {
+    @Test func endlessSourceDoesNotShrinkTheTimeStep() {
+        let rig = Rig(.ixgbe82599)
+        let generator = TrafficGenerator(TrafficGenerator.Configuration())
+        rig.vf.connect(rx: generator)
+        let before = rig.engine.now
+        rig.vf.delay(microseconds: 1_000_000)
+        #expect(rig.engine.now - before == 1_000_000_000)
+        // About one burst per 50 µs idle step, not one per microsecond.
+        #expect(generator.framesProduced <= 64 * 20_002 && rig.vf.counters.rxNotReady == UInt64(generator.framesProduced))
+    }
+}
