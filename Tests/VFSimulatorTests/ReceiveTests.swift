@@ -110,6 +110,17 @@ struct ReceiveTests {
         // Hash of 01:00:5e:00:12:34 with filter type 0: (0x3412 >> 4) & 0xFFF = 0x341.
         let (joined, _) = try Self.receiving(.ixgbe82599, [multicast]) { $0.send([M.setMulticast | 1 << 16, 0x341]) }
         #expect(joined.vf.counters.rxFrames == 1 && joined.bar.read(joined.regs.mprc) == 1)
+        // Xcast NONE: exact MAC only, no broadcast; ALLMULTI: any group.
+        let (none, _) = try Self.receiving(.ixgbeX550, [broadcast, Frames.udp()]) { $0.send([M.updateXcastMode, 0]) }
+        #expect(none.vf.counters.rxFiltered == 1 && none.vf.counters.rxFrames == 1)
+        let (all, _) = try Self.receiving(.ixgbeX550, [multicast]) { $0.send([M.updateXcastMode, 2]); $0.vf.configurePF { $0.trusted = true } }
+        #expect(all.vf.counters.rxFrames == 0)  // untrusted when asked: capped at MULTI
+        let (trusted, _) = try Self.receiving(.ixgbeX550, [multicast]) { rig in
+            rig.vf.configurePF { $0.trusted = true }
+            rig.engine.step()
+            rig.send([M.updateXcastMode, 2])
+        }
+        #expect(trusted.vf.counters.rxFrames == 1)
     }
 
     @Test func descriptorOutsideEveryMappingIsAnIOMMUFault() throws {
