@@ -31,12 +31,22 @@ struct QueueState {
     /// TX: context slots seen since enable (bit per IDX) and their VLAN tags.
     var contextValid: UInt8 = 0
     var contextVLAN: (UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0, 0, 0, 0)
+    /// TX: per context slot, MACLEN | IPLEN << 16 | TUCMD << 32 (for checksum insertion).
+    var contextHeaders: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     /// RX faults to apply to the next write-back.
     var nextLengthOverflow = false
     var nextMissingEOP = false
 
     mutating func setContextVLAN(_ idx: Int, _ tag: UInt16) {
         withUnsafeMutableBytes(of: &contextVLAN) { $0.storeBytes(of: tag, toByteOffset: (idx & 7) * 2, as: UInt16.self) }
+    }
+
+    mutating func setContextHeaders(_ idx: Int, _ value: UInt64) {
+        withUnsafeMutableBytes(of: &contextHeaders) { $0.storeBytes(of: value, toByteOffset: (idx & 7) * 8, as: UInt64.self) }
+    }
+
+    func contextHeaders(_ idx: Int) -> UInt64 {
+        withUnsafeBytes(of: contextHeaders) { $0.load(fromByteOffset: (idx & 7) * 8, as: UInt64.self) }
     }
 
     func contextVLAN(_ idx: Int) -> UInt16 {
