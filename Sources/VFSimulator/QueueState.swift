@@ -6,6 +6,9 @@ struct QueueState {
     /// The driver asked for an enable; the read-back bit rises at `enableAt`.
     var enablePending = false
     var enableAt: UInt64 = 0
+    /// The queue control value the model left while the enable is pending (ENABLE cleared):
+    /// any other value means the driver wrote the register again.
+    var pendingControl: UInt32 = 0
     /// Stopped by the device after an IOMMU fault or a malicious-driver event, until re-enabled.
     var halted = false
     /// Ring base, length as programmed when enabled; the host address of the ring.

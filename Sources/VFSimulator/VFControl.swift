@@ -199,6 +199,16 @@ extension SimulatedVF {
                 record(.tailWrittenBeforeEnable, queue: q, "\(rx ? "RX" : "TX") tail \(tail) while the enable was pending")
                 queues[q].tailBaseline = tail
             }
+            if control != queues[q].pendingControl {
+                if control & RegisterMap.queueEnable == 0 {
+                    // The driver rewrote the control without ENABLE: the enable is withdrawn.
+                    queues[q].enablePending = false
+                    queues[q].tailBaseline = tail
+                    return true
+                }
+                registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
+                queues[q].pendingControl = control & ~RegisterMap.queueEnable
+            }
             if now >= queues[q].enableAt { activate(rx: rx, q, now: now) }
             return true
         }
@@ -227,6 +237,7 @@ extension SimulatedVF {
             }
             // The enable reads back only once the queue runs.
             registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
+            queues[q].pendingControl = control & ~RegisterMap.queueEnable
             queues[q].enablePending = true
             queues[q].enableAt = now &+ Self.enableDelay
         } else {

@@ -181,3 +181,25 @@ struct ReceiveTests {
         #expect(kinds == [.ringBaseMisaligned, .ringLengthInvalid, .tailWrittenBeforeEnable, .ringRegisterWrittenWhileEnabled])
     }
 }
+
+/// Enable handshakes the driver changes its mind about.
+struct EnableHandshakeTests {
+    @Test func disablingWhileTheEnableIsPendingWithdrawsIt() throws {
+        let rig = Rig(.ixgbe82599)
+        let r = try TestRing(vf: rig.vf, count: 8, bufferSize: 2048)
+        let control = rig.regs.tx(0, RegisterMap.queueControl)
+        rig.bar.write(rig.regs.tx(0, RegisterMap.ringBaseLow), UInt32(truncatingIfNeeded: r.ring.iova!))
+        rig.bar.write(rig.regs.tx(0, RegisterMap.ringBaseHigh), UInt32(r.ring.iova! >> 32))
+        rig.bar.write(rig.regs.tx(0, RegisterMap.ringLength), 128)
+        rig.bar.write(control, RegisterMap.queueEnable | 32)
+        rig.engine.step()
+        #expect(rig.bar.read(control) == 32)
+        rig.bar.write(control, RegisterMap.queueFlush)  // OOT/DP stop: SWFLSH alone
+        rig.vf.delay(microseconds: 100)
+        #expect(rig.bar.read(control) == RegisterMap.queueFlush)
+        // A second write with ENABLE restarts the wait and then reads back.
+        rig.bar.write(control, RegisterMap.queueEnable | 33)
+        rig.vf.delay(microseconds: 100)
+        #expect(rig.bar.read(control) == RegisterMap.queueEnable | 33)
+    }
+}
