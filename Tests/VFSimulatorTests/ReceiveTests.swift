@@ -91,6 +91,11 @@ struct ReceiveTests {
         #expect(big.vf.counters.rxFrames == 1)
     }
 
+    @Test func runtsAreDroppedAndCounted() throws {
+        let (rig, r) = try Self.receiving(.ixgbe82599, [Array(Frames.udp()[0..<59]), []])
+        #expect(rig.vf.counters.rxUndersize == 2 && r.writeBack(0).status == 0)
+    }
+
     @Test func noFreeDescriptorMeansMissed() throws {
         let frames = (0..<10).map { Frames.udp(flow: $0) }
         let (rig, r) = try Self.receiving(.igb82576, frames, count: 8)
