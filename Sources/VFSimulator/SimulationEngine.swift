@@ -118,7 +118,8 @@ public final class SimulationEngine: @unchecked Sendable {
 
     // MARK: - Threaded mode
 
-    /// Starts the engine thread (threaded mode); does nothing when it runs already.
+    /// Starts the engine thread (threaded mode); does nothing when it runs already. The thread
+    /// keeps the engine alive: call `stop()` when done.
     public func start() {
         precondition(mode == .threaded, "start() runs a threaded engine")
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
