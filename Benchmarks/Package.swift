@@ -24,6 +24,16 @@ let package = Package(
             path: "Benchmarks/MempoolBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "SimulatorBenchmarks",
+            dependencies: [
+                .product(name: "PMDCore", package: vfpmd),
+                .product(name: "VFSimulator", package: vfpmd),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/SimulatorBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
