@@ -64,6 +64,7 @@ struct RSSTests {
         let rss = try port.rssConfiguration()
         #expect(rss.key == config.rssKey)
         #expect(rss.redirection == (0..<64).map { UInt8($0 % 4) })
+        setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
 
@@ -82,6 +83,7 @@ struct RSSTests {
         #expect(rss.key == setup.vf.pfSettings.pfRSSKey)
         // The PF reports each entry as a queue of the VF's pool (2 queues per pool here).
         #expect(rss.redirection == setup.vf.pfSettings.pfRETA.map { $0 & 1 })
+        setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
 }
