@@ -21,14 +21,23 @@ enum RxStatus {
 /// The raw values of PMDCore's `PacketFlags`, as constants the hot path folds (a `static let`
 /// of another module is reached through an accessor call). A test keeps them equal.
 public enum MetadataFlagBits {
+    /// `PacketFlags.rssHash`.
     @inlinable public static var rssHash: UInt16 { 1 << 0 }
+    /// `PacketFlags.vlanStripped`.
     @inlinable public static var vlanStripped: UInt16 { 1 << 1 }
+    /// `PacketFlags.ipChecksumGood`.
     @inlinable public static var ipChecksumGood: UInt16 { 1 << 2 }
+    /// `PacketFlags.ipChecksumBad`.
     @inlinable public static var ipChecksumBad: UInt16 { 1 << 3 }
+    /// `PacketFlags.l4ChecksumGood`.
     @inlinable public static var l4ChecksumGood: UInt16 { 1 << 4 }
+    /// `PacketFlags.l4ChecksumBad`.
     @inlinable public static var l4ChecksumBad: UInt16 { 1 << 5 }
+    /// `PacketFlags.insertVLAN`.
     @inlinable public static var insertVLAN: UInt16 { 1 << 8 }
+    /// `PacketFlags.offloadIPChecksum`.
     @inlinable public static var offloadIPChecksum: UInt16 { 1 << 9 }
+    /// `PacketFlags.offloadL4Checksum`.
     @inlinable public static var offloadL4Checksum: UInt16 { 1 << 10 }
 }
 
