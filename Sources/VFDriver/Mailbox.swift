@@ -90,6 +90,9 @@ final class Mailbox {
     private(set) var timedOut = false
     /// The PF withdrew clear-to-send (a ping or reply without CTS, or a bare NACK).
     private(set) var lostClearToSend = false
+    /// A bare NACK arrived: a Linux PF sends one when the VF acknowledged something while
+    /// not clear to send; a DPDK igb PF answers every acknowledgement with one.
+    private(set) var bareNACKSeen = false
     /// The control register read all ones: the device is gone.
     private(set) var removed = false
 
@@ -107,7 +110,11 @@ final class Mailbox {
         resetSeen = false
         timedOut = false
         lostClearToSend = false
+        bareNACKSeen = false
     }
+
+    /// Forgets a bare NACK once clear-to-send was confirmed.
+    func clearBareNACK() { bareNACKSeen = false }
 
     /// Reads the control register: returns what is set now or was set and not yet consumed.
     @discardableResult
@@ -227,7 +234,11 @@ final class Mailbox {
         guard readControl() & MailboxControlBits.vfUsesBuffer != 0 else { return !removed }
         let word = window.read(memoryOffset)
         window.write(controlOffset, MailboxControlBits.acknowledge)
-        if word & MessageWord.clearToSend == 0 { lostClearToSend = true }
+        if word == MessageWord.nack {
+            bareNACKSeen = true
+        } else if word & MessageWord.clearToSend == 0 {
+            lostClearToSend = true
+        }
         return true
     }
 
