@@ -81,7 +81,7 @@ extension VFPort {
         _ = window.read(table.status)
     }
 
-    /// API_NEGOTIATE from 1.4 down; no answer but NACK means a 1.0 PF.
+    /// API_NEGOTIATE from 1.4 down to 1.0; NACKs all the way down mean a 1.0 PF.
     func negotiateAPI() throws(VFDriverError) {
         guard table.negotiatesAPI else { return }
         for api in MailboxAPI.negotiationOrder {
@@ -107,7 +107,9 @@ extension VFPort {
     }
 
     /// Uses the configured MAC, else the PF's, else a random locally administered one
-    /// (kept across resets), announcing any but the PF's with SET_MAC_ADDR.
+    /// (kept across resets), announcing any but the PF's with SET_MAC_ADDR. (Linux igbvf
+    /// always sends SET_MAC_ADDR; a PF whose administrator fixed the MAC may refuse even the
+    /// same address from an untrusted VF, so it is sent only when the address differs.)
     func chooseMACAddress() throws(VFDriverError) {
         var wanted: MACAddress
         if let mac = configuration.mac {

@@ -28,8 +28,9 @@ public enum MailboxAPI: Int, Comparable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Tried from the newest down (1.5 and later change the mailbox protocol: not asked for).
-    static let negotiationOrder: [MailboxAPI] = [.v1_4, .v1_3, .v1_2, .v1_1]
+    /// Tried from the newest down to 1.0 (1.5 and later change the mailbox protocol: not
+    /// asked for). A PF that refuses them all predates negotiation: 1.0.
+    static let negotiationOrder: [MailboxAPI] = [.v1_4, .v1_3, .v1_2, .v1_1, .v1_0]
 }
 
 /// A Virtual Function of the ixgbevf (82599 / X540 / X550) or igbvf (82576 / I350) family as a
