@@ -13,6 +13,8 @@ extension SimulatedVF {
         case linkDown
         case linkUp(speedMbps: Int)
         /// The device disappears: every register reads 0xFFFFFFFF, config space too, DMA stops.
+        /// (The model refills BAR0 with all ones at every step, so a driver's own write reads
+        /// back until the next step.)
         case surpriseRemoval
         /// The PF stops answering the mailbox (no PFACK, no reply) while `true`.
         case mailboxSilence(Bool)

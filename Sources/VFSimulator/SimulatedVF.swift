@@ -21,6 +21,16 @@ import Synchronization
 ///   `enableDelay` later, when the queue really runs (igb: at once, as QEMU's igb does and
 ///   igbvf drivers expect).
 ///
+/// Use (stepped, as tests do):
+/// ```
+/// let engine = SimulationEngine(mode: .stepped)
+/// let vf = SimulatedVF(family: .ixgbe82599, container: SimulatedContainer(), engine: engine,
+///                      settings: PFSettings(mac: mac))
+/// vf.connect(rx: TrafficGenerator(config), tx: MemorySink())
+/// // a driver opens `vf` as a PCIFunction; its delay(microseconds:) runs the model, and
+/// // engine.step() runs it between bursts
+/// ```
+///
 /// Thread use: the public methods may be called from any thread. The device state is owned by
 /// the engine's thread; settings and faults are handed over through a lock and applied at the
 /// engine's next step.
@@ -88,7 +98,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     let counterStorage: UnsafeMutablePointer<Counters>
     var rss: RSSHash
     var rssConfig = RSSConfig()
-    let rxBatch = FrameBatch(capacity: 32, slotSize: 64)
+    let rxBatch = FrameBatch()
     let txBatch = FrameBatch()
     var pendingPFMessages: [[UInt32]] = []
     var removed = false
@@ -127,6 +137,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     }
 
     deinit {
+        engine.detach(self)
         rxQueues.deallocate()
         txQueues.deallocate()
         counterStorage.deallocate()
@@ -208,6 +219,10 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         }
         controlVersion.add(1, ordering: .releasing)
     }
+
+    /// Whether the receive side's source is finite and produced its last frame (a file played
+    /// to its end, a counted generator); false without a source.
+    public var isReceiveSourceExhausted: Bool { shared.withLock { $0.rxSource?.isExhausted ?? false } }
 
     /// Presets a statistics register (to test rollover); applied at the engine's next step.
     public func presetStatistic(_ register: StatisticRegister, to value: UInt64) {

@@ -25,15 +25,20 @@ public final class SimulationEngine: @unchecked Sendable {
 
     /// The mode chosen at creation.
     public let mode: Mode
-    /// Simulated time that one busy step takes (ns); an idle step jumps `idleStep`.
+    /// Simulated time after a step with control work (mailbox, reset, queue changes) (ns).
+    /// Steps that only moved frames count as idle: an endless source does not make a long
+    /// `delay` take long.
     public var busyStep: UInt64 = 1000
-    /// Simulated time an idle step skips (ns).
+    /// Simulated time after any other step (ns).
     public var idleStep: UInt64 = 50_000
+    private var lastPassHadControlWork = false
 
-    private let registry = Locked<[SimulatedVF]>([])
+    // The engine does not keep its VFs alive: it holds them unretained, and a VF leaving
+    // (deinit) waits until a running engine thread has moved past the pass that used it.
+    private let registry = Locked<[Unmanaged<SimulatedVF>]>([])
     private let registryVersion = Atomic<Int>(0)
-    private var functions: [SimulatedVF] = []
-    private var seenRegistryVersion = -1
+    private let seenRegistryVersion = Atomic<Int>(-1)
+    private var functions: [Unmanaged<SimulatedVF>] = []
     private var simulatedTime: UInt64 = 0
     private let running = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(true)
@@ -47,18 +52,24 @@ public final class SimulationEngine: @unchecked Sendable {
     /// Engine time in nanoseconds: simulated (stepped) or monotonic (threaded).
     public var now: UInt64 { mode == .stepped ? simulatedTime : MonotonicClock.nanoseconds() }
 
-    /// The VFs this engine runs.
-    public var attached: [SimulatedVF] { registry.withLock { $0 } }
+    /// How many VFs this engine runs.
+    public var attachedCount: Int { registry.withLock { $0.count } }
 
     func attach(_ vf: SimulatedVF) {
-        registry.withLock { $0.append(vf) }
+        registry.withLock { $0.append(Unmanaged.passUnretained(vf)) }
         registryVersion.add(1, ordering: .releasing)
     }
 
-    /// Stops running `vf` (it keeps its state).
+    /// Stops running `vf` (it keeps its state); a running engine thread has finished with it
+    /// when this returns.
     public func detach(_ vf: SimulatedVF) {
-        registry.withLock { $0.removeAll { $0 === vf } }
-        registryVersion.add(1, ordering: .releasing)
+        let id = ObjectIdentifier(vf)
+        registry.withLock { $0.removeAll { ObjectIdentifier($0.takeUnretainedValue()) == id } }
+        let version = registryVersion.add(1, ordering: .acquiringAndReleasing).newValue
+        guard mode == .threaded else { return }
+        while running.load(ordering: .acquiring) && seenRegistryVersion.load(ordering: .acquiring) < version {
+            MonotonicClock.sleep(microseconds: 20)
+        }
     }
 
     func nextAddress(for family: SimulatedFamily) -> String {
@@ -81,8 +92,8 @@ public final class SimulationEngine: @unchecked Sendable {
         precondition(mode == .stepped, "advance() drives a stepped engine")
         let end = simulatedTime &+ UInt64(max(0, microseconds)) &* 1000
         repeat {
-            let busy = runOnce(now: simulatedTime)
-            simulatedTime = min(end, simulatedTime &+ (busy ? busyStep : idleStep))
+            runOnce(now: simulatedTime)
+            simulatedTime = min(end, simulatedTime &+ (lastPassHadControlWork ? busyStep : idleStep))
         } while simulatedTime < end
         runOnce(now: simulatedTime)
     }
@@ -144,24 +155,31 @@ public final class SimulationEngine: @unchecked Sendable {
     @discardableResult
     private func runOnce(now: UInt64) -> Bool {
         let version = registryVersion.load(ordering: .acquiring)
-        if version != seenRegistryVersion {
+        if version != seenRegistryVersion.load(ordering: .relaxed) {
             functions = registry.withLock { $0 }
-            seenRegistryVersion = version
+            seenRegistryVersion.store(version, ordering: .releasing)
         }
         var work = false
-        for vf in functions where vf.poll(now: now) { work = true }
+        var control = false
+        for vf in functions {
+            let (c, d) = vf._withUnsafeGuaranteedRef { $0.poll(now: now) }
+            control = control || c
+            work = work || c || d
+        }
+        lastPassHadControlWork = control
         return work
     }
 }
 
 extension SimulatedVF {
     /// One engine pass over this VF: control, then one receive and one transmit burst.
-    func poll(now: UInt64) -> Bool {
-        var work = controlPoll(now: now)
-        if removed { return work }
-        if receive(now: now) { work = true }
-        if transmit(now: now) { work = true }
-        return work
+    /// Returns whether control work and whether data work happened.
+    func poll(now: UInt64) -> (control: Bool, data: Bool) {
+        let control = controlPoll(now: now)
+        if removed { return (control, false) }
+        let received = receive(now: now)
+        let sent = transmit(now: now)
+        return (control, received || sent)
     }
 }
 

@@ -15,6 +15,18 @@ enum RxStatus {
     static let ptypeTCP: UInt32 = 1 << 8, ptypeUDP: UInt32 = 1 << 9
 }
 
+/// What one receive burst works with, copied out of the VF once per burst.
+struct ReceiveBurst {
+    let table: IOMMUTableRef
+    let generation: UInt64
+    let filter: ReceiveFilter
+    let rss: RSSConfig
+    let hasher: RSSHash
+    var stats: StatisticsRegisters
+    /// Bit q set: queue q received in this burst (its head register is written at the end).
+    var touched: UInt32 = 0
+}
+
 /// The receive path: frames from the wire, through the PF's filters and RSS, into the buffers
 /// the driver posted, then written back. One call per engine step.
 extension SimulatedVF {
@@ -29,14 +41,16 @@ extension SimulatedVF {
             c.pointee.rxNotReady &+= UInt64(n)
             return true
         }
-        let table = container.table
-        let generation = container.generation
-        var touched: UInt32 = 0
+        // The model's state in locals for the burst: no exclusivity check per frame.
+        var burst = ReceiveBurst(table: container.table, generation: container.generation,
+                                 filter: filter, rss: rssConfig, hasher: rss, stats: stats)
         var i = 0
         while i < n {
-            deliver(batch[i], table: table, generation: generation, touched: &touched)
+            deliver(batch[i], &burst)
             i &+= 1
         }
+        stats = burst.stats
+        var touched = burst.touched
         var q = 0
         while touched != 0 {
             if touched & 1 != 0 { registers.write(map.rx(q, RegisterMap.head), UInt32(rxQueues[q].head)) }
@@ -50,36 +64,36 @@ extension SimulatedVF {
         return true
     }
 
-    /// The tail of each touched queue, read once per step (bit q of `touched` set = read).
+    /// Delivers one frame into its queue's ring.
     @inline(__always)
-    private func deliver(_ frame: FrameRef, table: IOMMUTableRef, generation: UInt64, touched: inout UInt32) {
+    private func deliver(_ frame: FrameRef, _ burst: inout ReceiveBurst) {
         let c = counterStorage
         let data = frame.data
         let length = frame.length
         let parsed = parseFrame(data, length: length)
-        guard filter.accepts(data, parsed) else { c.pointee.rxFiltered &+= 1; return }
+        guard burst.filter.accepts(data, parsed) else { c.pointee.rxFiltered &+= 1; return }
         // Max frame counts the CRC; a tagged frame may be 4 bytes longer.
         let wireLength = length &+ 4
-        guard wireLength <= filter.maxFrame &+ (parsed.hasVLAN ? 4 : 0) else { c.pointee.rxOversize &+= 1; return }
+        guard wireLength <= burst.filter.maxFrame &+ (parsed.hasVLAN ? 4 : 0) else { c.pointee.rxOversize &+= 1; return }
 
         var hash: UInt32 = 0
         var rssType: UInt32 = 0
         var q = 0
-        if rssConfig.enabled {
-            (hash, rssType) = rssHash(data, parsed)
+        if burst.rss.enabled {
+            (hash, rssType) = Self.rssHash(data, parsed, fields: burst.rss.fields, hasher: burst.hasher)
             if rssType != 0 {
-                q = Int(rssConfig.reta[Int(hash) & (rssConfig.retaSize &- 1)]) % max(1, rssConfig.queues)
+                q = Int(burst.rss.reta[Int(hash) & (burst.rss.retaSize &- 1)]) % max(1, burst.rss.queues)
             }
         }
         let st = rxQueues + q
         guard st.pointee.enabled, !st.pointee.halted else { c.pointee.rxNotReady &+= 1; return }
         if st.pointee.maxLength > 0 && wireLength > st.pointee.maxLength { c.pointee.rxOversize &+= 1; return }
-        if st.pointee.generation != generation && translateRing(rx: true, q) == nil { return }
+        if st.pointee.generation != burst.generation && translateRing(rx: true, q) == nil { return }
         guard let ring = st.pointee.ring else { c.pointee.rxNotReady &+= 1; return }
         let count = st.pointee.count
         let tail = Int(registers.read(map.rx(q, RegisterMap.tail)))
-        if touched & (1 << UInt32(q)) == 0 {
-            touched |= 1 << UInt32(q)
+        if burst.touched & (1 << UInt32(q)) == 0 {
+            burst.touched |= 1 << UInt32(q)
             if tail >= count {
                 st.pointee.halted = true
                 record(.tailOutOfRange, queue: q, "RX tail \(tail) of a \(count)-descriptor ring; queue stopped")
@@ -123,7 +137,7 @@ extension SimulatedVF {
             let d = ring + head &* 16
             let address = d.load(as: UInt64.self)
             let chunk = min(bufferSize, outLength &- copied)
-            guard let host = table.translate(address, length: chunk, hint: &st.pointee.hint) else {
+            guard let host = burst.table.translate(address, length: chunk, hint: &st.pointee.hint) else {
                 dmaFault(iova: address, length: chunk, queue: q, access: .rxBuffer)
                 st.pointee.head = head
                 return
@@ -149,7 +163,7 @@ extension SimulatedVF {
         st.pointee.head = head
         c.pointee.rxFrames &+= 1
         c.pointee.rxBytes &+= UInt64(outLength)
-        stats.countRX(bytes: length, multicast: parsed.isMulticast && !parsed.isBroadcast)
+        burst.stats.countRX(bytes: length, multicast: parsed.isMulticast && !parsed.isBroadcast)
     }
 
     /// Copies bytes [from, from+count) of the delivered frame (the wire frame without its
@@ -171,8 +185,7 @@ extension SimulatedVF {
 
     /// The Toeplitz hash and RSS type of a frame for the enabled hash fields.
     @inline(__always)
-    private func rssHash(_ data: UnsafeRawPointer, _ p: ParsedFrame) -> (UInt32, UInt32) {
-        let f = rssConfig.fields
+    private static func rssHash(_ data: UnsafeRawPointer, _ p: ParsedFrame, fields f: UInt32, hasher rss: RSSHash) -> (UInt32, UInt32) {
         if p.isIPv4 {
             let ip = data + (p.l3Offset &+ 12)
             if p.l4Protocol == 6 && f & RSSHash.fieldIPv4TCP != 0 {

@@ -18,6 +18,14 @@ enum TxDescriptor {
     static let minimumFrame = 60
 }
 
+/// What one transmit burst works with, copied out of the VF once per burst.
+struct TransmitBurst {
+    let spoofCheck: Bool
+    let mac: UInt64?
+    let linkUp: Bool
+    var stats: StatisticsRegisters
+}
+
 /// The transmit path: descriptors gathered until EOP, the frame checked and sent to the wire,
 /// DD written back where RS asks. One call per engine step.
 extension SimulatedVF {
@@ -27,11 +35,13 @@ extension SimulatedVF {
         batch.removeAll()
         var work = false
         var q = 0
+        var burst = TransmitBurst(spoofCheck: settings.spoofCheck, mac: filter.mac, linkUp: link.isUp, stats: stats)
         while q < map.maxQueues && !batch.isFull {
             let st = txQueues + q
-            if st.pointee.enabled && !st.pointee.halted && transmitQueue(q, batch: batch, now: now) { work = true }
+            if st.pointee.enabled && !st.pointee.halted && transmitQueue(q, batch: batch, &burst, now: now) { work = true }
             q &+= 1
         }
+        stats = burst.stats
         if batch.count > 0, let sink = txSink { sink.push(batch, now: now) }
         if work {
             registers.write(map.gptc, UInt32(truncatingIfNeeded: stats.txPackets))
@@ -42,7 +52,7 @@ extension SimulatedVF {
     }
 
     /// Processes queue `q` from its head to the tail (whole packets only); true when it did.
-    private func transmitQueue(_ q: Int, batch: FrameBatch, now: UInt64) -> Bool {
+    private func transmitQueue(_ q: Int, batch: FrameBatch, _ burst: inout TransmitBurst, now: UInt64) -> Bool {
         let st = txQueues + q
         if st.pointee.generation != container.generation && translateRing(rx: false, q) == nil { return false }
         guard let ring = st.pointee.ring else { return false }
@@ -147,16 +157,16 @@ extension SimulatedVF {
                 memset(slot + length, 0, TxDescriptor.minimumFrame &- length)
                 length = TxDescriptor.minimumFrame
             }
-            if settings.spoofCheck {
+            if burst.spoofCheck {
                 let source = UInt64(slot.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
                     | UInt64(slot.loadUnaligned(fromByteOffset: 10, as: UInt16.self)) << 32
-                if source != filter.mac { c.pointee.txSpoofed &+= 1; continue }
+                if source != burst.mac { c.pointee.txSpoofed &+= 1; continue }
             }
-            guard link.isUp else { c.pointee.txLinkDown &+= 1; continue }
+            guard burst.linkUp else { c.pointee.txLinkDown &+= 1; continue }
             batch.commitSlot(length: length, timestamp: now)
             c.pointee.txFrames &+= 1
             c.pointee.txBytes &+= UInt64(length)
-            stats.countTX(bytes: length)
+            burst.stats.countTX(bytes: length)
         }
         st.pointee.head = head
         registers.write(map.tx(q, RegisterMap.head), UInt32(head))

@@ -158,3 +158,41 @@ struct WireTests {
     }
 }
 
+
+/// Stepped time: an endless source does not make a long delay long.
+struct SteppedTimeTests {
+    @Test func endlessSourceDoesNotShrinkTheTimeStep() {
+        let rig = Rig(.ixgbe82599)
+        let generator = TrafficGenerator(TrafficGenerator.Configuration())
+        rig.vf.connect(rx: generator)
+        let before = rig.engine.now
+        rig.vf.delay(microseconds: 1_000_000)
+        #expect(rig.engine.now - before == 1_000_000_000)
+        // About one burst per 50 µs idle step, not one per microsecond.
+        #expect(generator.framesProduced <= 64 * 20_002 && rig.vf.counters.rxNotReady == UInt64(generator.framesProduced))
+    }
+}
+
+/// The frame queue under cables and switches.
+struct FrameQueueTests {
+    @Test func countsFramesThatDoNotFit() {
+        let q = FrameQueue(capacity: 2, slotSize: 128)
+        let b = FrameBatch()
+        for i in 0..<3 { b.appendCopy(Frames.udp(flow: i)) }
+        b.appendCopy(Frames.udp(size: 200))
+        #expect(q.push(b, now: 0) == 2 && q.drops == 2 && q.count == 2)
+        let out = FrameBatch()
+        #expect(q.pull(into: out, limit: 8, now: 0) == 2 && out[1].bytes == Frames.udp(flow: 1))
+        q.finish()
+        #expect(!q.isExhausted)  // the two frames are released by the next pull
+        #expect(q.pull(into: FrameBatch(), limit: 8, now: 0) == 0 && q.isExhausted)
+    }
+
+    @Test func vfReportsItsSourceExhausted() {
+        let rig = Rig(.igb82576)
+        #expect(!rig.vf.isReceiveSourceExhausted)
+        rig.vf.connect(rx: MemorySource(frames: [Frames.udp()]))
+        rig.engine.step()
+        #expect(rig.vf.isReceiveSourceExhausted && rig.vf.counters.rxNotReady == 1)
+    }
+}

@@ -3,14 +3,18 @@ import Synchronization
 /// The PF's internal switch for several VFs of one PF: a frame goes to the VF whose MAC (as the
 /// PF knows it) is its destination; broadcast and multicast go to every other VF and to the
 /// uplink; unknown unicast goes to the uplink, or is dropped and counted when there is none.
-/// A VF never receives its own frames back.
+/// A VF never receives its own frames back. VFs hold their ports, not the switch: keep the
+/// switch alive as long as frames should flow (a port without its switch drops and counts).
 public final class L2Switch: @unchecked Sendable {
     // @unchecked: ports and the uplink scratch batch are touched only under `lock`; the
     // counters are atomics.
 
     private struct Port {
-        let vf: SimulatedVF
+        /// Weak: a VF holds its switch port, not the other way round.
+        weak var vf: SimulatedVF?
         let input: FrameQueue
+        /// The VF's MAC as the PF knows it.
+        var macBits: UInt64? { vf?.currentMACBits }
     }
 
     /// Where frames for no VF go (the physical port); nil: dropped.
@@ -61,7 +65,7 @@ public final class L2Switch: @unchecked Sendable {
                 }
                 let destination = UInt64(frame.data.loadUnaligned(as: UInt32.self))
                     | UInt64(frame.data.loadUnaligned(fromByteOffset: 4, as: UInt16.self)) << 32
-                if let p = ports.firstIndex(where: { $0.vf.currentMACBits == destination }), p != from {
+                if let p = ports.firstIndex(where: { $0.macBits == destination }), p != from {
                     if ports[p].input.enqueue(frame) { accepted += 1 }
                 } else if uplink != nil {
                     uplinkBatch.appendCopy(frame.data, length: frame.length, timestamp: frame.timestamp)
@@ -78,13 +82,21 @@ public final class L2Switch: @unchecked Sendable {
 
 /// The transmit side of one switch port.
 private final class SwitchPort: FrameSink, @unchecked Sendable {
-    // @unchecked: immutable after creation.
-    let owner: L2Switch
+    // @unchecked: set once at creation.
+    /// Weak: the switch lives as long as its owner keeps it; without it frames are dropped.
+    weak var owner: L2Switch?
     let index: Int
+    private let lost = Locked<UInt64>(0)
     init(switch owner: L2Switch, index: Int) {
         self.owner = owner
         self.index = index
     }
-    var drops: UInt64 { 0 }
-    func push(_ batch: FrameBatch, now: UInt64) -> Int { owner.forward(batch, from: index, now: now) }
+    var drops: UInt64 { lost.withLock { $0 } }
+    func push(_ batch: FrameBatch, now: UInt64) -> Int {
+        guard let owner else {
+            lost.withLock { $0 += UInt64(batch.count) }
+            return 0
+        }
+        return owner.forward(batch, from: index, now: now)
+    }
 }
