@@ -303,15 +303,23 @@ extension VFPort {
         }
     }
 
-    /// Disables the port's queues and waits for the device to let go of them.
+    /// Disables the port's queues, waits for the device to let go of them, and zeroes their
+    /// heads and tails: the rings offer the device no descriptor once their buffers are taken
+    /// back (a queue enabled again by anyone cannot write into returned buffers).
     func quiesceQueues() {
         guard state != .removed else { return }
         let rx = table.rxQueue, tx = table.txQueue
-        for q in 0..<queueCount {
+        for q in 0..<allocatedQueues {
+            window.write(tx.offset(tx.control, queue: q), table.queueFlush)
+        }
+        for q in 0..<allocatedQueues {
             let control = rx.offset(rx.control, queue: q)
             window.clear(control, bits: table.queueEnable)
             waitForQueueDisable(control)
-            window.write(tx.offset(tx.control, queue: q), table.queueFlush)
+        }
+        for q in 0..<allocatedQueues {
+            for offset in [rx.head, rx.tail] { window.write(rx.offset(offset, queue: q), 0) }
+            for offset in [tx.head, tx.tail] { window.write(tx.offset(offset, queue: q), 0) }
         }
         maskInterrupts()
         function.delay(microseconds: 2000)

@@ -120,6 +120,17 @@ struct RxTests {
         setup.inject(frames)
         let received = setup.receive(port, count: frames.count)
         #expect(difference(received, frames) == nil)
+        // And out again, from buffers of the same size.
+        let pool = try transmitPool(for: port, capacity: 64, dataRoom: 9216)
+        let out = frames.map { f -> [UInt8] in
+            var g = f
+            for i in 0..<6 { g[i] = peerMAC.array[i]; g[6 + i] = assignedMAC.array[i] }
+            return g
+        }
+        #expect(setup.transmit(port, out, from: pool) == out.count)
+        #expect(difference(setup.sentFrames(), out) == nil)
+        port.reclaimTransmitted(queue: 0)
+        #expect(pool.available == pool.capacity)
         setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
