@@ -202,11 +202,12 @@ struct PFMailboxResponder {
         let info = (msg[0] & MailboxMessage.infoMask) >> MailboxMessage.infoShift
         switch type {
         case MailboxMessage.setMACAddress:
-            guard info == 0 else { return true }  // MAC filter add/clear: accepted, not filtered on
+            // The primary MAC (MSGINFO 0) or an extra filter (1 clear, 2 add): both refused when
+            // the administrator set the MAC of an untrusted VF, or for an invalid address.
             if settings.administrativeMAC != nil && !settings.trusted { return false }
             let mac = Self.mac(msg[1], msg[2])
             guard !mac.isMulticast, !mac.isZero else { return false }
-            view.mac = mac
+            if info == 0 { view.mac = mac }  // extra filters are accepted, not filtered on
             return true
         case MailboxMessage.setMulticast:
             let count = Int(info & 0x7F)

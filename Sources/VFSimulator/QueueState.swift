@@ -6,6 +6,9 @@ struct QueueState {
     /// The driver asked for an enable; the read-back bit rises at `enableAt`.
     var enablePending = false
     var enableAt: UInt64 = 0
+    /// The queue control value the model left while the enable is pending (ENABLE cleared):
+    /// any other value means the driver wrote the register again.
+    var pendingControl: UInt32 = 0
     /// Stopped by the device after an IOMMU fault or a malicious-driver event, until re-enabled.
     var halted = false
     /// Ring base, length as programmed when enabled; the host address of the ring.
@@ -31,12 +34,22 @@ struct QueueState {
     /// TX: context slots seen since enable (bit per IDX) and their VLAN tags.
     var contextValid: UInt8 = 0
     var contextVLAN: (UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0, 0, 0, 0)
+    /// TX: per context slot, MACLEN | IPLEN << 16 | TUCMD << 32 (for checksum insertion).
+    var contextHeaders: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     /// RX faults to apply to the next write-back.
     var nextLengthOverflow = false
     var nextMissingEOP = false
 
     mutating func setContextVLAN(_ idx: Int, _ tag: UInt16) {
         withUnsafeMutableBytes(of: &contextVLAN) { $0.storeBytes(of: tag, toByteOffset: (idx & 7) * 2, as: UInt16.self) }
+    }
+
+    mutating func setContextHeaders(_ idx: Int, _ value: UInt64) {
+        withUnsafeMutableBytes(of: &contextHeaders) { $0.storeBytes(of: value, toByteOffset: (idx & 7) * 8, as: UInt64.self) }
+    }
+
+    func contextHeaders(_ idx: Int) -> UInt64 {
+        withUnsafeBytes(of: contextHeaders) { $0.load(fromByteOffset: (idx & 7) * 8, as: UInt64.self) }
     }
 
     func contextVLAN(_ idx: Int) -> UInt16 {

@@ -37,7 +37,9 @@ struct ReceiveFilter {
         }
         if xcast == .promiscuous { return true }
         if parsed.isMulticast {
-            if parsed.isBroadcast || xcast == .allMulti || multicastPromiscuous { return true }
+            // Xcast NONE turns broadcast acceptance (VMOLR.BAM) off too, as the Linux ixgbe PF does.
+            if parsed.isBroadcast { return xcast != .none }
+            if xcast == .allMulti || multicastPromiscuous { return true }
             guard xcast == .multi else { return false }
             let v = UInt16(frame.load(fromByteOffset: 4, as: UInt8.self)) | UInt16(frame.load(fromByteOffset: 5, as: UInt8.self)) << 8
             return multicastListed((v >> hashShift) & 0xFFF)

@@ -245,6 +245,8 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         public var rxMissed: UInt64 = 0
         /// Frames dropped for exceeding the max frame size (SET_LPE, RLPML).
         public var rxOversize: UInt64 = 0
+        /// Frames dropped for being shorter than 64 bytes on the wire.
+        public var rxUndersize: UInt64 = 0
         /// Frames not addressed to the VF (MAC, multicast or VLAN filter).
         public var rxFiltered: UInt64 = 0
         /// Frames dropped because the VF could not receive: link down, receive path off, queue

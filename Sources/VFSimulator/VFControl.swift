@@ -119,59 +119,6 @@ extension SimulatedVF {
         }
     }
 
-    // MARK: - Mailbox
-
-    private func pollMailbox(now: UInt64) -> Bool {
-        let m = registers.read(map.mailbox)
-        var work = false
-        if m & MailboxBits.req != 0 {
-            registers.clearBits(map.mailbox, MailboxBits.req)
-            work = true
-            if !silent { answerRequest(now: now) }
-        }
-        if m & MailboxBits.ack != 0 {
-            registers.clearBits(map.mailbox, MailboxBits.ack)
-            work = true
-            if !silent {
-                let reply = shared.withLock { s in s.responder.respondToAck(view: s.view, now: now) }
-                if let reply { sendToVF(reply) }
-            }
-        }
-        if !silent, !pendingPFMessages.isEmpty,
-           registers.read(map.mailbox) & (MailboxBits.pfsts | MailboxBits.vfu | MailboxBits.req) == 0 {
-            var words = pendingPFMessages.removeFirst()
-            if words[0] == MailboxMessage.pfControl, shared.withLock({ $0.view.clearToSend }) { words[0] |= MailboxMessage.cts }
-            sendToVF(words)
-            work = true
-        }
-        return work
-    }
-
-    private func answerRequest(now: UInt64) {
-        let request = (0..<16).map { registers.read(map.mailboxMemory + 4 * $0) }
-        let nackedTypes = nacked
-        let reply = shared.withLock { s -> [UInt32]? in
-            let r = s.responder.respond(to: request, view: &s.view, settings: s.settings, nacked: nackedTypes, now: now)
-            s.mailboxLog.append(MailboxExchange(request: request, reply: r ?? []))
-            if s.mailboxLog.count > 1024 { s.mailboxLog.removeFirst(s.mailboxLog.count - 1024) }
-            return r
-        }
-        if let reply {
-            for (i, w) in reply.enumerated() { registers.write(map.mailboxMemory + 4 * i, w) }
-            registers.setBits(map.mailbox, MailboxBits.pfack | MailboxBits.pfsts)
-        } else {
-            registers.setBits(map.mailbox, MailboxBits.pfack)
-        }
-        refreshFilter()
-        refreshPFRSS()
-    }
-
-    /// A PF-initiated message: words into the mailbox memory, PFSTS raised.
-    private func sendToVF(_ words: [UInt32]) {
-        for (i, w) in words.enumerated() { registers.write(map.mailboxMemory + 4 * i, w) }
-        registers.setBits(map.mailbox, MailboxBits.pfsts)
-    }
-
     // MARK: - Queues
 
     private func pollQueue(rx: Bool, _ q: Int, now: UInt64) -> Bool {
@@ -198,6 +145,16 @@ extension SimulatedVF {
             if tail != queues[q].tailBaseline && checksEnableOrder {
                 record(.tailWrittenBeforeEnable, queue: q, "\(rx ? "RX" : "TX") tail \(tail) while the enable was pending")
                 queues[q].tailBaseline = tail
+            }
+            if control != queues[q].pendingControl {
+                if control & RegisterMap.queueEnable == 0 {
+                    // The driver rewrote the control without ENABLE: the enable is withdrawn.
+                    queues[q].enablePending = false
+                    queues[q].tailBaseline = tail
+                    return true
+                }
+                registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
+                queues[q].pendingControl = control & ~RegisterMap.queueEnable
             }
             if now >= queues[q].enableAt { activate(rx: rx, q, now: now) }
             return true
@@ -227,6 +184,7 @@ extension SimulatedVF {
             }
             // The enable reads back only once the queue runs.
             registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
+            queues[q].pendingControl = control & ~RegisterMap.queueEnable
             queues[q].enablePending = true
             queues[q].enableAt = now &+ Self.enableDelay
         } else {

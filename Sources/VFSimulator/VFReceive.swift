@@ -70,6 +70,8 @@ extension SimulatedVF {
         let c = counterStorage
         let data = frame.data
         let length = frame.length
+        // The MAC drops runts: frames under 64 bytes on the wire (60 without CRC).
+        guard length >= TxDescriptor.minimumFrame else { c.pointee.rxUndersize &+= 1; return }
         let parsed = parseFrame(data, length: length)
         guard burst.filter.accepts(data, parsed) else { c.pointee.rxFiltered &+= 1; return }
         // Max frame counts the CRC; a tagged frame may be 4 bytes longer.

@@ -12,6 +12,10 @@ enum TxDescriptor {
     /// olinfo: check context (ixgbe), context index shift.
     static let cc: UInt32 = 1 << 7
     static let idxShift: UInt32 = 4
+    /// olinfo POPTS: insert the IPv4 header checksum / the L4 checksum.
+    static let ixsm: UInt32 = 1 << 8, txsm: UInt32 = 1 << 9
+    /// Context TUCMD: IPv4; L4 type field (00 UDP, 01 TCP).
+    static let tucmdIPv4: UInt32 = 1 << 10, tucmdL4Shift: UInt32 = 11
     /// Write-back: DD in the status dword.
     static let dd: UInt32 = 1
     /// Short frames are padded to this many bytes (without CRC).
@@ -94,6 +98,8 @@ extension SimulatedVF {
             var insertVLAN = false
             var vlanTag: UInt16 = 0
             var tooLong = false
+            var offloads: UInt32 = 0
+            var offloadContext: UInt64 = 0
             var k = head
             while true {
                 let d = ring + k &* 16
@@ -103,8 +109,10 @@ extension SimulatedVF {
                     let vlanMacip = d.load(as: UInt32.self)
                     let mssIdx = d.load(fromByteOffset: 12, as: UInt32.self)
                     let idx = Int((mssIdx >> TxDescriptor.idxShift) & (isIgb ? 1 : 7))
+                    let tucmd = d.load(fromByteOffset: 8, as: UInt32.self)
                     st.pointee.contextValid |= 1 << UInt8(idx)
                     st.pointee.setContextVLAN(idx, UInt16(truncatingIfNeeded: vlanMacip >> 16))
+                    st.pointee.setContextHeaders(idx, UInt64(vlanMacip >> 9 & 0x7F) | UInt64(vlanMacip & 0x1FF) << 16 | UInt64(tucmd) << 32)
                 } else {
                     let olinfo = d.load(fromByteOffset: 12, as: UInt32.self)
                     let idx = Int((olinfo >> TxDescriptor.idxShift) & (isIgb ? 1 : 7))
@@ -120,6 +128,10 @@ extension SimulatedVF {
                     if cmd & TxDescriptor.vle != 0 {
                         insertVLAN = true
                         vlanTag = st.pointee.contextVLAN(idx)
+                    }
+                    if olinfo & (TxDescriptor.ixsm | TxDescriptor.txsm) != 0 {
+                        offloads = olinfo & (TxDescriptor.ixsm | TxDescriptor.txsm)
+                        offloadContext = st.pointee.contextHeaders(idx)
                     }
                     let dataLength = Int(cmd & TxDescriptor.lengthMask)
                     if length &+ dataLength > slotLimit {
@@ -147,6 +159,7 @@ extension SimulatedVF {
                 record(.txPacketTooLong, queue: q, "packet ending at descriptor \(end)")
                 continue
             }
+            if offloads != 0 { Self.insertChecksums(slot, length: length, offloads: offloads, context: offloadContext) }
             if insertVLAN && length >= 12 {
                 memmove(slot + 16, slot + 12, length &- 12)
                 slot.storeBytes(of: UInt16(0x8100).bigEndian, toByteOffset: 12, as: UInt16.self)
@@ -171,5 +184,29 @@ extension SimulatedVF {
         st.pointee.head = head
         registers.write(map.tx(q, RegisterMap.head), UInt32(head))
         return true
+    }
+
+    /// Checksum insertion as the MAC does it, from the context's MACLEN, IPLEN and L4 type:
+    /// the complement of the ones-complement sum over the region as the driver left it (IPv4
+    /// header with its checksum field; L4 segment with its checksum field, where the driver
+    /// puts the pseudo-header sum, as Intel's offload expects).
+    private static func insertChecksums(_ frame: UnsafeMutableRawPointer, length: Int, offloads: UInt32, context: UInt64) {
+        let macLength = Int(context & 0xFFFF)
+        let ipLength = Int((context >> 16) & 0xFFFF)
+        let tucmd = UInt32(truncatingIfNeeded: context >> 32)
+        guard macLength > 0, ipLength > 0, macLength + ipLength <= length else { return }
+        if offloads & TxDescriptor.ixsm != 0 && tucmd & TxDescriptor.tucmdIPv4 != 0 {
+            let sum = ~UInt16(onesComplementSum(frame + macLength, count: ipLength, initial: 0))
+            frame.storeBytes(of: sum.bigEndian, toByteOffset: macLength + 10, as: UInt16.self)
+        }
+        if offloads & TxDescriptor.txsm != 0 {
+            let l4 = macLength + ipLength
+            let l4Type = (tucmd >> TxDescriptor.tucmdL4Shift) & 3
+            let field = l4Type == 0 ? 6 : l4Type == 1 ? 16 : -1
+            guard field >= 0, l4 + field + 2 <= length else { return }
+            var sum = ~UInt16(onesComplementSum(frame + l4, count: length - l4, initial: 0))
+            if l4Type == 0 && sum == 0 { sum = 0xFFFF }
+            frame.storeBytes(of: sum.bigEndian, toByteOffset: l4 + field, as: UInt16.self)
+        }
     }
 }

@@ -91,6 +91,11 @@ struct ReceiveTests {
         #expect(big.vf.counters.rxFrames == 1)
     }
 
+    @Test func runtsAreDroppedAndCounted() throws {
+        let (rig, r) = try Self.receiving(.ixgbe82599, [Array(Frames.udp()[0..<59]), []])
+        #expect(rig.vf.counters.rxUndersize == 2 && r.writeBack(0).status == 0)
+    }
+
     @Test func noFreeDescriptorMeansMissed() throws {
         let frames = (0..<10).map { Frames.udp(flow: $0) }
         let (rig, r) = try Self.receiving(.igb82576, frames, count: 8)
@@ -110,6 +115,17 @@ struct ReceiveTests {
         // Hash of 01:00:5e:00:12:34 with filter type 0: (0x3412 >> 4) & 0xFFF = 0x341.
         let (joined, _) = try Self.receiving(.ixgbe82599, [multicast]) { $0.send([M.setMulticast | 1 << 16, 0x341]) }
         #expect(joined.vf.counters.rxFrames == 1 && joined.bar.read(joined.regs.mprc) == 1)
+        // Xcast NONE: exact MAC only, no broadcast; ALLMULTI: any group.
+        let (none, _) = try Self.receiving(.ixgbeX550, [broadcast, Frames.udp()]) { $0.send([M.updateXcastMode, 0]) }
+        #expect(none.vf.counters.rxFiltered == 1 && none.vf.counters.rxFrames == 1)
+        let (all, _) = try Self.receiving(.ixgbeX550, [multicast]) { $0.send([M.updateXcastMode, 2]); $0.vf.configurePF { $0.trusted = true } }
+        #expect(all.vf.counters.rxFrames == 0)  // untrusted when asked: capped at MULTI
+        let (trusted, _) = try Self.receiving(.ixgbeX550, [multicast]) { rig in
+            rig.vf.configurePF { $0.trusted = true }
+            rig.engine.step()
+            rig.send([M.updateXcastMode, 2])
+        }
+        #expect(trusted.vf.counters.rxFrames == 1)
     }
 
     @Test func descriptorOutsideEveryMappingIsAnIOMMUFault() throws {
@@ -168,5 +184,27 @@ struct ReceiveTests {
         rig.engine.step()
         let kinds = rig.vf.violations.map(\.kind)
         #expect(kinds == [.ringBaseMisaligned, .ringLengthInvalid, .tailWrittenBeforeEnable, .ringRegisterWrittenWhileEnabled])
+    }
+}
+
+/// Enable handshakes the driver changes its mind about.
+struct EnableHandshakeTests {
+    @Test func disablingWhileTheEnableIsPendingWithdrawsIt() throws {
+        let rig = Rig(.ixgbe82599)
+        let r = try TestRing(vf: rig.vf, count: 8, bufferSize: 2048)
+        let control = rig.regs.tx(0, RegisterMap.queueControl)
+        rig.bar.write(rig.regs.tx(0, RegisterMap.ringBaseLow), UInt32(truncatingIfNeeded: r.ring.iova!))
+        rig.bar.write(rig.regs.tx(0, RegisterMap.ringBaseHigh), UInt32(r.ring.iova! >> 32))
+        rig.bar.write(rig.regs.tx(0, RegisterMap.ringLength), 128)
+        rig.bar.write(control, RegisterMap.queueEnable | 32)
+        rig.engine.step()
+        #expect(rig.bar.read(control) == 32)
+        rig.bar.write(control, RegisterMap.queueFlush)  // OOT/DP stop: SWFLSH alone
+        rig.vf.delay(microseconds: 100)
+        #expect(rig.bar.read(control) == RegisterMap.queueFlush)
+        // A second write with ENABLE restarts the wait and then reads back.
+        rig.bar.write(control, RegisterMap.queueEnable | 33)
+        rig.vf.delay(microseconds: 100)
+        #expect(rig.bar.read(control) == RegisterMap.queueEnable | 33)
     }
 }

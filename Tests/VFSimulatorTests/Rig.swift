@@ -1,7 +1,7 @@
 import PMDCore
 @testable import VFSimulator
 
-/// One stepped engine, one container and one VF, with helpers that speak to the model the way a
+/// One stepped engine, one container and one VF, with functions that speak to the model the way a
 /// driver would: raw register accesses and mailbox words.
 final class Rig {
     let container: SimulatedContainer
@@ -16,7 +16,7 @@ final class Rig {
         vf = SimulatedVF(family: family, container: container, engine: engine, settings: settings)
     }
 
-    /// Helpers for a VF made elsewhere.
+    /// The same functions for a VF made elsewhere.
     init(wrapping vf: SimulatedVF) {
         self.vf = vf
         container = vf.container

@@ -34,7 +34,7 @@ final class TestRing {
 }
 
 extension Rig {
-    /// Programs RX queue `q` as ixgbevf.md §7.1 step 9 / igbvf.md §6 step 6 say, waits for the
+    /// Programs RX queue `q` in the order of the ixgbevf and igbvf RX bring-up, waits for the
     /// enable, fills every descriptor and gives all but one to the device.
     @discardableResult
     func setUpRX(queue q: Int = 0, count: Int = 64, bufferSize: Int = 2048, strip: Bool = false) throws -> TestRing {

@@ -112,3 +112,32 @@ struct TransmitTests {
         #expect(rig2.vf.violations.map(\.kind) == [.txLegacyDescriptor])
     }
 }
+
+/// TX checksum insertion from a context descriptor.
+struct TransmitChecksumTests {
+    @Test(arguments: [SimulatedFamily.ixgbe82599, .igb82576])
+    func insertsIPv4AndUDPChecksums(family: SimulatedFamily) throws {
+        let (rig, r, sink) = try TransmitTests.sending(family)
+        var frame = TransmitTests.ours
+        // IPv4 checksum field zeroed; UDP field holds the pseudo-header sum, as drivers prepare it.
+        frame[24] = 0; frame[25] = 0
+        let udpLength = frame.count - 34
+        var pseudo: UInt32 = 0
+        for i in stride(from: 26, to: 34, by: 2) { pseudo += UInt32(frame[i]) << 8 | UInt32(frame[i + 1]) }
+        pseudo += 17 + UInt32(udpLength)
+        while pseudo > 0xFFFF { pseudo = (pseudo & 0xFFFF) + (pseudo >> 16) }
+        frame[40] = UInt8(pseudo >> 8); frame[41] = UInt8(pseudo & 0xFF)
+        // Context: MACLEN 14, IPLEN 20, IPv4, L4 type UDP.
+        let d = r.descriptor(0)
+        d.storeBytes(of: UInt32(14 << 9 | 20), as: UInt32.self)
+        d.storeBytes(of: UInt32(0), toByteOffset: 4, as: UInt32.self)
+        d.storeBytes(of: UInt32(0x2020_0000 | 0x400), toByteOffset: 8, as: UInt32.self)
+        d.storeBytes(of: UInt32(0), toByteOffset: 12, as: UInt32.self)
+        rig.postData(r, slot: 1, frame)
+        let olinfo = r.descriptor(1).load(fromByteOffset: 12, as: UInt32.self)
+        r.descriptor(1).storeBytes(of: olinfo | 0x300, toByteOffset: 12, as: UInt32.self)
+        rig.bar.write(rig.regs.tx(0, RegisterMap.tail), 2)
+        rig.engine.step()
+        #expect(sink.frames.map(\.bytes) == [TransmitTests.ours])
+    }
+}

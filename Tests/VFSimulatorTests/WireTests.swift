@@ -79,7 +79,6 @@ struct WireTests {
     @Test func switchDeliversByDestinationAndBroadcastsToAllOthers() throws {
         let engine = SimulationEngine()
         let container = SimulatedContainer()
-        let uplink = MemorySink()
         let sw = L2Switch(uplink: nil)
         let macs = (1...3).map { MACAddress(0x02, 0, 0, 0, 0, UInt8($0)) }
         let vfs = macs.map { SimulatedVF(family: .ixgbe82599, container: container, engine: engine, settings: PFSettings(mac: $0)) }
@@ -103,7 +102,6 @@ struct WireTests {
         #expect(vfs[1].counters.rxFrames == 1 && vfs[2].counters.rxFrames == 2)
         #expect(sw.unknownDestinationDrops == 1 && sw.drops == 1)
         #expect(rings[1].bytes(0, 6) == [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
-        _ = uplink
     }
 
     @Test func switchSendsUnknownAndBroadcastToTheUplink() throws {
