@@ -15,7 +15,20 @@ public enum VFFamily: String, Sendable {
 
 /// MAC generations, in datasheet order. "X550 or later" is `>= .x550`.
 public enum VFGeneration: Int, Comparable, Sendable, CustomStringConvertible {
-    case i82576, i350, x82599, x540, x550, x550emX, x550emA
+    /// 82576 VF (igbvf).
+    case i82576
+    /// I350 VF (igbvf).
+    case i350
+    /// 82599 VF (ixgbevf).
+    case x82599
+    /// X540 VF.
+    case x540
+    /// X550 VF.
+    case x550
+    /// X550EM_x VF.
+    case x550emX
+    /// X550EM_a VF.
+    case x550emA
 
     public static func < (a: VFGeneration, b: VFGeneration) -> Bool { a.rawValue < b.rawValue }
 
@@ -69,10 +82,15 @@ public struct CounterRegister: Sendable {
 
 /// The VF's statistics registers (one set per VF).
 public struct StatsRegisters: Sendable {
+    /// Good packets received.
     public var rxPackets: CounterRegister
+    /// Good octets received.
     public var rxOctets: CounterRegister
+    /// Good packets transmitted.
     public var txPackets: CounterRegister
+    /// Good octets transmitted.
     public var txOctets: CounterRegister
+    /// Multicast packets received.
     public var rxMulticast: CounterRegister
 }
 
@@ -168,12 +186,15 @@ public struct VFFamilyTable: Sendable {
     public var maxQueues: Int
     /// RX and TX register blocks.
     public var rxQueue: QueueRegisterLayout, txQueue: QueueRegisterLayout
-    /// SRRCTL: one-buffer advanced descriptors, drop enable, largest buffer in KiB.
+    /// SRRCTL: one-buffer advanced descriptors.
     public var srrctlOneBuffer: UInt32 = 0x0200_0000
+    /// SRRCTL: drop when no descriptor is free.
     public var srrctlDropEnable: UInt32
+    /// SRRCTL: largest packet buffer, in KiB.
     public var maxBufferKiB: Int
-    /// RXDCTL / TXDCTL enable and flush bits.
+    /// RXDCTL / TXDCTL enable bit.
     public var queueEnable: UInt32 = 0x0200_0000
+    /// RXDCTL / TXDCTL flush bit (written alone to stop a TX queue).
     public var queueFlush: UInt32 = 0x0400_0000
     /// RXDCTL bits ORed in with ENABLE (thresholds).
     public var rxControlThresholds: UInt32

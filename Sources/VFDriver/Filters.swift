@@ -5,7 +5,14 @@ import PMDCore
 extension VFPort {
     /// UPDATE_XCAST_MODE values.
     enum XcastMode: UInt32 {
-        case none = 0, multicast = 1, allMulticast = 2, promiscuous = 3
+        /// Broadcast and the VF's own address only.
+        case none = 0
+        /// Plus the multicast hash list.
+        case multicast = 1
+        /// Plus every multicast frame.
+        case allMulticast = 2
+        /// Every frame the PF sees (API 1.3+).
+        case promiscuous = 3
 
         var name: String {
             switch self {

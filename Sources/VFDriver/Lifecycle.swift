@@ -81,7 +81,7 @@ extension VFPort {
         _ = window.read(table.status)
     }
 
-    /// API_NEGOTIATE from 1.4 down; no answer but NACK means a 1.0 PF.
+    /// API_NEGOTIATE from 1.4 down to 1.0; NACKs all the way down mean a 1.0 PF.
     func negotiateAPI() throws(VFDriverError) {
         guard table.negotiatesAPI else { return }
         for api in MailboxAPI.negotiationOrder {
@@ -107,7 +107,9 @@ extension VFPort {
     }
 
     /// Uses the configured MAC, else the PF's, else a random locally administered one
-    /// (kept across resets), announcing any but the PF's with SET_MAC_ADDR.
+    /// (kept across resets), announcing any but the PF's with SET_MAC_ADDR. (Linux igbvf
+    /// always sends SET_MAC_ADDR; a PF whose administrator fixed the MAC may refuse even the
+    /// same address from an untrusted VF, so it is sent only when the address differs.)
     func chooseMACAddress() throws(VFDriverError) {
         var wanted: MACAddress
         if let mac = configuration.mac {
@@ -301,15 +303,23 @@ extension VFPort {
         }
     }
 
-    /// Disables the port's queues and waits for the device to let go of them.
+    /// Disables the port's queues, waits for the device to let go of them, and zeroes their
+    /// heads and tails: the rings offer the device no descriptor once their buffers are taken
+    /// back (a queue enabled again by anyone cannot write into returned buffers).
     func quiesceQueues() {
         guard state != .removed else { return }
         let rx = table.rxQueue, tx = table.txQueue
-        for q in 0..<queueCount {
+        for q in 0..<allocatedQueues {
+            window.write(tx.offset(tx.control, queue: q), table.queueFlush)
+        }
+        for q in 0..<allocatedQueues {
             let control = rx.offset(rx.control, queue: q)
             window.clear(control, bits: table.queueEnable)
             waitForQueueDisable(control)
-            window.write(tx.offset(tx.control, queue: q), table.queueFlush)
+        }
+        for q in 0..<allocatedQueues {
+            for offset in [rx.head, rx.tail] { window.write(rx.offset(offset, queue: q), 0) }
+            for offset in [tx.head, tx.tail] { window.write(tx.offset(offset, queue: q), 0) }
         }
         maskInterrupts()
         function.delay(microseconds: 2000)

@@ -10,19 +10,28 @@ public struct MailboxMessage: Sendable, Equatable, CustomStringConvertible {
     public var description: String { name }
 
     // VF → PF requests (82599 VF mailbox messages; the 82576 VF uses ids 0x01–0x06).
+    /// Resets the VF's PF-side state; the reply carries the permanent MAC.
     public static let reset = MailboxMessage(id: 0x01, name: "RESET")
+    /// Sets the VF's unicast address.
     public static let setMACAddress = MailboxMessage(id: 0x02, name: "SET_MAC_ADDR")
+    /// Sets up to 30 multicast hash values.
     public static let setMulticast = MailboxMessage(id: 0x03, name: "SET_MULTICAST")
+    /// Adds or removes a VLAN filter.
     public static let setVLAN = MailboxMessage(id: 0x04, name: "SET_VLAN")
+    /// Sets the largest frame the VF receives.
     public static let setLPE = MailboxMessage(id: 0x05, name: "SET_LPE")
     /// igb only: SET_PROMISC (id 0x06 is SET_MACVLAN on ixgbe).
     public static let setPromisc = MailboxMessage(id: 0x06, name: "SET_PROMISC")
+    /// Negotiates the mailbox API version (ixgbe).
     public static let apiNegotiate = MailboxMessage(id: 0x08, name: "API_NEGOTIATE")
+    /// Asks how many queues the VF may use (ixgbe, API 1.1+).
     public static let getQueues = MailboxMessage(id: 0x09, name: "GET_QUEUES")
+    /// Reads the PF's RSS redirection table (82599/X540, API 1.2+).
     public static let getRETA = MailboxMessage(id: 0x0A, name: "GET_RETA")
+    /// Reads the PF's RSS key (82599/X540, API 1.2+).
     public static let getRSSKey = MailboxMessage(id: 0x0B, name: "GET_RSS_KEY")
+    /// Sets the multicast/promiscuous mode (ixgbe, API 1.2+).
     public static let updateXcastMode = MailboxMessage(id: 0x0C, name: "UPDATE_XCAST_MODE")
-    public static let getLinkState = MailboxMessage(id: 0x10, name: "GET_LINK_STATE")
     /// PF → VF ping.
     public static let pfControl = MailboxMessage(id: 0x0100, name: "PF_CONTROL_MSG")
 }
@@ -81,6 +90,9 @@ final class Mailbox {
     private(set) var timedOut = false
     /// The PF withdrew clear-to-send (a ping or reply without CTS, or a bare NACK).
     private(set) var lostClearToSend = false
+    /// A bare NACK arrived: a Linux PF sends one when the VF acknowledged something while
+    /// not clear to send; a DPDK igb PF answers every acknowledgement with one.
+    private(set) var bareNACKSeen = false
     /// The control register read all ones: the device is gone.
     private(set) var removed = false
 
@@ -98,7 +110,11 @@ final class Mailbox {
         resetSeen = false
         timedOut = false
         lostClearToSend = false
+        bareNACKSeen = false
     }
+
+    /// Forgets a bare NACK once clear-to-send was confirmed.
+    func clearBareNACK() { bareNACKSeen = false }
 
     /// Reads the control register: returns what is set now or was set and not yet consumed.
     @discardableResult
@@ -218,7 +234,11 @@ final class Mailbox {
         guard readControl() & MailboxControlBits.vfUsesBuffer != 0 else { return !removed }
         let word = window.read(memoryOffset)
         window.write(controlOffset, MailboxControlBits.acknowledge)
-        if word & MessageWord.clearToSend == 0 { lostClearToSend = true }
+        if word == MessageWord.nack {
+            bareNACKSeen = true
+        } else if word & MessageWord.clearToSend == 0 {
+            lostClearToSend = true
+        }
         return true
     }
 

@@ -21,14 +21,23 @@ enum RxStatus {
 /// The raw values of PMDCore's `PacketFlags`, as constants the hot path folds (a `static let`
 /// of another module is reached through an accessor call). A test keeps them equal.
 public enum MetadataFlagBits {
+    /// `PacketFlags.rssHash`.
     @inlinable public static var rssHash: UInt16 { 1 << 0 }
+    /// `PacketFlags.vlanStripped`.
     @inlinable public static var vlanStripped: UInt16 { 1 << 1 }
+    /// `PacketFlags.ipChecksumGood`.
     @inlinable public static var ipChecksumGood: UInt16 { 1 << 2 }
+    /// `PacketFlags.ipChecksumBad`.
     @inlinable public static var ipChecksumBad: UInt16 { 1 << 3 }
+    /// `PacketFlags.l4ChecksumGood`.
     @inlinable public static var l4ChecksumGood: UInt16 { 1 << 4 }
+    /// `PacketFlags.l4ChecksumBad`.
     @inlinable public static var l4ChecksumBad: UInt16 { 1 << 5 }
+    /// `PacketFlags.insertVLAN`.
     @inlinable public static var insertVLAN: UInt16 { 1 << 8 }
+    /// `PacketFlags.offloadIPChecksum`.
     @inlinable public static var offloadIPChecksum: UInt16 { 1 << 9 }
+    /// `PacketFlags.offloadL4Checksum`.
     @inlinable public static var offloadL4Checksum: UInt16 { 1 << 10 }
 }
 
@@ -134,43 +143,47 @@ public struct RxQueue {
         var bytes = 0
         var processed = 0
         i = next
-        while processed < ready {
-            guard let fresh = pool.take() else {
-                tally.noBuffer &+= 1
-                break
-            }
-            let descriptor = ring + (i &<< 4)
-            let info = descriptor.load(as: UInt32.self)
-            let rss = descriptor.load(fromByteOffset: 4, as: UInt32.self)
-            let status = descriptor.load(fromByteOffset: 8, as: UInt32.self)
-            let lengthAndVLAN = descriptor.load(fromByteOffset: 12, as: UInt32.self)
-            let buffer = slots[i]
-            // Refill: new packet address, header address 0 (which also clears DD).
-            slots[i] = fresh
-            descriptor.storeBytes(of: iovaBase &+ UInt64(fresh) &* stride &+ headroom, as: UInt64.self)
-            descriptor.storeBytes(of: 0 as UInt64, toByteOffset: 8, as: UInt64.self)
-            i = i &+ 1 == size ? 0 : i &+ 1
-            processed &+= 1
+        // Refill buffers for the whole burst in one take from the pool; a short pool cuts
+        // the burst (the rest stays done in the ring for the next call).
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: PacketBatch.capacity) { freshBuffers in
+            let fresh = freshBuffers.baseAddress!
+            let available = pool.take(into: fresh, count: ready)
+            if available < ready { tally.noBuffer &+= 1 }
+            while processed < available {
+                let descriptor = ring + (i &<< 4)
+                let info = descriptor.load(as: UInt32.self)
+                let rss = descriptor.load(fromByteOffset: 4, as: UInt32.self)
+                let status = descriptor.load(fromByteOffset: 8, as: UInt32.self)
+                let lengthAndVLAN = descriptor.load(fromByteOffset: 12, as: UInt32.self)
+                let buffer = slots[i]
+                // Refill: new packet address, header address 0 (which also clears DD).
+                let refill = fresh[processed]
+                slots[i] = refill
+                descriptor.storeBytes(of: iovaBase &+ UInt64(refill) &* stride &+ headroom, as: UInt64.self)
+                descriptor.storeBytes(of: 0 as UInt64, toByteOffset: 8, as: UInt64.self)
+                i = i &+ 1 == size ? 0 : i &+ 1
+                processed &+= 1
 
-            let length = lengthAndVLAN & 0xFFFF
-            let usual = status & (RxStatus.endOfPacket | bits.frameErrors) == RxStatus.endOfPacket
-                && length <= bufferSize && pendingBuffer == Self.noBuffer && !discarding
-            if _slowPath(!usual) {
-                let frame = completeUnusualFrame(
-                    buffer: buffer, length: length, status: status, info: info, rss: rss,
-                    vlan: lengthAndVLAN, timestamp: timestamp)
-                if frame != Self.noBuffer {
-                    batch.appendOwnedIndex(frame)
-                    delivered &+= 1
-                    bytes &+= Int(metadata[Int(frame)].length)
+                let length = lengthAndVLAN & 0xFFFF
+                let usual = status & (RxStatus.endOfPacket | bits.frameErrors) == RxStatus.endOfPacket
+                    && length <= bufferSize && pendingBuffer == Self.noBuffer && !discarding
+                if _slowPath(!usual) {
+                    let frame = completeUnusualFrame(
+                        buffer: buffer, length: length, status: status, info: info, rss: rss,
+                        vlan: lengthAndVLAN, timestamp: timestamp)
+                    if frame != Self.noBuffer {
+                        batch.appendOwnedIndex(frame)
+                        delivered &+= 1
+                        bytes &+= Int(metadata[Int(frame)].length)
+                    }
+                    continue
                 }
-                continue
+                fillMetadata(metadata + Int(buffer), length: length, status: status, info: info, rss: rss,
+                             vlan: lengthAndVLAN, timestamp: timestamp)
+                batch.appendOwnedIndex(buffer)
+                delivered &+= 1
+                bytes &+= Int(length)
             }
-            fillMetadata(metadata + Int(buffer), length: length, status: status, info: info, rss: rss,
-                         vlan: lengthAndVLAN, timestamp: timestamp)
-            batch.appendOwnedIndex(buffer)
-            delivered &+= 1
-            bytes &+= Int(length)
         }
         if processed > 0 {
             // One tail write per burst, after the refilled descriptors are visible; the tail

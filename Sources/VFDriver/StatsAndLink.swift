@@ -105,9 +105,22 @@ extension VFPort {
             recover(reason: "the PF stopped answering the mailbox")
         } else if needsRecovery {
             recover(reason: "a previous re-initialisation failed")
+        } else if mailbox.bareNACKSeen && !pfConfirmsClearToSend() {
+            recover(reason: "the PF no longer considers the VF clear to send")
         }
         guard state != .removed else { return }
         link = readLink()
+    }
+
+    /// After a bare NACK: asks the PF something harmless (SET_LPE with the current frame size)
+    /// and reports whether the answer still carries clear-to-send.
+    func pfConfirmsClearToSend() -> Bool {
+        mailbox.clearBareNACK()
+        let frame = UInt32(configuration.mtu + table.maxFrameOverhead)
+        guard let reply = try? mailbox.request([MailboxMessage.setLPE.id, frame], .setLPE, replyWords: 1) else {
+            return false
+        }
+        return reply.acked && reply.words[0] & MessageWord.clearToSend != 0
     }
 
     /// The link as the VF sees it: the link register's up bit (82599: stable over five reads

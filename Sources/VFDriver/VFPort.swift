@@ -5,7 +5,16 @@ let driverLog = Logger(label: "vfpmd.driver")
 
 /// Mailbox API versions a VF may negotiate (the wire value is an enum, not the dotted number).
 public enum MailboxAPI: Int, Comparable, Sendable, CustomStringConvertible {
-    case v1_0 = 0, v1_1 = 2, v1_2 = 3, v1_3 = 4, v1_4 = 5
+    /// The original message set.
+    case v1_0 = 0
+    /// Adds GET_QUEUES.
+    case v1_1 = 2
+    /// Adds GET_RETA, GET_RSS_KEY, UPDATE_XCAST_MODE.
+    case v1_2 = 3
+    /// Adds the promiscuous xcast mode.
+    case v1_3 = 4
+    /// Adds IPsec offload messages (not used here).
+    case v1_4 = 5
 
     public static func < (a: MailboxAPI, b: MailboxAPI) -> Bool { a.rawValue < b.rawValue }
 
@@ -19,8 +28,9 @@ public enum MailboxAPI: Int, Comparable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Tried from the newest down (1.5 and later change the mailbox protocol: not asked for).
-    static let negotiationOrder: [MailboxAPI] = [.v1_4, .v1_3, .v1_2, .v1_1]
+    /// Tried from the newest down to 1.0 (1.5 and later change the mailbox protocol: not
+    /// asked for). A PF that refuses them all predates negotiation: 1.0.
+    static let negotiationOrder: [MailboxAPI] = [.v1_4, .v1_3, .v1_2, .v1_1, .v1_0]
 }
 
 /// A Virtual Function of the ixgbevf (82599 / X540 / X550) or igbvf (82576 / I350) family as a

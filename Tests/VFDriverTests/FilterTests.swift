@@ -52,6 +52,7 @@ struct FilterTests {
         #expect(throws: VFDriverError.self) { try port.setPromiscuous(true) }
         try port.setAllMulticast(true)
         #expect(setup.vf.pfView.xcastMode == .allMulti)
+        setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
 
@@ -107,6 +108,7 @@ struct FilterTests {
             #expect(error.description.contains("vlan 0"))
         }
         #expect(port.configuration.vlanIDs.isEmpty)
+        setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
 

@@ -58,6 +58,26 @@ struct InitTests {
         #expect(setup.container.mappedRegionCount == 0)
     }
 
+    @Test(arguments: allFamilies)
+    func stopTakesBackEveryBufferAndStartResumes(family: SimulatedFamily) throws {
+        let setup = SimulatedSetup(family)
+        let port = try setup.open()
+        let pool = try transmitPool(for: port)
+        #expect(setup.deliver((0..<40).map { udpFrame(to: assignedMAC, length: 90, sequence: $0) }, to: port).count == 40)
+        setup.vf.inject(.txStall(true))
+        setup.transmit(port, (0..<10).map { udpFrame(to: peerMAC, from: assignedMAC, length: 90, sequence: $0) }, from: pool)
+        port.stop()
+        // Nothing is left in the rings: the RX pool and the TX pool are whole while stopped.
+        #expect(port.rxPools[0].available == port.rxPools[0].capacity)
+        #expect(pool.available == pool.capacity)
+        setup.vf.inject(.txStall(false))
+        try port.start()
+        let again = setup.deliver((40..<80).map { udpFrame(to: assignedMAC, length: 90, sequence: $0) }, to: port)
+        #expect(again.map(sequenceNumber) == Array(40..<80))
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port, extra: [pool])
+    }
+
     @Test func grantedQueuesLimitTheQueueCount() throws {
         let setup = SimulatedSetup(.ixgbe82599)
         setup.vf.configurePF { $0.queuesPerPool = 4 }

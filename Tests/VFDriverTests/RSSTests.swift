@@ -64,7 +64,41 @@ struct RSSTests {
         let rss = try port.rssConfiguration()
         #expect(rss.key == config.rssKey)
         #expect(rss.redirection == (0..<64).map { UInt8($0 % 4) })
+        // A UDP/IPv4 frame hashes on its addresses (UDP ports are not among the hash fields):
+        // the hash in the metadata is the Toeplitz hash under our key, and the queue is the
+        // table's entry for its low 6 bits.
+        let sourceIP: UInt32 = 0xC0A8_0105, destinationIP: UInt32 = 0x0A00_0002
+        let frame = udpFrame(to: assignedMAC, length: 100, sequence: 1, sourceIP: sourceIP, destinationIP: destinationIP)
+        let expected = toeplitz(key: config.rssKey!, input: bigEndianBytes(sourceIP) + bigEndianBytes(destinationIP))
+        setup.inject([frame])
+        setup.advance(500)
+        var found: (queue: Int, hash: UInt32, flagged: Bool)?
+        for q in 0..<4 {
+            var batch = PacketBatch()
+            if port.receive(queue: q, into: &batch) == 1 {
+                let meta = batch[0].metadata.pointee
+                found = (q, meta.rssHash, meta.flags.contains(.rssHash))
+            }
+        }
+        #expect(found?.hash == expected)
+        #expect(found?.flagged == true)
+        #expect(found?.queue == Int(expected & 63) % 4)
+        setup.expectCleanRun()
         closeAndExpectWholePools(port)
+    }
+
+    @Test func everyTransmitQueueSends() throws {
+        let setup = SimulatedSetup(.ixgbeX550)
+        var config = VFPortConfiguration.small()
+        config.queues = 2
+        let port = try setup.open(config)
+        let pool = try transmitPool(for: port)
+        let frames = (0..<40).map { udpFrame(to: peerMAC, from: assignedMAC, length: 80, sequence: $0) }
+        setup.transmit(port, Array(frames[0..<20]), from: pool, queue: 0)
+        setup.transmit(port, Array(frames[20...]), from: pool, queue: 1)
+        #expect(setup.sentFrames().map(sequenceNumber).sorted() == Array(0..<40))
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port, extra: [pool])
     }
 
     @Test func the82599ReadsThePFsRSSOnlyWhenAllowed() throws {
@@ -82,6 +116,26 @@ struct RSSTests {
         #expect(rss.key == setup.vf.pfSettings.pfRSSKey)
         // The PF reports each entry as a queue of the VF's pool (2 queues per pool here).
         #expect(rss.redirection == setup.vf.pfSettings.pfRETA.map { $0 & 1 })
+        setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
+}
+
+/// The Toeplitz hash of `input` under `key` (RSS, Microsoft's definition).
+func toeplitz(key: [UInt8], input: [UInt8]) -> UInt32 {
+    var result: UInt32 = 0
+    var window = UInt32(key[0]) << 24 | UInt32(key[1]) << 16 | UInt32(key[2]) << 8 | UInt32(key[3])
+    for (i, byte) in input.enumerated() {
+        for bit in 0..<8 {
+            if byte & (0x80 >> bit) != 0 { result ^= window }
+            let next = i + 4 < key.count ? key[i + 4] : 0
+            window = window << 1 | UInt32((next >> (7 - bit)) & 1)
+        }
+    }
+    return result
+}
+
+/// The four bytes of `value`, most significant first.
+func bigEndianBytes(_ value: UInt32) -> [UInt8] {
+    [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
 }

@@ -88,6 +88,7 @@ struct RxTests {
         #expect(port.rxCounters(queue: 0).oversize == 1)
         port.updateStats()
         #expect(port.stats.rxErrors == 1)
+        setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
 
@@ -103,6 +104,7 @@ struct RxTests {
         #expect(received.count >= 2 && received.count <= 3)
         #expect(difference(received, Array(frames.suffix(received.count))) == nil)
         #expect(port.rxCounters(queue: 0).multiDescriptorDrops == 1)
+        setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
 
@@ -118,6 +120,17 @@ struct RxTests {
         setup.inject(frames)
         let received = setup.receive(port, count: frames.count)
         #expect(difference(received, frames) == nil)
+        // And out again, from buffers of the same size.
+        let pool = try transmitPool(for: port, capacity: 64, dataRoom: 9216)
+        let out = frames.map { f -> [UInt8] in
+            var g = f
+            for i in 0..<6 { g[i] = peerMAC.array[i]; g[6 + i] = assignedMAC.array[i] }
+            return g
+        }
+        #expect(setup.transmit(port, out, from: pool) == out.count)
+        #expect(difference(setup.sentFrames(), out) == nil)
+        port.reclaimTransmitted(queue: 0)
+        #expect(pool.available == pool.capacity)
         setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
@@ -174,6 +187,62 @@ struct RxTests {
         #expect(received.count == 2)
         #expect(flags.first?.contains(.ipChecksumGood) == true)
         #expect(flags.last?.contains(.ipChecksumBad) == true)
+        setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
+}
+
+/// The same traffic with the device model in its own thread, in real time: the driver's
+/// barriers and ownership hold against a concurrent device.
+@Test(arguments: [SimulatedFamily.ixgbeX550, .igb82576])
+func forwardingAgainstAThreadedDevice(family: SimulatedFamily) throws {
+    let engine = SimulationEngine(mode: .threaded)
+    let container = SimulatedContainer()
+    let vf = SimulatedVF(family: family, container: container, engine: engine, settings: PFSettings(mac: assignedMAC))
+    let wire = FrameQueue(capacity: 4096)
+    let sink = FrameQueue(capacity: 4096)
+    vf.connect(rx: wire, tx: sink)
+    engine.start()
+    defer { engine.stop() }
+    let port = try VFPort(function: vf, configuration: .small(rx: 256, tx: 256, pool: 1024))
+    try port.start()
+    let frames = (0..<2000).map { udpFrame(to: assignedMAC, length: 60 + $0 % 1400, sequence: $0) }
+    var fed = 0
+    var forwarded = 0
+    let deadline = MonotonicClock.nanoseconds() + 20_000_000_000
+    while forwarded < frames.count && MonotonicClock.nanoseconds() < deadline {
+        // Keep fewer frames in flight than the RX ring holds.
+        while fed < frames.count && fed - forwarded < 128 {
+            let f = frames[fed]
+            guard f.withUnsafeBytes({ wire.enqueue($0.baseAddress!, length: f.count, timestamp: 0) }) else { break }
+            fed += 1
+        }
+        var batch = PacketBatch()
+        _ = port.receive(queue: 0, into: &batch)
+        batch.forEach { view in
+            let eth = EthernetHeader(view.data)
+            eth.destination = peerMAC
+            eth.source = assignedMAC
+        }
+        while !batch.isEmpty && MonotonicClock.nanoseconds() < deadline {
+            forwarded += port.transmit(queue: 0, &batch)
+        }
+    }
+    #expect(forwarded == frames.count)
+    var out: [[UInt8]] = []
+    let fb = FrameBatch(capacity: 64, slotSize: 16_384)
+    while out.count < frames.count && MonotonicClock.nanoseconds() < deadline + 1_000_000_000 {
+        fb.removeAll()
+        let n = sink.pull(into: fb, limit: 64, now: 0)
+        for i in 0..<n { out.append(fb[i].bytes) }
+        if n == 0 { MonotonicClock.sleep(microseconds: 100) }
+    }
+    let expected = frames.map { f -> [UInt8] in
+        var g = f
+        for i in 0..<6 { g[i] = peerMAC.array[i]; g[6 + i] = assignedMAC.array[i] }
+        return g
+    }
+    #expect(difference(out, expected) == nil)
+    #expect(container.faults.isEmpty && vf.violations.isEmpty)
+    closeAndExpectWholePools(port)
 }
