@@ -4,13 +4,16 @@ import Synchronization
 import VFSimulator
 
 /// A simulated wire fed from a pcap file: every frame of the file, `loop` times, as fast as the
-/// VF takes them; then exhausted. With `credit` set, the far end honours flow control (802.3x
+/// VF takes them; then exhausted. Frames shorter than 60 bytes are padded with zeros to 60, as
+/// the sending NIC pads them on real Ethernet (a capture taken at the sender shows them short). With `credit` set, the far end honours flow control (802.3x
 /// PAUSE): it sends only as many frames as the VF has free receive descriptors, so a replay
 /// loses nothing to a slower receiver. The file is read once, at open (a malformed one fails there,
 /// naming the record), into one block of memory that the frames reference without copying.
 public final class PcapFrameSource: FrameSource, @unchecked Sendable {
     // @unchecked: `pull` runs on the engine's thread only; the progress counters are atomics.
 
+    /// Shortest frame on the wire (without FCS).
+    public static let minimumFrame = 60
     /// The file.
     public let path: String
     /// Frames in the file.
@@ -40,11 +43,12 @@ public final class PcapFrameSource: FrameSource, @unchecked Sendable {
         var total = 0
         for f in frames {
             offsets.append(total)
-            lengths.append(f.bytes.count)
+            lengths.append(max(f.bytes.count, Self.minimumFrame))
             stamps.append(f.timestampNanoseconds)
-            total += (f.bytes.count + 63) & ~63
+            total += (max(f.bytes.count, Self.minimumFrame) + 63) & ~63
         }
         let block = UnsafeMutableRawPointer.allocate(byteCount: max(total, 64), alignment: 64)
+        block.initializeMemory(as: UInt8.self, repeating: 0, count: max(total, 64))
         for (i, f) in frames.enumerated() {
             f.bytes.withUnsafeBytes { (block + offsets[i]).copyMemory(from: $0.baseAddress!, byteCount: f.bytes.count) }
         }

@@ -141,6 +141,15 @@ public struct SimPortSettings: Equatable, Sendable {
     /// The far end of an `rx=` file wire honours flow control (PAUSE): frames wait for free
     /// receive descriptors instead of being dropped (default on; off shows the drops).
     public var pause = true
+    /// The driver's settings, as for a `pci:` port: RX/TX descriptors per queue, MTU (the
+    /// simulated PF runs an MTU at least as large), promiscuous and all-multicast requests
+    /// (the PF grants them to trusted VFs), VLANs to join.
+    public var rxDescriptors: Int?
+    public var txDescriptors: Int?
+    public var mtu: Int?
+    public var promiscuous = false
+    public var allMulticast = false
+    public var vlans: [UInt16] = []
 
     /// Default settings for `family`.
     public init(family: SimFamily) { self.family = family }

@@ -45,6 +45,8 @@ public final class SimulatedLab: Sendable {
         pf.spoofCheck = settings.spoofCheck
         pf.trusted = settings.trusted
         if let q = settings.queues { pf.queuesPerPool = q <= 1 ? 1 : q <= 2 ? 2 : q <= 4 ? 4 : 8 }
+        pf.pfMTU = max(1500, settings.mtu ?? 1500)
+        pf.pfPromiscuous = settings.promiscuous
 
         let source = try settings.rxFile.map { path in
             do { return try PcapFrameSource(path: path, loop: settings.loop == 0 ? Int.max : settings.loop) } catch {
@@ -66,15 +68,22 @@ public final class SimulatedLab: Sendable {
             if let waiting = s.waitingForLink.removeValue(forKey: name) { _ = Cable(waiting, vf) }
             s.open += 1
         }
-        if settings.pause { source?.credit = { [unowned vf] in Self.freeReceiveDescriptors(vf) } }
-        vf.connect(rx: source, tx: sink)
         if !engine.isRunning { engine.start() }
 
         var config = VFPortConfiguration()
         config.queues = settings.queues ?? 1
         config.pages = .smallPages
+        if let n = settings.rxDescriptors { config.rxDescriptors = n }
+        if let n = settings.txDescriptors { config.txDescriptors = n }
+        if let mtu = settings.mtu { config.mtu = mtu }
+        config.promiscuous = settings.promiscuous
+        config.allMulticast = settings.allMulticast
+        config.vlanIDs = settings.vlans
         do {
             let port = try VFPort(function: vf, configuration: config, name: spec)
+            let queues = port.queueCount
+            if settings.pause { source?.credit = { [unowned vf] in Self.freeReceiveDescriptors(vf, queues: queues) } }
+            vf.connect(rx: source, tx: sink)
             return SimulatedPort(port: port, vf: vf, name: name, lab: self, source: source, sink: sink,
                                  linked: settings.link != nil)
         } catch {
@@ -84,16 +93,21 @@ public final class SimulatedLab: Sendable {
     }
 
     /// Receive descriptors the driver has given the VF and the VF has not filled, on the
-    /// fullest enabled queue (0 while no queue runs).
-    static func freeReceiveDescriptors(_ vf: SimulatedVF) -> Int {
+    /// fullest of the driver's `queues` queues; 0 while any of them is not running (RSS may
+    /// steer a frame to any of them). A queue runs once the driver has posted buffers: it
+    /// writes the tail only after the device acknowledged the enable (a tail of 0 reads as not
+    /// running, which only delays frames a moment).
+    static func freeReceiveDescriptors(_ vf: SimulatedVF, queues: Int) -> Int {
         let map = vf.family.registers
         var least = Int.max
-        for q in 0..<map.maxQueues {
-            guard vf.bar0.read(map.rx(q, RegisterMap.queueControl)) & RegisterMap.queueEnable != 0 else { continue }
+        for q in 0..<queues {
             let count = Int(vf.bar0.read(map.rx(q, RegisterMap.ringLength))) / 16
-            guard count > 0 else { continue }
-            let head = Int(vf.bar0.read(map.rx(q, RegisterMap.head)))
+            guard count > 0 else { return 0 }
             let tail = Int(vf.bar0.read(map.rx(q, RegisterMap.tail)))
+            guard tail != 0, vf.bar0.read(map.rx(q, RegisterMap.queueControl)) & RegisterMap.queueEnable != 0 else {
+                return 0
+            }
+            let head = Int(vf.bar0.read(map.rx(q, RegisterMap.head)))
             least = min(least, (tail - head + count) % count)
         }
         return least == Int.max ? 0 : least

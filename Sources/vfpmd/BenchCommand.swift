@@ -90,10 +90,10 @@ struct BenchCommand: ParsableCommand {
         StopSignal.install()
         let summary = bench.run { report in
             if json { print(Self.json(report)); fflush(nil) }
-            printError(Self.table(report), terminator: "")
+            printToStandardError(Self.table(report), terminator: "")
         }
         if json { print(Self.json(summary)) }
-        printError(Self.table(summary), terminator: "")
+        printToStandardError(Self.table(summary), terminator: "")
         let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
     }

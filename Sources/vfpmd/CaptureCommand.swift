@@ -76,10 +76,10 @@ struct CaptureCommand: ParsableCommand {
 
         StopSignal.install()
         let summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
-            printError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
+            printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
         }
         device.close()
-        printError(summary.text)
+        printToStandardError(summary.text)
         if case .writeFailed(let error) = summary.reason { throw CommandFailure(error.description) }
         if let failure = (device as? PcapPort)?.failure { throw CommandFailure(failure.description) }
     }

@@ -87,9 +87,9 @@ struct ForwardCommand: ParsableCommand {
         let summary = forwarder.run { interval in
             let report = ForwardReport(interval)
             if json { print(report.json); fflush(nil) }
-            printError(report.table, terminator: "")
+            printToStandardError(report.table, terminator: "")
         }
-        printError(Self.summaryText(summary, names: ports.map(\.spec)))
+        printToStandardError(Self.summaryText(summary, names: ports.map(\.spec)))
         let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
     }

@@ -12,8 +12,8 @@ struct CommandFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Writes a line to standard error.
-func printError(_ text: String, terminator: String = "\n") {
+/// Writes `text` to standard error as it is (tables, summaries).
+func printToStandardError(_ text: String, terminator: String = "\n") {
     var line = text + terminator
     line.withUTF8 { bytes in
         var done = 0

@@ -10,7 +10,7 @@ struct VFPMD: ParsableCommand {
         version: VersionCommand.version,
         subcommands: [
             DevicesCommand.self, BindCommand.self, UnbindCommand.self, SRIOVCommand.self,
-            ForwardCommand.self, CaptureCommand.self, BenchCommand.self, VersionCommand.self,
+            ForwardCommand.self, CaptureCommand.self, BenchCommand.self, CompareCommand.self, VersionCommand.self,
         ]
     )
 }
