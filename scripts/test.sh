@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== swift test (unit and integration tests)"
+step() { echo; echo "== $1"; }
+
+step "swift test (unit and integration tests)"
 swift build --build-tests
 swift test
+
+step "make run (the forwarder demo on two simulated VFs, checked frame by frame)"
+make run
