@@ -14,6 +14,12 @@ public enum StopSignal {
         _ = requested.load(ordering: .relaxed)
         signal(SIGINT, stopSignalHandler)
         signal(SIGTERM, stopSignalHandler)
+        // A parent may have started this process with the signals blocked; they must arrive.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
     /// Whether a stop was requested.
