@@ -1,5 +1,9 @@
 import CPcap
 import PMDCore
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One frame read from a capture.
 public struct PcapFrame: Equatable, Sendable {
@@ -38,19 +42,33 @@ public final class PcapReader {
     public var hasPendingError: Bool { pendingError != nil }
 
     private var handle: OpaquePointer?
+    private let buffer: UnsafeMutableRawPointer
+    private static let bufferBytes = 1 << 20
     private var pendingError: PcapError?
 
     /// Opens `path`; throws when it is missing, not a capture, or not Ethernet.
     public init(path: String) throws(PcapError) {
+        // The stream is opened here so that it gets a large buffer and skips stdio's locks
+        // (one thread reads it); libpcap then reads the header and records from it.
+        guard let stream = fopen(path, "r") else {
+            throw .cannotOpen(path: path, reason: Errno(rawValue: errno).description)
+        }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.bufferBytes, alignment: 4096)
+        setvbuf(stream, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.bufferBytes)
+        _ = __fsetlocking(stream, Int32(FSETLOCKING_BYCALLER))
         var errorText = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        guard let handle = pcap_open_offline_with_tstamp_precision(
-            path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorText) else {
+        guard let handle = pcap_fopen_offline_with_tstamp_precision(
+            stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorText) else {
+            fclose(stream)
+            buffer.deallocate()
             throw .cannotOpen(path: path, reason: Self.withoutPathPrefix(errorText.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, path: path))
         }
+        self.buffer = buffer
         let linkType = pcap_datalink(handle)
         guard linkType == DLT_EN10MB else {
             let name = pcap_datalink_val_to_name(linkType).map { String(cString: $0) } ?? "number \(linkType)"
             pcap_close(handle)
+            buffer.deallocate()
             throw .notEthernet(path: path, linkType: name)
         }
         self.path = path
@@ -62,7 +80,10 @@ public final class PcapReader {
 
     /// Closes the file; later reads return nothing.
     public func close() {
-        if let handle { pcap_close(handle) }
+        if let handle {
+            pcap_close(handle)
+            buffer.deallocate()
+        }
         handle = nil
         isAtEnd = true
     }
