@@ -136,46 +136,53 @@ public final class PcapReader {
     /// Reads up to `batch.freeCapacity` frames into fresh buffers of `pool` at the back of
     /// `batch`: bytes copied, length and wall-clock timestamp set (`.wallClockTimestamp`).
     /// Returns how many it read (0 at the end of the file or when the pool is empty); throws
-    /// at a malformed record or a frame larger than the pool's buffers.
-    /// Frames read before an error are returned first; the error comes with the next call.
+    /// at a malformed record or a frame larger than the pool's buffers. Frames read before an
+    /// error are returned first; the error comes with the next call.
     public func read(into batch: inout PacketBatch, from pool: PoolRef, port: UInt16 = 0) throws(PcapError) -> Int {
         if let error = pendingError {
             pendingError = nil
             throw error
         }
-        guard batch.adopt(pool: pool) else { return 0 }
+        guard let handle, !isAtEnd, batch.adopt(pool: pool) else { return 0 }
         batch.compact()
-        var n = 0
         let room = batch.freeCapacity
         let dataRoom = pool.dataRoom
-        while n < room, pool.available > 0 {
-            let record: (UnsafePointer<pcap_pkthdr>, UnsafePointer<UInt8>)?
-            do throws(PcapError) {
-                record = try nextRecord()
-            } catch {
-                if n == 0 { throw error }
-                pendingError = error
-                return n
+        var n = 0
+        var records = recordsRead
+        var failure: PcapError?
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        while n < room && pool.available > 0 {
+            let status = pcap_next_ex(handle, &header, &data)
+            guard status == 1, let header, let data else {
+                isAtEnd = true
+                if status != PCAP_ERROR_BREAK {
+                    failure = .malformedRecord(path: path, record: records + 1, reason: String(cString: pcap_geterr(handle)))
+                }
+                break
             }
-            guard let (header, data) = record else { break }
+            records &+= 1
             let caplen = Int(header.pointee.caplen)
             guard caplen <= dataRoom else {
                 isAtEnd = true
-                let error = PcapError.frameTooLarge(path: path, record: recordsRead, length: caplen, bufferSize: dataRoom)
-                if n == 0 { throw error }
-                pendingError = error
-                return n
+                failure = .frameTooLarge(path: path, record: records, length: caplen, bufferSize: dataRoom)
+                break
             }
             let index = pool.take()!
             pool.data(index).copyMemory(from: data, byteCount: caplen)
             let meta = pool.metadata(index)
             meta.pointee = PacketMetadata()
-            meta.pointee.length = UInt32(caplen)
+            meta.pointee.length = UInt32(truncatingIfNeeded: caplen)
             meta.pointee.port = port
             meta.pointee.timestamp = Self.nanoseconds(header.pointee.ts)
             meta.pointee.flags = .wallClockTimestamp
             batch.appendOwnedIndex(index)
-            n += 1
+            n &+= 1
+        }
+        recordsRead = records
+        if let failure {
+            if n == 0 { throw failure }
+            pendingError = failure
         }
         return n
     }

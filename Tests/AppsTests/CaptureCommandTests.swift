@@ -147,4 +147,26 @@ struct CaptureCommandTests {
         #expect(frames.allSatisfy { $0.bytes.count <= 64 && $0.timestampNanoseconds % 1000 == 0 })
         try expectReadableByTools(out, frames: 25)
     }
+
+    @Test("-G 1 for 2.5 seconds: a file per second named by the pattern, together holding every frame written")
+    func timeRotation() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=" + samplePath("protocols.pcap") + ",loop=0",
+                                                            "-w", dir + "/cap-%s.pcap", "-G", "1", "--duration", "2.5", "arp"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("cap-") }.sorted()
+        #expect(files.count >= 3 && files.count <= 4)
+        let seconds = files.compactMap { Int($0.dropFirst(4).dropLast(5)) }
+        #expect(seconds.count == files.count)
+        #expect(zip(seconds, seconds.dropFirst()).allSatisfy { $1 - $0 >= 1 })
+        var total = 0
+        for file in files {
+            let frames = try PcapReader(path: dir + "/" + file).readAll()
+            #expect(frames.allSatisfy { $0.bytes.count == 42 })
+            total += frames.count
+            try expectReadableByTools(dir + "/" + file, frames: frames.count)
+        }
+        #expect(UInt64(total) == summaryValue("written", in: result.stderr))
+    }
 }
