@@ -25,12 +25,6 @@ public enum StopSignal {
     /// Whether a stop was requested.
     public static var isRequested: Bool { requested.load(ordering: .relaxed) }
 
-    /// Sets the flag (the handler, and tests).
-    public static func request() { requested.store(true, ordering: .relaxed) }
-
-    /// Clears the flag (tests).
-    public static func reset() { requested.store(false, ordering: .relaxed) }
-
     fileprivate static func handle(_ signalNumber: Int32) {
         if requested.exchange(true, ordering: .relaxed) {
             signal(signalNumber, SIG_DFL)

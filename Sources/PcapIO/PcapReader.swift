@@ -88,19 +88,7 @@ public final class PcapReader {
         isAtEnd = true
     }
 
-    /// Calls `body` with the next record's header and bytes (valid only during the call);
-    /// returns false at the end of the file.
-    @inlinable
-    public func withNextRecord(
-        _ body: (_ header: UnsafePointer<pcap_pkthdr>, _ bytes: UnsafePointer<UInt8>) throws(PcapError) -> Void
-    ) throws(PcapError) -> Bool {
-        guard let (header, bytes) = try nextRecord() else { return false }
-        try body(header, bytes)
-        return true
-    }
-
-    @usableFromInline
-    func nextRecord() throws(PcapError) -> (UnsafePointer<pcap_pkthdr>, UnsafePointer<UInt8>)? {
+    private func nextRecord() throws(PcapError) -> (UnsafePointer<pcap_pkthdr>, UnsafePointer<UInt8>)? {
         guard let handle, !isAtEnd else { return nil }
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
