@@ -149,15 +149,18 @@ public final class CaptureEngine {
         try port.start()
         port.updateStats()
         let missedAtStart = port.stats.rxMissed
+        let writer = self.writer
+        let filter = self.filter
+        let port = self.port
         var counters = CaptureCounters()
         var stamper = WallClockStamper()
         var batch = PacketBatch()
         let queues = port.queueCount
         let limit = options.count ?? UInt64.max
-        let started = MonotonicClock.nanoseconds()
+        let startTSC = stamper.tscNow
         let interval = UInt64(options.reportIntervalSeconds * 1e9)
-        let deadline = options.durationSeconds.map { started + UInt64($0 * 1e9) } ?? UInt64.max
-        var nextReport = started + interval
+        let duration = options.durationSeconds.map { UInt64($0 * 1e9) } ?? UInt64.max
+        var nextReport = interval
         var reason: CaptureStopReason?
 
         capture: while reason == nil {
@@ -167,47 +170,44 @@ public final class CaptureEngine {
                 guard n > 0 else { continue }
                 arrived += n
                 stamper.refresh()
+                counters.received &+= UInt64(n)
                 do throws(PcapError) {
                     try writer.beginBurst(wallNanoseconds: stamper.wallNow)
                 } catch {
+                    counters.droppedByWriter &+= UInt64(n)
                     reason = .writeFailed(error)
+                    batch.removeAll()
+                    break
                 }
-                var i = 0
-                while i < batch.count {
-                    let packet = batch[i]
-                    i += 1
-                    counters.received &+= 1
-                    if reason != nil {
-                        if case .writeFailed = reason { counters.droppedByWriter &+= 1 } else { counters.leftAtStop &+= 1 }
-                        continue
-                    }
-                    if let filter, !filter.matches(packet.data, length: packet.length) {
-                        counters.filteredOut &+= 1
-                        continue
-                    }
-                    do throws(PcapError) {
-                        try writer.write(packet.data, length: packet.length,
-                                         wallNanoseconds: stamper.wallNanoseconds(of: packet.metadata))
-                        counters.written &+= 1
-                        if counters.written == limit { reason = .countReached }
-                    } catch {
-                        counters.droppedByWriter &+= 1
-                        reason = .writeFailed(error)
-                    }
+                let wanted = limit &- counters.written
+                let result = writer.write(batch, stamper: stamper, filter: filter,
+                                          maxRecords: wanted > UInt64(Int.max) ? Int.max : Int(wanted))
+                counters.written &+= UInt64(result.written)
+                counters.filteredOut &+= UInt64(result.filteredOut)
+                let rest = UInt64(n - result.examined)
+                if let error = result.error {
+                    counters.droppedByWriter &+= rest + 1
+                    reason = .writeFailed(error)
+                } else if counters.written == limit {
+                    counters.leftAtStop &+= rest
+                    reason = .countReached
                 }
                 batch.removeAll()
+                if reason != nil { break }
             }
             if reason != nil { break capture }
+            if arrived == 0 { stamper.refresh() }
             if arrived == 0 && port.isExhausted { reason = .sourceExhausted; break capture }
             if shouldStop() { reason = .interrupted; break capture }
-            let now = MonotonicClock.nanoseconds()
-            if now >= deadline { reason = .durationElapsed; break capture }
-            if now >= nextReport {
-                nextReport = now + interval
+            let elapsed = stamper.nanoseconds(from: startTSC, to: stamper.tscNow)
+            if elapsed >= duration { reason = .durationElapsed; break capture }
+            if elapsed >= nextReport {
+                nextReport = elapsed + interval
+                stamper.anchor()
                 port.updateStats()
                 counters.droppedByRing = port.stats.rxMissed &- missedAtStart
                 do throws(PcapError) { try writer.flush() } catch { reason = .writeFailed(error) }
-                report(counters, Double(now - started) / 1e9)
+                report(counters, Double(elapsed) / 1e9)
             }
         }
 
@@ -219,7 +219,8 @@ public final class CaptureEngine {
         } catch {
             if case .writeFailed = reason {} else { reason = .writeFailed(error) }
         }
-        let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e9
+        stamper.refresh()
+        let elapsed = Double(stamper.nanoseconds(from: startTSC, to: stamper.tscNow)) / 1e9
         return CaptureSummary(counters: counters, reason: reason!, files: writer.files, elapsedSeconds: elapsed)
     }
 

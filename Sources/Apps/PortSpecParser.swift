@@ -159,11 +159,11 @@ struct PortSpecParser {
             default: settings.loop = try integer(option, in: 0...Int(Int32.max), allowed: allowed)
             }
         }
-        if settings.rxFile == nil && settings.txFile == nil {
-            throw error("a pcap port needs rx=FILE, tx=FILE or both", at: 5, length: text.count - 5, allowed: allowed)
-        }
         if let loop = list.first(where: { $0.key == "loop" }), settings.rxFile == nil {
             throw error("loop= repeats the rx= capture, and there is none", at: loop.offset, length: loop.length, allowed: allowed)
+        }
+        if settings.rxFile == nil && settings.txFile == nil {
+            throw error("a pcap port needs rx=FILE, tx=FILE or both", at: 5, length: text.count - 5, allowed: allowed)
         }
         return .pcap(settings)
     }

@@ -14,16 +14,16 @@ public enum StopSignal {
         _ = requested.load(ordering: .relaxed)
         signal(SIGINT, stopSignalHandler)
         signal(SIGTERM, stopSignalHandler)
+        // A parent may have started this process with the signals blocked; they must arrive.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
     /// Whether a stop was requested.
     public static var isRequested: Bool { requested.load(ordering: .relaxed) }
-
-    /// Sets the flag (the handler, and tests).
-    public static func request() { requested.store(true, ordering: .relaxed) }
-
-    /// Clears the flag (tests).
-    public static func reset() { requested.store(false, ordering: .relaxed) }
 
     fileprivate static func handle(_ signalNumber: Int32) {
         if requested.exchange(true, ordering: .relaxed) {

@@ -9,7 +9,7 @@ public final class PacketFilter {
     /// Snap length the program is compiled for.
     public static let snapLength: Int32 = 262_144
 
-    @usableFromInline var program: bpf_program
+    @usableFromInline let program: UnsafeMutablePointer<bpf_program>
 
     /// Compiles `expression`; throws libpcap's error text when it is invalid.
     public init(expression: String) throws(PcapError) {
@@ -22,10 +22,14 @@ public final class PacketFilter {
             throw .badFilter(expression: expression, reason: String(cString: pcap_geterr(handle)))
         }
         self.expression = expression
-        self.program = program
+        self.program = .allocate(capacity: 1)
+        self.program.initialize(to: program)
     }
 
-    deinit { pcap_freecode(&program) }
+    deinit {
+        pcap_freecode(program)
+        program.deallocate()
+    }
 
     /// Whether the `length`-byte frame at `data` matches.
     @inlinable
@@ -33,7 +37,7 @@ public final class PacketFilter {
         var header = pcap_pkthdr()
         header.caplen = UInt32(truncatingIfNeeded: length)
         header.len = header.caplen
-        return pcap_offline_filter(&program, &header, data.assumingMemoryBound(to: UInt8.self)) != 0
+        return pcap_offline_filter(program, &header, data.assumingMemoryBound(to: UInt8.self)) != 0
     }
 
     /// Whether `bytes` match.

@@ -1,4 +1,5 @@
 import CPcap
+import PMDCore
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -25,12 +26,13 @@ public final class PcapFileWriter {
     /// Timestamp precision of the file.
     public let precision: TimestampPrecision
     /// Bytes of the file so far, counting what is still in the buffer.
-    public private(set) var bytesWritten: Int64
+    public var bytesWritten: Int64 { sink.bytesWritten }
     /// Records written so far.
-    public private(set) var recordCount: Int = 0
+    public var recordCount: Int { sink.recordCount }
 
-    @usableFromInline let dumper: OpaquePointer
-    @usableFromInline let dumperUser: UnsafeMutablePointer<UInt8>
+    /// The hot-path state: a burst loop copies it into a local, writes, and stores it back.
+    public var sink: PcapRecordSink
+    private let dumper: OpaquePointer
     private let handle: OpaquePointer
     private let stream: UnsafeMutablePointer<FILE>
     private let buffer: UnsafeMutableRawPointer
@@ -69,8 +71,7 @@ public final class PcapFileWriter {
         self.stream = stream
         self.buffer = buffer
         self.dumper = dumper
-        dumperUser = UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self)
-        bytesWritten = Self.fileHeaderBytes
+        sink = PcapRecordSink(dumper: dumper, snapLength: snapLength, precision: precision)
     }
 
     deinit {
@@ -79,23 +80,23 @@ public final class PcapFileWriter {
 
     /// Appends one record: the first `snapLength` bytes of the `length`-byte frame at `data`,
     /// stamped `wallNanoseconds` after the epoch.
-    @inlinable
     public func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) {
-        let captured = length < snapLength ? length : snapLength
-        var header = pcap_pkthdr()
-        header.ts.tv_sec = Int(wallNanoseconds / 1_000_000_000)
-        let fraction = Int(wallNanoseconds % 1_000_000_000)
-        header.ts.tv_usec = precision == .nanosecond ? fraction : fraction / 1000
-        header.caplen = UInt32(truncatingIfNeeded: captured)
-        header.len = UInt32(truncatingIfNeeded: length)
-        pcap_dump(dumperUser, &header, data.assumingMemoryBound(to: UInt8.self))
-        noteRecord(captured)
+        sink.write(data, length: length, wallNanoseconds: wallNanoseconds)
     }
 
-    @usableFromInline
-    func noteRecord(_ captured: Int) {
-        bytesWritten &+= Self.recordHeaderBytes &+ Int64(captured)
-        recordCount &+= 1
+    /// Writes every packet of `batch` (front to back) stamped by `stamper`; returns how many.
+    @discardableResult
+    public func write(_ batch: borrowing PacketBatch, stamper: WallClockStamper) -> Int {
+        var local = sink
+        let count = batch.count
+        var i = 0
+        while i < count {
+            let packet = batch[i]
+            local.write(packet.data, length: packet.length, wallNanoseconds: stamper.wallNanoseconds(of: packet.metadata))
+            i &+= 1
+        }
+        sink = local
+        return count
     }
 
     /// Whether the stream saw a write error (disk full, I/O error) since it was opened.
@@ -122,5 +123,44 @@ public final class PcapFileWriter {
         if !flushed {
             throw .writeFailed(path: path, reason: Errno(rawValue: flushErrno).description)
         }
+    }
+}
+
+/// What writing a record needs, in a trivial value: the libpcap dumper, the snap length, the
+/// precision, and the running size of the file. Copied into a local for a burst so the
+/// per-frame path touches no class and no reference count.
+@frozen
+public struct PcapRecordSink {
+    @usableFromInline let dumperUser: UnsafeMutablePointer<UInt8>
+    /// Largest number of frame bytes kept per record.
+    public let snapLength: Int
+    @usableFromInline let nanosecond: Bool
+    /// Bytes of the file so far, counting what is still in the stdio buffer.
+    public var bytesWritten: Int64
+    /// Records written so far.
+    public var recordCount: Int
+
+    init(dumper: OpaquePointer, snapLength: Int, precision: TimestampPrecision) {
+        dumperUser = UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self)
+        self.snapLength = snapLength
+        nanosecond = precision == .nanosecond
+        bytesWritten = PcapFileWriter.fileHeaderBytes
+        recordCount = 0
+    }
+
+    /// Appends one record: the first `snapLength` bytes of the `length`-byte frame at `data`,
+    /// stamped `wallNanoseconds` after the epoch.
+    @inlinable
+    public mutating func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) {
+        let captured = length < snapLength ? length : snapLength
+        var header = pcap_pkthdr()
+        header.ts.tv_sec = Int(wallNanoseconds / 1_000_000_000)
+        let fraction = Int(wallNanoseconds % 1_000_000_000)
+        header.ts.tv_usec = nanosecond ? fraction : fraction / 1000
+        header.caplen = UInt32(truncatingIfNeeded: captured)
+        header.len = UInt32(truncatingIfNeeded: length)
+        pcap_dump(dumperUser, &header, data.assumingMemoryBound(to: UInt8.self))
+        bytesWritten &+= 16 &+ Int64(captured)
+        recordCount &+= 1
     }
 }

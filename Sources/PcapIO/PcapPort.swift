@@ -50,6 +50,7 @@ public final class PcapPort: Port, @unchecked Sendable {
     private var reader: PcapReader?
     private var writer: PcapFileWriter?
     private var stamper = WallClockStamper()
+    private var stamperAnchorTSC: UInt64 = 0
     private var passesDone = 0
     private var recordsThisPass = 0
     private var rxExhausted: Bool
@@ -109,11 +110,13 @@ public final class PcapPort: Port, @unchecked Sendable {
             return 0
         }
         if n == 0 && !reader.isAtEnd { counters.rxNoBuffer &+= 1 }
+        var bytes: UInt64 = 0
         var i = batch.count &- n
         while i < batch.count {
-            counters.rxBytes &+= UInt64(batch[i].length)
+            bytes &+= UInt64(batch[i].length)
             i &+= 1
         }
+        counters.rxBytes &+= bytes
         counters.rxPackets &+= UInt64(n)
         recordsThisPass &+= n
         if reader.isAtEnd && !reader.hasPendingError { nextPass() }
@@ -128,12 +131,13 @@ public final class PcapPort: Port, @unchecked Sendable {
             return 0
         }
         stamper.refresh()
-        var bytes = 0
-        batch.forEach { packet in
-            writer.write(packet.data, length: packet.length,
-                         wallNanoseconds: stamper.wallNanoseconds(of: packet.metadata))
-            bytes &+= packet.length
+        if stamper.nanoseconds(from: stamperAnchorTSC, to: stamper.tscNow) > 1_000_000_000 {
+            stamper.anchor()
+            stamperAnchorTSC = stamper.tscNow
         }
+        let before = writer.bytesWritten
+        _ = writer.write(batch, stamper: stamper)
+        let bytes = Int(writer.bytesWritten - before) - n * Int(PcapFileWriter.recordHeaderBytes)
         batch.removeAll()
         if writer.hasFailed {
             counters.txErrors &+= UInt64(n)

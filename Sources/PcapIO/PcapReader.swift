@@ -1,5 +1,9 @@
 import CPcap
 import PMDCore
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One frame read from a capture.
 public struct PcapFrame: Equatable, Sendable {
@@ -38,19 +42,33 @@ public final class PcapReader {
     public var hasPendingError: Bool { pendingError != nil }
 
     private var handle: OpaquePointer?
+    private let buffer: UnsafeMutableRawPointer
+    private static let bufferBytes = 1 << 20
     private var pendingError: PcapError?
 
     /// Opens `path`; throws when it is missing, not a capture, or not Ethernet.
     public init(path: String) throws(PcapError) {
+        // The stream is opened here so that it gets a large buffer and skips stdio's locks
+        // (one thread reads it); libpcap then reads the header and records from it.
+        guard let stream = fopen(path, "r") else {
+            throw .cannotOpen(path: path, reason: Errno(rawValue: errno).description)
+        }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.bufferBytes, alignment: 4096)
+        setvbuf(stream, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.bufferBytes)
+        _ = __fsetlocking(stream, Int32(FSETLOCKING_BYCALLER))
         var errorText = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        guard let handle = pcap_open_offline_with_tstamp_precision(
-            path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorText) else {
+        guard let handle = pcap_fopen_offline_with_tstamp_precision(
+            stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorText) else {
+            fclose(stream)
+            buffer.deallocate()
             throw .cannotOpen(path: path, reason: Self.withoutPathPrefix(errorText.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, path: path))
         }
+        self.buffer = buffer
         let linkType = pcap_datalink(handle)
         guard linkType == DLT_EN10MB else {
             let name = pcap_datalink_val_to_name(linkType).map { String(cString: $0) } ?? "number \(linkType)"
             pcap_close(handle)
+            buffer.deallocate()
             throw .notEthernet(path: path, linkType: name)
         }
         self.path = path
@@ -62,24 +80,15 @@ public final class PcapReader {
 
     /// Closes the file; later reads return nothing.
     public func close() {
-        if let handle { pcap_close(handle) }
+        if let handle {
+            pcap_close(handle)
+            buffer.deallocate()
+        }
         handle = nil
         isAtEnd = true
     }
 
-    /// Calls `body` with the next record's header and bytes (valid only during the call);
-    /// returns false at the end of the file.
-    @inlinable
-    public func withNextRecord(
-        _ body: (_ header: UnsafePointer<pcap_pkthdr>, _ bytes: UnsafePointer<UInt8>) throws(PcapError) -> Void
-    ) throws(PcapError) -> Bool {
-        guard let (header, bytes) = try nextRecord() else { return false }
-        try body(header, bytes)
-        return true
-    }
-
-    @usableFromInline
-    func nextRecord() throws(PcapError) -> (UnsafePointer<pcap_pkthdr>, UnsafePointer<UInt8>)? {
+    private func nextRecord() throws(PcapError) -> (UnsafePointer<pcap_pkthdr>, UnsafePointer<UInt8>)? {
         guard let handle, !isAtEnd else { return nil }
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
@@ -115,46 +124,53 @@ public final class PcapReader {
     /// Reads up to `batch.freeCapacity` frames into fresh buffers of `pool` at the back of
     /// `batch`: bytes copied, length and wall-clock timestamp set (`.wallClockTimestamp`).
     /// Returns how many it read (0 at the end of the file or when the pool is empty); throws
-    /// at a malformed record or a frame larger than the pool's buffers.
-    /// Frames read before an error are returned first; the error comes with the next call.
+    /// at a malformed record or a frame larger than the pool's buffers. Frames read before an
+    /// error are returned first; the error comes with the next call.
     public func read(into batch: inout PacketBatch, from pool: PoolRef, port: UInt16 = 0) throws(PcapError) -> Int {
         if let error = pendingError {
             pendingError = nil
             throw error
         }
-        guard batch.adopt(pool: pool) else { return 0 }
+        guard let handle, !isAtEnd, batch.adopt(pool: pool) else { return 0 }
         batch.compact()
-        var n = 0
         let room = batch.freeCapacity
         let dataRoom = pool.dataRoom
-        while n < room, pool.available > 0 {
-            let record: (UnsafePointer<pcap_pkthdr>, UnsafePointer<UInt8>)?
-            do throws(PcapError) {
-                record = try nextRecord()
-            } catch {
-                if n == 0 { throw error }
-                pendingError = error
-                return n
+        var n = 0
+        var records = recordsRead
+        var failure: PcapError?
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        while n < room && pool.available > 0 {
+            let status = pcap_next_ex(handle, &header, &data)
+            guard status == 1, let header, let data else {
+                isAtEnd = true
+                if status != PCAP_ERROR_BREAK {
+                    failure = .malformedRecord(path: path, record: records + 1, reason: String(cString: pcap_geterr(handle)))
+                }
+                break
             }
-            guard let (header, data) = record else { break }
+            records &+= 1
             let caplen = Int(header.pointee.caplen)
             guard caplen <= dataRoom else {
                 isAtEnd = true
-                let error = PcapError.frameTooLarge(path: path, record: recordsRead, length: caplen, bufferSize: dataRoom)
-                if n == 0 { throw error }
-                pendingError = error
-                return n
+                failure = .frameTooLarge(path: path, record: records, length: caplen, bufferSize: dataRoom)
+                break
             }
             let index = pool.take()!
             pool.data(index).copyMemory(from: data, byteCount: caplen)
             let meta = pool.metadata(index)
             meta.pointee = PacketMetadata()
-            meta.pointee.length = UInt32(caplen)
+            meta.pointee.length = UInt32(truncatingIfNeeded: caplen)
             meta.pointee.port = port
             meta.pointee.timestamp = Self.nanoseconds(header.pointee.ts)
             meta.pointee.flags = .wallClockTimestamp
             batch.appendOwnedIndex(index)
-            n += 1
+            n &+= 1
+        }
+        recordsRead = records
+        if let failure {
+            if n == 0 { throw failure }
+            pendingError = failure
         }
         return n
     }

@@ -1,6 +1,19 @@
+import PMDCore
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// What `RotatingPcapWriter.write(_:stamper:filter:maxRecords:)` did with a burst.
+public struct BurstWriteResult: Sendable {
+    /// Packets looked at, from the front.
+    public var examined = 0
+    /// Packets written.
+    public var written = 0
+    /// Packets the filter did not match.
+    public var filteredOut = 0
+    /// The error that stopped the burst (the last examined packet was not written).
+    public var error: PcapError?
+}
 
 /// When a capture moves on to a new file, as tcpdump's `-C` and `-G` do.
 public struct RotationPolicy: Sendable, Equatable {
@@ -88,10 +101,44 @@ public final class RotatingPcapWriter {
     }
 
     /// Appends one record (see `PcapFileWriter.write`); starts a new file first when `-C` says so.
-    @inlinable
     public func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) throws(PcapError) {
         if let limit = rotation.maxFileBytes, current.bytesWritten > limit { try rotateBySize() }
         current.write(data, length: length, wallNanoseconds: wallNanoseconds)
+    }
+
+    /// Writes the packets of `batch` from its front: each one `filter` matches (all without a
+    /// filter), stamped by `stamper`, until `maxRecords` were written. The `-C` check is made
+    /// before each record. Returns how far it got; on an error, the packet at `examined - 1`
+    /// was not written.
+    public func write(
+        _ batch: borrowing PacketBatch, stamper: WallClockStamper, filter: PacketFilter?, maxRecords: Int
+    ) -> BurstWriteResult {
+        var result = BurstWriteResult()
+        let limit = rotation.maxFileBytes ?? Int64.max
+        let count = batch.count
+        var sink = current.sink
+        var i = 0
+        while i < count && result.written < maxRecords {
+            let packet = batch[i]
+            i &+= 1
+            if let filter, !filter.matches(packet.data, length: packet.length) {
+                result.filteredOut &+= 1
+                continue
+            }
+            if sink.bytesWritten > limit {
+                current.sink = sink
+                do throws(PcapError) { try rotateBySize() } catch {
+                    result.error = error
+                    break
+                }
+                sink = current.sink
+            }
+            sink.write(packet.data, length: packet.length, wallNanoseconds: stamper.wallNanoseconds(of: packet.metadata))
+            result.written &+= 1
+        }
+        current.sink = sink
+        result.examined = i
+        return result
     }
 
     /// Pushes buffered records of the current file to disk.

@@ -15,10 +15,12 @@ public enum TimestampPrecision: Sendable, Equatable {
 
 /// Turns packet timestamps into wall-clock nanoseconds since the epoch.
 ///
-/// RX stamps packets with the TSC; a capture file wants wall-clock time. The clock is read once
-/// per burst (`refresh()`), and each packet's time is that reading minus the packet's age in
-/// TSC ticks. Packets already stamped in wall-clock nanoseconds (`.wallClockTimestamp`, pcap
-/// sources) keep their time; packets with no timestamp get the burst's time.
+/// RX stamps packets with the TSC; a capture file wants wall-clock time. The stamper reads the
+/// wall clock and the TSC together at an anchor (`anchor()`, about once a second), and the TSC
+/// alone once per burst (`refresh()`): the burst's wall time is the anchor's plus the ticks
+/// since, and each packet's time is that minus its age in ticks. Packets already stamped in
+/// wall-clock nanoseconds (`.wallClockTimestamp`, pcap sources) keep their time; packets with
+/// no timestamp get the burst's time.
 @frozen
 public struct WallClockStamper: Sendable {
     /// Wall-clock nanoseconds at the last `refresh()`.
@@ -27,25 +29,44 @@ public struct WallClockStamper: Sendable {
     public private(set) var tscNow: UInt64
     /// Nanoseconds per TSC tick.
     public let nanosecondsPerTick: Double
+    @usableFromInline var anchorWall: UInt64
+    @usableFromInline var anchorTSC: UInt64
 
-    /// A stamper that has read the clocks once.
+    /// A stamper anchored now.
     public init() {
         nanosecondsPerTick = 1e9 / TSC.frequency
         wallNow = 0
         tscNow = 0
-        refresh()
+        anchorWall = 0
+        anchorTSC = 0
+        anchor()
     }
 
-    /// Reads both clocks: once per burst.
+    /// Reads the wall clock and the TSC together; keeps the conversion true to the wall clock
+    /// (NTP slews it). Call about once a second.
+    public mutating func anchor() {
+        anchorTSC = TSC.now()
+        anchorWall = MonotonicClock.wallNanoseconds()
+        tscNow = anchorTSC
+        wallNow = anchorWall
+    }
+
+    /// Reads the TSC: once per burst.
     public mutating func refresh() {
         tscNow = TSC.now()
-        wallNow = MonotonicClock.wallNanoseconds()
+        wallNow = anchorWall &+ UInt64(Double(tscNow &- anchorTSC) * nanosecondsPerTick)
     }
 
     /// Sets the burst's time explicitly (tests, replays): packets without a wall-clock stamp get it.
     public mutating func refresh(wallNanoseconds: UInt64) {
         tscNow = TSC.now()
         wallNow = wallNanoseconds
+    }
+
+    /// Nanoseconds between the TSC readings `earlier` and `later`.
+    @inlinable
+    public func nanoseconds(from earlier: UInt64, to later: UInt64) -> UInt64 {
+        later > earlier ? UInt64(Double(later &- earlier) * nanosecondsPerTick) : 0
     }
 
     /// The wall-clock time of a packet with `metadata`.

@@ -20,31 +20,31 @@ struct CaptureCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "The port to capture from (pci:ADDR..., sim:FAMILY..., pcap:rx=FILE...).")
+    @Option(name: .long, help: ArgumentHelp("The port to capture from (pci:ADDR..., sim:FAMILY..., pcap:rx=FILE...).", valueName: "spec"))
     var port: String
 
-    @Option(name: .customShort("w"), help: "Output file; with -G an strftime pattern (tcpdump's naming).")
+    @Option(name: .customShort("w"), help: ArgumentHelp("Output file; with -G an strftime pattern (tcpdump's naming).", valueName: "file"))
     var output: String
 
-    @Option(name: .customShort("c"), help: "Stop after writing this many frames.")
+    @Option(name: .customShort("c"), help: ArgumentHelp("Stop after writing this many frames.", valueName: "count"))
     var count: UInt64?
 
-    @Option(name: .long, help: "Stop after this many seconds.")
+    @Option(name: .long, help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
 
-    @Option(name: .customShort("s"), help: "Bytes kept of each frame (snap length).")
+    @Option(name: .customShort("s"), help: ArgumentHelp("Bytes kept of each frame (snap length).", valueName: "snaplen"))
     var snapLength: Int = 262_144
 
-    @Option(name: .customShort("C"), help: "Start a new file when the current one exceeds this many millions of bytes (file, file1, file2...).")
+    @Option(name: .customShort("C"), help: ArgumentHelp("Start a new file when the current one exceeds this many millions of bytes (file, file1, file2...).", valueName: "MB"))
     var fileSizeMB: Double?
 
-    @Option(name: .customShort("G"), help: "Start a new file every this many seconds, named by the strftime pattern of -w.")
+    @Option(name: .customShort("G"), help: ArgumentHelp("Start a new file every this many seconds, named by the strftime pattern of -w.", valueName: "seconds"))
     var rotateSeconds: Int?
 
     @Flag(name: .long, help: "Microsecond timestamps (default: nanosecond).")
     var micro = false
 
-    @Argument(help: "A tcpdump filter expression (pcap-filter(7)); frames it does not match are counted, not written.")
+    @Argument(help: ArgumentHelp("A tcpdump filter expression (pcap-filter(7)); frames it does not match are counted, not written.", valueName: "expression"))
     var expression: [String] = []
 
     func validate() throws {

@@ -18,6 +18,7 @@ struct PcapPortTests {
           arguments: ["sizes.pcap", "protocols.pcap", "jumbo.pcap", "udp64x256.pcap"])
     func passThrough(name: String) throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         let out = dir + "/out.pcap"
         let rx = try PcapPort(name: "in", rxPath: samplePath(name), txPath: nil)
         let tx = try PcapPort(name: "out", rxPath: nil, txPath: out)
@@ -39,6 +40,7 @@ struct PcapPortTests {
     @Test("loop=3 plays the file three times, then the port is exhausted")
     func loops() throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         let out = dir + "/out.pcap"
         let rx = try PcapPort(name: "in", rxPath: samplePath("protocols.pcap"), txPath: nil, loop: 3)
         let tx = try PcapPort(name: "out", rxPath: nil, txPath: out)

@@ -24,6 +24,7 @@ struct PcapWriterTests {
     @Test("nanosecond file reads back byte-exact with its timestamps, and the tools read it")
     func nanosecondRoundTrip() throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         let path = dir + "/ns.pcap"
         let frames = syntheticFrames(sizes)
         let writer = try PcapFileWriter(path: path)
@@ -40,6 +41,7 @@ struct PcapWriterTests {
     @Test("microsecond file keeps the microseconds of each timestamp")
     func microsecondRoundTrip() throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         let path = dir + "/us.pcap"
         let frames = syntheticFrames(sizes)
         let writer = try PcapFileWriter(path: path, precision: .microsecond)
@@ -56,6 +58,7 @@ struct PcapWriterTests {
     @Test("the snap length cuts frames and keeps their wire length")
     func snapLength() throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         let path = dir + "/snap.pcap"
         let frames = syntheticFrames([60, 100, 1514])
         let writer = try PcapFileWriter(path: path, snapLength: 96)
@@ -70,6 +73,7 @@ struct PcapWriterTests {
     @Test("files are created with the process umask")
     func umaskRespected() throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         let path = dir + "/mode.pcap"
         let old = umask(0o027)
         defer { umask(old) }

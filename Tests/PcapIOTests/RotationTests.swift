@@ -18,6 +18,7 @@ struct RotationTests {
     @Test("-C: file, file1, file2, each at most one record over the limit, all frames in order")
     func bySize() throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         let frames = syntheticFrames(Array(repeating: 1000, count: 2500))
         let writer = try RotatingPcapWriter(pattern: dir + "/cap.pcap", rotation: RotationPolicy(maxFileBytes: 1_000_000),
                                             wallNanoseconds: frames[0].timestampNanoseconds)
@@ -36,6 +37,7 @@ struct RotationTests {
     @Test("-G: a new file per interval, named by the strftime pattern at its start")
     func byTime() throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         let t0: UInt64 = 1_767_225_600_000_000_000
         // Frames 0.5 s apart: with -G 2 a new file at t0+2 s and t0+4 s.
         let frames = syntheticFrames(Array(repeating: 100, count: 10), firstNanoseconds: t0).enumerated().map { i, f in
@@ -53,6 +55,7 @@ struct RotationTests {
     @Test("-G with -C: size rotations within an interval append 1, 2...; a new interval starts over")
     func bySizeAndTime() throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         let t0: UInt64 = 1_767_225_600_000_000_000
         let frames = (0..<6).map { i in
             PcapFrame(bytes: [UInt8](repeating: UInt8(i), count: 600), timestampNanoseconds: t0 + UInt64(i) * 400_000_000)
@@ -70,6 +73,7 @@ struct RotationTests {
     @Test("-G without a time pattern is refused before anything is written")
     func timeNeedsPattern() throws {
         let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
         #expect(throws: PcapError.self) {
             _ = try RotatingPcapWriter(pattern: dir + "/plain.pcap", rotation: RotationPolicy(secondsPerFile: 5), wallNanoseconds: 0)
         }

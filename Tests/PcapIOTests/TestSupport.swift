@@ -15,6 +15,11 @@ func makeTemporaryDirectory() throws -> String {
     return path
 }
 
+/// Removes a directory made by `makeTemporaryDirectory()`.
+func removeDirectory(_ path: String) {
+    try? FileManager.default.removeItem(atPath: path)
+}
+
 /// Result of running a program.
 struct ProcessResult {
     var status: Int32

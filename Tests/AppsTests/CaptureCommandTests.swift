@@ -1,0 +1,172 @@
+import Foundation
+import PcapIO
+import Testing
+
+/// `vfpmd capture` run as users run it: the built executable in a child process.
+@Suite("vfpmd capture (the executable)", .serialized)
+struct CaptureCommandTests {
+    /// Starts `vfpmd capture` with `arguments`; standard error goes to a file.
+    func start(_ arguments: [String], stderrPath: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try vfpmdExecutable())
+        process.arguments = ["capture"] + arguments
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Waits until `path` holds `needle` (live counters appear once a second).
+    func waitFor(_ needle: String, in path: String, seconds: Double) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains(needle) { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    /// Waits until the file at `path` holds at least `bytes`.
+    func waitForSize(of path: String, atLeast bytes: Int, seconds: Double) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size >= bytes { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// The number on the summary row `label`.
+    func summaryValue(_ label: String, in text: String) -> UInt64? {
+        for line in text.split(separator: "\n") where line.hasPrefix("  " + label + " ") {
+            return line.dropFirst(2 + label.count).split(separator: " ").first.flatMap { UInt64($0) }
+        }
+        return nil
+    }
+
+    @Test("SIGINT stops a capture of an endless source: summary adds up, the file holds every frame written")
+    func sigint() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/sigint.pcap"
+        let log = dir + "/stderr.txt"
+        let process = try start(["--port", "pcap:rx=" + samplePath("udp64x256.pcap") + ",loop=0", "-w", out, "--duration", "20"],
+                                stderrPath: log)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // Capturing: the first 4 MB buffer of records reached the file.
+        #expect(waitForSize(of: out, atLeast: 4 << 20, seconds: 10))
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("capture stopped (interrupted)"))
+        #expect(text.contains("received = written + filtered out + dropped by writer"))
+        let received = summaryValue("received", in: text)
+        let written = summaryValue("written", in: text)
+        #expect(received != nil && received == written && (written ?? 0) > 0)
+        let frames = try PcapReader(path: out).readAll()
+        #expect(UInt64(frames.count) == written)
+        let input = try PcapReader(path: samplePath("udp64x256.pcap")).readAll()
+        #expect(frames.enumerated().allSatisfy { $0.element == input[$0.offset % input.count] })
+        try expectReadableByTools(out, frames: frames.count)
+    }
+
+    @Test("a capture killed with SIGKILL reads back up to its last whole record")
+    func sigkill() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/killed.pcap"
+        let log = dir + "/stderr.txt"
+        let process = try start(["--port", "pcap:rx=" + samplePath("sizes.pcap") + ",loop=0", "-w", out, "--duration", "20"],
+                                stderrPath: log)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // After the first line of counters the file was flushed at least once.
+        #expect(waitFor("received", in: log, seconds: 10))
+        usleep(300_000)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        let reader = try PcapReader(path: out)
+        var frames: [PcapFrame] = []
+        var failure: PcapError?
+        do { while let frame = try reader.next() { frames.append(frame) } } catch { failure = error }
+        #expect(frames.count > 0)
+        if let failure {
+            guard case .malformedRecord(_, let record, _) = failure else {
+                Issue.record("unexpected error \(failure)")
+                return
+            }
+            #expect(record == frames.count + 1)
+        }
+        let input = try PcapReader(path: samplePath("sizes.pcap")).readAll()
+        #expect(frames.enumerated().allSatisfy { $0.element == input[$0.offset % input.count] })
+    }
+
+    @Test("an invalid filter expression: libpcap's text, exit non-zero")
+    func badFilter() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=" + samplePath("sizes.pcap"),
+                                                            "-w", dir + "/x.pcap", "udp", "port"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("invalid filter expression 'udp port': can't parse filter expression: syntax error"))
+    }
+
+    @Test("a bad port spec: the spec, a caret line, what is allowed; exit non-zero")
+    func badSpec() throws {
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=a.pcap,lop=2", "-w", "/dev/null"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("bad port spec: unknown setting 'lop'\n  pcap:rx=a.pcap,lop=2\n                 ^^^\n  pcap options:"))
+    }
+
+    @Test("a malformed or non-Ethernet input: one clear sentence, exit non-zero; whole records kept",
+          arguments: [("truncated-record.pcap", 2, "record 3 is truncated or malformed"),
+                      ("linux-sll.pcap", -1, "link type LINUX_SLL is not Ethernet"),
+                      ("bad-magic.pcap", -1, "cannot open capture: unknown file format")])
+    func badInput(name: String, whole: Int, message: String) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/x.pcap"
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=" + samplePath("bad/" + name), "-w", out])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(samplePath("bad/" + name) + ": " + message), "\(result.stderr)")
+        if whole >= 0 { #expect(try PcapReader(path: out).readAll().count == whole) }
+    }
+
+    @Test("-c, -s, --micro and a filter together, read back by the tools")
+    func options() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/o.pcap"
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=" + samplePath("protocols.pcap") + ",loop=0",
+                                                            "-w", out, "-c", "25", "-s", "64", "--micro", "udp"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let frames = try PcapReader(path: out).readAll()
+        #expect(frames.count == 25)
+        #expect(frames.allSatisfy { $0.bytes.count <= 64 && $0.timestampNanoseconds % 1000 == 0 })
+        try expectReadableByTools(out, frames: 25)
+    }
+
+    @Test("-G 1 for 2.5 seconds: a file per second named by the pattern, together holding every frame written")
+    func timeRotation() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=" + samplePath("protocols.pcap") + ",loop=0",
+                                                            "-w", dir + "/cap-%s.pcap", "-G", "1", "--duration", "2.5", "arp"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("cap-") }.sorted()
+        #expect(files.count >= 3 && files.count <= 4)
+        let seconds = files.compactMap { Int($0.dropFirst(4).dropLast(5)) }
+        #expect(seconds.count == files.count)
+        #expect(zip(seconds, seconds.dropFirst()).allSatisfy { $1 - $0 >= 1 })
+        var total = 0
+        for file in files {
+            let frames = try PcapReader(path: dir + "/" + file).readAll()
+            #expect(frames.allSatisfy { $0.bytes.count == 42 })
+            total += frames.count
+            try expectReadableByTools(dir + "/" + file, frames: frames.count)
+        }
+        #expect(UInt64(total) == summaryValue("written", in: result.stderr))
+    }
+}

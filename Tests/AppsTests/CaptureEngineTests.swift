@@ -1,0 +1,179 @@
+import Foundation
+import PMDCore
+import PcapIO
+import Testing
+@testable import Apps
+
+/// A two-queue port made for the tests: queue q delivers frames whose first byte is q, a
+/// fixed number per queue, and reports ring drops in `rxMissed`.
+final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
+    let name = "two-queue test port"
+    let queueCount = 2
+    let macAddress = MACAddress(2, 0, 0, 0, 0, 9)
+    var link: LinkStatus { LinkStatus(isUp: true, speedMbps: 10_000) }
+    private(set) var stats = PortStats()
+    var isExhausted: Bool { remaining.allSatisfy { $0 == 0 } }
+    let pool: Mempool
+    private var remaining: [Int]
+    private let missed: UInt64
+
+    init(framesPerQueue: Int, missed: UInt64) throws {
+        pool = try Mempool(name: "test", capacity: 256, pages: .smallPages)
+        remaining = [framesPerQueue, framesPerQueue]
+        self.missed = missed
+    }
+
+    func start() throws {}
+    func stop() {}
+    func close() {}
+    func receive(queue: Int, into batch: inout PacketBatch) -> Int {
+        guard batch.adopt(pool: pool.ref) else { return 0 }
+        batch.compact()
+        var n = 0
+        while n < 10, remaining[queue] > 0, let index = pool.ref.take() {
+            let meta = pool.ref.metadata(index)
+            meta.pointee = PacketMetadata()
+            meta.pointee.length = 64
+            meta.pointee.queue = UInt16(queue)
+            meta.pointee.timestamp = TSC.now()
+            pool.ref.data(index).initializeMemory(as: UInt8.self, repeating: UInt8(queue), count: 64)
+            batch.appendOwnedIndex(index)
+            remaining[queue] -= 1
+            n += 1
+        }
+        return n
+    }
+    func transmit(queue: Int, _ batch: inout PacketBatch) -> Int { 0 }
+    func updateStats() { stats.rxMissed = isExhausted ? missed : 0 }
+}
+
+@Suite("CaptureEngine")
+struct CaptureEngineTests {
+    func pcapPort(_ spec: String) throws -> PcapPort {
+        try PortOpeners.standard.open(PortSpec(parsing: spec)) as! PcapPort
+    }
+
+    @Test("a pcap source captured to the end is byte-exact with its timestamps; counters add up",
+          arguments: ["sizes.pcap", "protocols.pcap", "jumbo.pcap", "udp64x256.pcap"])
+    func wholeSource(name: String) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let port = try pcapPort("pcap:rx=" + samplePath(name))
+        let engine = try CaptureEngine(port: port, options: CaptureOptions(output: dir + "/out.pcap"))
+        let summary = try engine.run()
+        port.close()
+        let input = try PcapReader(path: samplePath(name)).readAll()
+        #expect(summary.reason == .sourceExhausted)
+        #expect(summary.counters.received == UInt64(input.count))
+        #expect(summary.counters.written == UInt64(input.count))
+        #expect(summary.counters.addsUp)
+        #expect(try PcapReader(path: dir + "/out.pcap").readAll() == input)
+        #expect(port.pool?.inUse == 0)
+        try expectReadableByTools(dir + "/out.pcap", frames: input.count)
+    }
+
+    @Test("a filter writes exactly the matching frames and counts the others")
+    func filtered() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let port = try pcapPort("pcap:rx=" + samplePath("protocols.pcap"))
+        var options = CaptureOptions(output: dir + "/vlan.pcap")
+        options.filter = "vlan"
+        let summary = try CaptureEngine(port: port, options: options).run()
+        port.close()
+        let input = try PcapReader(path: samplePath("protocols.pcap")).readAll()
+        let written = try PcapReader(path: dir + "/vlan.pcap").readAll()
+        #expect(written == [input[5], input[6]])
+        #expect(summary.counters.filteredOut == 8)
+        #expect(summary.counters.addsUp)
+    }
+
+    @Test("-c stops at the count; the rest of that burst is counted, not lost")
+    func count() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let port = try pcapPort("pcap:rx=" + samplePath("udp64x256.pcap") + ",loop=0")
+        var options = CaptureOptions(output: dir + "/c.pcap")
+        options.count = 100
+        let summary = try CaptureEngine(port: port, options: options).run()
+        port.close()
+        #expect(summary.reason == .countReached)
+        #expect(summary.counters.written == 100)
+        #expect(summary.counters.leftAtStop == summary.counters.received - 100)
+        #expect(summary.counters.addsUp)
+        #expect(try PcapReader(path: dir + "/c.pcap").readAll().count == 100)
+        #expect(port.pool?.inUse == 0)
+    }
+
+    @Test("--duration and a stop request end an endless source; the file holds every frame written")
+    func durationAndInterrupt() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let looped = "pcap:rx=" + samplePath("udp64x256.pcap") + ",loop=0"
+        var options = CaptureOptions(output: dir + "/d.pcap")
+        options.durationSeconds = 0.3
+        var port = try pcapPort(looped)
+        let timed = try CaptureEngine(port: port, options: options).run()
+        port.close()
+        #expect(timed.reason == .durationElapsed)
+        #expect(timed.counters.written > 0 && timed.counters.addsUp)
+        #expect(try PcapReader(path: dir + "/d.pcap").readAll().count == Int(timed.counters.written))
+
+        port = try pcapPort(looped)
+        var polls = 0
+        let stopped = try CaptureEngine(port: port, options: CaptureOptions(output: dir + "/i.pcap")).run(shouldStop: {
+            polls += 1
+            return polls > 50
+        })
+        port.close()
+        #expect(stopped.reason == .interrupted)
+        #expect(try PcapReader(path: dir + "/i.pcap").readAll().count == Int(stopped.counters.written))
+        #expect(stopped.counters.addsUp)
+    }
+
+    @Test("every RX queue is captured and the ring's drops are reported")
+    func allQueuesAndRingDrops() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let port = try TwoQueueTestPort(framesPerQueue: 35, missed: 7)
+        let summary = try CaptureEngine(port: port, options: CaptureOptions(output: dir + "/q.pcap")).run()
+        let frames = try PcapReader(path: dir + "/q.pcap").readAll()
+        #expect(frames.filter { $0.bytes[0] == 0 }.count == 35)
+        #expect(frames.filter { $0.bytes[0] == 1 }.count == 35)
+        #expect(summary.counters.received == 70 && summary.counters.written == 70)
+        #expect(summary.counters.droppedByRing == 7)
+        #expect(summary.text.contains("dropped by ring                7"))
+        #expect(port.pool.inUse == 0)
+        // TSC receive times became wall-clock times of this run (within a minute).
+        let now = MonotonicClock.wallNanoseconds()
+        #expect(frames.allSatisfy { $0.timestampNanoseconds <= now && now - $0.timestampNanoseconds < 60_000_000_000 })
+    }
+
+    @Test("-C through the engine rotates, and the files together hold every frame")
+    func rotation() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let port = try pcapPort("pcap:rx=" + samplePath("sizes.pcap") + ",loop=20")
+        var options = CaptureOptions(output: dir + "/r.pcap")
+        options.rotation = RotationPolicy(maxFileBytes: 50_000)
+        let summary = try CaptureEngine(port: port, options: options).run()
+        port.close()
+        #expect(summary.files.count == 4)
+        let input = try PcapReader(path: samplePath("sizes.pcap")).readAll()
+        let back = try summary.files.flatMap { try PcapReader(path: $0).readAll() }
+        #expect(back == Array(repeating: input, count: 20).flatMap { $0 })
+        for file in summary.files { try expectReadableByTools(file, frames: try PcapReader(path: file).readAll().count) }
+    }
+
+    @Test("an invalid filter fails before any file is created")
+    func badFilter() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let port = try pcapPort("pcap:rx=" + samplePath("sizes.pcap"))
+        var options = CaptureOptions(output: dir + "/never.pcap")
+        options.filter = "tcp port http and"
+        #expect(throws: PcapError.self) { _ = try CaptureEngine(port: port, options: options) }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/never.pcap"))
+        port.close()
+    }
+}
