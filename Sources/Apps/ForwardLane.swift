@@ -53,8 +53,8 @@ final class ForwardLane: @unchecked Sendable {
     let bToA = DirectionCounters()
     /// Packets held in the lane's two batches.
     let holding = UnsafeAtomic<Int>.create(0)
-    /// Monotonic time (ns) of the last packet received.
-    let lastReceive = UnsafeAtomic<UInt64>.create(0)
+    /// Loop iterations done: the controller sees that the lane polled after a moment.
+    let polls = UnsafeAtomic<UInt64>.create(0)
     /// Packets per burst.
     let burst: Int
     /// CPU to pin the thread to, if any.
@@ -81,7 +81,7 @@ final class ForwardLane: @unchecked Sendable {
         aToB.destroy()
         bToA.destroy()
         holding.destroy()
-        lastReceive.destroy()
+        polls.destroy()
         finished.destroy()
     }
 
@@ -91,10 +91,10 @@ final class ForwardLane: @unchecked Sendable {
         var ba = PacketBatch(burst: burst)
         while !control.stop.load(ordering: .relaxed) {
             if control.pause.load(ordering: .acquiring) { park() }
-            let moved = pump(from: a, to: b, &ab, rewriteAToB, aToB)
-                &+ pump(from: b, to: a, &ba, rewriteBToA, bToA)
-            if moved > 0 { lastReceive.store(MonotonicClock.nanoseconds(), ordering: .relaxed) }
+            pump(from: a, to: b, &ab, rewriteAToB, aToB)
+            pump(from: b, to: a, &ba, rewriteBToA, bToA)
             holding.store(ab.count &+ ba.count, ordering: .relaxed)
+            polls.store(polls.load(ordering: .relaxed) &+ 1, ordering: .releasing)
         }
         aToB.add(aToB.dropped, ab.count)
         bToA.add(bToA.dropped, ba.count)
@@ -104,20 +104,18 @@ final class ForwardLane: @unchecked Sendable {
         finished.store(true, ordering: .releasing)
     }
 
-    /// Moves one burst from `source` to `destination`; returns packets received.
+    /// Moves one burst from `source` to `destination`.
     @inline(__always)
     private func pump(from source: any Port, to destination: any Port, _ batch: inout PacketBatch,
-                      _ rewrite: ForwardRewrite, _ counters: DirectionCounters) -> Int {
-        var received = 0
+                      _ rewrite: ForwardRewrite, _ counters: DirectionCounters) {
         if batch.isEmpty {
-            received = source.receive(queue: queue, into: &batch)
-            guard received > 0 else { return 0 }
+            let received = source.receive(queue: queue, into: &batch)
+            guard received > 0 else { return }
             counters.add(counters.received, received)
             rewrite.apply(to: batch)
         }
         let sent = destination.transmit(queue: queue, &batch)
         if sent > 0 { counters.add(counters.sent, sent) }
-        return received
     }
 
     private func park() {

@@ -24,7 +24,7 @@ public struct ForwardConfiguration: Sendable {
     /// Seconds between reports.
     public var reportInterval: Double = 1
     /// How long the ports must be quiet, once every input is exhausted, before stopping.
-    public var drainQuietSeconds: Double = 0.05
+    public var drainQuietSeconds: Double = 0.2
 
     /// The defaults.
     public init() {}
@@ -153,7 +153,10 @@ public final class Forwarder: @unchecked Sendable {
         var reason = ForwardStopReason.signal
         var lastReport = start
         var previous = (totals(), ports.map { $0.port.stats })
-        var quietSince: UInt64?
+        // Draining: once every input is exhausted, stop when no lane holds a packet and
+        // nothing arrived for `drainQuietSeconds` during which every lane polled again (a
+        // thread the machine did not schedule has not looked yet).
+        var quiet: (since: UInt64, received: UInt64, polls: [UInt64])?
         while true {
             MonotonicClock.sleep(microseconds: 2_000)
             let now = MonotonicClock.nanoseconds()
@@ -163,15 +166,14 @@ public final class Forwarder: @unchecked Sendable {
             }
             if let d = configuration.duration, Double(now - start) / 1e9 >= d { reason = .duration; break }
             if ports.allSatisfy({ $0.isInputExhausted }) {
-                let idle = lanes.allSatisfy { $0.holding.load(ordering: .relaxed) == 0 }
-                    && lanes.allSatisfy { now &- $0.lastReceive.load(ordering: .relaxed) > UInt64(configuration.drainQuietSeconds * 1e9) }
-                if idle {
-                    if let q = quietSince, Double(now - q) / 1e9 >= configuration.drainQuietSeconds {
-                        reason = .inputExhausted; break
-                    }
-                    quietSince = quietSince ?? now
-                } else {
-                    quietSince = nil
+                let received = totals().reduce(0) { $0 + $1.received }
+                let polls = lanes.map { $0.polls.load(ordering: .acquiring) }
+                let holding = lanes.contains { $0.holding.load(ordering: .relaxed) != 0 }
+                if holding || received != quiet?.received {
+                    quiet = holding ? nil : (now, received, polls)
+                } else if let q = quiet, Double(now - q.since) / 1e9 >= configuration.drainQuietSeconds,
+                          zip(polls, q.polls).allSatisfy({ $0 &- $1 >= 2 }) {
+                    reason = .inputExhausted; break
                 }
             }
             if Double(now - lastReport) / 1e9 >= configuration.reportInterval {

@@ -14,6 +14,9 @@ final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
     private(set) var stats = PortStats()
     var isExhausted: Bool { remaining.allSatisfy { $0 == 0 } }
     let pool: Mempool
+    var buffersInUse: Int { pool.inUse }
+    var receivePools: [Mempool] { [pool] }
+    func mapForTransmit(_ pool: Mempool) throws {}
     private var remaining: [Int]
     private let missed: UInt64
 
