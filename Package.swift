@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "VFSimulatorTests", dependencies: ["VFSimulator", "PMDCore", "CShims"]),
         .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore"]),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PMDCore", "CShims"]),
-        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore"]),
+        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore", "VFIO", "VFSimulator"]),
     ],
     swiftLanguageModes: [.v6]
 )

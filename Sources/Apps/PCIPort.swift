@@ -11,8 +11,7 @@ public final class PCIPort: DriverPortHandle, @unchecked Sendable {
     public init(_ settings: PCIPortSettings, spec: String) throws {
         // The device first: a wrong address or a VF still on its kernel driver is the sentence
         // the user needs, before anything about the VFIO container.
-        let address = try VFIO.PCIAddress.parse(settings.address.description)
-        _ = try VFIOPreflight.check(address, sysfs: Sysfs(), noIOMMU: false)
+        _ = try VFIOPreflight.check(settings.address, sysfs: Sysfs(), noIOMMU: false)
         let container = try VFIOContainer.shared()
         device = try VFIODevice.open(address: settings.address.description, container: container)
         var config = VFPortConfiguration()

@@ -1,4 +1,5 @@
 import PMDCore
+import VFIO
 
 /// A port as the user names it on the command line, one grammar for every command:
 ///
@@ -35,50 +36,6 @@ public struct PortSpec: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { text }
-}
-
-/// A PCI address, domain:bus:device.function.
-public struct PCIAddress: Hashable, Sendable, CustomStringConvertible {
-    /// PCI domain (segment).
-    public var domain: UInt16
-    /// Bus number.
-    public var bus: UInt8
-    /// Device number, 0 to 31.
-    public var device: UInt8
-    /// Function number, 0 to 7.
-    public var function: UInt8
-
-    /// An address from its parts.
-    public init(domain: UInt16 = 0, bus: UInt8, device: UInt8, function: UInt8) {
-        self.domain = domain
-        self.bus = bus
-        self.device = device
-        self.function = function
-    }
-
-    /// Parses `DDDD:BB:DD.F` or `BB:DD.F` (hexadecimal, as lspci prints it); nil when malformed.
-    public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2 || parts.count == 3 else { return nil }
-        let domainText = parts.count == 3 ? parts[0] : "0000"
-        let busText = parts[parts.count - 2]
-        let slot = parts[parts.count - 1].split(separator: ".", omittingEmptySubsequences: false)
-        guard slot.count == 2, domainText.count <= 4, busText.count <= 2, slot[0].count <= 2, slot[1].count == 1,
-              !domainText.isEmpty, !busText.isEmpty, !slot[0].isEmpty,
-              let domain = UInt16(domainText, radix: 16), let bus = UInt8(busText, radix: 16),
-              let device = UInt8(slot[0], radix: 16), device < 32,
-              let function = UInt8(slot[1], radix: 16), function < 8 else { return nil }
-        self.init(domain: domain, bus: bus, device: device, function: function)
-    }
-
-    /// `0000:01:10.0`, as sysfs names the device.
-    public var description: String {
-        func hex(_ v: some BinaryInteger, _ width: Int) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(hex(domain, 4)):\(hex(bus, 2)):\(hex(device, 2)).\(function)"
-    }
 }
 
 /// Settings of a `pci:` port.

@@ -1,4 +1,5 @@
 import PMDCore
+import VFIO
 
 /// A port spec that does not parse: the spec, the part that is wrong, why, and what is allowed.
 public struct PortSpecError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -27,15 +28,16 @@ extension PortSpec {
     public static let grammar = """
         pci:ADDR[,queues=N][,rxd=N][,txd=N][,mtu=N][,promisc=on][,allmulti=on][,vlan=ID][,mac=MAC], \
         a bare PCI address (0000:01:10.0), \
-        sim:ixgbevf|x550vf|igbvf[,name=NAME][,rx=FILE][,loop=N][,tx=FILE][,link=NAME][,queues=N]\
-        [,spoofchk=on|off][,trust=on|off][,mac=MAC], \
+        sim:ixgbevf|x550vf|igbvf[,name=NAME][,rx=FILE][,loop=N][,pause=on|off][,tx=FILE][,link=NAME]\
+        [,spoofchk=on|off][,trust=on|off][,mac=MAC] and the pci: driver options, \
         pcap:rx=FILE[,tx=FILE][,loop=N]
         """
 
     static let pciOptions = "pci options: queues=N (1-64), rxd=N and txd=N (32-4096, multiples of 8), "
         + "mtu=N (68-9710), promisc=on|off, allmulti=on|off, vlan=ID (0-4095), mac=MAC (unicast)"
-    static let simOptions = "sim options: name=NAME, rx=FILE, loop=N (0 = forever), tx=FILE, link=NAME, "
-        + "queues=N (1-64), spoofchk=on|off, trust=on|off, mac=MAC (unicast)"
+    static let simOptions = "sim options: name=NAME, rx=FILE, loop=N (0 = forever), pause=on|off (flow control on the rx= wire, default on), "
+        + "tx=FILE, link=NAME, spoofchk=on|off, trust=on|off, mac=MAC (unicast); and the driver's: queues=N (1-64), "
+        + "rxd=N and txd=N (32-4096, multiples of 8), mtu=N (68-9710), promisc=on|off, allmulti=on|off, vlan=ID (0-4095)"
     static let pcapOptions = "pcap options: rx=FILE, tx=FILE (at least one), loop=N (0 = forever, needs rx)"
 
     /// Parses `text`; throws a `PortSpecError` pointing at the first bad part.
@@ -79,7 +81,7 @@ struct PortSpecParser {
         }
         if head.text.hasPrefix("sim:") { return try parseSim() }
         if head.text.hasPrefix("pcap:") { return try parsePcap() }
-        if PCIAddress(head.text) != nil { return try parsePCI(addressText: head.text, addressOffset: 0) }
+        if PCIAddress(String(head.text)) != nil { return try parsePCI(addressText: head.text, addressOffset: 0) }
         if let colon = head.text.firstIndex(of: ":"), head.text[..<colon].allSatisfy(\.isLetter) {
             let kind = head.text[..<colon]
             throw error("unknown port kind '\(kind)'", at: 0, length: kind.count,
@@ -92,7 +94,7 @@ struct PortSpecParser {
     // MARK: the three kinds
 
     func parsePCI(addressText: Substring, addressOffset: Int) throws(PortSpecError) -> PortSpec.Kind {
-        guard let address = PCIAddress(addressText) else {
+        guard let address = PCIAddress(String(addressText)) else {
             throw error("'\(addressText)' is not a PCI address", at: addressOffset, length: addressText.count,
                         allowed: "a PCI address is DDDD:BB:DD.F or BB:DD.F in hexadecimal, as lspci -D prints it (0000:01:10.0)")
         }
@@ -123,7 +125,8 @@ struct PortSpecParser {
         var settings = SimPortSettings(family: family)
         let allowed = PortSpec.simOptions
         let list = try options(from: 1, allowed: allowed,
-                               keys: ["name", "rx", "loop", "tx", "link", "queues", "spoofchk", "trust", "mac"])
+                               keys: ["name", "rx", "loop", "pause", "tx", "link", "queues", "spoofchk", "trust", "mac",
+                                      "rxd", "txd", "mtu", "promisc", "allmulti", "vlan"])
         for option in list {
             switch option.key {
             case "name": settings.name = try identifier(option, allowed: allowed)
@@ -134,6 +137,13 @@ struct PortSpecParser {
             case "queues": settings.queues = try integer(option, in: 1...64, allowed: allowed)
             case "spoofchk": settings.spoofCheck = try onOff(option, allowed: allowed)
             case "trust": settings.trusted = try onOff(option, allowed: allowed)
+            case "pause": settings.pause = try onOff(option, allowed: allowed)
+            case "rxd": settings.rxDescriptors = try descriptorCount(option, allowed: allowed)
+            case "txd": settings.txDescriptors = try descriptorCount(option, allowed: allowed)
+            case "mtu": settings.mtu = try integer(option, in: 68...9710, allowed: allowed)
+            case "promisc": settings.promiscuous = try onOff(option, allowed: allowed)
+            case "allmulti": settings.allMulticast = try onOff(option, allowed: allowed)
+            case "vlan": settings.vlans = [UInt16(try integer(option, in: 0...4095, allowed: allowed))]
             default: settings.mac = try mac(option, allowed: allowed)
             }
         }

@@ -1,5 +1,6 @@
 import PMDCore
 import Testing
+import VFIO
 @testable import Apps
 
 @Suite("Port specs: one grammar for pci:, bare PCI addresses, sim:, pcap:")
@@ -7,7 +8,7 @@ struct PortSpecTests {
     @Test("pci: with every setting")
     func pciFull() throws {
         let spec = try PortSpec(parsing: "pci:0000:03:10.1,queues=2,rxd=1024,txd=512,mtu=9000,promisc=on,allmulti=on,vlan=100,mac=02:00:00:00:00:05")
-        var expected = PCIPortSettings(address: PCIAddress(domain: 0, bus: 3, device: 0x10, function: 1))
+        var expected = PCIPortSettings(address: PCIAddress(domain: 0, bus: 3, device: 0x10, function: 1)!)
         expected.queues = 2
         expected.rxDescriptors = 1024
         expected.txDescriptors = 512
@@ -53,6 +54,18 @@ struct PortSpecTests {
         expected.trusted = true
         expected.mac = MACAddress(0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee)
         #expect(full.kind == .sim(expected))
+
+        let driver = try PortSpec(parsing: "sim:ixgbevf,rx=in.pcap,pause=off,rxd=1024,txd=256,mtu=9000,promisc=on,allmulti=on,vlan=100")
+        var withDriver = SimPortSettings(family: .ixgbevf)
+        withDriver.rxFile = "in.pcap"
+        withDriver.pause = false
+        withDriver.rxDescriptors = 1024
+        withDriver.txDescriptors = 256
+        withDriver.mtu = 9000
+        withDriver.promiscuous = true
+        withDriver.allMulticast = true
+        withDriver.vlans = [100]
+        #expect(driver.kind == .sim(withDriver))
     }
 
     @Test("pcap: rx, tx, both, loop")
