@@ -47,9 +47,10 @@ def newest_kernel():
     return path, os.path.basename(path)[len("vmlinuz-"):]
 
 
-def qemu_command(kernel, initrd, repo, out, inject_port, sink_port, memory_mb):
+def qemu_command(kernel, initrd, repo, out, vfpmd, inject_port, sink_port, memory_mb, harness_only):
     append = (f"console=ttyS0 intel_iommu=on iommu=pt quiet loglevel=3 panic=-1 "
-              f"vmtest.repo={repo} vmtest.out={out}")
+              f"vmtest.repo={repo} vmtest.out={out} vmtest.vfpmd={vfpmd}"
+              + (" vmtest.harness_only" if harness_only else ""))
     return [
         "qemu-system-x86_64",
         "-machine", "q35,accel=tcg,kernel-irqchip=split", "-cpu", "max", "-smp", "2",
@@ -76,6 +77,7 @@ class Runner:
         self.args = args
         self.repo = os.path.abspath(args.repo)
         self.out = os.path.abspath(args.out)
+        self.vfpmd = os.path.abspath(args.vfpmd or os.path.join(self.repo, ".build", "release", "vfpmd"))
         self.results = {}        # scenario -> (PASS|FAIL, detail)
         self.plan = None
         self.current = None
@@ -129,7 +131,7 @@ class Runner:
 
     def run(self):
         a = self.args
-        if " " in self.repo or " " in self.out:
+        if " " in self.repo + self.out + self.vfpmd:
             self.record("harness", "FAIL", "the checkout and output paths must not contain spaces")
             return
         shutil.rmtree(self.out, ignore_errors=True)
@@ -152,8 +154,8 @@ class Runner:
         sink = wire.Wire.bind_sink()
         inject_port = free_udp_port()
         self.wire = wire.Wire(inject_port, sink)
-        cmd = qemu_command(kernel, initrd, self.repo, self.out, inject_port,
-                           sink.getsockname()[1], a.memory)
+        cmd = qemu_command(kernel, initrd, self.repo, self.out, self.vfpmd, inject_port,
+                           sink.getsockname()[1], a.memory, a.harness_only)
         with open(os.path.join(self.out, "qemu-command.txt"), "w") as f:
             f.write(" ".join(cmd) + "\n")
         log(f"booting {kver} under TCG (serial log: {self.out}/serial.log)")
@@ -253,6 +255,10 @@ def main():
     parser.add_argument("--memory", type=int, default=2560, help="guest memory in MiB")
     parser.add_argument("--kernel", default=None, help="guest kernel image (default: newest /boot/vmlinuz-*)")
     parser.add_argument("--kernel-version", default=None)
+    parser.add_argument("--vfpmd", default=None,
+                        help="the vfpmd binary the guest runs (default: REPO/.build/release/vfpmd)")
+    parser.add_argument("--harness-only", action="store_true",
+                        help="run only the checks of the harness itself (no project code)")
     parser.add_argument("-v", "--verbose", action="store_true", help="echo the guest console")
     args = parser.parse_args()
     if args.out is None:

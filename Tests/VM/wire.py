@@ -94,11 +94,13 @@ def padded(frame):
 
 def wire_eligible(frame):
     """Whether QEMU's igb delivers this frame to a VF with default settings: untagged (a VLAN the
-    VF has not registered is dropped by the PF's filter) and at most 1514 bytes without FCS."""
+    VF has not registered is dropped by the PF's filter), not a MAC control frame, and at most
+    1514 bytes without FCS."""
     if len(frame) < 14 or len(frame) > 1514:
         return False
     ethertype = struct.unpack("!H", frame[12:14])[0]
-    return ethertype not in (0x8100, 0x88A8, 0x9100)
+    # VLAN tags; MAC control (PAUSE), which a NIC consumes rather than delivers.
+    return ethertype not in (0x8100, 0x88A8, 0x9100, 0x8808)
 
 
 def _checksum(data):

@@ -6,6 +6,7 @@ the host with `VMTEST-REQ <id> <action> <json>`, answered in the file `<out>/ack
 """
 
 import argparse
+import glob
 import json
 import os
 import re
@@ -23,7 +24,8 @@ IGB_PF = "0x10c9"
 VF_MACS = ["02:00:00:00:00:10", "02:00:00:00:00:11"]
 HOST_MAC = "02:00:00:00:00:fe"
 
-HARNESS = ["harness-boot", "harness-sriov", "harness-bind", "harness-testpmd"]
+HARNESS = ["harness-boot", "harness-wire-tx", "harness-sriov", "harness-bind", "harness-testpmd",
+           "harness-shared-group"]
 PROJECT = ["s1-sriov-devices-bind", "s2-capture", "s3-transmit", "s4-forward",
            "s5-side-by-side", "s5-flood", "s6-wrong-address", "s6-vf-on-igbvf", "s6-group-not-viable"]
 
@@ -194,17 +196,103 @@ class TestPMD:
         return received, dropped
 
 
+# --- processes -----------------------------------------------------------------------------------------
+
+CRASH_SIGNS = ("Fatal error", "Stack dump", "Current stack trace", "Illegal instruction",
+               "Segmentation fault", "Swift runtime failure")
+
+
+class Background:
+    """A command running in the background, its standard error in a file of the output directory
+    (so the host keeps it), stopped with SIGINT as a user would."""
+
+    def __init__(self, cmd, log):
+        self.cmd = cmd
+        self.log = log
+        self.err = open(log, "w")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.err, stderr=subprocess.STDOUT, text=True)
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def tail(self, n=3):
+        return " | ".join(self.text().strip().splitlines()[-n:])
+
+    def wait_ready(self, marker, seconds):
+        """Waits until `marker` appears in the output (the command is then receiving)."""
+        wait_for(lambda: marker in self.text() or self.proc.poll() is not None, seconds,
+                 f"`{' '.join(self.cmd[:2])}` to print '{marker}'")
+        if self.proc.poll() is not None:
+            raise Failure(f"`{' '.join(self.cmd)}` exited {self.proc.returncode} before it was ready: {self.tail()}")
+
+    def wait(self, seconds):
+        try:
+            self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.err.close()
+            raise Failure(f"`{' '.join(self.cmd)}` did not stop within {seconds} s: {self.tail()}")
+        self.err.close()
+        return self.proc.returncode
+
+    def interrupt(self, seconds=60):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.wait(seconds)
+
+
+def clear_error(result, *needles):
+    """Asserts that a command failed the way the project promises: a non-zero exit (not a
+    signal), no crash trace, and a message naming each of `needles`. Returns the message."""
+    message = (result.stderr + result.stdout).strip()
+    if result.returncode == 0:
+        raise Failure(f"exit status 0 where an error was expected; output: {message[:200]}")
+    if result.returncode < 0:
+        raise Failure(f"killed by signal {-result.returncode}: {message[-200:]}")
+    for sign in CRASH_SIGNS:
+        if sign in message:
+            raise Failure(f"a crash instead of an error: {message[-300:]}")
+    for needle in needles:
+        if needle.lower() not in message.lower():
+            raise Failure(f"the message does not mention '{needle}': {message[:300]}")
+    return message.splitlines()[0] if message else ""
+
+
+def compare_frames(got, want, what):
+    """Byte-exact comparison of two frame lists, as a readable failure."""
+    if got == want:
+        return
+    if len(got) != len(want):
+        missing = [i for i, f in enumerate(want) if f not in got][:5]
+        raise Failure(f"{what}: {len(got)} frames, expected {len(want)}; first missing input indices {missing}")
+    i = next(i for i in range(len(want)) if got[i] != want[i])
+    g, w = got[i], want[i]
+    j = next((k for k in range(min(len(g), len(w))) if g[k] != w[k]), min(len(g), len(w)))
+    raise Failure(f"{what}: frame {i} differs ({len(g)} bytes vs {len(w)} expected, first difference at byte {j}: "
+                  f"{g[j:j + 8].hex()} vs {w[j:j + 8].hex()})")
+
+
+def json_field(record, *names):
+    for name in names:
+        if name in record:
+            return record[name]
+    raise Failure(f"`vfpmd devices --json` record has none of the fields {names}: {sorted(record)}")
+
+
 # --- the scenarios -------------------------------------------------------------------------------------
 
 class Guest:
-    def __init__(self, repo, out):
+    def __init__(self, repo, out, vfpmd):
         self.repo = repo
         self.out = out
         self.host = Host(out)
-        self.vfpmd = os.path.join(repo, ".build", "release", "vfpmd")
+        self.vfpmd = vfpmd
         self.pf = None          # the igb PF cabled to the host's wire
         self.pf2 = None         # the igb PF behind the root port without ACS
         self.vfs = []
+        self.pf2_vf = None      # its VF, in the same IOMMU group as that PF
 
     def path(self, name):
         return os.path.join(self.out, name)
@@ -254,6 +342,35 @@ class Guest:
         return (f"{len(groups)} IOMMU groups, PF {self.pf} ({netdev(self.pf)}, group {group(self.pf)}), "
                 f"PF {self.pf2} behind a root port (group {group(self.pf2)}), {huge} hugepages")
 
+    def harness_wire_tx(self):
+        """Frames sent by the PF's kernel netdev reach the host's sink byte for byte."""
+        import socket
+        dev = netdev(self.pf)
+        src = wire.mac_bytes(read(f"/sys/class/net/{dev}/address"))
+        frames = wire.generated_frames(20, src_mac=src, dst_mac=wire.mac_bytes(HOST_MAC))
+        self.host.request("record-start", name="wire-tx")
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+            s.bind((dev, 0))
+            for f in frames:
+                s.send(f)
+                time.sleep(0.01)
+        got = self.host.request("record-stop", name="wire-tx", src=wire.mac_text(src), settle=1,
+                                pcap=self.path("harness-wire-tx.pcap"))
+        received = [wire.padded(f) for f in wire.read_pcap(self.path("harness-wire-tx.pcap"))]
+        compare_frames(received, [wire.padded(f) for f in frames], "frames the host received from the PF")
+        return f"{got['count']} frames from {dev} reached the host byte-exact"
+
+    def harness_shared_group(self):
+        """A VF of the PF behind the root port without ACS shares that PF's IOMMU group."""
+        write(f"{PCI}/{self.pf2}/sriov_numvfs", "1")
+        wait_for(lambda: len(virtfns(self.pf2)) == 1, 30, f"a VF of {self.pf2}")
+        vf = virtfns(self.pf2)[0]
+        members = sorted(os.listdir(f"/sys/kernel/iommu_groups/{group(vf)}/devices"))
+        if self.pf2 not in members:
+            raise Failure(f"VF {vf} is in group {group(vf)} with {members}, without its PF {self.pf2}")
+        self.pf2_vf = vf
+        return f"VF {vf} ({driver(vf)}) shares group {group(vf)} with {', '.join(m for m in members if m != vf)}"
+
     def harness_sriov(self):
         set_numvfs(self.pf, 2)
         wait_for(lambda: len(virtfns(self.pf)) == 2 and all(driver(v) == "igbvf" for v in virtfns(self.pf)),
@@ -291,6 +408,258 @@ class Guest:
             raise Failure(f"host sent {sent} frames to {VF_MACS[1]}, testpmd counted {received} (dropped {dropped})")
         return f"testpmd (net_e1000_igb_vf) on {vf} counted {received} of {sent} injected frames"
 
+    # -- the project's own commands ------------------------------------------------------------------
+    def vfpmd_run(self, *args, timeout=120):
+        return run([self.vfpmd, *args], timeout=timeout, check=False)
+
+    def need_vfpmd(self):
+        if not os.access(self.vfpmd, os.X_OK):
+            raise Failure(f"{self.vfpmd} is not built (swift build -c release --product vfpmd)")
+
+    def ensure_vfs_on_vfio(self):
+        """What scenario 1 should have left: 2 VFs with known MACs on vfio-pci. When scenario 1
+        failed, sysfs does it, so that each later scenario still tests its own command."""
+        if len(virtfns(self.pf)) != 2:
+            set_numvfs(self.pf, 2)
+            wait_for(lambda: len(virtfns(self.pf)) == 2, 30, "2 VFs")
+            set_vf_macs(self.pf, 2)
+        self.vfs = virtfns(self.pf)
+        for vf in self.vfs:
+            if driver(vf) != "vfio-pci":
+                sysfs_bind_vfio(vf)
+
+    def s1_sriov_devices_bind(self):
+        self.need_vfpmd()
+        r = self.vfpmd_run("sriov", self.pf, "--vfs", "2")
+        if r.returncode != 0:
+            raise Failure(f"vfpmd sriov {self.pf} --vfs 2 exited {r.returncode}: {(r.stderr + r.stdout).strip()[:300]}")
+        wait_for(lambda: len(virtfns(self.pf)) == 2, 30, "2 VFs after vfpmd sriov")
+        vfs = virtfns(self.pf)
+        wait_for(lambda: all(driver(v) == "igbvf" for v in vfs), 30, "the new VFs to be bound to igbvf")
+        set_vf_macs(self.pf, 2)
+        self.vfs = vfs
+
+        r = self.vfpmd_run("devices", "--json")
+        if r.returncode != 0:
+            raise Failure(f"vfpmd devices --json exited {r.returncode}: {r.stderr.strip()[:300]}")
+        try:
+            records = json.loads(r.stdout)
+        except ValueError as e:
+            raise Failure(f"vfpmd devices --json is not JSON ({e}): {r.stdout[:200]}")
+        by_address = {json_field(d, "address"): d for d in records}
+        for bdf in [self.pf] + vfs:
+            if bdf not in by_address:
+                raise Failure(f"vfpmd devices --json does not list {bdf}; it lists {sorted(by_address)}")
+            d = by_address[bdf]
+            if str(json_field(d, "iommu_group", "iommuGroup")) != group(bdf):
+                raise Failure(f"{bdf}: iommu_group {json_field(d, 'iommu_group', 'iommuGroup')}, sysfs says {group(bdf)}")
+            if json_field(d, "driver") != driver(bdf):
+                raise Failure(f"{bdf}: driver {json_field(d, 'driver')}, sysfs says {driver(bdf)}")
+        for i, vf in enumerate(vfs):
+            d = by_address[vf]
+            pf = json_field(d, "pf", "physfn", "physical_function")
+            if pf != self.pf:
+                raise Failure(f"{vf}: pf {pf}, expected {self.pf}")
+            if json_field(d, "vf_index", "vfIndex") != i:
+                raise Failure(f"{vf}: vf_index {json_field(d, 'vf_index', 'vfIndex')}, expected {i}")
+
+        r = self.vfpmd_run("bind", *vfs)
+        if r.returncode != 0:
+            raise Failure(f"vfpmd bind {' '.join(vfs)} exited {r.returncode}: {(r.stderr + r.stdout).strip()[:300]}")
+        for vf in vfs:
+            if driver(vf) != "vfio-pci":
+                raise Failure(f"after vfpmd bind, {vf} is bound to {driver(vf)}")
+            if not os.path.exists(f"/dev/vfio/{group(vf)}"):
+                raise Failure(f"/dev/vfio/{group(vf)} missing after vfpmd bind {vf}")
+        r = self.vfpmd_run("devices", "--json")
+        after = {json_field(d, "address"): json_field(d, "driver") for d in json.loads(r.stdout)}
+        if any(after.get(vf) != "vfio-pci" for vf in vfs):
+            raise Failure(f"vfpmd devices --json after bind: {after}")
+        return (f"sriov made {vfs}; devices --json: PF group {group(self.pf)} igb, VFs groups "
+                f"{group(vfs[0])}/{group(vfs[1])} igbvf; bind moved both to vfio-pci")
+
+    def input_frames(self, dst):
+        """Every frame of the committed captures that the emulated wire can carry, then generated
+        frames; destination rewritten to `dst`."""
+        frames, sources = [], []
+        for path in sorted(glob.glob(os.path.join(self.repo, "pcaps", "*.pcap"))):
+            try:
+                eligible = [f for f in wire.read_pcap(path) if wire.wire_eligible(f)][:48]
+            except wire.PcapError:
+                continue
+            frames += eligible
+            sources.append(f"{os.path.basename(path)}:{len(eligible)}")
+        frames += wire.generated_frames(40)
+        sources.append("generated:40")
+        return [wire.with_dst(f, dst) for f in frames], sources
+
+    def s2_capture(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0 = self.vfs[0]
+        frames, sources = self.input_frames(wire.mac_bytes(VF_MACS[0]))
+        wire.write_pcap(self.path("s2-input.pcap"), frames)
+        output = self.path("s2-capture.pcap")
+        cap = Background([self.vfpmd, "capture", "--port", f"pci:{vf0}", "-w", output, "-c", str(len(frames)),
+                          "--duration", "90"], self.path("s2-capture.log"))
+        cap.wait_ready("received", 90)
+        self.host.request("inject", pcap=self.path("s2-input.pcap"), rate=100)
+        status = cap.wait(90)
+        if status != 0:
+            raise Failure(f"vfpmd capture exited {status}: {cap.tail()}")
+        got = wire.read_pcap(output)
+        compare_frames(got, [wire.padded(f) for f in frames], "capture on VF0")
+        return f"{len(got)} frames byte-exact ({', '.join(sources)}; short ones padded to 60)"
+
+    def s3_transmit(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0 = self.vfs[0]
+        frames, sources = self.input_frames(wire.mac_bytes("02:00:00:00:00:99"))
+        source = self.path("s3-replay.pcap")
+        wire.write_pcap(source, frames)
+        self.host.request("record-start", name="s3")
+        fwd = Background([self.vfpmd, "forward", "--port", f"pcap:rx={source},tx=/dev/shm/s3-back.pcap",
+                          "--port", f"pci:{vf0}", "--mode", "mac", "--peer-mac", HOST_MAC, "--peer-mac", HOST_MAC,
+                          "--duration", "90"], self.path("s3-forward.log"))
+        status = fwd.wait(120)
+        got = self.host.request("record-stop", name="s3", src=VF_MACS[0], pcap=self.path("s3-sink.pcap"), settle=1)
+        if status != 0:
+            raise Failure(f"vfpmd forward (pcap -> VF0) exited {status}: {fwd.tail()}")
+        want = [wire.padded(wire.with_addresses(f, wire.mac_bytes(VF_MACS[0]), wire.mac_bytes(HOST_MAC))) for f in frames]
+        received = [wire.padded(f) for f in wire.read_pcap(self.path("s3-sink.pcap"))]
+        compare_frames(received, want, "frames the host received from VF0")
+        return f"host received all {got['count']} frames, byte-exact with MACs rewritten ({', '.join(sources)})"
+
+    def s4_forward(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0, vf1 = self.vfs
+        frames, sources = self.input_frames(wire.mac_bytes(VF_MACS[0]))
+        wire.write_pcap(self.path("s4-input.pcap"), frames)
+        self.host.request("record-start", name="s4")
+        fwd = Background([self.vfpmd, "forward", "--port", f"pci:{vf0}", "--port", f"pci:{vf1}", "--mode", "mac",
+                          "--peer-mac", HOST_MAC, "--peer-mac", HOST_MAC, "--duration", "120"],
+                         self.path("s4-forward.log"))
+        try:
+            wait_for(lambda: len(fwd.text().strip().splitlines()) >= 2 or fwd.proc.poll() is not None, 90,
+                     "vfpmd forward's first statistics")
+            if fwd.proc.poll() is not None:
+                raise Failure(f"vfpmd forward exited {fwd.proc.returncode}: {fwd.tail()}")
+            self.host.request("inject", pcap=self.path("s4-input.pcap"), rate=100)
+            time.sleep(2)
+        finally:
+            status = fwd.interrupt()
+        self.host.request("record-stop", name="s4", src=VF_MACS[1], pcap=self.path("s4-sink.pcap"))
+        if status != 0:
+            raise Failure(f"vfpmd forward (VF0 -> VF1) exited {status} on SIGINT: {fwd.tail()}")
+        want = [wire.padded(wire.with_addresses(f, wire.mac_bytes(VF_MACS[1]), wire.mac_bytes(HOST_MAC))) for f in frames]
+        received = [wire.padded(f) for f in wire.read_pcap(self.path("s4-sink.pcap"))]
+        compare_frames(received, want, "frames the host received from VF1")
+        return f"{len(received)} frames in at VF0, out at VF1 to the host, byte-exact with MACs rewritten"
+
+    def s5_side_by_side(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0, vf1 = self.vfs
+        count = 100
+        to0 = wire.generated_frames(count, dst_mac=wire.mac_bytes(VF_MACS[0]))
+        to1 = wire.generated_frames(count, dst_mac=wire.mac_bytes(VF_MACS[1]))
+        wire.write_pcap(self.path("s5-input.pcap"), [f for pair in zip(to0, to1) for f in pair])
+        pmd = TestPMD(vf1, self.path("s5-testpmd.log"))
+        try:
+            cap = Background([self.vfpmd, "capture", "--port", f"pci:{vf0}", "-w", self.path("s5-capture.pcap"),
+                              "-c", str(count), "--duration", "90"], self.path("s5-capture.log"))
+            cap.wait_ready("received", 90)
+            self.host.request("inject", pcap=self.path("s5-input.pcap"), rate=100)
+            status = cap.wait(90)
+            time.sleep(1)
+        finally:
+            received, dropped = pmd.stop()
+        if status != 0:
+            raise Failure(f"vfpmd capture exited {status}: {cap.tail()}")
+        captured = wire.read_pcap(self.path("s5-capture.pcap"))
+        if received != count or len(captured) != count:
+            raise Failure(f"host sent {count} frames to each VF: testpmd counted {received} (dropped {dropped}), "
+                          f"vfpmd captured {len(captured)}")
+        compare_frames(captured, [wire.padded(f) for f in to0], "vfpmd capture on VF0")
+        return f"side by side: testpmd on VF1 counted {received}, vfpmd capture on VF0 wrote {len(captured)} of {count}"
+
+    def s5_flood(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0, vf1 = self.vfs
+        seconds = 8
+        pmd = TestPMD(vf1, self.path("s5-flood-testpmd.log"))
+        try:
+            offered_pmd = self.host.request("flood", dst=VF_MACS[1], seconds=seconds)["sent"]
+            time.sleep(1)
+        finally:
+            testpmd_rx, _ = pmd.stop()
+        baseline = f"testpmd rxonly {testpmd_rx / seconds:.0f} pps"
+        cap = Background([self.vfpmd, "capture", "--port", f"pci:{vf0}", "-w", "/dev/shm/s5-flood.pcap",
+                          "-s", "96", "--duration", str(seconds + 40)], self.path("s5-flood-capture.log"))
+        try:
+            cap.wait_ready("received", 90)
+            offered_vfpmd = self.host.request("flood", dst=VF_MACS[0], seconds=seconds)["sent"]
+            time.sleep(1)
+        except Failure as e:
+            raise Failure(f"{baseline}; vfpmd: {e}")
+        finally:
+            status = cap.interrupt()
+        if os.path.exists("/dev/shm/s5-flood.pcap"):
+            os.unlink("/dev/shm/s5-flood.pcap")
+        counts = re.findall(r"^\s*received\s+(\d+)", cap.text(), re.M)
+        if status != 0 or not counts:
+            raise Failure(f"{baseline}; vfpmd capture under flood exited {status}: {cap.tail()}")
+        vfpmd_rx = int(counts[-1])
+        pps_vfpmd, pps_testpmd = vfpmd_rx / seconds, testpmd_rx / seconds
+        if pps_vfpmd <= 0 or pps_testpmd <= 0:
+            raise Failure(f"no frames under flood: vfpmd {vfpmd_rx}, testpmd {testpmd_rx}")
+        ratio = pps_vfpmd / pps_testpmd
+        with open(self.path("flood.json"), "w") as f:
+            json.dump({"seconds": seconds, "frame_bytes": 64, "vfpmd_capture_pps": round(pps_vfpmd),
+                       "testpmd_rxonly_pps": round(pps_testpmd), "ratio": round(ratio, 3),
+                       "host_offered_pps": {"vfpmd": round(offered_vfpmd / seconds),
+                                            "testpmd": round(offered_pmd / seconds)}}, f, indent=1)
+        return (f"{seconds} s flood of 64-byte frames under TCG: vfpmd capture {pps_vfpmd:.0f} pps, "
+                f"testpmd rxonly {pps_testpmd:.0f} pps, ratio vfpmd/testpmd {ratio:.2f} "
+                f"(host offered {offered_vfpmd / seconds:.0f} and {offered_pmd / seconds:.0f} pps)")
+
+    def s6_wrong_address(self):
+        self.need_vfpmd()
+        missing = "0000:00:1f.7"
+        one = clear_error(self.vfpmd_run("bind", missing), missing)
+        two = clear_error(self.vfpmd_run("capture", "--port", f"pci:{missing}", "-w", "/dev/shm/x.pcap", "-c", "1"), missing)
+        three = clear_error(self.vfpmd_run("bind", "00:zz.9"), "00:zz.9")
+        return f"bind: '{one}'; capture: '{two}'; malformed: '{three}'"
+
+    def s6_vf_on_igbvf(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf1 = self.vfs[1]
+        r = self.vfpmd_run("unbind", vf1)
+        if r.returncode != 0 or driver(vf1) != "igbvf":
+            raise Failure(f"vfpmd unbind {vf1} exited {r.returncode}, driver now {driver(vf1)}: {r.stderr.strip()[:200]}")
+        message = clear_error(self.vfpmd_run("capture", "--port", f"pci:{vf1}", "-w", "/dev/shm/x.pcap", "-c", "1",
+                                             "--duration", "5"), vf1, "igbvf", "bind")
+        return f"unbind returned {vf1} to igbvf; capture on it: '{message}'"
+
+    def s6_group_not_viable(self):
+        self.need_vfpmd()
+        vf = self.pf2_vf
+        if vf is None:
+            raise Failure("the shared-group VF behind the root port was not created (see harness-shared-group)")
+        r = self.vfpmd_run("bind", vf)
+        if r.returncode != 0:
+            message = clear_error(r, "viable", self.pf2)
+            return f"bind refused: '{message}'"
+        if driver(vf) != "vfio-pci":
+            raise Failure(f"vfpmd bind {vf} exited 0 but the VF is bound to {driver(vf)}")
+        message = clear_error(self.vfpmd_run("capture", "--port", f"pci:{vf}", "-w", "/dev/shm/x.pcap", "-c", "1",
+                                             "--duration", "5"), "not viable", self.pf2, "igb")
+        return f"bind {vf} moved it to vfio-pci; opening it: '{message}'"
+
     def reset_sriov(self):
         """Back to a PF without VFs, so that the project's own commands start from scratch."""
         for vf in virtfns(self.pf):
@@ -302,22 +671,26 @@ class Guest:
         say("VMTEST-PLAN " + " ".join(HARNESS + ([] if only_harness else PROJECT)))
         if not self.scenario("harness-boot", self.boot):
             return
-        self.scenario("harness-sriov", self.harness_sriov)
-        if self.vfs:
+        self.scenario("harness-wire-tx", self.harness_wire_tx)
+        if self.scenario("harness-sriov", self.harness_sriov):
             if self.scenario("harness-bind", self.harness_bind):
                 self.scenario("harness-testpmd", self.harness_testpmd)
+        self.scenario("harness-shared-group", self.harness_shared_group)
         if only_harness:
             return
         self.reset_sriov()
+        for name in PROJECT:
+            self.scenario(name, getattr(self, name.replace("-", "_")))
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repo", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--vfpmd", required=True)
     parser.add_argument("--only-harness", action="store_true")
     args = parser.parse_args()
-    Guest(args.repo, args.out).main(args.only_harness)
+    Guest(args.repo, args.out, args.vfpmd).main(args.only_harness)
 
 
 if __name__ == "__main__":
