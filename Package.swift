@@ -8,12 +8,14 @@ let package = Package(
     products: [
         .executable(name: "vfpmd", targets: ["vfpmd"]),
         .library(name: "PMDCore", targets: ["PMDCore"]),
+        .library(name: "PcapIO", targets: ["PcapIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // C: volatile MMIO, fences, rdtsc, prefetch; <linux/vfio.h> ioctls.
@@ -30,16 +32,41 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // libpcap writer (rotation), reader, BPF filters, and the pcap file port.
+        .target(
+            name: "PcapIO",
+            dependencies: [
+                "PMDCore",
+                "CPcap",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // The apps: forwarder, capture, traffic generator and meter; port specs and openers.
+        .target(
+            name: "Apps",
+            dependencies: [
+                "PMDCore",
+                "PcapIO",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .executableTarget(
             name: "vfpmd",
             dependencies: [
                 "PMDCore",
+                "PcapIO",
+                "Apps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
+        .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap"]),
+        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,21 +13,25 @@ public struct PacketBatch: ~Copyable {
     @usableFromInline var start: Int
     @usableFromInline var end: Int
     @usableFromInline var owner: PoolRef
+    /// Most packets this batch takes in (its burst size), at most `capacity`.
+    public let burst: Int
     /// The pool of every packet in the batch.
     @inlinable public var pool: PoolRef { owner }
 
-    /// An empty batch for packets of `pool`.
+    /// An empty batch for packets of `pool`, taking in at most `burst` packets.
     @inlinable
-    public init(pool: PoolRef) {
+    public init(pool: PoolRef, burst: Int = PacketBatch.capacity) {
+        precondition(burst >= 1 && burst <= Self.capacity, "burst must be 1...\(Self.capacity)")
         slots = InlineArray(repeating: 0)
         start = 0
         end = 0
         owner = pool
+        self.burst = burst
     }
 
     /// An empty batch that takes the pool of the first packets put into it.
     @inlinable
-    public init() { self.init(pool: PoolRef.detached) }
+    public init(burst: Int = PacketBatch.capacity) { self.init(pool: PoolRef.detached, burst: burst) }
 
     @inlinable
     deinit {
@@ -42,8 +46,8 @@ public struct PacketBatch: ~Copyable {
     @inlinable public var count: Int { end &- start }
     /// Whether the batch holds no packet.
     @inlinable public var isEmpty: Bool { end == start }
-    /// How many more packets fit (after `compact()`).
-    @inlinable public var freeCapacity: Int { Self.capacity &- count }
+    /// How many more packets fit (after `compact()`), up to the burst size.
+    @inlinable public var freeCapacity: Int { burst &- count }
 
     /// A view of the `i`-th packet (0 is the front).
     @inlinable
@@ -86,14 +90,14 @@ public struct PacketBatch: ~Copyable {
     public mutating func append(_ packet: consuming Packet) -> Packet? {
         guard packet.pool == pool || adopt(pool: packet.pool) else { return packet }
         compact()
-        guard end < Self.capacity else { return packet }
+        guard end < burst else { return packet }
         slots[end] = packet.consumeIndex()
         end &+= 1
         return nil
     }
 
     /// Appends a raw buffer index that the caller owns and gives up (ports filling a batch
-    /// from a ring). The caller has made room (`compact()`, `freeCapacity`).
+    /// from a ring). The caller has made room (`compact()`, then at most `freeCapacity`).
     @inlinable
     public mutating func appendOwnedIndex(_ index: UInt32) {
         precondition(end < Self.capacity, "batch overflow")

@@ -16,6 +16,8 @@ public protocol Port: AnyObject, Sendable {
     var stats: PortStats { get }
     /// Whether a finite source (a pcap file) is exhausted: no packet will ever arrive again.
     var isExhausted: Bool { get }
+    /// Buffers taken from the port's own pools and not back in them (0 after a clean close).
+    var buffersInUse: Int { get }
 
     /// Starts the queues; packets flow after this.
     func start() throws

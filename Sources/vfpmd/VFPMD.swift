@@ -8,7 +8,7 @@ struct VFPMD: ParsableCommand {
         commandName: "vfpmd",
         abstract: "User-space poll-mode driver for Intel SR-IOV Virtual Functions (ixgbevf, igbvf).",
         version: VersionCommand.version,
-        subcommands: [VersionCommand.self]
+        subcommands: [ForwardCommand.self, CaptureCommand.self, BenchCommand.self, VersionCommand.self]
     )
 }
 

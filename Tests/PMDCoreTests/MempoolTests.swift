@@ -144,3 +144,17 @@ func isNil(_ leftover: consuming Packet?) -> Bool {
     _ = consume packet
     return false
 }
+
+/// A batch's burst size bounds what it takes in.
+struct BatchBurstTests {
+    @Test func freeCapacityFollowsTheBurstSize() throws {
+        let pool = try Mempool(name: "burst", capacity: 64, pages: .smallPages)
+        var batch = PacketBatch(pool: pool.ref, burst: 8)
+        #expect(batch.freeCapacity == 8)
+        for _ in 0..<8 { #expect(Bool(isNil(batch.append(Packet(from: pool.ref)!)))) }
+        #expect(batch.freeCapacity == 0)
+        #expect(Bool(!isNil(batch.append(Packet(from: pool.ref)!))))
+        batch.removeAll()
+        #expect(pool.inUse == 0)
+    }
+}

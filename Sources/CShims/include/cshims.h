@@ -5,21 +5,18 @@
 // - Acquire/release accesses to memory shared with a device model running in another thread.
 // - <linux/vfio.h>: its ioctl request numbers are function-like macros that Swift cannot
 //   import, so each is wrapped in a function; ioctl itself is variadic, so it is wrapped too.
-// - memfd_create with hugetlb flags, and thread pinning (CPU_SET is a macro).
+// - memfd_create with hugetlb flags, the memlock limit, thread pinning (CPU_SET is a macro),
+//   (these few live in cshims.c).
 //
-// Everything is `static inline __attribute__((always_inline))`: at -O and in debug builds the
+// The rest is `static inline __attribute__((always_inline))`: at -O and in debug builds the
 // calls disappear into the caller, so the hot path costs the same instructions as C.
 #ifndef VFPMD_CSHIMS_H
 #define VFPMD_CSHIMS_H
 
-#define _GNU_SOURCE 1
 #include <stdint.h>
 #include <stddef.h>
-#include <sched.h>
-#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/vfio.h>
@@ -152,19 +149,10 @@ VFPMD_INLINE int vfpmd_memfd_create(const char *name, unsigned int flags) {
     return (int)syscall(SYS_memfd_create, name, flags);
 }
 
-/// The soft RLIMIT_MEMLOCK in bytes; UINT64_MAX when unlimited or unknown.
-VFPMD_INLINE uint64_t vfpmd_memlock_limit(void) {
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
-    return (uint64_t)limit.rlim_cur;
-}
-
 /// Pin the calling thread to one CPU. Returns 0 or an errno value.
-VFPMD_INLINE int vfpmd_pin_current_thread(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
+int vfpmd_pin_current_thread(int cpu);
+
+/// The soft RLIMIT_MEMLOCK in bytes; UINT64_MAX when unlimited or unknown.
+uint64_t vfpmd_memlock_limit(void);
 
 #endif

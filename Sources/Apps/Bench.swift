@@ -1,0 +1,262 @@
+import Atomics
+import CShims
+import Foundation
+import Histogram
+import PMDCore
+
+/// What `vfpmd bench` is asked to do.
+public struct BenchConfiguration: Sendable {
+    /// Who sends and who measures.
+    public enum Mode: String, CaseIterable, Sendable {
+        /// Every port sends.
+        case tx
+        /// Every port measures what it receives.
+        case rx
+        /// Every port sends and measures (ports cabled to each other).
+        case rxtx
+        /// The first port sends, the last port measures (one port: it sends and measures itself).
+        case loop
+    }
+    /// The mode.
+    public var mode: Mode = .rxtx
+    /// Frame sizes with FCS, cycled per packet (one entry for a fixed size; `BenchFrame.imix`).
+    public var sizes: [Int] = [64]
+    /// Packets per second per sending port (nil = as fast as the port takes them).
+    public var packetsPerSecond: Double?
+    /// Flows (UDP source ports) per sending port, spread over its queues.
+    public var flows: Int = 1
+    /// Queues per port; nil = all the port has.
+    public var queues: Int?
+    /// CPUs for the polling threads, cycled.
+    public var cores: [Int] = []
+    /// Seconds to run (nil = until interrupted).
+    public var duration: Double? = 10
+    /// Record one-way latency from the stamped send times.
+    public var latency = false
+    /// Burst size.
+    public var burst = 32
+    /// Destination MAC of the frames sent out of each port (default broadcast).
+    public var destinations: [MACAddress] = []
+
+    /// The defaults.
+    public init() {}
+}
+
+/// Results of one queue of one port.
+public struct BenchQueueResult: Codable, Sendable {
+    public var port: Int
+    public var queue: Int
+    public var txPackets: UInt64
+    public var txBytes: UInt64
+    public var rxPackets: UInt64
+    public var rxBytes: UInt64
+    public var lost: UInt64
+    public var reordered: UInt64
+}
+
+/// Rates of one port over an interval or a whole run.
+public struct BenchPortRates: Codable, Sendable {
+    public var name: String
+    public var txMpps: Double
+    public var txGbps: Double
+    public var txGbpsL1: Double
+    public var rxMpps: Double
+    public var rxGbps: Double
+    public var rxGbpsL1: Double
+    /// Share of the link's line rate used by the busier direction, in percent (nil when the
+    /// link speed is unknown).
+    public var lineRatePercent: Double?
+    public var lost: UInt64
+    public var reordered: UInt64
+    public var queues: [BenchQueueResult]
+}
+
+/// Latency percentiles in nanoseconds.
+public struct BenchLatency: Codable, Sendable {
+    public var samples: UInt64
+    public var p50: UInt64
+    public var p99: UInt64
+    public var p999: UInt64
+    public var max: UInt64
+}
+
+/// A report (one per interval, and the summary).
+public struct BenchReport: Codable, Sendable {
+    public var elapsed: Double
+    public var final: Bool
+    public var ports: [BenchPortRates]
+    /// One-way latency per measuring port (summary only, with latency on).
+    public var latency: [String: BenchLatency]?
+}
+
+/// The traffic benchmark: a generator and/or a meter per (port, queue), one thread each.
+public final class Bench: @unchecked Sendable {
+    private let ports: [OpenedPort]
+    private let configuration: BenchConfiguration
+    private var generators: [[TrafficGenerator?]] = []
+    private var meters: [[TrafficMeter?]] = []
+    private let stop = UnsafeAtomic<Bool>.create(false)
+    private let stopSending = UnsafeAtomic<Bool>.create(false)
+
+    /// Sets up generators and meters per the mode.
+    public init(ports: [OpenedPort], configuration: BenchConfiguration) throws {
+        precondition(!ports.isEmpty)
+        self.ports = ports
+        self.configuration = configuration
+        let last = ports.count - 1
+        for (i, opened) in ports.enumerated() {
+            let port = opened.port
+            let queues = max(1, min(configuration.queues ?? port.queueCount, port.queueCount))
+            let sends: Bool, measures: Bool
+            switch configuration.mode {
+            case .tx: (sends, measures) = (true, false)
+            case .rx: (sends, measures) = (false, true)
+            case .rxtx: (sends, measures) = (true, true)
+            case .loop: (sends, measures) = (i == 0, i == last)
+            }
+            let destination = configuration.destinations.indices.contains(i) ? configuration.destinations[i] : .broadcast
+            let perQueueRate = configuration.packetsPerSecond.map { $0 / Double(queues) }
+            generators.append(try (0..<queues).map { q in
+                sends ? try TrafficGenerator(
+                    port: port, queue: q, queues: queues, flowCount: configuration.flows,
+                    sizes: configuration.sizes, packetsPerSecond: perQueueRate, burst: configuration.burst,
+                    source: port.macAddress, destination: destination) : nil
+            })
+            meters.append((0..<queues).map { q in
+                measures ? TrafficMeter(port: port, queue: q, recordLatency: configuration.latency) : nil
+            })
+        }
+    }
+
+    deinit {
+        stop.destroy()
+        stopSending.destroy()
+    }
+
+    /// Runs until the duration ends or a stop signal; `report` gets each interval's report on
+    /// the controller thread; returns the summary.
+    public func run(report: (BenchReport) -> Void) -> BenchReport {
+        var threads: [Thread] = []
+        var finished: [UnsafeAtomic<Bool>] = []
+        var lane = 0
+        for i in ports.indices {
+            for q in generators[i].indices {
+                let generator = generators[i][q], meter = meters[i][q]
+                guard generator != nil || meter != nil else { continue }
+                let done = UnsafeAtomic<Bool>.create(false)
+                finished.append(done)
+                let core = configuration.cores.isEmpty ? nil : configuration.cores[lane % configuration.cores.count]
+                lane += 1
+                let stop = self.stop, stopSending = self.stopSending
+                let t = Thread {
+                    if let core { _ = vfpmd_pin_current_thread(Int32(core)) }
+                    while !stop.load(ordering: .relaxed) {
+                        if !stopSending.load(ordering: .relaxed) { _ = generator?.poll() }
+                        _ = meter?.poll()
+                    }
+                    done.store(true, ordering: .releasing)
+                }
+                t.name = "vfpmd-bench-\(i)-\(q)"
+                threads.append(t)
+            }
+        }
+        let start = MonotonicClock.nanoseconds()
+        threads.forEach { $0.start() }
+        var previous = snapshot()
+        var last = start
+        while true {
+            MonotonicClock.sleep(microseconds: 5_000)
+            let now = MonotonicClock.nanoseconds()
+            if StopSignal.isRequested { break }
+            if let d = configuration.duration, Double(now - start) / 1e9 >= d { break }
+            if now - last >= 1_000_000_000 {
+                let current = snapshot()
+                report(makeReport(current, since: previous, seconds: Double(now - last) / 1e9,
+                                  elapsed: Double(now - start) / 1e9, final: false))
+                for p in ports { p.port.updateStats() }
+                previous = current
+                last = now
+            }
+        }
+        // Stop sending first and let the meters take in what is still on its way (not a loss).
+        stopSending.store(true, ordering: .releasing)
+        var settled = snapshot()
+        repeat {
+            MonotonicClock.sleep(microseconds: 20_000)
+            let now = snapshot()
+            if now.map(\.rxPackets) == settled.map(\.rxPackets) { break }
+            settled = now
+        } while true
+        stop.store(true, ordering: .releasing)
+        while !finished.allSatisfy({ $0.load(ordering: .acquiring) }) { MonotonicClock.sleep(microseconds: 100) }
+        finished.forEach { $0.destroy() }
+        let elapsed = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        for p in ports { p.port.updateStats() }
+        var summary = makeReport(snapshot(), since: nil, seconds: elapsed, elapsed: elapsed, final: true)
+        if configuration.latency { summary.latency = latencies() }
+        return summary
+    }
+
+    private func snapshot() -> [BenchQueueResult] {
+        var out: [BenchQueueResult] = []
+        for i in ports.indices {
+            for q in generators[i].indices {
+                let g = generators[i][q], m = meters[i][q]
+                out.append(BenchQueueResult(
+                    port: i, queue: q,
+                    txPackets: g?.sentPackets.load(ordering: .relaxed) ?? 0,
+                    txBytes: g?.sentBytes.load(ordering: .relaxed) ?? 0,
+                    rxPackets: m?.packets.load(ordering: .relaxed) ?? 0,
+                    rxBytes: m?.bytes.load(ordering: .relaxed) ?? 0,
+                    lost: m?.lost.load(ordering: .relaxed) ?? 0,
+                    reordered: m?.reordered.load(ordering: .relaxed) ?? 0))
+            }
+        }
+        return out
+    }
+
+    private func makeReport(_ now: [BenchQueueResult], since before: [BenchQueueResult]?, seconds: Double,
+                            elapsed: Double, final: Bool) -> BenchReport {
+        let secs = max(seconds, 1e-9)
+        let rates = ports.indices.map { i -> BenchPortRates in
+            let queues = now.filter { $0.port == i }
+            let old = before?.filter { $0.port == i }
+            func sum(_ key: KeyPath<BenchQueueResult, UInt64>, _ list: [BenchQueueResult]?) -> UInt64 {
+                (list ?? []).reduce(0) { $0 &+ $1[keyPath: key] }
+            }
+            let txp = sum(\.txPackets, queues) &- sum(\.txPackets, old)
+            let txb = sum(\.txBytes, queues) &- sum(\.txBytes, old)
+            let rxp = sum(\.rxPackets, queues) &- sum(\.rxPackets, old)
+            let rxb = sum(\.rxBytes, queues) &- sum(\.rxBytes, old)
+            let l1 = Double(BenchFrame.layer1Overhead * 8)
+            let txL1 = (Double(txb) * 8 + Double(txp) * l1) / secs / 1e9
+            let rxL1 = (Double(rxb) * 8 + Double(rxp) * l1) / secs / 1e9
+            let speed = ports[i].port.link.speedMbps
+            return BenchPortRates(
+                name: ports[i].spec,
+                txMpps: Double(txp) / secs / 1e6, txGbps: Double(txb) * 8 / secs / 1e9, txGbpsL1: txL1,
+                rxMpps: Double(rxp) / secs / 1e6, rxGbps: Double(rxb) * 8 / secs / 1e9, rxGbpsL1: rxL1,
+                lineRatePercent: speed > 0 ? max(txL1, rxL1) * 1000 / Double(speed) * 100 : nil,
+                lost: sum(\.lost, queues), reordered: sum(\.reordered, queues), queues: queues)
+        }
+        return BenchReport(elapsed: elapsed, final: final, ports: rates, latency: nil)
+    }
+
+    private func latencies() -> [String: BenchLatency] {
+        var out: [String: BenchLatency] = [:]
+        for i in ports.indices {
+            var merged = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+            var any = false
+            for m in meters[i] {
+                guard let m else { continue }
+                any = true
+                merged.add(m.latency)
+            }
+            guard any else { continue }
+            out[ports[i].spec] = BenchLatency(
+                samples: merged.totalCount, p50: merged.valueAtPercentile(50), p99: merged.valueAtPercentile(99),
+                p999: merged.valueAtPercentile(99.9), max: merged.max)
+        }
+        return out
+    }
+}

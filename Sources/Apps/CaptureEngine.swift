@@ -1,0 +1,240 @@
+import Logging
+import PMDCore
+import PcapIO
+
+/// What `vfpmd capture` was asked to do.
+public struct CaptureOptions: Sendable {
+    /// Output file name (an strftime pattern with `-G`).
+    public var output: String
+    /// `-c`: stop once this many frames were written.
+    public var count: UInt64?
+    /// `--duration`: stop after this many seconds.
+    public var durationSeconds: Double?
+    /// `-s`: bytes kept of each frame.
+    public var snapLength: Int = 262_144
+    /// `-C` and `-G`.
+    public var rotation: RotationPolicy = .none
+    /// Timestamp precision of the files (`--micro`: microseconds).
+    public var precision: TimestampPrecision = .nanosecond
+    /// tcpdump filter expression; nil or empty keeps every frame.
+    public var filter: String?
+    /// Seconds between two lines of live counters (and flushes of the file).
+    public var reportIntervalSeconds: Double = 1
+
+    /// Options writing to `output`.
+    public init(output: String) { self.output = output }
+}
+
+/// The counters of a capture. Every frame the port delivered is in exactly one of written,
+/// filtered out, dropped by the writer, or left at stop; frames the port's ring dropped were
+/// never delivered and are counted apart.
+public struct CaptureCounters: Equatable, Sendable {
+    /// Frames the port delivered.
+    public var received: UInt64 = 0
+    /// Frames written to the capture.
+    public var written: UInt64 = 0
+    /// Frames the filter did not match.
+    public var filteredOut: UInt64 = 0
+    /// Frames the writer could not write (the file failed).
+    public var droppedByWriter: UInt64 = 0
+    /// Frames delivered in the last burst after `-c` was reached.
+    public var leftAtStop: UInt64 = 0
+    /// Frames the port's ring dropped (no free descriptor): the port's `rxMissed` during the capture.
+    public var droppedByRing: UInt64 = 0
+
+    /// All zero.
+    public init() {}
+
+    /// Whether every received frame is accounted for.
+    public var addsUp: Bool { received == written + filteredOut + droppedByWriter + leftAtStop }
+}
+
+/// Why a capture stopped.
+public enum CaptureStopReason: Equatable, Sendable, CustomStringConvertible {
+    /// `-c` frames were written.
+    case countReached
+    /// `--duration` passed.
+    case durationElapsed
+    /// SIGINT or SIGTERM (or the caller's stop condition).
+    case interrupted
+    /// The port is a finite source and it ran dry.
+    case sourceExhausted
+    /// The capture file could not be written.
+    case writeFailed(PcapError)
+
+    public var description: String {
+        switch self {
+        case .countReached: return "count reached"
+        case .durationElapsed: return "duration elapsed"
+        case .interrupted: return "interrupted"
+        case .sourceExhausted: return "the source is exhausted"
+        case .writeFailed(let error): return "write failed: \(error)"
+        }
+    }
+}
+
+/// The end of a capture.
+public struct CaptureSummary: Sendable {
+    /// Final counters.
+    public var counters: CaptureCounters
+    /// Why it stopped.
+    public var reason: CaptureStopReason
+    /// Files written, in order.
+    public var files: [String]
+    /// Seconds from start to stop.
+    public var elapsedSeconds: Double
+
+    /// The summary as printed at the end of `vfpmd capture`.
+    public var text: String {
+        let c = counters
+        let rate = elapsedSeconds > 0 ? Double(c.received) / elapsedSeconds / 1e6 : 0
+        func row(_ label: String, _ value: UInt64, _ note: String = "") -> String {
+            let number = String(value)
+            let name = label + String(repeating: " ", count: max(0, 18 - label.count))
+            let pad = String(repeating: " ", count: max(0, 14 - number.count))
+            let tail: String = note.isEmpty ? "" : "  " + note
+            return "  " + name + pad + number + tail + "\n"
+        }
+        var out = "capture stopped (\(reason)) after \(formatted(elapsedSeconds)) s, \(formatted(rate)) Mpps\n"
+        out += row("received", c.received)
+        out += row("written", c.written, "to " + (files.count == 1 ? files[0] : "\(files.count) files: " + files.joined(separator: ", ")))
+        out += row("filtered out", c.filteredOut)
+        out += row("dropped by writer", c.droppedByWriter)
+        if c.leftAtStop > 0 { out += row("left at stop", c.leftAtStop, "(received in the burst that reached -c)") }
+        out += row("dropped by ring", c.droppedByRing, "(the port's ring was full: never received)")
+        out += c.addsUp
+            ? "  received = written + filtered out + dropped by writer" + (c.leftAtStop > 0 ? " + left at stop" : "")
+            : "  counters do not add up: \(c.received) received, \(c.written + c.filteredOut + c.droppedByWriter + c.leftAtStop) accounted for"
+        return out
+    }
+}
+
+/// Captures what a port receives, on all its RX queues, to pcap files: the engine of
+/// `vfpmd capture`, testable without the CLI.
+///
+/// One thread polls the queues in turn; each burst gets one clock reading for its timestamps
+/// and the `-G` check; each frame is filtered (BPF) and written, and its buffer goes back to
+/// its pool at once. Every `reportIntervalSeconds` the port's counters are read, the file is
+/// flushed (so a capture killed outright loses at most that much), and `report` is called.
+public final class CaptureEngine {
+    /// The port captured from.
+    public let port: any Port
+    /// The options.
+    public let options: CaptureOptions
+
+    private let writer: RotatingPcapWriter
+    private let filter: PacketFilter?
+
+    /// Compiles the filter and creates the first file; throws before anything is received.
+    public init(port: any Port, options: CaptureOptions) throws(PcapError) {
+        self.port = port
+        self.options = options
+        if let expression = options.filter, !expression.isEmpty {
+            filter = try PacketFilter(expression: expression)
+        } else {
+            filter = nil
+        }
+        writer = try RotatingPcapWriter(pattern: options.output, snapLength: options.snapLength,
+                                        precision: options.precision, rotation: options.rotation,
+                                        wallNanoseconds: MonotonicClock.wallNanoseconds())
+    }
+
+    /// Starts the port and captures until a stop condition; then stops the port, flushes and
+    /// closes the file. `shouldStop` is polled once per round of bursts (a signal flag);
+    /// `report` gets the counters and the seconds since the start about once per interval.
+    public func run(
+        shouldStop: () -> Bool = { false },
+        report: (CaptureCounters, Double) -> Void = { _, _ in }
+    ) throws -> CaptureSummary {
+        try port.start()
+        port.updateStats()
+        let missedAtStart = port.stats.rxMissed
+        var counters = CaptureCounters()
+        var stamper = WallClockStamper()
+        var batch = PacketBatch()
+        let queues = port.queueCount
+        let limit = options.count ?? UInt64.max
+        let started = MonotonicClock.nanoseconds()
+        let interval = UInt64(options.reportIntervalSeconds * 1e9)
+        let deadline = options.durationSeconds.map { started + UInt64($0 * 1e9) } ?? UInt64.max
+        var nextReport = started + interval
+        var reason: CaptureStopReason?
+
+        capture: while reason == nil {
+            var arrived = 0
+            for queue in 0..<queues {
+                let n = port.receive(queue: queue, into: &batch)
+                guard n > 0 else { continue }
+                arrived += n
+                stamper.refresh()
+                do throws(PcapError) {
+                    try writer.beginBurst(wallNanoseconds: stamper.wallNow)
+                } catch {
+                    reason = .writeFailed(error)
+                }
+                var i = 0
+                while i < batch.count {
+                    let packet = batch[i]
+                    i += 1
+                    counters.received &+= 1
+                    if reason != nil {
+                        if case .writeFailed = reason { counters.droppedByWriter &+= 1 } else { counters.leftAtStop &+= 1 }
+                        continue
+                    }
+                    if let filter, !filter.matches(packet.data, length: packet.length) {
+                        counters.filteredOut &+= 1
+                        continue
+                    }
+                    do throws(PcapError) {
+                        try writer.write(packet.data, length: packet.length,
+                                         wallNanoseconds: stamper.wallNanoseconds(of: packet.metadata))
+                        counters.written &+= 1
+                        if counters.written == limit { reason = .countReached }
+                    } catch {
+                        counters.droppedByWriter &+= 1
+                        reason = .writeFailed(error)
+                    }
+                }
+                batch.removeAll()
+            }
+            if reason != nil { break capture }
+            if arrived == 0 && port.isExhausted { reason = .sourceExhausted; break capture }
+            if shouldStop() { reason = .interrupted; break capture }
+            let now = MonotonicClock.nanoseconds()
+            if now >= deadline { reason = .durationElapsed; break capture }
+            if now >= nextReport {
+                nextReport = now + interval
+                port.updateStats()
+                counters.droppedByRing = port.stats.rxMissed &- missedAtStart
+                do throws(PcapError) { try writer.flush() } catch { reason = .writeFailed(error) }
+                report(counters, Double(now - started) / 1e9)
+            }
+        }
+
+        port.stop()
+        port.updateStats()
+        counters.droppedByRing = port.stats.rxMissed &- missedAtStart
+        do throws(PcapError) {
+            try writer.close()
+        } catch {
+            if case .writeFailed = reason {} else { reason = .writeFailed(error) }
+        }
+        let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e9
+        return CaptureSummary(counters: counters, reason: reason!, files: writer.files, elapsedSeconds: elapsed)
+    }
+
+    /// One line of live counters, as printed every interval.
+    public static func progressLine(_ c: CaptureCounters, elapsedSeconds: Double) -> String {
+        let rate = elapsedSeconds > 0 ? Double(c.received) / elapsedSeconds / 1e6 : 0
+        return "capture \(formatted(elapsedSeconds)) s: \(c.received) received, \(c.written) written, "
+            + "\(c.filteredOut) filtered out, \(c.droppedByRing) dropped by ring, \(c.droppedByWriter) dropped by writer "
+            + "(\(formatted(rate)) Mpps average)"
+    }
+}
+
+/// A number with two decimals.
+func formatted(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}

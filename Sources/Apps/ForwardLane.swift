@@ -1,0 +1,130 @@
+import Atomics
+import PMDCore
+
+/// Counters of one direction of one lane: written by the lane's thread only, read by the
+/// reporting thread (relaxed loads and stores: plain moves, no locked instruction).
+struct DirectionCounters {
+    var received = UnsafeAtomic<UInt64>.create(0)
+    var sent = UnsafeAtomic<UInt64>.create(0)
+    var dropped = UnsafeAtomic<UInt64>.create(0)
+
+    func add(_ counter: UnsafeAtomic<UInt64>, _ n: Int) {
+        counter.store(counter.load(ordering: .relaxed) &+ UInt64(n), ordering: .relaxed)
+    }
+
+    func destroy() {
+        received.destroy()
+        sent.destroy()
+        dropped.destroy()
+    }
+}
+
+/// Flags shared by the controller and every lane.
+final class LaneControl: @unchecked Sendable {
+    /// Set to end every lane.
+    let stop = UnsafeAtomic<Bool>.create(false)
+    /// Set while the controller needs the datapath quiet (port maintenance).
+    let pause = UnsafeAtomic<Bool>.create(false)
+    /// Lanes currently parked by `pause`.
+    let parked = UnsafeAtomic<Int>.create(0)
+
+    deinit {
+        stop.destroy()
+        pause.destroy()
+        parked.destroy()
+    }
+}
+
+/// One polling thread's work: both directions of one port pair on one queue.
+///
+/// Receive into a batch only when the previous burst has left completely: a full TX ring
+/// holds packets back here, the RX ring then fills and the device counts what it cannot
+/// store, as hardware does. Nothing is dropped in the lane while it runs.
+final class ForwardLane: @unchecked Sendable {
+    let a: any Port
+    let b: any Port
+    /// Indices of `a` and `b` among the forwarder's ports.
+    let aIndex: Int
+    let bIndex: Int
+    let queue: Int
+    let rewriteAToB: ForwardRewrite
+    let rewriteBToA: ForwardRewrite
+    let aToB = DirectionCounters()
+    let bToA = DirectionCounters()
+    /// Packets held in the lane's two batches.
+    let holding = UnsafeAtomic<Int>.create(0)
+    /// Monotonic time (ns) of the last packet received.
+    let lastReceive = UnsafeAtomic<UInt64>.create(0)
+    /// Packets per burst.
+    let burst: Int
+    /// CPU to pin the thread to, if any.
+    let core: Int?
+    let control: LaneControl
+    /// Set when the thread has returned.
+    let finished = UnsafeAtomic<Bool>.create(false)
+
+    init(a: any Port, b: any Port, aIndex: Int, bIndex: Int, queue: Int, rewriteAToB: ForwardRewrite, rewriteBToA: ForwardRewrite,
+         burst: Int, core: Int?, control: LaneControl) {
+        self.a = a
+        self.b = b
+        self.aIndex = aIndex
+        self.bIndex = bIndex
+        self.queue = queue
+        self.rewriteAToB = rewriteAToB
+        self.rewriteBToA = rewriteBToA
+        self.burst = burst
+        self.core = core
+        self.control = control
+    }
+
+    deinit {
+        aToB.destroy()
+        bToA.destroy()
+        holding.destroy()
+        lastReceive.destroy()
+        finished.destroy()
+    }
+
+    /// The thread body.
+    func run() {
+        var ab = PacketBatch(burst: burst)
+        var ba = PacketBatch(burst: burst)
+        while !control.stop.load(ordering: .relaxed) {
+            if control.pause.load(ordering: .acquiring) { park() }
+            let moved = pump(from: a, to: b, &ab, rewriteAToB, aToB)
+                &+ pump(from: b, to: a, &ba, rewriteBToA, bToA)
+            if moved > 0 { lastReceive.store(MonotonicClock.nanoseconds(), ordering: .relaxed) }
+            holding.store(ab.count &+ ba.count, ordering: .relaxed)
+        }
+        aToB.add(aToB.dropped, ab.count)
+        bToA.add(bToA.dropped, ba.count)
+        ab.removeAll()
+        ba.removeAll()
+        holding.store(0, ordering: .relaxed)
+        finished.store(true, ordering: .releasing)
+    }
+
+    /// Moves one burst from `source` to `destination`; returns packets received.
+    @inline(__always)
+    private func pump(from source: any Port, to destination: any Port, _ batch: inout PacketBatch,
+                      _ rewrite: ForwardRewrite, _ counters: DirectionCounters) -> Int {
+        var received = 0
+        if batch.isEmpty {
+            received = source.receive(queue: queue, into: &batch)
+            guard received > 0 else { return 0 }
+            counters.add(counters.received, received)
+            rewrite.apply(to: batch)
+        }
+        let sent = destination.transmit(queue: queue, &batch)
+        if sent > 0 { counters.add(counters.sent, sent) }
+        return received
+    }
+
+    private func park() {
+        control.parked.wrappingIncrement(ordering: .acquiringAndReleasing)
+        while control.pause.load(ordering: .acquiring) && !control.stop.load(ordering: .relaxed) {
+            MonotonicClock.sleep(microseconds: 20)
+        }
+        control.parked.wrappingDecrement(ordering: .acquiringAndReleasing)
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import PMDCore
+
+/// One port's line of a report: rates over the interval and counters since the start.
+public struct PortReportLine: Codable, Sendable, Equatable {
+    public var name: String
+    public var rxMpps: Double
+    public var rxGbps: Double
+    public var txMpps: Double
+    public var txGbps: Double
+    public var rxPackets: UInt64
+    public var txPackets: UInt64
+    public var dropped: UInt64
+    public var missed: UInt64
+    public var errors: UInt64
+    public var noBuffer: UInt64
+    public var resets: UInt64
+    public var link: String
+}
+
+/// A report: the JSON object written once per interval with `--json`, and the table on stderr.
+public struct ForwardReport: Codable, Sendable {
+    /// Seconds since the start.
+    public var elapsed: Double
+    /// One line per port.
+    public var ports: [PortReportLine]
+
+    /// The report of `interval`.
+    public init(_ interval: ForwardInterval) {
+        elapsed = interval.elapsed
+        ports = interval.names.indices.map { i in
+            let d = interval.stats[i].delta(since: interval.previousStats[i])
+            let s = interval.stats[i]
+            let secs = max(interval.seconds, 1e-9)
+            return PortReportLine(
+                name: interval.names[i],
+                rxMpps: Double(d.rxPackets) / secs / 1e6, rxGbps: Double(d.rxBytes) * 8 / secs / 1e9,
+                txMpps: Double(d.txPackets) / secs / 1e6, txGbps: Double(d.txBytes) * 8 / secs / 1e9,
+                rxPackets: s.rxPackets, txPackets: s.txPackets,
+                dropped: interval.totals[i].dropped, missed: s.rxMissed,
+                errors: s.rxErrors &+ s.txErrors, noBuffer: s.rxNoBuffer, resets: s.resets,
+                link: interval.links[i].description)
+        }
+    }
+
+    /// One line of JSON.
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(self)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+    }
+
+    /// The human table.
+    public var table: String {
+        var out = String(format: "%7.1fs %-28@ %8@ %8@ %8@ %8@ %10@ %8@ %7@ %7@ %6@ %@\n",
+                         elapsed, "port" as NSString, "RX Mpps" as NSString, "RX Gbps" as NSString,
+                         "TX Mpps" as NSString, "TX Gbps" as NSString, "dropped" as NSString,
+                         "missed" as NSString, "errors" as NSString, "no-buf" as NSString,
+                         "resets" as NSString, "link" as NSString)
+        for (i, p) in ports.enumerated() {
+            let name = p.name.count > 26 ? String(p.name.prefix(25)) + "…" : p.name
+            out += String(format: "%8d %-28@ %8.3f %8.3f %8.3f %8.3f %10llu %8llu %7llu %7llu %6llu %@\n",
+                          i, name as NSString, p.rxMpps, p.rxGbps, p.txMpps, p.txGbps,
+                          p.dropped, p.missed, p.errors, p.noBuffer, p.resets, p.link as NSString)
+        }
+        return out
+    }
+}

@@ -1,0 +1,239 @@
+import Atomics
+import CShims
+import Foundation
+import PMDCore
+
+/// What `vfpmd forward` is asked to do.
+public struct ForwardConfiguration: Sendable {
+    /// Header rewrite.
+    public var mode: ForwardMode = .io
+    /// Peer MAC per port index (mode `mac`: destination of frames leaving that port).
+    public var peerMACs: [MACAddress] = []
+    /// Port pairs forwarded both ways; default 0↔1, 2↔3, …
+    public var pairs: [(Int, Int)] = []
+    /// Queues per port to poll; nil = every queue both ports of a pair have.
+    public var queues: Int?
+    /// Packets per burst.
+    public var burst: Int = 32
+    /// CPUs to pin polling threads to, in lane order (cycled).
+    public var cores: [Int] = []
+    /// Stop after this many packets were forwarded (the last burst may pass it).
+    public var packetLimit: UInt64?
+    /// Stop after this many seconds.
+    public var duration: Double?
+    /// Seconds between reports.
+    public var reportInterval: Double = 1
+    /// How long the ports must be quiet, once every input is exhausted, before stopping.
+    public var drainQuietSeconds: Double = 0.05
+
+    /// The defaults.
+    public init() {}
+}
+
+/// Why a forwarding run ended.
+public enum ForwardStopReason: String, Sendable {
+    case signal = "interrupted"
+    case count = "packet count reached"
+    case duration = "duration reached"
+    case inputExhausted = "every input is exhausted"
+}
+
+/// Counters of one port over a run, as the forwarder saw them.
+public struct ForwardPortTotals: Sendable, Equatable {
+    /// Packets the forwarder received from the port.
+    public var received: UInt64 = 0
+    /// Packets the forwarder sent out of the port.
+    public var sent: UInt64 = 0
+    /// Packets received elsewhere for this port but never sent (held when the run stopped).
+    public var dropped: UInt64 = 0
+}
+
+/// The end of a run.
+public struct ForwardSummary: Sendable {
+    /// Why it ended.
+    public var reason: ForwardStopReason
+    /// Seconds the lanes ran.
+    public var seconds: Double
+    /// Per port index.
+    public var ports: [ForwardPortTotals]
+    /// Port statistics at the end.
+    public var portStats: [PortStats]
+    /// Packets forwarded (sum of `sent`).
+    public var forwarded: UInt64 { ports.reduce(0) { $0 + $1.sent } }
+}
+
+/// The forwarder: one polling thread per (port pair, queue), a controller that reports,
+/// maintains the ports once per interval and decides when to stop.
+public final class Forwarder: @unchecked Sendable {
+    private let ports: [OpenedPort]
+    private let configuration: ForwardConfiguration
+    private let control = LaneControl()
+    private var lanes: [ForwardLane] = []
+    private var pairs: [(Int, Int)] = []
+
+    /// A forwarder over `ports`; fails with a clear message when the configuration does not fit.
+    public init(ports: [OpenedPort], configuration: ForwardConfiguration) throws(ForwardError) {
+        self.ports = ports
+        self.configuration = configuration
+        pairs = configuration.pairs.isEmpty
+            ? stride(from: 0, to: ports.count - 1, by: 2).map { ($0, $0 + 1) }
+            : configuration.pairs
+        guard ports.count >= 2, !pairs.isEmpty else { throw .needTwoPorts }
+        for (x, y) in pairs {
+            guard x != y, ports.indices.contains(x), ports.indices.contains(y) else {
+                throw .badPair(x, y, ports.count)
+            }
+        }
+        if configuration.mode == .mac {
+            guard configuration.peerMACs.count >= ports.count else {
+                throw .missingPeerMACs(have: configuration.peerMACs.count, need: ports.count)
+            }
+        }
+        var laneIndex = 0
+        for (x, y) in pairs {
+            let px = ports[x].port, py = ports[y].port
+            let available = min(px.queueCount, py.queueCount)
+            let queues = min(configuration.queues ?? available, available)
+            for q in 0..<max(queues, 1) {
+                let core = configuration.cores.isEmpty ? nil : configuration.cores[laneIndex % configuration.cores.count]
+                lanes.append(ForwardLane(
+                    a: px, b: py, aIndex: x, bIndex: y, queue: q,
+                    rewriteAToB: rewrite(out: y), rewriteBToA: rewrite(out: x),
+                    burst: configuration.burst, core: core, control: control))
+                laneIndex += 1
+            }
+        }
+    }
+
+    private func rewrite(out index: Int) -> ForwardRewrite {
+        let peer = configuration.peerMACs.indices.contains(index) ? configuration.peerMACs[index] : .broadcast
+        return ForwardRewrite(mode: configuration.mode, source: ports[index].port.macAddress, destination: peer)
+    }
+
+    /// Number of polling threads.
+    public var laneCount: Int { lanes.count }
+
+    /// Totals per port index so far.
+    public func totals() -> [ForwardPortTotals] {
+        var t = [ForwardPortTotals](repeating: ForwardPortTotals(), count: ports.count)
+        for lane in lanes {
+            let pair = (lane.aIndex, lane.bIndex)
+            t[pair.0].received &+= lane.aToB.received.load(ordering: .relaxed)
+            t[pair.1].sent &+= lane.aToB.sent.load(ordering: .relaxed)
+            t[pair.1].dropped &+= lane.aToB.dropped.load(ordering: .relaxed)
+            t[pair.1].received &+= lane.bToA.received.load(ordering: .relaxed)
+            t[pair.0].sent &+= lane.bToA.sent.load(ordering: .relaxed)
+            t[pair.0].dropped &+= lane.bToA.dropped.load(ordering: .relaxed)
+        }
+        return t
+    }
+
+    /// Runs until a stop condition; `report` is called from the controller thread once per
+    /// interval with the totals and port statistics. The ports must be started.
+    public func run(report: (ForwardInterval) -> Void) -> ForwardSummary {
+        let threads = lanes.map { lane in
+            let t = Thread {
+                if let core = lane.core { _ = vfpmd_pin_current_thread(Int32(core)) }
+                lane.run()
+            }
+            t.name = "vfpmd-fwd-q\(lane.queue)"
+            return t
+        }
+        let start = MonotonicClock.nanoseconds()
+        threads.forEach { $0.start() }
+
+        var reason = ForwardStopReason.signal
+        var lastReport = start
+        var previous = (totals(), ports.map { $0.port.stats })
+        var quietSince: UInt64?
+        while true {
+            MonotonicClock.sleep(microseconds: 2_000)
+            let now = MonotonicClock.nanoseconds()
+            if StopSignal.isRequested { reason = .signal; break }
+            if let limit = configuration.packetLimit, totals().reduce(0, { $0 + $1.sent }) >= limit {
+                reason = .count; break
+            }
+            if let d = configuration.duration, Double(now - start) / 1e9 >= d { reason = .duration; break }
+            if ports.allSatisfy({ $0.isInputExhausted }) {
+                let idle = lanes.allSatisfy { $0.holding.load(ordering: .relaxed) == 0 }
+                    && lanes.allSatisfy { now &- $0.lastReceive.load(ordering: .relaxed) > UInt64(configuration.drainQuietSeconds * 1e9) }
+                if idle {
+                    if let q = quietSince, Double(now - q) / 1e9 >= configuration.drainQuietSeconds {
+                        reason = .inputExhausted; break
+                    }
+                    quietSince = quietSince ?? now
+                } else {
+                    quietSince = nil
+                }
+            }
+            if Double(now - lastReport) / 1e9 >= configuration.reportInterval {
+                maintainPorts()
+                let current = (totals(), ports.map { $0.port.stats })
+                report(ForwardInterval(
+                    seconds: Double(now - lastReport) / 1e9, elapsed: Double(now - start) / 1e9,
+                    names: ports.map(\.spec), totals: current.0, previousTotals: previous.0,
+                    stats: current.1, previousStats: previous.1, links: ports.map { $0.port.link }))
+                previous = current
+                lastReport = now
+            }
+        }
+        control.stop.store(true, ordering: .releasing)
+        while !lanes.allSatisfy({ $0.finished.load(ordering: .acquiring) }) {
+            MonotonicClock.sleep(microseconds: 100)
+        }
+        let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        maintainPorts()
+        return ForwardSummary(reason: reason, seconds: seconds, ports: totals(), portStats: ports.map { $0.port.stats })
+    }
+
+    /// Parks every lane, lets each port read its counters and check its link (where a port may
+    /// re-initialise itself after a PF reset), then resumes the lanes.
+    private func maintainPorts() {
+        let running = !lanes.allSatisfy { $0.finished.load(ordering: .acquiring) }
+        if running {
+            control.pause.store(true, ordering: .releasing)
+            while control.parked.load(ordering: .acquiring) < lanes.count
+                && !lanes.allSatisfy({ $0.finished.load(ordering: .acquiring) }) {
+                MonotonicClock.sleep(microseconds: 20)
+            }
+        }
+        for p in ports { p.port.updateStats() }
+        control.pause.store(false, ordering: .releasing)
+    }
+}
+
+/// One reporting interval.
+public struct ForwardInterval: Sendable {
+    /// Length of the interval in seconds.
+    public var seconds: Double
+    /// Seconds since the start.
+    public var elapsed: Double
+    /// Port names.
+    public var names: [String]
+    /// Forwarder totals now and at the start of the interval.
+    public var totals: [ForwardPortTotals]
+    public var previousTotals: [ForwardPortTotals]
+    /// Port statistics now and at the start of the interval.
+    public var stats: [PortStats]
+    public var previousStats: [PortStats]
+    /// Link per port.
+    public var links: [LinkStatus]
+}
+
+/// A forwarding setup that cannot work, in one sentence.
+public enum ForwardError: Error, CustomStringConvertible {
+    case needTwoPorts
+    case badPair(Int, Int, Int)
+    case missingPeerMACs(have: Int, need: Int)
+
+    public var description: String {
+        switch self {
+        case .needTwoPorts:
+            return "forwarding needs at least two ports: give --port twice"
+        case let .badPair(x, y, n):
+            return "the pair \(x):\(y) does not name two different ports among the \(n) given (ports are numbered from 0)"
+        case let .missingPeerMACs(have, need):
+            return "mode mac needs a peer MAC for each of the \(need) ports (--peer-mac given \(have) times)"
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import CPcap
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One pcap file being written through libpcap: a dead Ethernet handle with the chosen
+/// timestamp precision and snap length, and a dumper on a stdio stream with a large buffer.
+///
+/// Records go to the stream's buffer and reach the file a buffer at a time; `flush()` pushes
+/// them out, `close()` flushes and closes. The file is created with mode 0666 less the
+/// process umask, as `fopen` does. Used by one thread at a time.
+public final class PcapFileWriter {
+    /// Bytes of the pcap file header.
+    public static let fileHeaderBytes: Int64 = 24
+    /// Bytes of a record header.
+    public static let recordHeaderBytes: Int64 = 16
+    /// Default size of the stdio buffer in front of the file.
+    public static let defaultBufferBytes = 4 << 20
+
+    /// The file's path.
+    public let path: String
+    /// Largest number of frame bytes kept per record.
+    public let snapLength: Int
+    /// Timestamp precision of the file.
+    public let precision: TimestampPrecision
+    /// Bytes of the file so far, counting what is still in the buffer.
+    public private(set) var bytesWritten: Int64
+    /// Records written so far.
+    public private(set) var recordCount: Int = 0
+
+    @usableFromInline let dumper: OpaquePointer
+    @usableFromInline let dumperUser: UnsafeMutablePointer<UInt8>
+    private let handle: OpaquePointer
+    private let stream: UnsafeMutablePointer<FILE>
+    private let buffer: UnsafeMutableRawPointer
+    private var isClosed = false
+
+    /// Creates (or truncates) `path` and writes the pcap file header.
+    public init(
+        path: String, snapLength: Int = 262_144, precision: TimestampPrecision = .nanosecond,
+        bufferBytes: Int = PcapFileWriter.defaultBufferBytes
+    ) throws(PcapError) {
+        precondition(snapLength > 0, "snap length must be positive")
+        guard let handle = pcap_open_dead_with_tstamp_precision(
+            DLT_EN10MB, Int32(clamping: snapLength), UInt32(precision.libpcapValue)) else {
+            throw .cannotCreate(path: path, reason: "libpcap could not make an Ethernet handle")
+        }
+        guard let stream = fopen(path, "w") else {
+            let reason = Errno(rawValue: errno).description
+            pcap_close(handle)
+            throw .cannotCreate(path: path, reason: reason)
+        }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferBytes, alignment: 4096)
+        setvbuf(stream, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, bufferBytes)
+        // One thread writes this stream: stdio need not lock it on every fwrite.
+        _ = __fsetlocking(stream, Int32(FSETLOCKING_BYCALLER))
+        guard let dumper = pcap_dump_fopen(handle, stream) else {
+            let reason = String(cString: pcap_geterr(handle))
+            fclose(stream)
+            pcap_close(handle)
+            buffer.deallocate()
+            throw .cannotCreate(path: path, reason: reason)
+        }
+        self.path = path
+        self.snapLength = snapLength
+        self.precision = precision
+        self.handle = handle
+        self.stream = stream
+        self.buffer = buffer
+        self.dumper = dumper
+        dumperUser = UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self)
+        bytesWritten = Self.fileHeaderBytes
+    }
+
+    deinit {
+        if !isClosed { try? close() }
+    }
+
+    /// Appends one record: the first `snapLength` bytes of the `length`-byte frame at `data`,
+    /// stamped `wallNanoseconds` after the epoch.
+    @inlinable
+    public func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) {
+        let captured = length < snapLength ? length : snapLength
+        var header = pcap_pkthdr()
+        header.ts.tv_sec = Int(wallNanoseconds / 1_000_000_000)
+        let fraction = Int(wallNanoseconds % 1_000_000_000)
+        header.ts.tv_usec = precision == .nanosecond ? fraction : fraction / 1000
+        header.caplen = UInt32(truncatingIfNeeded: captured)
+        header.len = UInt32(truncatingIfNeeded: length)
+        pcap_dump(dumperUser, &header, data.assumingMemoryBound(to: UInt8.self))
+        noteRecord(captured)
+    }
+
+    @usableFromInline
+    func noteRecord(_ captured: Int) {
+        bytesWritten &+= Self.recordHeaderBytes &+ Int64(captured)
+        recordCount &+= 1
+    }
+
+    /// Whether the stream saw a write error (disk full, I/O error) since it was opened.
+    public var hasFailed: Bool { ferror(stream) != 0 }
+
+    /// Pushes buffered records to the file.
+    public func flush() throws(PcapError) {
+        guard !isClosed else { return }
+        if pcap_dump_flush(dumper) != 0 || ferror(stream) != 0 {
+            throw .writeFailed(path: path, reason: Errno(rawValue: errno).description)
+        }
+    }
+
+    /// Flushes and closes the file; later calls do nothing.
+    public func close() throws(PcapError) {
+        guard !isClosed else { return }
+        isClosed = true
+        let flushed = pcap_dump_flush(dumper) == 0 && ferror(stream) == 0
+        let flushErrno = errno
+        // pcap_dump_close closes the stream.
+        pcap_dump_close(dumper)
+        pcap_close(handle)
+        buffer.deallocate()
+        if !flushed {
+            throw .writeFailed(path: path, reason: Errno(rawValue: flushErrno).description)
+        }
+    }
+}

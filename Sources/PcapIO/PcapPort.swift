@@ -1,0 +1,166 @@
+import Logging
+import PMDCore
+
+/// A port over capture files, like DPDK's pcap driver: it receives the frames of an RX file
+/// and writes what it transmits to a TX file, so every app runs with no device at all.
+///
+/// One queue. RX copies each frame into a buffer of the port's own pool with its capture time
+/// (`.wallClockTimestamp`); the port is exhausted once the file was played `loop` times
+/// (`loop == 0`: forever). TX writes each frame to the TX file (nanosecond timestamps) and
+/// returns its buffer to its pool at once. A port without an RX file never receives; one
+/// without a TX file discards what it is given and counts it in `txErrors`.
+///
+/// A malformed RX file ends the port's input: the frames before the bad record are received,
+/// the error is logged and kept in `failure`, and the port is exhausted.
+///
+/// Concurrency: queue 0 is used by one thread at a time; the counters are plain integers
+/// written by that thread, copied into `stats` by `updateStats()` (aligned 64-bit loads on the
+/// platforms this runs on do not tear), hence `@unchecked Sendable`.
+public final class PcapPort: Port, @unchecked Sendable {
+    /// Default number of RX buffers.
+    public static let defaultPoolCapacity = 2048
+    /// Bytes per RX buffer: the largest jumbo frame of the VFs (9728) fits.
+    public static let defaultDataRoom = 10_240
+
+    public let name: String
+    public let queueCount = 1
+    public let macAddress: MACAddress
+    public var link: LinkStatus { LinkStatus(isUp: true, speedMbps: 10_000) }
+    public private(set) var stats = PortStats()
+    public var isExhausted: Bool { rxExhausted }
+    /// Buffers of the RX pool not back in it.
+    public var buffersInUse: Int { pool?.inUse ?? 0 }
+
+    /// The RX file, if any.
+    public let rxPath: String?
+    /// The TX file, if any.
+    public let txPath: String?
+    /// Times the RX file is played (0: forever).
+    public let loop: Int
+    /// The pool RX buffers come from (nil without an RX file).
+    public let pool: Mempool?
+    /// The first error met reading the RX file or writing the TX file.
+    public private(set) var failure: PcapError?
+
+    private let portNumber: UInt16
+    private var reader: PcapReader?
+    private var writer: PcapFileWriter?
+    private var stamper = WallClockStamper()
+    private var passesDone = 0
+    private var recordsThisPass = 0
+    private var rxExhausted: Bool
+    private var started = false
+    private var counters = PortStats()
+    private let logger = Logger(label: "vfpmd.pcap-port")
+
+    /// Opens the RX file (checked now: missing, malformed header or not Ethernet is an error)
+    /// and creates the TX file.
+    public init(
+        name: String, rxPath: String?, txPath: String?, loop: Int = 1, portNumber: UInt16 = 0,
+        poolCapacity: Int = PcapPort.defaultPoolCapacity, dataRoom: Int = PcapPort.defaultDataRoom
+    ) throws {
+        precondition(rxPath != nil || txPath != nil, "a pcap port needs an RX or a TX file")
+        precondition(loop >= 0, "loop count must not be negative")
+        self.name = name
+        self.rxPath = rxPath
+        self.txPath = txPath
+        self.loop = loop
+        self.portNumber = portNumber
+        macAddress = MACAddress(0x02, 0x70, 0x63, 0x61, 0x70, UInt8(truncatingIfNeeded: portNumber))
+        if let rxPath {
+            reader = try PcapReader(path: rxPath)
+            pool = try Mempool(name: "\(name) rx", capacity: poolCapacity, dataRoom: dataRoom, pages: .smallPages)
+        } else {
+            pool = nil
+        }
+        rxExhausted = rxPath == nil
+        if let txPath { writer = try PcapFileWriter(path: txPath) }
+    }
+
+    public func start() throws { started = true }
+
+    public func stop() { started = false }
+
+    public func close() {
+        started = false
+        reader?.close()
+        reader = nil
+        rxExhausted = true
+        if let writer {
+            do throws(PcapError) { try writer.close() } catch { record(error) }
+        }
+        writer = nil
+        updateStats()
+    }
+
+    public func receive(queue: Int, into batch: inout PacketBatch) -> Int {
+        guard started, queue == 0, !rxExhausted, let reader, let pool else { return 0 }
+        let n: Int
+        do throws(PcapError) {
+            n = try reader.read(into: &batch, from: pool.ref, port: portNumber)
+        } catch {
+            record(error)
+            counters.rxErrors &+= 1
+            rxExhausted = true
+            return 0
+        }
+        if n == 0 && !reader.isAtEnd { counters.rxNoBuffer &+= 1 }
+        var i = batch.count &- n
+        while i < batch.count {
+            counters.rxBytes &+= UInt64(batch[i].length)
+            i &+= 1
+        }
+        counters.rxPackets &+= UInt64(n)
+        recordsThisPass &+= n
+        if reader.isAtEnd && !reader.hasPendingError { nextPass() }
+        return n
+    }
+
+    public func transmit(queue: Int, _ batch: inout PacketBatch) -> Int {
+        let n = batch.count
+        guard let writer else {
+            counters.txErrors &+= UInt64(n)
+            batch.removeAll()
+            return 0
+        }
+        stamper.refresh()
+        var bytes = 0
+        batch.forEach { packet in
+            writer.write(packet.data, length: packet.length,
+                         wallNanoseconds: stamper.wallNanoseconds(of: packet.metadata))
+            bytes &+= packet.length
+        }
+        batch.removeAll()
+        if writer.hasFailed {
+            counters.txErrors &+= UInt64(n)
+            if failure == nil { record(.writeFailed(path: writer.path, reason: "the file could not be written")) }
+            return 0
+        }
+        counters.txPackets &+= UInt64(n)
+        counters.txBytes &+= UInt64(bytes)
+        return n
+    }
+
+    public func updateStats() { stats = counters }
+
+    /// Starts the next pass over the RX file, or marks the port exhausted.
+    private func nextPass() {
+        passesDone += 1
+        let again = (loop == 0 || passesDone < loop) && recordsThisPass > 0
+        recordsThisPass = 0
+        reader?.close()
+        reader = nil
+        guard again, let rxPath else { rxExhausted = true; return }
+        do throws(PcapError) {
+            reader = try PcapReader(path: rxPath)
+        } catch {
+            record(error)
+            rxExhausted = true
+        }
+    }
+
+    private func record(_ error: PcapError) {
+        if failure == nil { failure = error }
+        logger.error("\(name): \(error)")
+    }
+}

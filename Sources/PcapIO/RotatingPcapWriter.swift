@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// When a capture moves on to a new file, as tcpdump's `-C` and `-G` do.
+public struct RotationPolicy: Sendable, Equatable {
+    /// `-C`: a new file once the current one holds more than this many bytes (tcpdump counts
+    /// millions of bytes); nil for no limit.
+    public var maxFileBytes: Int64?
+    /// `-G`: a new file every this many seconds, named by the strftime pattern; nil for none.
+    public var secondsPerFile: Int?
+
+    /// A policy; both nil writes one file.
+    public init(maxFileBytes: Int64? = nil, secondsPerFile: Int? = nil) {
+        self.maxFileBytes = maxFileBytes
+        self.secondsPerFile = secondsPerFile
+    }
+
+    /// One file, never rotated.
+    public static let none = RotationPolicy()
+}
+
+/// A capture written to one file or a rotating series of files, named as tcpdump names them.
+///
+/// - No rotation: the file is `name`.
+/// - `-C` (size): `name`, then `name1`, `name2`, ...; the size is checked before each record,
+///   so a file exceeds the limit by at most one record.
+/// - `-G` (time): `name` is an strftime pattern expanded with the local time at which each
+///   file is opened; a new file starts once `secondsPerFile` have passed.
+/// - Both: a time rotation starts again at `name` (expanded); size rotations within the
+///   interval append 1, 2, ... to the expanded name.
+///
+/// Unlike tcpdump, a time rotation never truncates a file this capture already wrote: if the
+/// expanded name did not change, the capture stays in the current file.
+public final class RotatingPcapWriter {
+    /// The name or strftime pattern given by the user.
+    public let pattern: String
+    /// Snap length of every file.
+    public let snapLength: Int
+    /// Timestamp precision of every file.
+    public let precision: TimestampPrecision
+    /// The rotation policy.
+    public let rotation: RotationPolicy
+    /// The files written, in order.
+    public private(set) var files: [String] = []
+
+    @usableFromInline var current: PcapFileWriter
+    private var sizeIndex = 0
+    private var intervalStartSeconds: Int
+    private let bufferBytes: Int
+
+    /// Opens the first file. `wallNanoseconds` is the time used to expand the pattern.
+    public init(
+        pattern: String, snapLength: Int = 262_144, precision: TimestampPrecision = .nanosecond,
+        rotation: RotationPolicy = .none, wallNanoseconds: UInt64,
+        bufferBytes: Int = PcapFileWriter.defaultBufferBytes
+    ) throws(PcapError) {
+        if let seconds = rotation.secondsPerFile {
+            guard seconds > 0 else { throw .badRotation("-G needs a positive number of seconds, not \(seconds)") }
+            guard pattern.contains("%") else {
+                throw .badRotation("-G \(seconds) needs a strftime time pattern in the file name "
+                    + "(for example 'capture-%Y%m%d-%H%M%S.pcap'); without one every rotation would overwrite the last file")
+            }
+        }
+        if let bytes = rotation.maxFileBytes, bytes <= 0 {
+            throw .badRotation("-C needs a positive size in millions of bytes")
+        }
+        self.pattern = pattern
+        self.snapLength = snapLength
+        self.precision = precision
+        self.rotation = rotation
+        self.bufferBytes = bufferBytes
+        intervalStartSeconds = Int(wallNanoseconds / 1_000_000_000)
+        let name = Self.fileName(pattern: pattern, expandTime: rotation.secondsPerFile != nil,
+                                 seconds: intervalStartSeconds, index: 0)
+        current = try PcapFileWriter(path: name, snapLength: snapLength, precision: precision, bufferBytes: bufferBytes)
+        files.append(name)
+    }
+
+    /// The file being written now.
+    public var currentPath: String { current.path }
+
+    /// Called once per burst with the burst's wall-clock time: starts a new file when the
+    /// `-G` interval has passed.
+    @inlinable
+    public func beginBurst(wallNanoseconds: UInt64) throws(PcapError) {
+        if rotation.secondsPerFile != nil { try rotateByTimeIfDue(wallNanoseconds: wallNanoseconds) }
+    }
+
+    /// Appends one record (see `PcapFileWriter.write`); starts a new file first when `-C` says so.
+    @inlinable
+    public func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) throws(PcapError) {
+        if let limit = rotation.maxFileBytes, current.bytesWritten > limit { try rotateBySize() }
+        current.write(data, length: length, wallNanoseconds: wallNanoseconds)
+    }
+
+    /// Pushes buffered records of the current file to disk.
+    public func flush() throws(PcapError) { try current.flush() }
+
+    /// Flushes and closes the current file.
+    public func close() throws(PcapError) { try current.close() }
+
+    @usableFromInline
+    func rotateByTimeIfDue(wallNanoseconds: UInt64) throws(PcapError) {
+        guard let period = rotation.secondsPerFile else { return }
+        let now = Int(wallNanoseconds / 1_000_000_000)
+        guard now - intervalStartSeconds >= period else { return }
+        let name = Self.fileName(pattern: pattern, expandTime: true, seconds: now, index: 0)
+        intervalStartSeconds = now
+        guard !files.contains(name) else { return }
+        try open(name)
+        sizeIndex = 0
+    }
+
+    @usableFromInline
+    func rotateBySize() throws(PcapError) {
+        sizeIndex += 1
+        let name = Self.fileName(pattern: pattern, expandTime: rotation.secondsPerFile != nil,
+                                 seconds: intervalStartSeconds, index: sizeIndex)
+        try open(name)
+    }
+
+    private func open(_ name: String) throws(PcapError) {
+        let next = try PcapFileWriter(path: name, snapLength: snapLength, precision: precision, bufferBytes: bufferBytes)
+        try current.close()
+        current = next
+        files.append(name)
+    }
+
+    /// The name tcpdump gives file `index` of the interval starting at `seconds`: the pattern
+    /// (strftime-expanded in local time when rotating by time) followed by the index unless it is 0.
+    public static func fileName(pattern: String, expandTime: Bool, seconds: Int, index: Int) -> String {
+        var base = pattern
+        if expandTime {
+            var time = time_t(seconds)
+            var parts = tm()
+            localtime_r(&time, &parts)
+            var out = [CChar](repeating: 0, count: 4096)
+            let n = strftime(&out, out.count, pattern, &parts)
+            if n > 0 { base = String(decoding: out[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        }
+        return index == 0 ? base : base + String(index)
+    }
+}

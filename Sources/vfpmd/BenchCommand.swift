@@ -1,0 +1,165 @@
+import Apps
+import ArgumentParser
+import Foundation
+import PMDCore
+
+/// `vfpmd bench`: throughput and latency per VF, as testpmd's txonly/rxonly or a packet
+/// generator do.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Send and/or measure traffic on ports: Mpps, Gbps (layer 2 and 1), loss, reordering, latency.",
+        discussion: """
+            Modes: tx (every port sends), rx (every port measures), rxtx (both on every port), \
+            loop (the first port sends, the last measures; one port: it sends and measures itself). \
+            Frames are UDP/IPv4 with a sequence number and the send time in the payload, one UDP \
+            source port per flow so that RSS spreads them. With simulated ports the numbers are \
+            the driver's own cost.
+
+            Example: vfpmd bench --port sim:ixgbevf,name=a,link=b --port sim:ixgbevf,name=b,link=a \\
+                       --mode loop --size 64 --duration 5 --latency
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "A port spec; give it once per port.")
+    var port: [String] = []
+
+    @Option(name: .long, help: "tx, rx, rxtx or loop.")
+    var mode: BenchConfiguration.Mode = .rxtx
+
+    @Option(name: .long, help: "Frame size in bytes with FCS (64...9018), or imix (7×64, 4×570, 1×1518).")
+    var size: String = "64"
+
+    @Option(name: .long, help: "Send rate per port: packets per second (1000000 or 1M), bits per second (5Gbps), or a share of the link (50%).")
+    var rate: String?
+
+    @Option(name: .long, help: "Flows (UDP source ports) per sending port.")
+    var flows: Int = 1
+
+    @Option(name: .long, help: "Queues per port (default: all the port has).")
+    var queues: Int?
+
+    @Option(name: .long, help: "CPUs for the polling threads, e.g. 2,3 or 2-5.")
+    var cores: String?
+
+    @Option(name: .long, help: "Seconds to run.")
+    var duration: Double = 10
+
+    @Flag(name: .long, help: "Measure one-way latency from the send time in each frame.")
+    var latency = false
+
+    @Option(name: .long, help: "Destination MAC of frames sent from each port, in port order (default broadcast).")
+    var destination: [String] = []
+
+    @Flag(name: .long, help: "JSON objects on standard output (one per second, then the summary).")
+    var json = false
+
+    func validate() throws {
+        guard !port.isEmpty else { throw ValidationError("give at least one --port") }
+        guard flows >= 1 && flows <= 65_536 else { throw ValidationError("--flows must be 1...65536") }
+        guard duration > 0 else { throw ValidationError("--duration must be positive") }
+    }
+
+    func run() throws {
+        global.bootstrapLogging()
+        var config = BenchConfiguration()
+        config.mode = mode
+        config.sizes = try Self.parseSizes(size)
+        config.flows = flows
+        config.queues = queues
+        config.duration = duration
+        config.latency = latency
+        if let cores { config.cores = try parseCPUList(cores, option: "--cores") }
+        config.destinations = try destination.map { text in
+            guard let mac = MACAddress(text) else { throw CommandFailure("--destination \(text) is not a MAC address") }
+            return mac
+        }
+        let ports = try openPorts(port)
+        defer { ports.forEach { _ = $0.close() } }
+        for p in ports {
+            do { try p.port.start() } catch { throw CommandFailure("\(p.spec): \(error)") }
+        }
+        if let rate {
+            let speeds = ports.map { $0.port.link.speedMbps }
+            config.packetsPerSecond = try Self.parseRate(rate, sizes: config.sizes, linkMbps: speeds.max() ?? 0)
+        }
+        let bench: Bench
+        do { bench = try Bench(ports: ports, configuration: config) } catch { throw CommandFailure("\(error)") }
+        StopSignal.install()
+        let summary = bench.run { report in
+            if json { print(Self.json(report)); fflush(nil) }
+            printError(Self.table(report), terminator: "")
+        }
+        if json { print(Self.json(summary)) }
+        printError(Self.table(summary), terminator: "")
+        let problems = ports.flatMap { $0.close() }
+        if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
+    }
+
+    /// `64`, `1518`, `imix`.
+    static func parseSizes(_ text: String) throws -> [Int] {
+        if text.lowercased() == "imix" { return BenchFrame.imix }
+        guard let n = Int(text), (BenchFrame.minimumSize...9018).contains(n) else {
+            throw CommandFailure("--size \(text): give a frame size from 64 to 9018 bytes, or imix")
+        }
+        return [n]
+    }
+
+    /// Packets per second from `1000000`, `1.5M`, `5Gbps`, `50%`.
+    static func parseRate(_ text: String, sizes: [Int], linkMbps: Int) throws -> Double {
+        let t = text.lowercased()
+        let meanWireBits = Double(sizes.reduce(0, +)) / Double(sizes.count) * 8 + Double(BenchFrame.layer1Overhead * 8)
+        func number(_ s: Substring) -> Double? {
+            if s.hasSuffix("k") { return Double(s.dropLast()).map { $0 * 1e3 } }
+            if s.hasSuffix("m") { return Double(s.dropLast()).map { $0 * 1e6 } }
+            return Double(s)
+        }
+        var pps: Double?
+        if t.hasSuffix("%") {
+            guard linkMbps > 0 else { throw CommandFailure("--rate \(text): the link speed is unknown, give packets or bits per second") }
+            pps = Double(t.dropLast()).map { $0 / 100 * Double(linkMbps) * 1e6 / meanWireBits }
+        } else if t.hasSuffix("gbps") {
+            pps = Double(t.dropLast(4)).map { $0 * 1e9 / meanWireBits }
+        } else if t.hasSuffix("mbps") {
+            pps = Double(t.dropLast(4)).map { $0 * 1e6 / meanWireBits }
+        } else {
+            pps = number(Substring(t))
+        }
+        guard let pps, pps > 0 else {
+            throw CommandFailure("--rate \(text): give packets per second (1000000, 1.5M), bits per second (5Gbps, 100Mbps) or a share of the link (50%)")
+        }
+        return pps
+    }
+
+    static func table(_ r: BenchReport) -> String {
+        var out = String(format: "%@ %.1fs\n", (r.final ? "summary after" : "at") as NSString, r.elapsed)
+        for (i, p) in r.ports.enumerated() {
+            let line = p.lineRatePercent.map { String(format: " %5.1f%% of line rate", $0) } ?? ""
+            out += String(format: "  port %d %@: TX %.3f Mpps %.3f Gbps (L1 %.3f)  RX %.3f Mpps %.3f Gbps (L1 %.3f)  lost %llu  reordered %llu%@\n",
+                          i, p.name as NSString, p.txMpps, p.txGbps, p.txGbpsL1, p.rxMpps, p.rxGbps, p.rxGbpsL1,
+                          p.lost, p.reordered, line as NSString)
+            if r.final && p.queues.count > 1 {
+                for q in p.queues {
+                    out += "    queue \(q.queue): TX \(q.txPackets) packets, RX \(q.rxPackets) packets, lost \(q.lost)\n"
+                }
+            }
+        }
+        for (name, l) in (r.latency ?? [:]).sorted(by: { $0.key < $1.key }) {
+            out += String(format: "  latency at %@: p50 %.2f µs  p99 %.2f µs  p99.9 %.2f µs  max %.2f µs  (%llu samples)\n",
+                          name as NSString, Double(l.p50) / 1e3, Double(l.p99) / 1e3, Double(l.p999) / 1e3,
+                          Double(l.max) / 1e3, l.samples)
+        }
+        return out
+    }
+
+    static func json(_ r: BenchReport) -> String {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.sortedKeys]
+        return (try? e.encode(r)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+    }
+}
+
+extension BenchConfiguration.Mode: ExpressibleByArgument {}

@@ -1,0 +1,86 @@
+import Apps
+import ArgumentParser
+import PMDCore
+import PcapIO
+
+/// `vfpmd capture`: writes what a port receives to pcap files, as tcpdump does for a netdev.
+struct CaptureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "Capture what a port receives (all RX queues) to pcap files.",
+        discussion: """
+            Live counters go to standard error every second; the capture stops at -c, --duration, \
+            SIGINT, or when a finite source (a pcap port, a simulated VF fed from a file without loop) \
+            is exhausted, then flushes, closes and prints a summary in which every received frame \
+            is written, filtered out or counted as dropped.
+
+            Example: vfpmd capture --port pcap:rx=pcaps/protocols.pcap -w out.pcap 'udp and not vlan'
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "The port to capture from (pci:ADDR..., sim:FAMILY..., pcap:rx=FILE...).")
+    var port: String
+
+    @Option(name: .customShort("w"), help: "Output file; with -G an strftime pattern (tcpdump's naming).")
+    var output: String
+
+    @Option(name: .customShort("c"), help: "Stop after writing this many frames.")
+    var count: UInt64?
+
+    @Option(name: .long, help: "Stop after this many seconds.")
+    var duration: Double?
+
+    @Option(name: .customShort("s"), help: "Bytes kept of each frame (snap length).")
+    var snapLength: Int = 262_144
+
+    @Option(name: .customShort("C"), help: "Start a new file when the current one exceeds this many millions of bytes (file, file1, file2...).")
+    var fileSizeMB: Double?
+
+    @Option(name: .customShort("G"), help: "Start a new file every this many seconds, named by the strftime pattern of -w.")
+    var rotateSeconds: Int?
+
+    @Flag(name: .long, help: "Microsecond timestamps (default: nanosecond).")
+    var micro = false
+
+    @Argument(help: "A tcpdump filter expression (pcap-filter(7)); frames it does not match are counted, not written.")
+    var expression: [String] = []
+
+    func validate() throws {
+        if let count, count == 0 { throw ValidationError("-c must be at least 1") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        if !(1...262_144).contains(snapLength) { throw ValidationError("-s must be from 1 to 262144 bytes") }
+        if let fileSizeMB, !(fileSizeMB > 0) { throw ValidationError("-C must be a positive number of millions of bytes") }
+        if let rotateSeconds, rotateSeconds <= 0 { throw ValidationError("-G must be a positive number of seconds") }
+    }
+
+    func run() throws {
+        global.bootstrapLogging()
+        let spec: PortSpec
+        do { spec = try PortSpec(parsing: port) } catch { throw CommandFailure(error.description) }
+
+        var options = CaptureOptions(output: output)
+        options.count = count
+        options.durationSeconds = duration
+        options.snapLength = snapLength
+        options.precision = micro ? .microsecond : .nanosecond
+        options.rotation = RotationPolicy(maxFileBytes: fileSizeMB.map { Int64($0 * 1_000_000) }, secondsPerFile: rotateSeconds)
+        options.filter = expression.joined(separator: " ")
+
+        let device: any Port
+        do { device = try PortOpeners.vfpmd.open(spec) } catch { throw CommandFailure("\(error)") }
+        defer { device.close() }
+        let engine: CaptureEngine
+        do { engine = try CaptureEngine(port: device, options: options) } catch { throw CommandFailure(error.description) }
+
+        StopSignal.install()
+        let summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
+            printError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
+        }
+        device.close()
+        printError(summary.text)
+        if case .writeFailed(let error) = summary.reason { throw CommandFailure(error.description) }
+        if let failure = (device as? PcapPort)?.failure { throw CommandFailure(failure.description) }
+    }
+}

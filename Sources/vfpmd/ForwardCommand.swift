@@ -1,0 +1,143 @@
+import Apps
+import ArgumentParser
+import Foundation
+import PMDCore
+
+/// `vfpmd forward`: forwards between ports in pairs, both directions, as testpmd's io mode,
+/// DPDK's l2fwd or ixy-fwd do.
+struct ForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Forward packets between ports in pairs (0↔1, 2↔3, …), both directions.",
+        discussion: """
+            One polling thread per (pair, queue); no byte is copied. A table of rates goes to \
+            standard error every second (--json: one JSON object per second on standard output). \
+            Stops on SIGINT, --count, --duration, or when every input is a finite source that is \
+            exhausted and everything in flight has left; then prints a summary, closes the ports \
+            and checks that every buffer is back in its pool.
+
+            Example: vfpmd forward --port sim:ixgbevf,name=a,rx=pcaps/sizes.pcap \\
+                       --port sim:ixgbevf,name=b,tx=out.pcap,spoofchk=off
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "A port (pci:ADDR..., sim:FAMILY..., pcap:rx=FILE,tx=FILE); give it once per port.")
+    var port: [String] = []
+
+    @Option(name: .long, help: "io (touch no byte), macswap (swap addresses), mac (source = output port, destination = its peer).")
+    var mode: ForwardMode = .io
+
+    @Option(name: .long, help: "Peer MAC per port, in port order (mode mac).")
+    var peerMac: [String] = []
+
+    @Option(name: .long, help: "Port pairs, e.g. 0:1,2:3 (default: consecutive ports).")
+    var pairs: String?
+
+    @Option(name: .long, help: "Queues per port to use (default: all the ports have).")
+    var queues: Int?
+
+    @Option(name: .long, help: "CPUs for the polling threads, e.g. 2,3 or 2-5.")
+    var cores: String?
+
+    @Option(name: .long, help: "Packets per burst, 1...64.")
+    var burst: Int = 32
+
+    @Option(name: .long, help: "Stop after forwarding this many packets.")
+    var count: UInt64?
+
+    @Option(name: .long, help: "Stop after this many seconds.")
+    var duration: Double?
+
+    @Flag(name: .long, help: "One JSON object per second on standard output.")
+    var json = false
+
+    func validate() throws {
+        guard port.count >= 2 else { throw ValidationError("give at least two --port options") }
+        guard (1...PacketBatch.capacity).contains(burst) else { throw ValidationError("--burst must be 1...\(PacketBatch.capacity)") }
+        if let queues, queues < 1 { throw ValidationError("--queues must be at least 1") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+    }
+
+    func run() throws {
+        global.bootstrapLogging()
+        var config = ForwardConfiguration()
+        config.mode = mode
+        config.queues = queues
+        config.burst = burst
+        config.packetLimit = count
+        config.duration = duration
+        config.peerMACs = try peerMac.map { text in
+            guard let mac = MACAddress(text) else { throw CommandFailure("--peer-mac \(text) is not a MAC address (aa:bb:cc:dd:ee:ff)") }
+            return mac
+        }
+        if let pairs { config.pairs = try Self.parsePairs(pairs) }
+        if let cores { config.cores = try parseCPUList(cores, option: "--cores") }
+
+        let ports = try openPorts(port)
+        var closed = false
+        func closeAll() -> [String] {
+            guard !closed else { return [] }
+            closed = true
+            return ports.flatMap { $0.close() }
+        }
+        defer { _ = closeAll() }
+
+        let forwarder: Forwarder
+        do { forwarder = try Forwarder(ports: ports, configuration: config) } catch { throw CommandFailure(error.description) }
+        for p in ports {
+            do { try p.port.start() } catch { throw CommandFailure("\(p.spec): \(error)") }
+        }
+        StopSignal.install()
+        let summary = forwarder.run { interval in
+            let report = ForwardReport(interval)
+            if json { print(report.json); fflush(nil) }
+            printError(report.table, terminator: "")
+        }
+        printError(Self.summaryText(summary, names: ports.map(\.spec)))
+        let problems = closeAll()
+        if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
+    }
+
+    /// The final summary: what each port received and sent, and why the run ended.
+    static func summaryText(_ s: ForwardSummary, names: [String]) -> String {
+        var text = String(format: "forward: %@ after %.2f s; %llu packets forwarded (%.3f Mpps)\n",
+                          s.reason.rawValue, s.seconds, s.forwarded, Double(s.forwarded) / max(s.seconds, 1e-9) / 1e6)
+        for (i, name) in names.enumerated() {
+            let t = s.ports[i], st = s.portStats[i]
+            text += "  port \(i) \(name): received \(t.received), sent \(t.sent), dropped \(t.dropped), "
+                + "missed \(st.rxMissed), errors \(st.rxErrors + st.txErrors), no-buffer \(st.rxNoBuffer), resets \(st.resets)\n"
+        }
+        return text
+    }
+
+    /// Parses `0:1,2:3`.
+    static func parsePairs(_ text: String) throws -> [(Int, Int)] {
+        try text.split(separator: ",").map { item in
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]) else {
+                throw CommandFailure("--pairs \(text): each pair is two port numbers like 0:1, separated by commas")
+            }
+            return (a, b)
+        }
+    }
+}
+
+extension ForwardMode: ExpressibleByArgument {}
+
+/// Parses a CPU list such as `2,3` or `0-3,6`.
+func parseCPUList(_ text: String, option: String) throws -> [Int] {
+    var cpus: [Int] = []
+    for item in text.split(separator: ",") {
+        let bounds = item.split(separator: "-")
+        if bounds.count == 1, let c = Int(bounds[0]), c >= 0 {
+            cpus.append(c)
+        } else if bounds.count == 2, let lo = Int(bounds[0]), let hi = Int(bounds[1]), 0 <= lo, lo <= hi {
+            cpus += Array(lo...hi)
+        } else {
+            throw CommandFailure("\(option) \(text): give CPU numbers like 2,3 or 0-3")
+        }
+    }
+    return cpus
+}

@@ -1,0 +1,145 @@
+@testable import Apps
+import PMDCore
+import Testing
+
+/// The forwarder engine on memory ports: what arrives on one port leaves the other, rewritten
+/// as the mode says, nothing lost, every buffer back in its pool.
+@Suite(.serialized)
+struct ForwarderTests {
+    let macA = MACAddress("02:00:00:00:00:0a")!
+    let macB = MACAddress("02:00:00:00:00:0b")!
+    let host = MACAddress("02:00:00:00:00:99")!
+
+    func run(_ a: MemoryPort, _ b: MemoryPort, _ configure: (inout ForwardConfiguration) -> Void = { _ in }) throws -> ForwardSummary {
+        var config = ForwardConfiguration()
+        config.drainQuietSeconds = 0.02
+        configure(&config)
+        let fwd = try Forwarder(ports: [opened(a), opened(b)], configuration: config)
+        return fwd.run(report: { _ in })
+    }
+
+    @Test func ioModeForwardsBothWaysByteExact() throws {
+        let toB = makeFrames(500, length: 60, src: host, dst: macA)
+        let toA = makeFrames(300, length: 1514, src: host, dst: macB, seed: 3)
+        let a = try MemoryPort(name: "a", frames: toB, mac: macA)
+        let b = try MemoryPort(name: "b", frames: toA, mac: macB)
+        let summary = try run(a, b)
+        #expect(summary.reason == .inputExhausted)
+        #expect(b.sentFrames == toB)
+        #expect(a.sentFrames == toA)
+        #expect(summary.ports[0].received == 500 && summary.ports[1].sent == 500)
+        #expect(summary.ports[1].received == 300 && summary.ports[0].sent == 300)
+        #expect(summary.forwarded == 800)
+        #expect(opened(a).close().isEmpty && opened(b).close().isEmpty)
+    }
+
+    @Test func backPressureLosesNothing() throws {
+        let frames = makeFrames(1000, src: host, dst: macA)
+        let a = try MemoryPort(name: "a", frames: frames, mac: macA)
+        let b = try MemoryPort(name: "b", frames: [], mac: macB, txLimit: 5)
+        let summary = try run(a, b)
+        #expect(b.sentFrames == frames)
+        #expect(summary.ports[1].dropped == 0)
+        #expect(a.pool.inUse == 0)
+    }
+
+    @Test func macswapChangesExactlyTheAddresses() throws {
+        let frames = makeFrames(64, src: host, dst: macA)
+        let a = try MemoryPort(name: "a", frames: frames, mac: macA)
+        let b = try MemoryPort(name: "b", frames: [], mac: macB)
+        _ = try run(a, b) { $0.mode = .macswap }
+        #expect(b.sentFrames.count == 64)
+        for (out, input) in zip(b.sentFrames, frames) {
+            #expect(Array(out[0..<6]) == Array(input[6..<12]))
+            #expect(Array(out[6..<12]) == Array(input[0..<6]))
+            #expect(Array(out[12...]) == Array(input[12...]))
+        }
+    }
+
+    @Test func macModeSetsOutputPortAndPeer() throws {
+        let frames = makeFrames(64, src: host, dst: macA)
+        let peerOfB = MACAddress("02:00:00:00:00:bb")!
+        let a = try MemoryPort(name: "a", frames: frames, mac: macA)
+        let b = try MemoryPort(name: "b", frames: [], mac: macB)
+        _ = try run(a, b) {
+            $0.mode = .mac
+            $0.peerMACs = [MACAddress("02:00:00:00:00:aa")!, peerOfB]
+        }
+        for (out, input) in zip(b.sentFrames, frames) {
+            #expect(Array(out[0..<6]) == peerOfB.array)
+            #expect(Array(out[6..<12]) == macB.array)
+            #expect(Array(out[12...]) == Array(input[12...]))
+        }
+    }
+
+    @Test func stopsAtTheCountAndReportsEachInterval() throws {
+        let frames = makeFrames(20_000, src: host, dst: macA)
+        let a = try MemoryPort(name: "a", frames: frames, mac: macA, burst: 8)
+        let b = try MemoryPort(name: "b", frames: [], mac: macB)
+        var config = ForwardConfiguration()
+        config.packetLimit = 100
+        let fwd = try Forwarder(ports: [opened(a), opened(b)], configuration: config)
+        let summary = fwd.run(report: { _ in })
+        #expect(summary.reason == .count)
+        #expect(summary.forwarded >= 100)
+        #expect(summary.forwarded == UInt64(b.sentFrames.count))
+        #expect(a.pool.inUse == 0)
+        #expect(a.updates >= 1)
+    }
+
+    @Test func stopsAtTheDurationWithNoInput() throws {
+        let a = try MemoryPort(name: "a", frames: [], mac: macA)
+        let b = try MemoryPort(name: "b", frames: [], mac: macB)
+        final class Intervals: @unchecked Sendable { var n = 0 }
+        let seen = Intervals()
+        var config = ForwardConfiguration()
+        config.duration = 0.25
+        config.reportInterval = 0.1
+        config.drainQuietSeconds = 10  // inputs are "exhausted" from the start: the duration must win
+        let fwd = try Forwarder(ports: [opened(a), opened(b)], configuration: config)
+        let summary = fwd.run(report: { _ in seen.n += 1 })
+        #expect(summary.reason == .duration)
+        #expect(summary.seconds >= 0.25 && summary.seconds < 5)
+        #expect(seen.n >= 1)
+    }
+
+    @Test func badConfigurationsAreClearErrors() throws {
+        let a = try MemoryPort(name: "a", frames: [], mac: macA)
+        let b = try MemoryPort(name: "b", frames: [], mac: macB)
+        #expect(throws: ForwardError.self) { try Forwarder(ports: [opened(a)], configuration: .init()) }
+        var pairs = ForwardConfiguration()
+        pairs.pairs = [(0, 2)]
+        #expect { try Forwarder(ports: [opened(a), opened(b)], configuration: pairs) } throws: {
+            "\($0)".contains("0:2")
+        }
+        var mac = ForwardConfiguration()
+        mac.mode = .mac
+        #expect { try Forwarder(ports: [opened(a), opened(b)], configuration: mac) } throws: {
+            "\($0)".contains("--peer-mac")
+        }
+    }
+}
+
+/// The per-interval report: rates from counter differences, JSON keys as documented.
+struct ForwardReportTests {
+    @Test func ratesComeFromTheIntervalsDifferences() throws {
+        var before = PortStats(), after = PortStats()
+        before.rxPackets = 1_000; before.rxBytes = 64_000
+        after.rxPackets = 3_001_000; after.rxBytes = 64_000 + 3_000_000 * 64
+        after.txPackets = 1_500_000; after.txBytes = 1_500_000 * 1514
+        after.rxMissed = 7
+        let interval = ForwardInterval(
+            seconds: 2, elapsed: 10, names: ["a"], totals: [ForwardPortTotals(received: 3, sent: 2, dropped: 1)],
+            previousTotals: [ForwardPortTotals()], stats: [after], previousStats: [before],
+            links: [LinkStatus(isUp: true, speedMbps: 10_000)])
+        let report = ForwardReport(interval)
+        let line = report.ports[0]
+        #expect(abs(line.rxMpps - 1.5) < 1e-9)
+        #expect(abs(line.rxGbps - 0.768) < 1e-9)
+        #expect(abs(line.txGbps - 1_500_000.0 * 1514 * 8 / 2 / 1e9) < 1e-9)
+        #expect(line.missed == 7 && line.dropped == 1 && line.link == "up 10G")
+        #expect(report.json.contains("\"rx_mpps\":1.5"))
+        #expect(report.json.contains("\"link\":\"up 10G\""))
+        #expect(report.table.contains("up 10G"))
+    }
+}

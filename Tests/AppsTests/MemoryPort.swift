@@ -1,0 +1,94 @@
+import Apps
+import Foundation
+import PMDCore
+
+/// A port over memory for testing the apps' engines alone: it delivers the frames it was
+/// given, at most `burst` per call, and records every frame sent to it. `txLimit` caps how
+/// many packets one transmit call accepts, to create back-pressure.
+final class MemoryPort: PMDCore.Port, @unchecked Sendable {
+    let name: String
+    let queueCount: Int
+    let macAddress: MACAddress
+    var link = LinkStatus(isUp: true, speedMbps: 10_000)
+    var stats = PortStats()
+    let pool: Mempool
+    private let lock = NSLock()
+    private var pending: [[UInt8]]
+    private(set) var sent: [[UInt8]] = []
+    let burst: Int
+    let txLimit: Int
+    var updates = 0
+    /// When set, frames sent to this port are delivered to `peer` (a cable).
+    weak var peer: MemoryPort?
+
+    init(name: String, frames: [[UInt8]], mac: MACAddress, queues: Int = 1, burst: Int = 32, txLimit: Int = .max) throws {
+        self.name = name
+        self.queueCount = queues
+        self.macAddress = mac
+        self.pending = frames
+        self.burst = burst
+        self.txLimit = txLimit
+        pool = try Mempool(name: name, capacity: 512, pages: .smallPages)
+    }
+
+    var isExhausted: Bool { lock.withLock { pending.isEmpty } }
+    var buffersInUse: Int { pool.inUse }
+    func start() throws {}
+    func stop() {}
+    func close() {}
+    func updateStats() { lock.withLock { updates += 1 } }
+    var sentFrames: [[UInt8]] { lock.withLock { sent } }
+
+    /// Adds frames to what the port will deliver.
+    func deliver(_ frames: [[UInt8]]) { lock.withLock { pending += frames } }
+
+    func receive(queue: Int, into batch: inout PacketBatch) -> Int {
+        guard batch.adopt(pool: pool.ref) else { return 0 }
+        batch.compact()
+        var n = 0
+        lock.lock()
+        defer { lock.unlock() }
+        while n < burst, batch.freeCapacity > 0, !pending.isEmpty {
+            // Queue q delivers frames whose index is q modulo the queue count.
+            guard let index = pool.ref.take() else { break }
+            let frame = pending.removeFirst()
+            frame.withUnsafeBytes { pool.ref.data(index).copyMemory(from: $0.baseAddress!, byteCount: frame.count) }
+            pool.ref.metadata(index).pointee = PacketMetadata()
+            pool.ref.metadata(index).pointee.length = UInt32(frame.count)
+            batch.appendOwnedIndex(index)
+            n += 1
+        }
+        stats.rxPackets += UInt64(n)
+        return n
+    }
+
+    func transmit(queue: Int, _ batch: inout PacketBatch) -> Int {
+        let n = min(batch.count, txLimit)
+        lock.lock()
+        var frames: [[UInt8]] = []
+        for i in 0..<n { frames.append(Array(batch[i].bytes)) }
+        if peer == nil { sent += frames }
+        stats.txPackets += UInt64(n)
+        lock.unlock()
+        if let peer { peer.deliver(frames) }
+        for i in 0..<n { batch.pool.give(batch.index(at: i)) }
+        batch.removeFirstOwned(n)
+        return n
+    }
+}
+
+/// `count` distinct frames of `length` bytes from `src` to `dst`.
+func makeFrames(_ count: Int, length: Int = 64, src: MACAddress, dst: MACAddress, seed: UInt8 = 0) -> [[UInt8]] {
+    (0..<count).map { n in
+        var f = dst.array + src.array + [0x08, 0x00]
+        f += (0..<(length - 14)).map { UInt8(truncatingIfNeeded: $0 &+ n &* 7 &+ Int(seed)) }
+        return f
+    }
+}
+
+/// An opened port around a memory port whose close checks its pool.
+func opened(_ port: MemoryPort) -> OpenedPort {
+    OpenedPort(port: port, spec: port.name, close: {
+        port.pool.inUse == 0 ? [] : ["\(port.name): \(port.pool.inUse) buffers not returned"]
+    })
+}
