@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 Tests/VM/install.sh
-scripts/install-deps.sh run
+scripts/install-deps.sh test   # tcpdump and tshark read the captures back
 echo "== swift build -c release --product vfpmd"
 swift build -c release --product vfpmd
 echo "== real-kernel checks in a QEMU guest (TCG, emulated IOMMU, igb with SR-IOV)"

@@ -231,6 +231,30 @@ class Runner:
             if name not in self.results:
                 self.record(name, "FAIL", "no result reported (the guest stopped before it)")
 
+    # Captures vfpmd wrote in the guest, read back on the host by the tools users read them with.
+    WRITTEN_BY_VFPMD = {"s2-capture": "s2-capture.pcap", "s5-side-by-side": "s5-capture.pcap"}
+
+    def check_readers(self):
+        for name, file in self.WRITTEN_BY_VFPMD.items():
+            if self.results.get(name, ("FAIL",))[0] != "PASS":
+                continue
+            path = os.path.join(self.out, file)
+            problems = []
+            for tool in (["tcpdump", "-nn", "-r", path], ["tshark", "-n", "-r", path]):
+                if not shutil.which(tool[0]):
+                    problems.append(f"{tool[0]} is not installed (scripts/install-deps.sh test)")
+                    continue
+                r = subprocess.run(tool, capture_output=True, text=True, timeout=120)
+                noise = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith("reading from file")]
+                if r.returncode != 0 or noise:
+                    problems.append(f"`{' '.join(tool)}` exited {r.returncode}: {' | '.join(noise)[:200]}")
+            if problems:
+                verdict, detail = self.results[name]
+                self.record(name, "FAIL", f"{detail}; but {'; '.join(problems)}")
+            else:
+                verdict, detail = self.results[name]
+                self.record(name, verdict, f"{detail}; {file} read by tcpdump and tshark without warnings")
+
     def summary(self):
         order = (self.plan or []) + [n for n in self.results if n not in (self.plan or [])]
         passed = failed = 0
@@ -266,6 +290,7 @@ def main():
     runner = Runner(args)
     try:
         runner.run()
+        runner.check_readers()
     except Exception as e:
         runner.record("harness", "FAIL", f"{type(e).__name__}: {e}")
     sys.exit(0 if runner.summary() else 1)
