@@ -114,12 +114,13 @@ class Runner:
         if action == "record-stop":
             time.sleep(float(p.get("settle", 0.5)))
             recorded = w.stop_recording(p["name"])
+            everything = len(recorded)
             src = p.get("src")
             if src:
                 want = wire.mac_bytes(src)
                 recorded = [(t, f) for t, f in recorded if f[6:12] == want]
             wire.write_pcap(p["pcap"], [f for _, f in recorded], [t for t, _ in recorded])
-            return {"count": len(recorded)}
+            return {"count": len(recorded), "all_sources": everything}
         if action == "flood":
             sent = w.flood(wire.flood_frame(wire.mac_bytes(p["dst"])), float(p["seconds"]))
             return {"sent": sent}
@@ -245,7 +246,10 @@ class Runner:
                     problems.append(f"{tool[0]} is not installed (scripts/install-deps.sh test)")
                     continue
                 r = subprocess.run(tool, capture_output=True, text=True, timeout=120)
-                noise = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith("reading from file")]
+                # tcpdump names the file it reads; tshark warns that it runs as root: neither is
+                # about the file.
+                noise = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith("reading from file")
+                         and "This could be dangerous" not in l]
                 if r.returncode != 0 or noise:
                     problems.append(f"`{' '.join(tool)}` exited {r.returncode}: {' | '.join(noise)[:200]}")
             if problems:
