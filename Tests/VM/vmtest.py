@@ -196,7 +196,11 @@ class Runner:
                     print(f"  | {line}", flush=True)
                 words = line.split(" ", 3)
                 if words[0] == "VMTEST-REQ" and len(words) >= 3:
-                    params = json.loads(words[3]) if len(words) > 3 else {}
+                    try:
+                        params = json.loads(words[3]) if len(words) > 3 else {}
+                    except ValueError:
+                        self.answer(words[1], {"ok": False, "error": f"garbled request on the console: {line}"})
+                        continue
                     t = threading.Thread(target=self.serve, args=(words[1], words[2], params), daemon=True)
                     t.start()
                     workers.append(t)
