@@ -595,46 +595,57 @@ class Guest:
         compare_frames(captured, [wire.padded(f) for f in to0], "vfpmd capture on VF0")
         return f"side by side: testpmd on VF1 counted {received}, vfpmd capture on VF0 wrote {len(captured)} of {count}"
 
+    def flood_testpmd(self, vf, mac, seconds, log):
+        """Frames per second dpdk-testpmd (rxonly) receives on `vf` during a host flood to `mac`."""
+        pmd = TestPMD(vf, log)
+        try:
+            self.host.request("flood", dst=mac, seconds=seconds)
+            time.sleep(1)
+        finally:
+            received, _ = pmd.stop()
+        return received / seconds
+
+    def flood_vfpmd(self, vf, mac, seconds, log):
+        """Frames per second `vfpmd capture` receives on `vf` during a host flood to `mac`."""
+        cap = Background([self.vfpmd, "capture", "--port", f"pci:{vf}", "-w", "/dev/shm/s5-flood.pcap",
+                          "-s", "96", "--duration", str(seconds + 40)], log)
+        try:
+            cap.wait_ready("received", 90)
+            self.host.request("flood", dst=mac, seconds=seconds)
+            time.sleep(1)
+        finally:
+            status = cap.interrupt()
+            if os.path.exists("/dev/shm/s5-flood.pcap"):
+                os.unlink("/dev/shm/s5-flood.pcap")
+        counts = re.findall(r"^\s*received\s+(\d+)", cap.text(), re.M)
+        if status != 0 or not counts:
+            raise Failure(f"vfpmd capture under flood exited {status}: {cap.tail()}")
+        return int(counts[-1]) / seconds
+
     def s5_flood(self):
+        """Floods of 64-byte frames, testpmd and vfpmd in turn (twice each, alternating, so that
+        both see the same load from the rest of the machine); the best of each is compared."""
         self.need_vfpmd()
         self.ensure_vfs_on_vfio()
         vf0, vf1 = self.vfs
-        seconds = 8
-        pmd = TestPMD(vf1, self.path("s5-flood-testpmd.log"))
-        try:
-            offered_pmd = self.host.request("flood", dst=VF_MACS[1], seconds=seconds)["sent"]
-            time.sleep(1)
-        finally:
-            testpmd_rx, _ = pmd.stop()
-        baseline = f"testpmd rxonly {testpmd_rx / seconds:.0f} pps"
-        cap = Background([self.vfpmd, "capture", "--port", f"pci:{vf0}", "-w", "/dev/shm/s5-flood.pcap",
-                          "-s", "96", "--duration", str(seconds + 40)], self.path("s5-flood-capture.log"))
-        try:
-            cap.wait_ready("received", 90)
-            offered_vfpmd = self.host.request("flood", dst=VF_MACS[0], seconds=seconds)["sent"]
-            time.sleep(1)
-        except Failure as e:
-            raise Failure(f"{baseline}; vfpmd: {e}")
-        finally:
-            status = cap.interrupt()
-        if os.path.exists("/dev/shm/s5-flood.pcap"):
-            os.unlink("/dev/shm/s5-flood.pcap")
-        counts = re.findall(r"^\s*received\s+(\d+)", cap.text(), re.M)
-        if status != 0 or not counts:
-            raise Failure(f"{baseline}; vfpmd capture under flood exited {status}: {cap.tail()}")
-        vfpmd_rx = int(counts[-1])
-        pps_vfpmd, pps_testpmd = vfpmd_rx / seconds, testpmd_rx / seconds
-        if pps_vfpmd <= 0 or pps_testpmd <= 0:
-            raise Failure(f"no frames under flood: vfpmd {vfpmd_rx}, testpmd {testpmd_rx}")
-        ratio = pps_vfpmd / pps_testpmd
+        seconds, rounds = 6, 2
+        testpmd, vfpmd = [], []
+        for r in range(rounds):
+            testpmd.append(self.flood_testpmd(vf1, VF_MACS[1], seconds, self.path(f"s5-flood-testpmd-{r}.log")))
+            try:
+                vfpmd.append(self.flood_vfpmd(vf0, VF_MACS[0], seconds, self.path(f"s5-flood-capture-{r}.log")))
+            except Failure as e:
+                raise Failure(f"testpmd rxonly {testpmd[-1]:.0f} pps; vfpmd: {e}")
+        best_vfpmd, best_testpmd = max(vfpmd), max(testpmd)
+        if best_vfpmd <= 0 or best_testpmd <= 0:
+            raise Failure(f"no frames under flood: vfpmd {vfpmd}, testpmd {testpmd} pps")
+        ratio = best_vfpmd / best_testpmd
         with open(self.path("flood.json"), "w") as f:
-            json.dump({"seconds": seconds, "frame_bytes": 64, "vfpmd_capture_pps": round(pps_vfpmd),
-                       "testpmd_rxonly_pps": round(pps_testpmd), "ratio": round(ratio, 3),
-                       "host_offered_pps": {"vfpmd": round(offered_vfpmd / seconds),
-                                            "testpmd": round(offered_pmd / seconds)}}, f, indent=1)
-        return (f"{seconds} s flood of 64-byte frames under TCG: vfpmd capture {pps_vfpmd:.0f} pps, "
-                f"testpmd rxonly {pps_testpmd:.0f} pps, ratio vfpmd/testpmd {ratio:.2f} "
-                f"(host offered {offered_vfpmd / seconds:.0f} and {offered_pmd / seconds:.0f} pps)")
+            json.dump({"seconds": seconds, "frame_bytes": 64, "vfpmd_capture_pps": [round(x) for x in vfpmd],
+                       "testpmd_rxonly_pps": [round(x) for x in testpmd], "ratio_of_best": round(ratio, 3)}, f, indent=1)
+        return (f"{rounds}x{seconds} s floods of 64-byte frames under TCG: vfpmd capture "
+                f"{'/'.join(f'{x:.0f}' for x in vfpmd)} pps, testpmd rxonly {'/'.join(f'{x:.0f}' for x in testpmd)} pps, "
+                f"ratio vfpmd/testpmd (best of each) {ratio:.2f}")
 
     def s6_wrong_address(self):
         self.need_vfpmd()
