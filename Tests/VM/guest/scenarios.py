@@ -487,8 +487,8 @@ class Guest:
         for path in sorted(glob.glob(os.path.join(self.repo, "pcaps", "*.pcap"))):
             try:
                 eligible = [f for f in wire.read_pcap(path) if wire.wire_eligible(f)][:48]
-            except wire.PcapError:
-                continue
+            except wire.PcapError as e:
+                raise Failure(f"a committed capture cannot be read: {e}")
             frames += eligible
             sources.append(f"{os.path.basename(path)}:{len(eligible)}")
         frames += wire.generated_frames(40)
