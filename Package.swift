@@ -9,6 +9,10 @@ let package = Package(
         .executable(name: "vfpmd", targets: ["vfpmd"]),
         .library(name: "PMDCore", targets: ["PMDCore"]),
         .library(name: "PcapIO", targets: ["PcapIO"]),
+        .library(name: "VFSimulator", targets: ["VFSimulator"]),
+        .library(name: "VFDriver", targets: ["VFDriver"]),
+        .library(name: "VFIO", targets: ["VFIO"]),
+        .library(name: "Apps", targets: ["Apps"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,7 +22,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
-        // C: volatile MMIO, fences, rdtsc, prefetch; <linux/vfio.h> ioctls.
+        // C: volatile MMIO, barriers, rdtsc, prefetch; <linux/vfio.h> ioctls.
         .target(name: "CShims"),
         // libpcap through pkg-config (Debian: libpcap-dev).
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
@@ -42,12 +46,43 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // A software ixgbevf/igbvf VF with its PF, IOMMU, wires and fault injection.
+        .target(
+            name: "VFSimulator",
+            dependencies: [
+                "PMDCore",
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Linux VFIO: container, groups, devices, DMA mapping; sysfs discovery and binding.
+        .target(
+            name: "VFIO",
+            dependencies: [
+                "PMDCore",
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // The poll-mode driver: family tables, mailbox, lifecycle, RX/TX queues. Knows only PMDCore.
+        .target(
+            name: "VFDriver",
+            dependencies: [
+                "PMDCore",
+                "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The apps: forwarder, capture, traffic generator and meter; port specs and openers.
         .target(
             name: "Apps",
             dependencies: [
                 "PMDCore",
                 "PcapIO",
+                "VFSimulator",
+                "VFDriver",
+                "VFIO",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -59,6 +94,7 @@ let package = Package(
                 "PMDCore",
                 "PcapIO",
                 "Apps",
+                "VFIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -66,6 +102,9 @@ let package = Package(
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
         .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap"]),
+        .testTarget(name: "VFSimulatorTests", dependencies: ["VFSimulator", "PMDCore", "CShims"]),
+        .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore"]),
+        .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PMDCore", "CShims"]),
         .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore"]),
     ],
     swiftLanguageModes: [.v6]

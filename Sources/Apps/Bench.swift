@@ -181,12 +181,14 @@ public final class Bench: @unchecked Sendable {
         // Stop sending first and let the meters take in what is still on its way (not a loss).
         stopSending.store(true, ordering: .releasing)
         var settled = snapshot()
-        repeat {
+        var quietIntervals = 0
+        let drainDeadline = MonotonicClock.nanoseconds() + 1_000_000_000
+        while quietIntervals < 3 && MonotonicClock.nanoseconds() < drainDeadline {
             MonotonicClock.sleep(microseconds: 20_000)
             let now = snapshot()
-            if now.map(\.rxPackets) == settled.map(\.rxPackets) { break }
+            quietIntervals = now.map(\.rxPackets) == settled.map(\.rxPackets) ? quietIntervals + 1 : 0
             settled = now
-        } while true
+        }
         stop.store(true, ordering: .releasing)
         while !finished.allSatisfy({ $0.load(ordering: .acquiring) }) { MonotonicClock.sleep(microseconds: 100) }
         finished.forEach { $0.destroy() }

@@ -89,6 +89,14 @@ public final class Forwarder: @unchecked Sendable {
                 throw .missingPeerMACs(have: configuration.peerMACs.count, need: ports.count)
             }
         }
+        for (x, y) in pairs {
+            do {
+                for pool in ports[x].port.receivePools { try ports[y].port.mapForTransmit(pool) }
+                for pool in ports[y].port.receivePools { try ports[x].port.mapForTransmit(pool) }
+            } catch {
+                throw .cannotMap(x, y, "\(error)")
+            }
+        }
         var laneIndex = 0
         for (x, y) in pairs {
             let px = ports[x].port, py = ports[y].port
@@ -225,6 +233,7 @@ public enum ForwardError: Error, CustomStringConvertible {
     case needTwoPorts
     case badPair(Int, Int, Int)
     case missingPeerMACs(have: Int, need: Int)
+    case cannotMap(Int, Int, String)
 
     public var description: String {
         switch self {
@@ -234,6 +243,8 @@ public enum ForwardError: Error, CustomStringConvertible {
             return "the pair \(x):\(y) does not name two different ports among the \(n) given (ports are numbered from 0)"
         case let .missingPeerMACs(have, need):
             return "mode mac needs a peer MAC for each of the \(need) ports (--peer-mac given \(have) times)"
+        case let .cannotMap(x, y, reason):
+            return "ports \(x) and \(y) cannot send each other's packets: \(reason)"
         }
     }
 }

@@ -138,6 +138,9 @@ public struct SimPortSettings: Equatable, Sendable {
     public var trusted = false
     /// MAC address the PF assigns (nil: the PF chooses).
     public var mac: MACAddress?
+    /// The far end of an `rx=` file wire honours flow control (PAUSE): frames wait for free
+    /// receive descriptors instead of being dropped (default on; off shows the drops).
+    public var pause = true
 
     /// Default settings for `family`.
     public init(family: SimFamily) { self.family = family }

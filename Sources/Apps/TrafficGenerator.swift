@@ -42,6 +42,7 @@ final class TrafficGenerator: @unchecked Sendable {
         flows = Swift.stride(from: queue, to: max(flowCount, queues), by: queues).map { $0 }
         sequence = [UInt32](repeating: 0, count: flows.count)
         pool = try Mempool(name: "bench-tx-\(queue)", capacity: 4096)
+        try port.mapForTransmit(pool)
         templates = UnsafeMutableRawPointer.allocate(byteCount: stride * flows.count * distinctSizes.count, alignment: 64)
         var lengths: [Int] = []
         for (f, flow) in flows.enumerated() {

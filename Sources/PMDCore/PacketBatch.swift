@@ -60,6 +60,15 @@ public struct PacketBatch: ~Copyable {
     @inlinable
     public func index(at i: Int) -> UInt32 { slots[start &+ i] }
 
+    /// Calls `body` with the buffer indices of the packets, front to back, without copying
+    /// the batch (reading them one by one with `index(at:)` may copy the whole batch each time).
+    @inlinable
+    public func withIndices<R>(_ body: (UnsafeBufferPointer<UInt32>) throws -> R) rethrows -> R {
+        try slots.span.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[start..<end]))
+        }
+    }
+
     /// Moves the packets to the front so that `freeCapacity` slots are free at the back.
     @inlinable
     public mutating func compact() {

@@ -18,6 +18,13 @@ public protocol Port: AnyObject, Sendable {
     var isExhausted: Bool { get }
     /// Buffers taken from the port's own pools and not back in them (0 after a clean close).
     var buffersInUse: Int { get }
+    /// The pools the port's received packets come from.
+    var receivePools: [Mempool] { get }
+
+    /// Makes packets of `pool` sendable on this port (maps the pool's memory for the device;
+    /// nothing to do for a port without one). Call before transmitting packets of a pool that
+    /// is not one of this port's own, e.g. packets received on another port.
+    func mapForTransmit(_ pool: Mempool) throws
 
     /// Starts the queues; packets flow after this.
     func start() throws

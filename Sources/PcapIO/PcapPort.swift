@@ -30,6 +30,10 @@ public final class PcapPort: Port, @unchecked Sendable {
     public var isExhausted: Bool { rxExhausted }
     /// Buffers of the RX pool not back in it.
     public var buffersInUse: Int { pool?.inUse ?? 0 }
+    /// The RX pool, when there is an RX file.
+    public var receivePools: [Mempool] { pool.map { [$0] } ?? [] }
+    /// Files need no mapping: any packet can be written.
+    public func mapForTransmit(_ pool: Mempool) throws {}
 
     /// The RX file, if any.
     public let rxPath: String?

@@ -77,7 +77,7 @@ struct BenchCommand: ParsableCommand {
             return mac
         }
         let ports = try openPorts(port)
-        defer { ports.forEach { _ = $0.close() } }
+        defer { _ = OpenedPort.closeAll(ports) }
         for p in ports {
             do { try p.port.start() } catch { throw CommandFailure("\(p.spec): \(error)") }
         }
@@ -94,7 +94,7 @@ struct BenchCommand: ParsableCommand {
         }
         if json { print(Self.json(summary)) }
         printError(Self.table(summary), terminator: "")
-        let problems = ports.flatMap { $0.close() }
+        let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
     }
 

@@ -76,13 +76,7 @@ struct ForwardCommand: ParsableCommand {
         if let cores { config.cores = try parseCPUList(cores, option: "--cores") }
 
         let ports = try openPorts(port)
-        var closed = false
-        func closeAll() -> [String] {
-            guard !closed else { return [] }
-            closed = true
-            return ports.flatMap { $0.close() }
-        }
-        defer { _ = closeAll() }
+        defer { _ = OpenedPort.closeAll(ports) }
 
         let forwarder: Forwarder
         do { forwarder = try Forwarder(ports: ports, configuration: config) } catch { throw CommandFailure(error.description) }
@@ -96,7 +90,7 @@ struct ForwardCommand: ParsableCommand {
             printError(report.table, terminator: "")
         }
         printError(Self.summaryText(summary, names: ports.map(\.spec)))
-        let problems = closeAll()
+        let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
     }
 

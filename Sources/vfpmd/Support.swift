@@ -26,9 +26,20 @@ func printError(_ text: String, terminator: String = "\n") {
 }
 
 extension PortOpeners {
-    /// The openers of this executable: `pcap:` (PcapIO). The `sim:` and `pci:` openers are
-    /// registered here when the simulator and the VFIO driver are linked.
-    static var vfpmd: PortOpeners { PortOpeners.standard }
+    /// The openers of this executable: `pcap:` (PcapIO), `sim:` (the driver on simulated VFs)
+    /// and `pci:` (the driver on real VFs through VFIO).
+    static var vfpmd: PortOpeners {
+        var openers = PortOpeners.standard
+        openers.register(kind: "pci") { spec, _ in
+            guard case .pci(let settings) = spec.kind else { throw PortOpenError.wrongKind(spec: spec.text) }
+            return try PCIPort(settings, spec: spec.text)
+        }
+        openers.register(kind: "sim") { spec, number in
+            guard case .sim(let settings) = spec.kind else { throw PortOpenError.wrongKind(spec: spec.text) }
+            return try SimulatedLab.shared.open(settings, spec: spec.text, portNumber: number)
+        }
+        return openers
+    }
 }
 
 /// Parses and opens every port spec, in order; on a failure closes those already open and
@@ -39,13 +50,9 @@ func openPorts(_ specs: [String]) throws -> [OpenedPort] {
         do {
             let spec = try PortSpec(parsing: text)
             let port = try PortOpeners.vfpmd.open(spec, portNumber: number)
-            opened.append(OpenedPort(port: port, spec: text, close: {
-                port.close()
-                let held = port.buffersInUse
-                return held == 0 ? [] : ["\(text): \(held) buffers were not returned to the port's pools"]
-            }))
+            opened.append(OpenedPort(port: port, spec: text))
         } catch {
-            opened.forEach { _ = $0.close() }
+            _ = OpenedPort.closeAll(opened)
             throw CommandFailure("\(error)")
         }
     }

@@ -8,7 +8,10 @@ struct VFPMD: ParsableCommand {
         commandName: "vfpmd",
         abstract: "User-space poll-mode driver for Intel SR-IOV Virtual Functions (ixgbevf, igbvf).",
         version: VersionCommand.version,
-        subcommands: [ForwardCommand.self, CaptureCommand.self, BenchCommand.self, VersionCommand.self]
+        subcommands: [
+            DevicesCommand.self, BindCommand.self, UnbindCommand.self, SRIOVCommand.self,
+            ForwardCommand.self, CaptureCommand.self, BenchCommand.self, VersionCommand.self,
+        ]
     )
 }
 

@@ -41,8 +41,8 @@ struct BenchTests {
         let tx = summary.ports[0], rx = summary.ports[1]
         let sent = tx.queues.reduce(0) { $0 + $1.txPackets }
         let received = rx.queues.reduce(0) { $0 + $1.rxPackets }
-        #expect(sent > 10_000)
-        #expect(sent < 200_000)               // paced at 200 kpps for half a second
+        #expect(sent > 0)
+        #expect(sent <= 120_000)              // paced: at most 200 kpps for about half a second
         #expect(received == sent)
         #expect(rx.lost == 0 && rx.reordered == 0)
         #expect(summary.latency?["b"]?.samples == received)

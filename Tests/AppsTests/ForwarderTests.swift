@@ -30,7 +30,8 @@ struct ForwarderTests {
         #expect(summary.ports[0].received == 500 && summary.ports[1].sent == 500)
         #expect(summary.ports[1].received == 300 && summary.ports[0].sent == 300)
         #expect(summary.forwarded == 800)
-        #expect(opened(a).close().isEmpty && opened(b).close().isEmpty)
+        #expect(OpenedPort.closeAll([opened(a), opened(b)]).isEmpty)
+        #expect(a.mappedForTransmit == ["b"] && b.mappedForTransmit == ["a"])
     }
 
     @Test func backPressureLosesNothing() throws {

@@ -5,8 +5,8 @@
 // - Acquire/release accesses to memory shared with a device model running in another thread.
 // - <linux/vfio.h>: its ioctl request numbers are function-like macros that Swift cannot
 //   import, so each is wrapped in a function; ioctl itself is variadic, so it is wrapped too.
-// - memfd_create with hugetlb flags, the memlock limit, thread pinning (CPU_SET is a macro),
-//   (these few live in cshims.c).
+// - memfd_create with hugetlb flags; the memlock limit and thread pinning (CPU_SET is a
+//   macro), which live in cshims.c.
 //
 // The rest is `static inline __attribute__((always_inline))`: at -O and in debug builds the
 // calls disappear into the caller, so the hot path costs the same instructions as C.

@@ -1,0 +1,115 @@
+import PMDCore
+import PcapIO
+import Synchronization
+import VFSimulator
+
+/// A simulated wire fed from a pcap file: every frame of the file, `loop` times, as fast as the
+/// VF takes them; then exhausted. With `credit` set, the far end honours flow control (802.3x
+/// PAUSE): it sends only as many frames as the VF has free receive descriptors, so a replay
+/// loses nothing to a slower receiver. The file is read once, at open (a malformed one fails there,
+/// naming the record), into one block of memory that the frames reference without copying.
+public final class PcapFrameSource: FrameSource, @unchecked Sendable {
+    // @unchecked: `pull` runs on the engine's thread only; the progress counters are atomics.
+
+    /// The file.
+    public let path: String
+    /// Frames in the file.
+    public let framesPerPass: Int
+    /// Passes over the file.
+    public let loop: Int
+    private let arena: UnsafeMutableRawPointer
+    private let offsets: [Int]
+    private let lengths: [Int]
+    private let timestamps: [UInt64]
+    private var next = 0
+    private var pass = 0
+    private let delivered = Atomic<Int>(0)
+    /// Frames the receiver can take now (flow control); nil sends regardless.
+    public var credit: (@Sendable () -> Int)?
+
+    /// Reads every frame of `path`.
+    public init(path: String, loop: Int = 1) throws(PcapError) {
+        precondition(loop >= 1)
+        let reader = try PcapReader(path: path)
+        defer { reader.close() }
+        let frames = try reader.readAll()
+        self.path = path
+        self.loop = loop
+        framesPerPass = frames.count
+        var offsets: [Int] = [], lengths: [Int] = [], stamps: [UInt64] = []
+        var total = 0
+        for f in frames {
+            offsets.append(total)
+            lengths.append(f.bytes.count)
+            stamps.append(f.timestampNanoseconds)
+            total += (f.bytes.count + 63) & ~63
+        }
+        let block = UnsafeMutableRawPointer.allocate(byteCount: max(total, 64), alignment: 64)
+        for (i, f) in frames.enumerated() {
+            f.bytes.withUnsafeBytes { (block + offsets[i]).copyMemory(from: $0.baseAddress!, byteCount: f.bytes.count) }
+        }
+        arena = block
+        self.offsets = offsets
+        self.lengths = lengths
+        timestamps = stamps
+    }
+
+    deinit { arena.deallocate() }
+
+    /// Frames handed to the VF so far.
+    public var framesDelivered: Int { delivered.load(ordering: .acquiring) }
+    /// Frames the source will hand over in all.
+    public var totalFrames: Int { framesPerPass * loop }
+
+    public var isExhausted: Bool { framesDelivered >= totalFrames }
+
+    public func pull(into batch: FrameBatch, limit: Int, now: UInt64) -> Int {
+        guard framesPerPass > 0 else { return 0 }
+        let allowed = credit.map { min(limit, $0()) } ?? limit
+        var n = 0
+        while n < allowed, pass < loop, !batch.isFull {
+            batch.append(FrameRef(data: arena + offsets[next], length: lengths[next], timestamp: timestamps[next]))
+            n += 1
+            next += 1
+            if next == framesPerPass { next = 0; pass += 1 }
+        }
+        if n > 0 { delivered.add(n, ordering: .releasing) }
+        return n
+    }
+}
+
+/// A simulated wire that writes what the VF transmits to a pcap file (nanosecond timestamps:
+/// the time the frame left the VF). Closed by `close()`, which flushes.
+public final class PcapFrameSink: FrameSink, @unchecked Sendable {
+    // @unchecked: `push` runs on the engine's thread; `close` after the VF was detached.
+
+    private let writer: PcapFileWriter
+    private let written = Atomic<UInt64>(0)
+    private let failed = Atomic<UInt64>(0)
+
+    /// Creates (or truncates) `path`.
+    public init(path: String) throws(PcapError) {
+        writer = try PcapFileWriter(path: path)
+    }
+
+    /// Frames written.
+    public var framesWritten: UInt64 { written.load(ordering: .acquiring) }
+    public var drops: UInt64 { failed.load(ordering: .relaxed) }
+
+    public func push(_ batch: FrameBatch, now: UInt64) -> Int {
+        let wall = MonotonicClock.wallNanoseconds()
+        for i in 0..<batch.count {
+            let f = batch[i]
+            writer.write(f.data, length: f.length, wallNanoseconds: wall)
+        }
+        if writer.hasFailed {
+            failed.add(UInt64(batch.count), ordering: .relaxed)
+            return 0
+        }
+        written.add(UInt64(batch.count), ordering: .releasing)
+        return batch.count
+    }
+
+    /// Flushes and closes the file.
+    public func close() throws(PcapError) { try writer.close() }
+}

@@ -1,0 +1,196 @@
+import Logging
+import PMDCore
+import PcapIO
+import Synchronization
+import VFDriver
+import VFSimulator
+
+/// The simulated VFs of this process: one container (one I/O address space, as one VFIO
+/// container), one engine thread serving every VF, and the VFs by name for `link=`.
+public final class SimulatedLab: Sendable {
+    /// The lab `sim:` port specs open into.
+    public static let shared = SimulatedLab()
+
+    /// The shared I/O address space.
+    public let container = SimulatedContainer()
+    /// The engine thread.
+    public let engine = SimulationEngine(mode: .threaded)
+    private let state = Mutex(LabState())
+
+    private struct LabState {
+        var byName: [String: SimulatedVF] = [:]
+        var waitingForLink: [String: SimulatedVF] = [:]
+        var opened = 0
+        var open = 0
+    }
+
+    /// A lab of its own (tests); `shared` serves the CLI.
+    public init() {}
+
+    /// Opens a VF of `settings.family` with its wires, and the driver on it.
+    public func open(_ settings: SimPortSettings, spec: String, portNumber: Int) throws -> SimulatedPort {
+        let family: SimulatedFamily = switch settings.family {
+        case .ixgbevf: .ixgbe82599
+        case .x550vf: .ixgbeX550
+        case .igbvf: .igb82576
+        }
+        if settings.link != nil && (settings.rxFile != nil || settings.txFile != nil) {
+            throw SimulatedPortError.linkAndFiles(spec: spec)
+        }
+        let index = state.withLock { s in s.opened += 1; return s.opened }
+        let name = settings.name ?? "vf\(index - 1)"
+        var pf = PFSettings()
+        // The PF chooses a MAC when the administrator did not: locally administered, per VF.
+        pf.administrativeMAC = settings.mac ?? MACAddress(0x02, 0x09, 0xC0, 0x00, 0x00, UInt8(truncatingIfNeeded: index))
+        pf.spoofCheck = settings.spoofCheck
+        pf.trusted = settings.trusted
+        if let q = settings.queues { pf.queuesPerPool = q <= 1 ? 1 : q <= 2 ? 2 : q <= 4 ? 4 : 8 }
+
+        let source = try settings.rxFile.map { path in
+            do { return try PcapFrameSource(path: path, loop: settings.loop == 0 ? Int.max : settings.loop) } catch {
+                throw SimulatedPortError.wire(spec: spec, reason: "\(error)")
+            }
+        }
+        let sink = try settings.txFile.map { path in
+            do { return try PcapFrameSink(path: path) } catch { throw SimulatedPortError.wire(spec: spec, reason: "\(error)") }
+        }
+        let vf = SimulatedVF(family: family, container: container, engine: engine, address: "sim:\(name)", settings: pf)
+        try state.withLock { s throws(SimulatedPortError) in
+            guard s.byName[name] == nil else { throw .duplicateName(spec: spec, name: name) }
+            s.byName[name] = vf
+            if let peer = settings.link.flatMap({ s.byName[$0] }) {
+                _ = Cable(vf, peer)
+            } else if settings.link != nil {
+                s.waitingForLink[settings.link!] = vf
+            }
+            if let waiting = s.waitingForLink.removeValue(forKey: name) { _ = Cable(waiting, vf) }
+            s.open += 1
+        }
+        if settings.pause { source?.credit = { [unowned vf] in Self.freeReceiveDescriptors(vf) } }
+        vf.connect(rx: source, tx: sink)
+        if !engine.isRunning { engine.start() }
+
+        var config = VFPortConfiguration()
+        config.queues = settings.queues ?? 1
+        config.pages = .smallPages
+        do {
+            let port = try VFPort(function: vf, configuration: config, name: spec)
+            return SimulatedPort(port: port, vf: vf, name: name, lab: self, source: source, sink: sink,
+                                 linked: settings.link != nil)
+        } catch {
+            release(vf, name: name)
+            throw SimulatedPortError.driver(spec: spec, reason: "\(error)")
+        }
+    }
+
+    /// Receive descriptors the driver has given the VF and the VF has not filled, on the
+    /// fullest enabled queue (0 while no queue runs).
+    static func freeReceiveDescriptors(_ vf: SimulatedVF) -> Int {
+        let map = vf.family.registers
+        var least = Int.max
+        for q in 0..<map.maxQueues {
+            guard vf.bar0.read(map.rx(q, RegisterMap.queueControl)) & RegisterMap.queueEnable != 0 else { continue }
+            let count = Int(vf.bar0.read(map.rx(q, RegisterMap.ringLength))) / 16
+            guard count > 0 else { continue }
+            let head = Int(vf.bar0.read(map.rx(q, RegisterMap.head)))
+            let tail = Int(vf.bar0.read(map.rx(q, RegisterMap.tail)))
+            least = min(least, (tail - head + count) % count)
+        }
+        return least == Int.max ? 0 : least
+    }
+
+    fileprivate func release(_ vf: SimulatedVF, name: String) {
+        engine.detach(vf)
+        let last = state.withLock { s -> Bool in
+            s.byName[name] = nil
+            s.open -= 1
+            return s.open == 0
+        }
+        if last { engine.stop() }
+    }
+}
+
+/// A port on a simulated VF: the driver's port, plus what only the simulation knows: whether
+/// the VF's input file is exhausted, and, at close, that everything sent reached the wire.
+public final class SimulatedPort: DriverPortHandle, @unchecked Sendable {
+    /// The simulated VF.
+    public let vf: SimulatedVF
+    private let simName: String
+    private let lab: SimulatedLab
+    private let source: PcapFrameSource?
+    private let sink: PcapFrameSink?
+    private let linked: Bool
+
+    init(port: VFPort, vf: SimulatedVF, name: String, lab: SimulatedLab, source: PcapFrameSource?,
+         sink: PcapFrameSink?, linked: Bool) {
+        self.vf = vf
+        simName = name
+        self.lab = lab
+        self.source = source
+        self.sink = sink
+        self.linked = linked
+        super.init(port)
+    }
+
+    /// A VF fed from a file is exhausted once the file was played; one with no input never
+    /// receives; one cabled to another VF is not a finite source.
+    public override var isExhausted: Bool {
+        if linked { return false }
+        return source?.isExhausted ?? true
+    }
+
+    /// Frames the simulated VF put on its wire.
+    public var framesOnWire: UInt64 { vf.counters.txFrames }
+
+    /// Lets the device send what is on the TX rings (up to a second) before stopping.
+    public override func stop() {
+        waitForTransmitRings()
+        super.stop()
+    }
+
+    /// Closes the driver's port, takes the VF off the engine and closes its output file.
+    override func release() {
+        waitForTransmitRings()
+        driverPort.close()
+        lab.release(vf, name: simName)
+        if let sink {
+            do { try sink.close() } catch { appsLog.error("\(name): \(error)") }
+        }
+        for v in vf.violations { appsLog.error("\(name): the simulated device saw a driver error: \(v)") }
+    }
+
+    private func waitForTransmitRings() {
+        let map = vf.family.registers
+        let deadline = MonotonicClock.nanoseconds() + 1_000_000_000
+        while MonotonicClock.nanoseconds() < deadline {
+            let busy = (0..<queueCount).contains { q in
+                vf.bar0.read(map.tx(q, RegisterMap.head)) != vf.bar0.read(map.tx(q, RegisterMap.tail))
+            }
+            if !busy { return }
+            MonotonicClock.sleep(microseconds: 100)
+        }
+    }
+}
+
+/// Why a `sim:` port could not be opened.
+public enum SimulatedPortError: Error, CustomStringConvertible {
+    case linkAndFiles(spec: String)
+    case duplicateName(spec: String, name: String)
+    case wire(spec: String, reason: String)
+    case driver(spec: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .linkAndFiles(spec):
+            return "\(spec): link= cables the VF to another one; it cannot also have rx= or tx= files"
+        case let .duplicateName(spec, name):
+            return "\(spec): a simulated VF named \(name) is already open; give each name=… once"
+        case let .wire(spec, reason):
+            return "\(spec): \(reason)"
+        case let .driver(spec, reason):
+            return "\(spec): \(reason)"
+        }
+    }
+}
+
+let appsLog = Logger(label: "vfpmd.apps")

@@ -1,0 +1,128 @@
+import PMDCore
+
+/// The VF's statistics registers extended to 64 bits.
+public struct DeviceCounters: Sendable {
+    /// Good packets / octets received, multicast received, good packets / octets sent.
+    public var rxPackets, rxOctets, rxMulticast, txPackets, txOctets: RolloverCounter
+}
+
+/// Link state (VFLINKS / STATUS plus the mailbox check) and statistics (82599 VF "Statistics
+/// registers", 82576 VF statistics; counters are not cleared on read and wrap).
+extension VFPort {
+    // MARK: - Counters
+
+    /// Reads a 32- or 36-bit counter; the 36-bit ones as high, low, high (retrying when the
+    /// high part moved) so that a carry between the two reads cannot tear the value.
+    func readCounter(_ register: CounterRegister) -> UInt64 {
+        guard let high = register.high else { return UInt64(window.read(register.low)) }
+        var before = window.read(high) & 0xF
+        while true {
+            let low = window.read(register.low)
+            let after = window.read(high) & 0xF
+            if after == before { return UInt64(after) << 32 | UInt64(low) }
+            before = after
+        }
+    }
+
+    /// Starts every counter over from its current value (after a reset restarted them).
+    func rebaseCounters() {
+        let r = table.stats
+        let values = (readCounter(r.rxPackets), readCounter(r.rxOctets), readCounter(r.rxMulticast),
+                      readCounter(r.txPackets), readCounter(r.txOctets))
+        if var c = deviceCounters {
+            c.rxPackets.rebase(raw: values.0)
+            c.rxOctets.rebase(raw: values.1)
+            c.rxMulticast.rebase(raw: values.2)
+            c.txPackets.rebase(raw: values.3)
+            c.txOctets.rebase(raw: values.4)
+            deviceCounters = c
+        } else {
+            deviceCounters = DeviceCounters(
+                rxPackets: RolloverCounter(width: r.rxPackets.width, initial: values.0),
+                rxOctets: RolloverCounter(width: r.rxOctets.width, initial: values.1),
+                rxMulticast: RolloverCounter(width: r.rxMulticast.width, initial: values.2),
+                txPackets: RolloverCounter(width: r.txPackets.width, initial: values.3),
+                txOctets: RolloverCounter(width: r.txOctets.width, initial: values.4))
+        }
+    }
+
+    /// The device counters as of the last `updateStats()`.
+    public var hardwareCounters: DeviceCounters? { deviceCounters }
+
+    /// Software counters of RX queue `queue`.
+    public func rxCounters(queue: Int) -> RxQueueCounters { rxQueues[queue].counters }
+
+    /// Software counters of TX queue `queue`.
+    public func txCounters(queue: Int) -> TxQueueCounters { txQueues[queue].counters }
+
+    /// Checks the PF and the link (`watchdog()`), then reads the counters into `stats`.
+    /// Call about once a second: a 36-bit octet counter wraps after about 55 s at 10 Gb/s.
+    public func updateStats() {
+        watchdog()
+        guard state != .closed else { return }
+        if state != .removed, var c = deviceCounters {
+            let r = table.stats
+            c.rxPackets.update(raw: readCounter(r.rxPackets))
+            c.rxOctets.update(raw: readCounter(r.rxOctets))
+            c.rxMulticast.update(raw: readCounter(r.rxMulticast))
+            c.txPackets.update(raw: readCounter(r.txPackets))
+            c.txOctets.update(raw: readCounter(r.txOctets))
+            deviceCounters = c
+            stats.rxPackets = c.rxPackets.total
+            stats.rxBytes = c.rxOctets.total
+            stats.txPackets = c.txPackets.total
+            stats.txBytes = c.txOctets.total
+        }
+        var rxErrors: UInt64 = 0, rxNoBuffer: UInt64 = 0, txErrors: UInt64 = 0
+        for q in 0..<allocatedQueues {
+            let rx = rxQueues[q].counters
+            rxErrors &+= rx.frameErrors &+ rx.oversize &+ rx.multiDescriptorDrops
+            rxNoBuffer &+= rx.noBuffer
+            txErrors &+= txQueues[q].counters.errors
+        }
+        stats.rxErrors = rxErrors
+        stats.rxNoBuffer = rxNoBuffer
+        stats.txErrors = txErrors
+        stats.dmaFaults = UInt64(function.dmaFaults)
+    }
+
+    // MARK: - Link and PF health
+
+    /// Looks at the PF and the device: a removed device is marked removed; a PF reset, a lost
+    /// clear-to-send or a timed-out mailbox makes the port re-initialise itself; then the
+    /// link is read. Called by `updateStats()`; call it about once a second otherwise.
+    public func watchdog() {
+        guard state != .closed && state != .removed else { return }
+        if window.read(table.linkRegister) == 0xFFFF_FFFF || !mailbox.pollPFMessages() {
+            markRemoved()
+            return
+        }
+        if mailbox.resetSeen {
+            recover(reason: "the PF reset itself")
+        } else if mailbox.lostClearToSend {
+            recover(reason: "the PF withdrew clear-to-send")
+        } else if mailbox.timedOut {
+            recover(reason: "the PF stopped answering the mailbox")
+        } else if needsRecovery {
+            recover(reason: "a previous re-initialisation failed")
+        }
+        guard state != .removed else { return }
+        link = readLink()
+    }
+
+    /// The link as the VF sees it: the link register's up bit (82599: stable over five reads
+    /// 100 µs apart) and speed; down while the PF is resetting or owes clear-to-send.
+    func readLink() -> LinkStatus {
+        if needsRecovery || mailbox.resetSeen || mailbox.lostClearToSend { return .down }
+        var value = window.read(table.linkRegister)
+        guard value != 0xFFFF_FFFF, value & table.linkUpBit != 0 else { return .down }
+        if table.linkDebounce {
+            for _ in 0..<5 {
+                function.delay(microseconds: 100)
+                value = window.read(table.linkRegister)
+                if value & table.linkUpBit == 0 || value == 0xFFFF_FFFF { return .down }
+            }
+        }
+        return LinkStatus(isUp: true, speedMbps: table.speedMbps(linkRegister: value))
+    }
+}

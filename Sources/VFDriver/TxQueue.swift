@@ -1,0 +1,292 @@
+import CShims
+import PMDCore
+
+/// Fields of the advanced TX data and context descriptors (82599 "Advanced Transmit Data
+/// Descriptor" and "Advanced Transmit Context Descriptor"; the 82576 uses the same layout).
+@usableFromInline
+enum TxDescriptor {
+    /// DEXT | DTYP data | IFCS | EOP: one packet in one buffer, CRC inserted.
+    @inlinable static var dataCommand: UInt32 { 0x2000_0000 | 0x0030_0000 | 0x0200_0000 | 0x0100_0000 }
+    /// Report status: the device writes DD back into this descriptor.
+    @inlinable static var reportStatus: UInt32 { 0x0800_0000 }
+    /// Insert the VLAN tag of the context.
+    @inlinable static var insertVLAN: UInt32 { 0x4000_0000 }
+    /// olinfo PAYLEN shift.
+    @inlinable static var payloadShift: UInt32 { 14 }
+    /// olinfo POPTS: insert IPv4 checksum / L4 checksum.
+    @inlinable static var insertIPChecksum: UInt32 { 0x100 }
+    @inlinable static var insertL4Checksum: UInt32 { 0x200 }
+    /// Context descriptor type_tucmd_mlhl: DEXT | DTYP context.
+    @inlinable static var contextType: UInt32 { 0x2000_0000 | 0x0020_0000 }
+    /// Context: IPv4 / L4 type TCP / L4 type "reserved" (no L4 offload).
+    @inlinable static var contextIPv4: UInt32 { 0x400 }
+    @inlinable static var contextTCP: UInt32 { 0x800 }
+    @inlinable static var contextL4None: UInt32 { 0x1800 }
+    /// Context MACLEN shift (vlan_macip_lens bits 15:9).
+    @inlinable static var macLengthShift: UInt32 { 9 }
+    /// Write-back DD bit (status, bytes 12–15).
+    @inlinable static var done: UInt32 { 0x1 }
+    /// The context every ixgbe VF packet without offloads refers to: MACLEN 14, no L4 type.
+    @inlinable static var defaultContext: UInt64 { UInt64(14 << 9) << 32 | UInt64(contextType | contextL4None) }
+    /// No context written yet.
+    @inlinable static var noContext: UInt64 { .max }
+    /// Packet flags that need a context descriptor (VLAN insertion, checksum offloads).
+    @inlinable static var offloadFlags: UInt16 {
+        MetadataFlagBits.insertVLAN | MetadataFlagBits.offloadIPChecksum | MetadataFlagBits.offloadL4Checksum
+    }
+}
+
+/// Per-queue transmit counters kept by software.
+@frozen
+public struct TxQueueCounters: Sendable, Equatable {
+    /// Packets placed in the ring.
+    public var packets: UInt64 = 0
+    /// Bytes of those packets.
+    public var bytes: UInt64 = 0
+    /// Packets refused (length 0 or larger than one descriptor may carry) and returned to their pool.
+    public var errors: UInt64 = 0
+    /// Calls that left packets in the caller's batch because the ring was full.
+    public var ringFull: UInt64 = 0
+    /// Context descriptors written.
+    public var contexts: UInt64 = 0
+
+    /// All zero.
+    public init() {}
+}
+
+/// One transmit queue: a ring of advanced descriptors, and for each slot the pool and index
+/// of the buffer it carries, so that every buffer returns to its own pool. Owned by one thread.
+///
+/// RS is set on the last descriptor of each burst; the slot where a burst starts remembers
+/// where it ends, and completed bursts are reclaimed lazily (by DD) when fewer than the free
+/// threshold of slots remain.
+@frozen
+public struct TxQueue {
+    @inlinable static var noBuffer: UInt32 { .max }
+
+    @usableFromInline let ring: UnsafeMutableRawPointer
+    @usableFromInline let slotPools: UnsafeMutablePointer<PoolRef>
+    @usableFromInline let slotBuffers: UnsafeMutablePointer<UInt32>
+    @usableFromInline let burstEnds: UnsafeMutablePointer<UInt16>
+    @usableFromInline let size: Int
+    @usableFromInline let tailRegister: UnsafeMutableRawPointer
+    /// CC bit for every data descriptor (ixgbe VFs), 0 for igb.
+    @usableFromInline let checkContext: UInt32
+    @usableFromInline let freeThreshold: Int
+    @usableFromInline let maxBytes: UInt32
+    /// Next slot to fill.
+    @usableFromInline var tail: Int
+    /// First slot not yet reclaimed.
+    @usableFromInline var clean: Int
+    /// Slots that may be filled (one always stays empty: tail never catches up with clean).
+    @usableFromInline var free: Int
+    /// The context at index 0 as last written.
+    @usableFromInline var context: UInt64
+    @usableFromInline var tally: TxQueueCounters
+    /// Software counters of this queue.
+    public var counters: TxQueueCounters { tally }
+
+    init(ring: UnsafeMutableRawPointer, slotPools: UnsafeMutablePointer<PoolRef>,
+         slotBuffers: UnsafeMutablePointer<UInt32>, burstEnds: UnsafeMutablePointer<UInt16>, size: Int,
+         tailRegister: UnsafeMutableRawPointer, checkContext: UInt32, freeThreshold: Int, maxBytes: Int) {
+        self.ring = ring
+        self.slotPools = slotPools
+        self.slotBuffers = slotBuffers
+        self.burstEnds = burstEnds
+        self.size = size
+        self.tailRegister = tailRegister
+        self.checkContext = checkContext
+        self.freeThreshold = freeThreshold
+        self.maxBytes = UInt32(maxBytes)
+        tail = 0
+        clean = 0
+        free = size - 1
+        context = TxDescriptor.noContext
+        tally = TxQueueCounters()
+        slotPools.initialize(repeating: PoolRef.detached, count: size)
+        slotBuffers.initialize(repeating: Self.noBuffer, count: size)
+        burstEnds.initialize(repeating: 0, count: size)
+    }
+
+    /// Slots free for new descriptors.
+    public var freeSlots: Int { free }
+
+    /// Sends packets from the front of `batch`; removes them from the batch (the ring owns
+    /// them now) and leaves what did not fit. Packets the device cannot send (length 0 or too
+    /// long for one descriptor) are returned to their pool and counted. Returns how many were sent.
+    @inlinable
+    public mutating func transmit(_ batch: inout PacketBatch) -> Int {
+        let count = batch.count
+        guard count > 0 else { return 0 }
+        if free < freeThreshold || free < count { _ = reclaim() }
+        let pool = batch.pool
+        let storage = pool.storage
+        let iovaBase = storage.pointee.iovaBase
+        let stride = UInt64(storage.pointee.stride)
+        let headroom = UInt64(storage.pointee.headroom)
+        let metadata = storage.pointee.metadata
+        let first = tail
+        var t = tail
+        var last = -1
+        var sent = 0
+        var bytes = 0
+        // The indices are read in place: `index(at:)` in a loop would copy the batch each time.
+        let taken = batch.withIndices { indices in
+            var taken = 0
+            while taken < count {
+                let index = indices[taken]
+                let record = metadata + Int(index)
+                let length = record.pointee.length
+                let flags = record.pointee.flags.rawValue
+                var command = TxDescriptor.dataCommand | length
+                var options = length << TxDescriptor.payloadShift | checkContext
+                if _slowPath(length == 0 || length > maxBytes) {
+                    pool.give(index)
+                    tally.errors &+= 1
+                    taken &+= 1
+                    continue
+                }
+                if _slowPath(flags & TxDescriptor.offloadFlags != 0) {
+                    let (wanted, dataBits, optionBits) = Self.offloadContext(for: PacketView(pool: pool, index: index))
+                    command |= dataBits
+                    options |= optionBits
+                    if wanted != context {
+                        guard free >= 2 else { break }
+                        writeContext(wanted, at: t)
+                        t = t &+ 1 == size ? 0 : t &+ 1
+                        free &-= 1
+                    }
+                } else if checkContext != 0 && context != TxDescriptor.defaultContext {
+                    // An ixgbe VF's CC bit needs a context written before (MDD on X550).
+                    guard free >= 2 else { break }
+                    writeContext(TxDescriptor.defaultContext, at: t)
+                    t = t &+ 1 == size ? 0 : t &+ 1
+                    free &-= 1
+                }
+                guard free >= 1 else { break }
+                let descriptor = ring + (t &<< 4)
+                descriptor.storeBytes(of: iovaBase &+ UInt64(index) &* stride &+ headroom, as: UInt64.self)
+                descriptor.storeBytes(of: command, toByteOffset: 8, as: UInt32.self)
+                descriptor.storeBytes(of: options, toByteOffset: 12, as: UInt32.self)
+                slotPools[t] = pool
+                slotBuffers[t] = index
+                last = t
+                t = t &+ 1 == size ? 0 : t &+ 1
+                free &-= 1
+                taken &+= 1
+                sent &+= 1
+                bytes &+= Int(length)
+            }
+            return taken
+        }
+        if taken < count { tally.ringFull &+= 1 }
+        batch.removeFirstOwned(taken)
+        guard t != first else { return 0 }
+        // RS on the burst's last data descriptor (the ring only moved if one was written).
+        let lastCommand = ring + (last &<< 4) + 8
+        lastCommand.storeBytes(of: lastCommand.load(as: UInt32.self) | TxDescriptor.reportStatus, as: UInt32.self)
+        burstEnds[first] = UInt16(truncatingIfNeeded: last)
+        tail = t
+        Barrier.beforeTailWrite()
+        vfpmd_mmio_write32(tailRegister, UInt32(t))
+        tally.packets &+= UInt64(sent)
+        tally.bytes &+= UInt64(bytes)
+        return sent
+    }
+
+    /// Returns the buffers of every completed burst to their pools; returns how many slots it freed.
+    @inlinable
+    public mutating func reclaim() -> Int {
+        var freed = 0
+        while clean != tail {
+            let end = Int(burstEnds[clean])
+            let status = vfpmd_load_acquire32(ring + (end &<< 4) + 12)
+            if status & TxDescriptor.done == 0 { break }
+            var j = clean
+            while true {
+                let buffer = slotBuffers[j]
+                if buffer != Self.noBuffer {
+                    slotPools[j].give(buffer)
+                    slotBuffers[j] = Self.noBuffer
+                }
+                freed &+= 1
+                if j == end { break }
+                j = j &+ 1 == size ? 0 : j &+ 1
+            }
+            clean = end &+ 1 == size ? 0 : end &+ 1
+        }
+        free &+= freed
+        return freed
+    }
+
+    /// Writes a context descriptor (index 0) at slot `t`.
+    @usableFromInline
+    mutating func writeContext(_ key: UInt64, at t: Int) {
+        let descriptor = ring + t * 16
+        descriptor.storeBytes(of: UInt32(truncatingIfNeeded: key >> 32), as: UInt32.self)
+        descriptor.storeBytes(of: 0 as UInt32, toByteOffset: 4, as: UInt32.self)
+        descriptor.storeBytes(of: UInt32(truncatingIfNeeded: key), toByteOffset: 8, as: UInt32.self)
+        descriptor.storeBytes(of: 0 as UInt32, toByteOffset: 12, as: UInt32.self)
+        slotBuffers[t] = Self.noBuffer
+        context = key
+        tally.contexts &+= 1
+    }
+
+    /// The context a packet's offload requests need (VLAN tag, MAC/IP header lengths, L4 type)
+    /// and the bits its data descriptor gets (VLE; IXSM/TXSM).
+    @usableFromInline
+    static func offloadContext(for packet: PacketView) -> (context: UInt64, command: UInt32, options: UInt32) {
+        let record = packet.metadata.pointee
+        let flags = record.flags
+        var macIP: UInt32 = 14 << TxDescriptor.macLengthShift
+        var type = TxDescriptor.contextType | TxDescriptor.contextL4None
+        var command: UInt32 = 0
+        var options: UInt32 = 0
+        if flags.contains(.insertVLAN) {
+            macIP |= UInt32(record.vlanTCI) << 16
+            command |= TxDescriptor.insertVLAN
+        }
+        if flags.contains(.offloadIPChecksum) || flags.contains(.offloadL4Checksum),
+           let header = EthernetHeader(packet),
+           let (l3, etherType) = header.payload(frameLength: packet.length) {
+            let data = packet.data
+            var ipLength = 0
+            var l4Protocol: UInt8 = 0
+            if etherType == EtherType.ipv4, packet.length >= l3 + IPv4Header.minimumLength {
+                let ip = IPv4Header(data + l3)
+                ipLength = ip.headerLength
+                l4Protocol = ip.protocolNumber
+                type |= TxDescriptor.contextIPv4
+                if flags.contains(.offloadIPChecksum) { options |= TxDescriptor.insertIPChecksum }
+            } else if etherType == EtherType.ipv6, packet.length >= l3 + 40 {
+                ipLength = 40
+                l4Protocol = data.load(fromByteOffset: l3 + 6, as: UInt8.self)
+            }
+            if ipLength > 0 {
+                macIP = macIP & 0xFFFF_0000 | UInt32(l3) << TxDescriptor.macLengthShift | UInt32(ipLength)
+                if flags.contains(.offloadL4Checksum) && (l4Protocol == 6 || l4Protocol == 17) {
+                    type &= ~TxDescriptor.contextL4None
+                    if l4Protocol == 6 { type |= TxDescriptor.contextTCP }
+                    options |= TxDescriptor.insertL4Checksum
+                }
+            }
+        }
+        return (UInt64(macIP) << 32 | UInt64(type), command, options)
+    }
+
+    // MARK: - Control path
+
+    /// Returns every buffer still in the ring to its pool, sent or not (queue disabled first),
+    /// and starts the ring over.
+    mutating func releaseBuffers() {
+        for i in 0..<size where slotBuffers[i] != Self.noBuffer {
+            slotPools[i].give(slotBuffers[i])
+            slotBuffers[i] = Self.noBuffer
+        }
+        tail = 0
+        clean = 0
+        free = size - 1
+        context = TxDescriptor.noContext
+        (ring).initializeMemory(as: UInt8.self, repeating: 0, count: size * 16)
+    }
+}

@@ -1,0 +1,274 @@
+import PMDCore
+import Synchronization
+
+/// A simulated VFIO container: one I/O virtual address space and its IOMMU table, shared by
+/// every simulated VF attached to it, as the VFs of one VFIO container share one IOVA space
+/// (a buffer received on one VF can be sent from another).
+///
+/// `map(_:)` hands out IOVAs upwards from `iovaBase`, page aligned, with an unmapped guard page
+/// between regions so that an overrun faults. Mapping a region that is already mapped returns
+/// its IOVA and adds a reference; the last `unmap(_:)` removes it. The device model reaches
+/// memory only through `translate`: an access outside every mapping is an IOMMU fault, recorded
+/// here (`faults`) and counted for the VF that made it.
+///
+/// The table the device engine reads is an immutable snapshot published atomically, so
+/// translation takes no lock; superseded snapshots are kept until the container goes away.
+public final class SimulatedContainer: @unchecked Sendable {
+    // @unchecked: the mutable state sits behind `state` (a Mutex); the published snapshot
+    // pointer is an Atomic; snapshots are immutable once published.
+
+    /// First IOVA handed out.
+    public let iovaBase: UInt64
+    /// IOVA granularity (and size of the guard gap between mappings).
+    public static let pageSize: UInt64 = 4096
+
+    private struct Mapping {
+        let region: DMAMemory
+        let iova: UInt64
+        var references: Int
+    }
+
+    private struct State {
+        var mappings: [ObjectIdentifier: Mapping] = [:]
+        var nextIOVA: UInt64
+        var retired: [UnsafeMutablePointer<IOMMUTable>] = []
+        var faults: [DMAFault] = []
+    }
+
+    private let state: Locked<State>
+    private let published: Atomic<UInt>
+    private let generationCounter = Atomic<UInt64>(0)
+
+    /// An empty address space whose first mapping lands at `iovaBase`.
+    public init(iovaBase: UInt64 = 0x1_0000_0000) {
+        precondition(iovaBase % Self.pageSize == 0, "IOVA base must be page aligned")
+        self.iovaBase = iovaBase
+        state = Locked(State(nextIOVA: iovaBase))
+        let empty = IOMMUTable.make(entries: [])
+        published = Atomic(UInt(bitPattern: empty))
+        state.withLock { $0.retired.append(empty) }
+    }
+
+    deinit {
+        state.withLock { s in
+            for table in s.retired { IOMMUTable.free(table) }
+        }
+    }
+
+    // MARK: - Mapping (VFIO_IOMMU_MAP_DMA / UNMAP_DMA)
+
+    /// Maps `region` (or adds a reference to its mapping) and records the IOVA in it.
+    @discardableResult
+    public func map(_ region: DMAMemory) -> UInt64 {
+        let key = ObjectIdentifier(region)
+        let iova: UInt64 = state.withLock { s in
+            if var m = s.mappings[key] {
+                m.references += 1
+                s.mappings[key] = m
+                return m.iova
+            }
+            let iova = s.nextIOVA
+            let length = (UInt64(region.length) + Self.pageSize - 1) / Self.pageSize * Self.pageSize
+            s.nextIOVA = iova + length + Self.pageSize  // guard page
+            s.mappings[key] = Mapping(region: region, iova: iova, references: 1)
+            publish(&s)
+            return iova
+        }
+        region.recordMapping(iova: iova)
+        return iova
+    }
+
+    /// Drops one reference to the mapping of `region`; the last one unmaps it. Unmapping a
+    /// region that is not mapped here throws.
+    public func unmap(_ region: DMAMemory) throws(SimulatorError) {
+        let key = ObjectIdentifier(region)
+        let removed: Bool = try state.withLock { (s) throws(SimulatorError) -> Bool in
+            guard var m = s.mappings[key] else { throw .notMapped(bytes: region.length) }
+            m.references -= 1
+            if m.references > 0 {
+                s.mappings[key] = m
+                return false
+            }
+            s.mappings[key] = nil
+            publish(&s)
+            return true
+        }
+        if removed { region.clearMapping() }
+    }
+
+    /// How many references the mapping of `region` holds (0 when unmapped).
+    public func references(of region: DMAMemory) -> Int {
+        state.withLock { $0.mappings[ObjectIdentifier(region)]?.references ?? 0 }
+    }
+
+    /// Number of distinct regions mapped.
+    public var mappedRegionCount: Int { state.withLock { $0.mappings.count } }
+
+    private func publish(_ s: inout State) {
+        let entries = s.mappings.values
+            .map { IOMMUEntry(iova: $0.iova, length: UInt64($0.region.length), host: $0.region.address) }
+            .sorted { $0.iova < $1.iova }
+        let table = IOMMUTable.make(entries: entries)
+        s.retired.append(table)
+        published.store(UInt(bitPattern: table), ordering: .releasing)
+        generationCounter.add(1, ordering: .releasing)
+    }
+
+    // MARK: - Device side
+
+    /// The current translation table, for the device engine (valid while the container lives).
+    @inlinable
+    public var table: IOMMUTableRef {
+        IOMMUTableRef(pointer: UnsafeMutablePointer(bitPattern: currentTableBits)!)
+    }
+
+    @usableFromInline var currentTableBits: UInt { published.load(ordering: .acquiring) }
+
+    /// Changes with every map or unmap; the engine re-translates cached ring addresses when it moves.
+    public var generation: UInt64 { generationCounter.load(ordering: .acquiring) }
+
+    /// Host address of `length` bytes at `iova`, or nil (and nothing recorded) when any byte
+    /// lies outside every mapping. For tests and control paths; the engine uses `table`.
+    public func translate(_ iova: UInt64, length: Int) -> UnsafeMutableRawPointer? {
+        table.translate(iova, length: length)
+    }
+
+    // MARK: - Faults
+
+    /// Records an IOMMU fault (the engine calls this; the faulting VF counts it too).
+    func recordFault(_ fault: DMAFault) {
+        state.withLock { $0.faults.append(fault) }
+    }
+
+    /// Every IOMMU fault so far, oldest first.
+    public var faults: [DMAFault] { state.withLock { $0.faults } }
+}
+
+/// One IOMMU fault: the device tried to reach `length` bytes at `iova` and no mapping covers them.
+public struct DMAFault: Sendable, Equatable, CustomStringConvertible {
+    /// What the device was doing.
+    public enum Access: String, Sendable {
+        /// Fetching an RX descriptor ring.
+        case rxRing = "RX ring"
+        /// Writing received frame data into a buffer.
+        case rxBuffer = "RX buffer write"
+        /// Fetching a TX descriptor ring.
+        case txRing = "TX ring"
+        /// Reading frame data to transmit.
+        case txBuffer = "TX buffer read"
+    }
+
+    /// Faulting I/O virtual address.
+    public var iova: UInt64
+    /// Bytes of the access.
+    public var length: Int
+    /// The simulated function's address.
+    public var function: String
+    /// Queue index.
+    public var queue: Int
+    /// What the access was.
+    public var access: Access
+
+    /// Whether the device wrote (RX) rather than read (TX, rings).
+    public var isWrite: Bool { access == .rxBuffer }
+
+    public var description: String {
+        "IOMMU fault: \(function) queue \(queue) \(access.rawValue) of \(length) bytes at IOVA 0x\(String(iova, radix: 16)) outside every DMA mapping"
+    }
+}
+
+/// One IOVA → host range of the IOMMU table.
+@frozen
+public struct IOMMUEntry {
+    /// First IOVA of the range.
+    public let iova: UInt64
+    /// Length in bytes.
+    public let length: UInt64
+    /// Host address of `iova`.
+    public let host: UnsafeMutableRawPointer
+
+    @usableFromInline init(iova: UInt64, length: UInt64, host: UnsafeMutableRawPointer) {
+        self.iova = iova
+        self.length = length
+        self.host = host
+    }
+}
+
+/// An immutable IOMMU table: a count followed by sorted entries, in one allocation.
+@frozen
+public struct IOMMUTable {
+    /// Number of entries.
+    public let count: Int
+    /// First entry.
+    public let entries: UnsafeMutablePointer<IOMMUEntry>
+
+    static func make(entries list: [IOMMUEntry]) -> UnsafeMutablePointer<IOMMUTable> {
+        let entries = UnsafeMutablePointer<IOMMUEntry>.allocate(capacity: max(1, list.count))
+        for (i, e) in list.enumerated() { (entries + i).initialize(to: e) }
+        let t = UnsafeMutablePointer<IOMMUTable>.allocate(capacity: 1)
+        t.initialize(to: IOMMUTable(count: list.count, entries: entries))
+        return t
+    }
+
+    static func free(_ t: UnsafeMutablePointer<IOMMUTable>) {
+        t.pointee.entries.deallocate()
+        t.deallocate()
+    }
+}
+
+/// A trivial handle to an IOMMU table snapshot, for the engine's hot path.
+@frozen
+public struct IOMMUTableRef {
+    /// The snapshot.
+    public let pointer: UnsafeMutablePointer<IOMMUTable>
+
+    @inlinable init(pointer: UnsafeMutablePointer<IOMMUTable>) { self.pointer = pointer }
+
+    /// Host address of `length` bytes at `iova`, or nil when they are not all inside one mapping.
+    @inlinable
+    public func translate(_ iova: UInt64, length: Int) -> UnsafeMutableRawPointer? {
+        var hint = 0
+        return translate(iova, length: length, hint: &hint)
+    }
+
+    /// As `translate(_:length:)`, trying entry `hint` first and leaving the matching entry in it.
+    @inlinable
+    public func translate(_ iova: UInt64, length: Int, hint: inout Int) -> UnsafeMutableRawPointer? {
+        let n = pointer.pointee.count
+        let entries = pointer.pointee.entries
+        let len = UInt64(length)
+        if hint < n {
+            let e = entries[hint]
+            if iova >= e.iova && iova &- e.iova <= e.length && len <= e.length &- (iova &- e.iova) {
+                return e.host + Int(iova &- e.iova)
+            }
+        }
+        var i = 0
+        while i < n {
+            let e = entries[i]
+            if iova >= e.iova && iova &- e.iova <= e.length && len <= e.length &- (iova &- e.iova) {
+                hint = i
+                return e.host + Int(iova &- e.iova)
+            }
+            i &+= 1
+        }
+        return nil
+    }
+}
+
+/// Errors of the simulator's bus-level operations; each says what went wrong.
+public enum SimulatorError: Error, CustomStringConvertible, Equatable {
+    /// Unmap of a region that is not mapped in this container.
+    case notMapped(bytes: Int)
+    /// Configuration-space access outside the 4 KiB space or not 4-byte aligned.
+    case badConfigOffset(Int)
+
+    public var description: String {
+        switch self {
+        case let .notMapped(bytes):
+            return "cannot unmap a DMA region of \(bytes) bytes: it is not mapped in this simulated container (map it first, and unmap it once per map)"
+        case let .badConfigOffset(offset):
+            return "configuration-space offset \(offset) is not a 4-byte aligned offset below 4096"
+        }
+    }
+}

@@ -1,0 +1,265 @@
+import CShims
+import PMDCore
+import Synchronization
+
+/// A software SR-IOV Virtual Function with its PF, implementing PMDCore's `PCIFunction`: an
+/// 82599 VF, an X550 VF (ixgbevf class, ixgbe PF) or an 82576 VF (igbvf class, igb PF).
+///
+/// BAR0 is a 16 KiB register file in ordinary memory; the driver uses the same volatile 32-bit
+/// loads and stores as on a real BAR. The device model (run by a `SimulationEngine`) polls what
+/// the driver wrote: VF reset, the mailbox, queue enables, tails; it moves frames between the
+/// descriptor rings and its wires through the container's IOMMU table.
+///
+/// How the model shows what a BAR shows without trapping accesses:
+/// - Clear-on-read mailbox bits (PFSTS, PFACK, RSTD) stay set until the VF's next write to the
+///   mailbox control register (every driver write replaces the word) or a VF reset. RSTD is
+///   not raised when the VF reset itself while the PF reset was in progress: its reset-wait
+///   loop would have consumed it with one read.
+/// - The model changes registers the driver also writes (mailbox bits, queue enable bits)
+///   with compare-and-swap, so no driver store is lost.
+/// - ixgbe queue enables: the model clears the ENABLE bit the driver wrote and sets it again
+///   `enableDelay` later, when the queue really runs (igb: at once, as QEMU's igb does and
+///   igbvf drivers expect).
+///
+/// Thread use: the public methods may be called from any thread. The device state is owned by
+/// the engine's thread; settings and faults are handed over through a lock and applied at the
+/// engine's next step.
+public final class SimulatedVF: PCIFunction, @unchecked Sendable {
+    // @unchecked: engine-owned fields are touched only by the engine's thread (or, in stepped
+    // mode, by the thread that steps it); everything else goes through `shared` (a Mutex) or
+    // atomics. BAR0 is shared memory by design.
+
+    /// Which VF this is.
+    public let family: SimulatedFamily
+    /// The address space the VF's DMA goes through.
+    public let container: SimulatedContainer
+    /// The engine that runs the model.
+    public let engine: SimulationEngine
+    /// A simulator name such as `sim:82599-0`.
+    public let address: String
+    /// 0x8086.
+    public var vendorID: UInt16 { family.vendorID }
+    /// The family's VF device ID.
+    public var deviceID: UInt16 { family.deviceID }
+    /// The register window (BAR0).
+    public var bar0: RegisterWindow { registers.window }
+
+    /// Simulated time an ixgbe queue enable takes to read back (ns).
+    public static let enableDelay: UInt64 = 20_000
+
+    // MARK: Shared state (behind the lock)
+
+    struct Shared {
+        var settings: PFSettings
+        var view = PFView()
+        var responder: PFMailboxResponder
+        var faults: [Fault] = []
+        var violations: [ProtocolViolation] = []
+        var mailboxLog: [MailboxExchange] = []
+        var rxSource: FrameSource?
+        var txSink: FrameSink?
+        var statPresets: [(StatisticRegister, UInt64)] = []
+        var link: LinkStatus
+        var config = ConfigSpace()
+        var removed = false
+    }
+
+    let shared: Locked<Shared>
+    /// Bumped on every change of `shared` the engine must pick up.
+    let controlVersion = Atomic<UInt64>(1)
+    /// The VF's MAC as the PF knows it (48 bits; bit 63 set when valid), for switches.
+    let macBits = Atomic<UInt64>(0)
+    /// The last `controlVersion` the engine applied.
+    let appliedVersion = Atomic<UInt64>(0)
+
+    // MARK: Engine-owned state
+
+    let registers = RegisterFile()
+    let map: RegisterMap
+    var busMaster = false
+    var settings: PFSettings
+    var filter = ReceiveFilter()
+    var link: LinkStatus
+    var rxSource: FrameSource?
+    var txSink: FrameSink?
+    let rxQueues: UnsafeMutablePointer<QueueState>
+    let txQueues: UnsafeMutablePointer<QueueState>
+    var stats: StatisticsRegisters
+    let counterStorage: UnsafeMutablePointer<Counters>
+    var rss: RSSHash
+    var rssConfig = RSSConfig()
+    let rxBatch = FrameBatch(capacity: 32, slotSize: 64)
+    let txBatch = FrameBatch()
+    var pendingPFMessages: [[UInt32]] = []
+    var removed = false
+    var pfResetUntil: UInt64?
+    var vfResetDuringPFReset = false
+    var txStalled = false
+    var nacked: Set<UInt32> = []
+    var silent = false
+
+    /// A VF of `family` attached to `container` and run by `engine`, with the PF's
+    /// administrative `settings` for it.
+    public init(
+        family: SimulatedFamily, container: SimulatedContainer, engine: SimulationEngine,
+        address: String? = nil, settings: PFSettings = PFSettings()
+    ) {
+        self.family = family
+        self.container = container
+        self.engine = engine
+        map = family.registers
+        let defaultLink = LinkStatus(isUp: true, speedMbps: family.isIxgbe ? 10_000 : 1000)
+        shared = Locked(Shared(settings: settings, responder: PFMailboxResponder(family: family), link: defaultLink))
+        self.settings = settings
+        link = defaultLink
+        rxQueues = .allocate(capacity: 8)
+        rxQueues.initialize(repeating: QueueState(), count: 8)
+        txQueues = .allocate(capacity: 8)
+        txQueues.initialize(repeating: QueueState(), count: 8)
+        stats = StatisticsRegisters(family: family)
+        counterStorage = .allocate(capacity: 1)
+        counterStorage.initialize(to: Counters())
+        rss = RSSHash(key: RSSHash.microsoftKey)
+        self.address = address ?? engine.nextAddress(for: family)
+        shared.withLock { $0.config.setIdentity(vendor: family.vendorID, device: family.deviceID) }
+        powerOnRegisters()
+        engine.attach(self)
+    }
+
+    deinit {
+        rxQueues.deallocate()
+        txQueues.deallocate()
+        counterStorage.deallocate()
+        rss.release()
+        filter.bitmaps.deallocate()
+        rssConfig.reta.deallocate()
+    }
+
+    // MARK: - PCIFunction
+
+    /// Reads configuration space (all ones after a surprise removal).
+    public func readConfig32(at offset: Int) throws -> UInt32 {
+        guard offset >= 0, offset < ConfigSpace.size, offset % 4 == 0 else { throw SimulatorError.badConfigOffset(offset) }
+        return shared.withLock { $0.removed ? 0xFFFF_FFFF : $0.config.read(offset) }
+    }
+
+    /// Writes configuration space (only the command register's writable bits change).
+    public func writeConfig32(_ value: UInt32, at offset: Int) throws {
+        guard offset >= 0, offset < ConfigSpace.size, offset % 4 == 0 else { throw SimulatorError.badConfigOffset(offset) }
+        shared.withLock { $0.config.write(value, at: offset) }
+        controlVersion.add(1, ordering: .releasing)
+    }
+
+    /// Maps `region` in the shared container (refcounted per region).
+    @discardableResult
+    public func mapDMA(_ region: DMAMemory) throws -> UInt64 { container.map(region) }
+
+    /// Drops one reference to the mapping of `region`.
+    public func unmapDMA(_ region: DMAMemory) throws { try container.unmap(region) }
+
+    /// Function-level reset: the same effect as a VF reset through the control register
+    /// (the PF sees it as a VF reset), applied at the engine's next step.
+    public func reset() throws {
+        shared.withLock { $0.faults.append(.functionLevelReset) }
+        let version = controlVersion.add(1, ordering: .releasing).newValue
+        engine.settle(self, version: version)
+    }
+
+    /// Stepped engine: runs the model for `microseconds` of simulated time in the caller's
+    /// thread. Threaded engine: sleeps.
+    public func delay(microseconds: Int) { engine.delay(microseconds: microseconds) }
+
+    /// IOMMU faults this VF caused.
+    public var dmaFaults: Int { Int(counterStorage.pointee.dmaFaults) }
+
+    // MARK: - Observation and administration
+
+    /// What the model counted (frames, drops, faults). Read without a lock: each field is one
+    /// 64-bit word written by the engine.
+    public var counters: Counters {
+        vfpmd_compiler_barrier()  // a fresh read every time, never one hoisted out of a loop
+        return counterStorage.pointee
+    }
+
+    /// The PF's view of the VF (CTS, API, MAC, filters).
+    public var pfView: PFView { shared.withLock { $0.view } }
+
+    /// The administrative settings in force.
+    public var pfSettings: PFSettings { shared.withLock { $0.settings } }
+
+    /// Changes the PF's settings for this VF (`ip link set PF vf N ...`).
+    public func configurePF(_ change: (inout PFSettings) -> Void) {
+        shared.withLock { change(&$0.settings) }
+        controlVersion.add(1, ordering: .releasing)
+    }
+
+    /// Protocol violations seen so far.
+    public var violations: [ProtocolViolation] { shared.withLock { $0.violations } }
+
+    /// Every mailbox exchange so far (request words as read, reply words as written), oldest first.
+    public var mailboxLog: [MailboxExchange] { shared.withLock { $0.mailboxLog } }
+
+    /// Connects the VF's receive side to `source` and its transmit side to `sink` (nil leaves
+    /// a side unchanged). Takes effect at the engine's next step.
+    public func connect(rx source: FrameSource? = nil, tx sink: FrameSink? = nil) {
+        shared.withLock { s in
+            if let source { s.rxSource = source }
+            if let sink { s.txSink = sink }
+        }
+        controlVersion.add(1, ordering: .releasing)
+    }
+
+    /// Presets a statistics register (to test rollover); applied at the engine's next step.
+    public func presetStatistic(_ register: StatisticRegister, to value: UInt64) {
+        shared.withLock { $0.statPresets.append((register, value)) }
+        controlVersion.add(1, ordering: .releasing)
+    }
+
+    /// The VF's MAC as the PF knows it, read without a lock (for switches).
+    var currentMACBits: UInt64? {
+        let v = macBits.load(ordering: .acquiring)
+        return v >> 63 != 0 ? v & 0xFFFF_FFFF_FFFF : nil
+    }
+
+    /// What the model counted.
+    public struct Counters: Sendable, Equatable {
+        /// Frames written into RX rings, and their bytes (as delivered, without CRC).
+        public var rxFrames: UInt64 = 0
+        public var rxBytes: UInt64 = 0
+        /// Frames dropped because the queue had too few free descriptors.
+        public var rxMissed: UInt64 = 0
+        /// Frames dropped for exceeding the max frame size (SET_LPE, RLPML).
+        public var rxOversize: UInt64 = 0
+        /// Frames not addressed to the VF (MAC, multicast or VLAN filter).
+        public var rxFiltered: UInt64 = 0
+        /// Frames dropped because the VF could not receive: link down, receive path off, queue
+        /// not enabled or stopped, bus mastering off.
+        public var rxNotReady: UInt64 = 0
+        /// Frames sent to the wire, and their bytes (after padding and VLAN insertion).
+        public var txFrames: UInt64 = 0
+        public var txBytes: UInt64 = 0
+        /// Frames dropped by source-MAC anti-spoofing.
+        public var txSpoofed: UInt64 = 0
+        /// Frames dropped because the link was down.
+        public var txLinkDown: UInt64 = 0
+        /// Frames dropped for malformed descriptors (too long, bad format).
+        public var txMalformed: UInt64 = 0
+        /// Malicious-driver events (X550: missing context); the queue was stopped.
+        public var mddEvents: UInt64 = 0
+        /// IOMMU faults.
+        public var dmaFaults: UInt64 = 0
+        /// VF resets (control register or function-level).
+        public var vfResets: UInt64 = 0
+
+        /// All zero.
+        public init() {}
+    }
+
+    /// One mailbox exchange.
+    public struct MailboxExchange: Sendable, Equatable {
+        /// The 16 words the PF read.
+        public var request: [UInt32]
+        /// The words it wrote back; empty when it did not answer.
+        public var reply: [UInt32]
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import PMDCore
+import Synchronization
+
+/// Runs the device model of one or more simulated VFs.
+///
+/// - `.stepped`: nothing runs on its own. `delay(microseconds:)` of any of its VFs (what a
+///   driver calls while it waits) and `advance(microseconds:)` run the model for that much
+///   simulated time in the caller's thread; `step()` processes everything pending once without
+///   moving time. Deterministic: for tests and instruction counts.
+/// - `.threaded`: after `start()` the model runs in its own thread on the monotonic clock
+///   (one thread serves every VF of the engine); `delay` just sleeps.
+public final class SimulationEngine: @unchecked Sendable {
+    // @unchecked: `functions`, `simulatedTime` and the VFs' device state belong to the thread
+    // that runs the model (the engine thread, or the stepping caller); the registry of VFs is a
+    // Mutex, the running flag an Atomic.
+
+    /// How the model is driven.
+    public enum Mode: Sendable {
+        /// From the caller's thread, in simulated time.
+        case stepped
+        /// From the engine's own thread, in real time.
+        case threaded
+    }
+
+    /// The mode chosen at creation.
+    public let mode: Mode
+    /// Simulated time that one busy step takes (ns); an idle step jumps `idleStep`.
+    public var busyStep: UInt64 = 1000
+    /// Simulated time an idle step skips (ns).
+    public var idleStep: UInt64 = 50_000
+
+    private let registry = Locked<[SimulatedVF]>([])
+    private let registryVersion = Atomic<Int>(0)
+    private var functions: [SimulatedVF] = []
+    private var seenRegistryVersion = -1
+    private var simulatedTime: UInt64 = 0
+    private let running = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(true)
+    private let names = Atomic<Int>(0)
+    /// Passes the engine thread completed (threaded mode).
+    private let passes = Atomic<UInt64>(0)
+
+    /// An engine with no VFs yet.
+    public init(mode: Mode = .stepped) { self.mode = mode }
+
+    deinit { stop() }
+
+    /// Engine time in nanoseconds: simulated (stepped) or monotonic (threaded).
+    public var now: UInt64 { mode == .stepped ? simulatedTime : MonotonicClock.nanoseconds() }
+
+    /// The VFs this engine runs.
+    public var attached: [SimulatedVF] { registry.withLock { $0 } }
+
+    func attach(_ vf: SimulatedVF) {
+        registry.withLock { $0.append(vf) }
+        registryVersion.add(1, ordering: .releasing)
+    }
+
+    /// Stops running `vf` (it keeps its state).
+    public func detach(_ vf: SimulatedVF) {
+        registry.withLock { $0.removeAll { $0 === vf } }
+        registryVersion.add(1, ordering: .releasing)
+    }
+
+    func nextAddress(for family: SimulatedFamily) -> String {
+        let n = names.add(1, ordering: .relaxed).oldValue
+        return "sim:\(family.deviceIDName)-\(n)"
+    }
+
+    // MARK: - Stepped mode
+
+    /// Processes everything pending once (mailbox, resets, queues, one burst per direction
+    /// per VF) without moving simulated time; true when anything happened. Stepped mode only.
+    @discardableResult
+    public func step() -> Bool {
+        precondition(mode == .stepped, "step() drives a stepped engine; a threaded engine runs by itself")
+        return runOnce(now: simulatedTime)
+    }
+
+    /// Runs the model for `microseconds` of simulated time (stepped mode).
+    public func advance(microseconds: Int) {
+        precondition(mode == .stepped, "advance() drives a stepped engine")
+        let end = simulatedTime &+ UInt64(max(0, microseconds)) &* 1000
+        repeat {
+            let busy = runOnce(now: simulatedTime)
+            simulatedTime = min(end, simulatedTime &+ (busy ? busyStep : idleStep))
+        } while simulatedTime < end
+        runOnce(now: simulatedTime)
+    }
+
+    /// What a VF's `delay(microseconds:)` does: step the model, or sleep and then make sure
+    /// the engine thread ran at least two passes meanwhile (a busy machine may not have run it
+    /// at all: the device's time would not have passed), waiting at most a second for them.
+    func delay(microseconds: Int) {
+        if mode == .stepped {
+            advance(microseconds: microseconds)
+            return
+        }
+        let before = passes.load(ordering: .acquiring)
+        MonotonicClock.sleep(microseconds: microseconds)
+        let deadline = MonotonicClock.nanoseconds() + 1_000_000_000
+        while running.load(ordering: .acquiring) && passes.load(ordering: .acquiring) &- before < 2
+            && MonotonicClock.nanoseconds() < deadline {
+            MonotonicClock.sleep(microseconds: 10)
+        }
+    }
+
+    /// Makes sure `vf` applied its control changes up to `version` (a synchronous reset).
+    func settle(_ vf: SimulatedVF, version: UInt64) {
+        if mode == .stepped {
+            step()
+            return
+        }
+        let deadline = MonotonicClock.nanoseconds() + 1_000_000_000
+        while vf.appliedVersion.load(ordering: .acquiring) < version && running.load(ordering: .acquiring)
+            && MonotonicClock.nanoseconds() < deadline {
+            MonotonicClock.sleep(microseconds: 10)
+        }
+    }
+
+    // MARK: - Threaded mode
+
+    /// Starts the engine thread (threaded mode); does nothing when it runs already.
+    public func start() {
+        precondition(mode == .threaded, "start() runs a threaded engine")
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        stopped.store(false, ordering: .releasing)
+        let thread = Thread { [self] in threadMain() }
+        thread.name = "vfpmd-sim"
+        thread.start()
+    }
+
+    /// Stops the engine thread and waits for it to finish its step.
+    public func stop() {
+        guard running.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged else { return }
+        while !stopped.load(ordering: .acquiring) { MonotonicClock.sleep(microseconds: 50) }
+    }
+
+    /// Whether the engine thread runs.
+    public var isRunning: Bool { running.load(ordering: .acquiring) }
+
+    private func threadMain() {
+        var idle = 0
+        while running.load(ordering: .relaxed) {
+            let busy = runOnce(now: MonotonicClock.nanoseconds())
+            passes.add(1, ordering: .releasing)
+            if busy {
+                idle = 0
+            } else {
+                idle &+= 1
+                if idle > 512 { MonotonicClock.sleep(microseconds: 20) } else { cpuRelax() }
+            }
+        }
+        stopped.store(true, ordering: .releasing)
+    }
+
+    // MARK: - One pass
+
+    @discardableResult
+    private func runOnce(now: UInt64) -> Bool {
+        let version = registryVersion.load(ordering: .acquiring)
+        if version != seenRegistryVersion {
+            functions = registry.withLock { $0 }
+            seenRegistryVersion = version
+        }
+        var work = false
+        for vf in functions where vf.poll(now: now) { work = true }
+        return work
+    }
+}
+
+extension SimulatedVF {
+    /// One engine pass over this VF: control, then one receive and one transmit burst.
+    func poll(now: UInt64) -> Bool {
+        var work = controlPoll(now: now)
+        if removed { return work }
+        if receive(now: now) { work = true }
+        if transmit(now: now) { work = true }
+        return work
+    }
+}
+
+extension SimulatedFamily {
+    /// Short name for simulator addresses.
+    var deviceIDName: String {
+        switch self {
+        case .ixgbe82599: "82599vf"
+        case .ixgbeX550: "x550vf"
+        case .igb82576: "82576vf"
+        }
+    }
+}

@@ -1,0 +1,76 @@
+/// The VF statistics registers a test can observe and preset.
+public enum StatisticRegister: Sendable, CaseIterable {
+    /// Good packets received (32 bit).
+    case rxPackets
+    /// Good octets received (36 bit LSB/MSB on ixgbe, 32 bit on igb).
+    case rxOctets
+    /// Good packets transmitted (32 bit).
+    case txPackets
+    /// Good octets transmitted (36 bit on ixgbe, 32 bit on igb).
+    case txOctets
+    /// Multicast packets received (32 bit).
+    case rxMulticast
+}
+
+/// The model's statistics counters with the hardware widths: they count up, wrap at their
+/// width, are not cleared on read, and restart from 0 at a VF reset (the Linux ixgbevf driver
+/// keeps "saved_reset" values for that reason). Octet counters include the 4-byte CRC of each
+/// frame, as the receive and transmit MACs count the wire frame.
+struct StatisticsRegisters {
+    var rxPackets: UInt64 = 0
+    var rxOctets: UInt64 = 0
+    var txPackets: UInt64 = 0
+    var txOctets: UInt64 = 0
+    var rxMulticast: UInt64 = 0
+
+    /// Width of the octet counters.
+    let octetBits: UInt64
+
+    init(family: SimulatedFamily) { octetBits = family.isIxgbe ? 36 : 32 }
+
+    static let packetMask: UInt64 = 0xFFFF_FFFF
+    var octetMask: UInt64 { (1 << octetBits) - 1 }
+
+    @inline(__always) mutating func countRX(bytes: Int, multicast: Bool) {
+        rxPackets = (rxPackets &+ 1) & Self.packetMask
+        rxOctets = (rxOctets &+ UInt64(bytes) &+ 4) & octetMask
+        if multicast { rxMulticast = (rxMulticast &+ 1) & Self.packetMask }
+    }
+
+    @inline(__always) mutating func countTX(bytes: Int) {
+        txPackets = (txPackets &+ 1) & Self.packetMask
+        txOctets = (txOctets &+ UInt64(bytes) &+ 4) & octetMask
+    }
+
+    /// Sets one counter (masked to its width).
+    mutating func set(_ r: StatisticRegister, _ value: UInt64) {
+        switch r {
+        case .rxPackets: rxPackets = value & Self.packetMask
+        case .rxOctets: rxOctets = value & octetMask
+        case .txPackets: txPackets = value & Self.packetMask
+        case .txOctets: txOctets = value & octetMask
+        case .rxMulticast: rxMulticast = value & Self.packetMask
+        }
+    }
+
+    /// Subtracts `amount` from every counter (modulo its width): a device whose counters
+    /// went backwards.
+    mutating func rewind(by amount: UInt64) {
+        rxPackets = (rxPackets &- amount) & Self.packetMask
+        txPackets = (txPackets &- amount) & Self.packetMask
+        rxMulticast = (rxMulticast &- amount) & Self.packetMask
+        rxOctets = (rxOctets &- amount) & octetMask
+        txOctets = (txOctets &- amount) & octetMask
+    }
+
+    /// Writes the counters into their registers.
+    func store(into regs: RegisterFile, map: RegisterMap) {
+        regs.write(map.gprc, UInt32(truncatingIfNeeded: rxPackets))
+        regs.write(map.gptc, UInt32(truncatingIfNeeded: txPackets))
+        regs.write(map.mprc, UInt32(truncatingIfNeeded: rxMulticast))
+        regs.write(map.gorc, UInt32(truncatingIfNeeded: rxOctets))
+        regs.write(map.gotc, UInt32(truncatingIfNeeded: txOctets))
+        if let msb = map.gorcMSB { regs.write(msb, UInt32(truncatingIfNeeded: rxOctets >> 32) & 0xF) }
+        if let msb = map.gotcMSB { regs.write(msb, UInt32(truncatingIfNeeded: txOctets >> 32) & 0xF) }
+    }
+}

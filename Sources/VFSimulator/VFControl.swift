@@ -1,0 +1,314 @@
+import PMDCore
+
+/// The control side of the model, run at every engine step: settings and faults handed over by
+/// other threads, VF reset, the mailbox, queue enables and the checks on ring programming.
+extension SimulatedVF {
+    /// One control pass; true when something happened.
+    func controlPoll(now: UInt64) -> Bool {
+        var work = false
+        let version = controlVersion.load(ordering: .acquiring)
+        if version != appliedVersion.load(ordering: .relaxed) {
+            applyShared(now: now)
+            appliedVersion.store(version, ordering: .releasing)
+            work = true
+        }
+        if removed {
+            registers.fill(0xFF)
+            return work
+        }
+        if let until = pfResetUntil, now >= until {
+            // PF reset done: RSTI drops, RSTD rises (unless the VF's reset-wait already saw it).
+            pfResetUntil = nil
+            registers.update(map.mailbox) { m in
+                (m & ~MailboxBits.rsti) | (self.vfResetDuringPFReset ? 0 : MailboxBits.rstd)
+            }
+            work = true
+        }
+        if registers.read(map.ctrl) & RegisterMap.ctrlReset != 0 {
+            vfReset(now: now)
+            work = true
+        }
+        if pollMailbox(now: now) { work = true }
+        for q in 0..<map.maxQueues {
+            if pollQueue(rx: true, q, now: now) { work = true }
+            if pollQueue(rx: false, q, now: now) { work = true }
+        }
+        refreshRSS()
+        return work
+    }
+
+    /// Takes settings, wires, presets and faults from the shared state.
+    private func applyShared(now: UInt64) {
+        let (faults, presets) = shared.withLock { s -> ([Fault], [(StatisticRegister, UInt64)]) in
+            settings = s.settings
+            rxSource = s.rxSource
+            txSink = s.txSink
+            busMaster = s.config.busMasterEnabled
+            defer { s.faults = []; s.statPresets = [] }
+            return (s.faults, s.statPresets)
+        }
+        for (r, v) in presets { stats.set(r, v) }
+        if !presets.isEmpty && !removed { stats.store(into: registers, map: map) }
+        for f in faults { apply(f, now: now) }
+        refreshFilter()
+        refreshPFRSS()
+    }
+
+    // MARK: - Registers at power-on and VF reset
+
+    /// Register values after power-on.
+    func powerOnRegisters() {
+        for q in 0..<map.maxQueues {
+            // SRRCTL: 2 KiB packet buffer, 256-byte header buffer; DCA: relaxed-ordering defaults.
+            registers.write(map.rx(q, map.srrctl), 0x0000_0402)
+            registers.write(map.rx(q, map.rxDCA), 1 << 9 | 1 << 13 | 1 << 15)
+            registers.write(map.tx(q, map.txDCA), 1 << 9 | 1 << 11 | 1 << 13)
+        }
+        writeLinkRegister()
+    }
+
+    /// VF reset (control register RST bit, or function-level reset): queues stop, the PF loses
+    /// the VF's clear-to-send, the mailbox's status bits clear (a pending REQ stays), the
+    /// statistics restart.
+    /// Ring registers keep their values (as the 82576 model does); heads read 0.
+    func vfReset(now: UInt64) {
+        counterStorage.pointee.vfResets &+= 1
+        registers.write(map.ctrl, 0)
+        for q in 0..<map.maxQueues {
+            for rx in [true, false] {
+                let base = rx ? map.rx(q, 0) : map.tx(q, 0)
+                registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
+                registers.write(base + RegisterMap.head, 0)
+                let tail = registers.read(base + RegisterMap.tail)
+                if rx { rxQueues[q].disable(tail: tail); rxQueues[q].head = 0 } else { txQueues[q].disable(tail: tail); txQueues[q].head = 0 }
+            }
+        }
+        // A request already raised is kept: the model may see the reset late, after the VF
+        // wrote its RESET message.
+        registers.update(map.mailbox) { $0 & (MailboxBits.rsti | MailboxBits.req) }
+        pendingPFMessages.removeAll()
+        if pfResetUntil != nil { vfResetDuringPFReset = true }
+        shared.withLock { s in s.responder.vfStateReset(view: &s.view, now: now) }
+        stats = StatisticsRegisters(family: family)
+        stats.store(into: registers, map: map)
+    }
+
+    /// The link register of the family from `link`.
+    func writeLinkRegister() {
+        if let links = map.links {
+            var v: UInt32 = 0
+            if link.isUp {
+                v = 1 << 30
+                switch link.speedMbps {
+                case 10_000: v |= 0x3000_0000
+                case 5000: v |= 0x1000_0000 | 0x0800_0000
+                case 2500: v |= 0x3000_0000 | 0x0800_0000
+                case 1000: v |= 0x2000_0000
+                case 100: v |= 0x1000_0000
+                default: break
+                }
+            }
+            registers.write(links, v)
+        } else {
+            var v: UInt32 = 0x1  // full duplex
+            if link.isUp {
+                v |= 0x2
+                v |= link.speedMbps >= 1000 ? 0x80 : link.speedMbps >= 100 ? 0x40 : 0
+            }
+            registers.write(map.status, v)
+        }
+    }
+
+    // MARK: - Mailbox
+
+    private func pollMailbox(now: UInt64) -> Bool {
+        let m = registers.read(map.mailbox)
+        var work = false
+        if m & MailboxBits.req != 0 {
+            registers.clearBits(map.mailbox, MailboxBits.req)
+            work = true
+            if !silent { answerRequest(now: now) }
+        }
+        if m & MailboxBits.ack != 0 {
+            registers.clearBits(map.mailbox, MailboxBits.ack)
+            work = true
+            if !silent {
+                let reply = shared.withLock { s in s.responder.respondToAck(view: s.view, now: now) }
+                if let reply { sendToVF(reply) }
+            }
+        }
+        if !silent, !pendingPFMessages.isEmpty,
+           registers.read(map.mailbox) & (MailboxBits.pfsts | MailboxBits.vfu | MailboxBits.req) == 0 {
+            var words = pendingPFMessages.removeFirst()
+            if words[0] == MailboxMessage.pfControl, shared.withLock({ $0.view.clearToSend }) { words[0] |= MailboxMessage.cts }
+            sendToVF(words)
+            work = true
+        }
+        return work
+    }
+
+    private func answerRequest(now: UInt64) {
+        let request = (0..<16).map { registers.read(map.mailboxMemory + 4 * $0) }
+        let nackedTypes = nacked
+        let reply = shared.withLock { s -> [UInt32]? in
+            let r = s.responder.respond(to: request, view: &s.view, settings: s.settings, nacked: nackedTypes, now: now)
+            s.mailboxLog.append(MailboxExchange(request: request, reply: r ?? []))
+            if s.mailboxLog.count > 1024 { s.mailboxLog.removeFirst(s.mailboxLog.count - 1024) }
+            return r
+        }
+        if let reply {
+            for (i, w) in reply.enumerated() { registers.write(map.mailboxMemory + 4 * i, w) }
+            registers.setBits(map.mailbox, MailboxBits.pfack | MailboxBits.pfsts)
+        } else {
+            registers.setBits(map.mailbox, MailboxBits.pfack)
+        }
+        refreshFilter()
+        refreshPFRSS()
+    }
+
+    /// A PF-initiated message: words into the mailbox memory, PFSTS raised.
+    private func sendToVF(_ words: [UInt32]) {
+        for (i, w) in words.enumerated() { registers.write(map.mailboxMemory + 4 * i, w) }
+        registers.setBits(map.mailbox, MailboxBits.pfsts)
+    }
+
+    // MARK: - Queues
+
+    private func pollQueue(rx: Bool, _ q: Int, now: UInt64) -> Bool {
+        let base = rx ? map.rx(q, 0) : map.tx(q, 0)
+        let queues = rx ? rxQueues : txQueues
+        let control = registers.read(base + RegisterMap.queueControl)
+        let tail = registers.read(base + RegisterMap.tail)
+        if queues[q].enabled {
+            if control & RegisterMap.queueEnable == 0 {
+                queues[q].disable(tail: tail)
+                return true
+            }
+            if !queues[q].ringWriteReported,
+               registers.read(base + RegisterMap.ringBaseLow) != queues[q].baseLow
+                || registers.read(base + RegisterMap.ringBaseHigh) != queues[q].baseHigh
+                || registers.read(base + RegisterMap.ringLength) != queues[q].lengthBytes {
+                queues[q].ringWriteReported = true
+                record(.ringRegisterWrittenWhileEnabled, queue: q, "\(rx ? "RX" : "TX") ring registers changed")
+            }
+            if rx { readRxControl(q, control: control) }
+            return false
+        }
+        if queues[q].enablePending {
+            if tail != queues[q].tailBaseline && checksEnableOrder {
+                record(.tailWrittenBeforeEnable, queue: q, "\(rx ? "RX" : "TX") tail \(tail) while the enable was pending")
+                queues[q].tailBaseline = tail
+            }
+            if now >= queues[q].enableAt { activate(rx: rx, q, now: now) }
+            return true
+        }
+        if control & RegisterMap.queueEnable == 0 {
+            if tail != queues[q].tailBaseline {
+                if tail != 0 && family.isIxgbe && checksEnableOrder {
+                    record(.tailWrittenBeforeEnable, queue: q, "\(rx ? "RX" : "TX") tail \(tail) written while the queue was disabled")
+                }
+                queues[q].tailBaseline = tail
+            }
+            return false
+        }
+        // A new enable request: check the ring programming first.
+        let low = registers.read(base + RegisterMap.ringBaseLow)
+        let length = registers.read(base + RegisterMap.ringLength)
+        if low % 128 != 0 || length == 0 || length % 128 != 0 {
+            record(low % 128 != 0 ? .ringBaseMisaligned : .ringLengthInvalid, queue: q,
+                   "\(rx ? "RX" : "TX") base low 0x\(String(low, radix: 16)), length \(length); queue left disabled")
+            registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
+            return true
+        }
+        if family.isIxgbe {
+            if tail != queues[q].tailBaseline && checksEnableOrder {
+                record(.tailWrittenBeforeEnable, queue: q, "\(rx ? "RX" : "TX") tail \(tail) written before the enable")
+                queues[q].tailBaseline = tail
+            }
+            // The enable reads back only once the queue runs.
+            registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
+            queues[q].enablePending = true
+            queues[q].enableAt = now &+ Self.enableDelay
+        } else {
+            activate(rx: rx, q, now: now)
+        }
+        return true
+    }
+
+    /// The queue starts: ring translated through the IOMMU, head from the head register, the
+    /// enable bit set for the driver to read back.
+    private func activate(rx: Bool, _ q: Int, now: UInt64) {
+        let base = rx ? map.rx(q, 0) : map.tx(q, 0)
+        let queues = rx ? rxQueues : txQueues
+        var s = queues[q]
+        s.enablePending = false
+        s.enabled = true
+        s.halted = false
+        s.baseLow = registers.read(base + RegisterMap.ringBaseLow)
+        s.baseHigh = registers.read(base + RegisterMap.ringBaseHigh)
+        s.lengthBytes = registers.read(base + RegisterMap.ringLength)
+        s.count = Int(s.lengthBytes / 16)
+        s.head = Int(registers.read(base + RegisterMap.head)) % s.count
+        s.ringWriteReported = false
+        s.contextValid = 0
+        queues[q] = s
+        registers.setBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
+        _ = translateRing(rx: rx, q)
+        if rx { readRxControl(q, control: registers.read(base + RegisterMap.queueControl)) }
+    }
+
+    /// Translates queue `q`'s ring through the IOMMU (again after the table changed); on a
+    /// fault the queue halts. Returns the ring or nil.
+    func translateRing(rx: Bool, _ q: Int) -> UnsafeMutableRawPointer? {
+        let queues = rx ? rxQueues : txQueues
+        let iova = UInt64(queues[q].baseHigh) << 32 | UInt64(queues[q].baseLow)
+        queues[q].generation = container.generation
+        guard let ring = container.table.translate(iova, length: Int(queues[q].lengthBytes)) else {
+            queues[q].ring = nil
+            dmaFault(iova: iova, length: Int(queues[q].lengthBytes), queue: q, access: rx ? .rxRing : .txRing)
+            return nil
+        }
+        queues[q].ring = ring
+        return ring
+    }
+
+    /// Records an IOMMU fault and stops the queue.
+    func dmaFault(iova: UInt64, length: Int, queue q: Int, access: DMAFault.Access) {
+        counterStorage.pointee.dmaFaults &+= 1
+        container.recordFault(DMAFault(iova: iova, length: length, function: address, queue: q, access: access))
+        if access == .rxRing || access == .rxBuffer { rxQueues[q].halted = true } else { txQueues[q].halted = true }
+    }
+
+    /// SRRCTL buffer size, VLAN strip and max length of RX queue `q`.
+    private func readRxControl(_ q: Int, control: UInt32) {
+        let srrctl = registers.read(map.rx(q, map.srrctl))
+        var kib = Int(srrctl & RegisterMap.srrctlBufferSizeMask)
+        if kib == 0 { kib = 2 }  // igb: 0 means the PF's RCTL.BSIZE (2 KiB)
+        rxQueues[q].bufferSize = kib * 1024
+        if family.isIxgbe {
+            rxQueues[q].vlanStrip = control & RegisterMap.rxVLANStrip != 0
+            rxQueues[q].maxLength = family != .ixgbe82599 && control & RegisterMap.rlpmlEnable != 0
+                ? Int(control & RegisterMap.rlpmlMask) : 0
+        } else {
+            rxQueues[q].vlanStrip = filter.igbStrip
+        }
+    }
+
+    /// The device stops a queue itself (PF reset, MDD): enable bit cleared, queue disabled.
+    func stopQueueByDevice(rx: Bool, _ q: Int) {
+        let base = rx ? map.rx(q, 0) : map.tx(q, 0)
+        registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
+        let tail = registers.read(base + RegisterMap.tail)
+        if rx { rxQueues[q].disable(tail: tail) } else { txQueues[q].disable(tail: tail) }
+    }
+
+    /// Whether the model can tell that a tail write came before the enable read back: only
+    /// when it runs in the driver's own thread (stepped). A threaded model may see the enable
+    /// late, after a driver already read its own write back, so it does not judge the order.
+    private var checksEnableOrder: Bool { engine.mode == .stepped }
+
+    /// Records a protocol violation.
+    func record(_ kind: ProtocolViolation.Kind, queue: Int, _ detail: String) {
+        shared.withLock { $0.violations.append(ProtocolViolation(kind: kind, queue: queue, detail: detail)) }
+    }
+}

@@ -1,0 +1,197 @@
+import CShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// RX write-back status and error bits (advanced descriptors).
+enum RxStatus {
+    static let dd: UInt32 = 0x01, eop: UInt32 = 0x02, vp: UInt32 = 0x08
+    static let udpcs: UInt32 = 0x10, l4cs: UInt32 = 0x20, ipcs: UInt32 = 0x40
+    /// Error bits: ixgbe TCPE bit 30, IPE bit 31; igb TCPE bit 29, IPE bit 30.
+    static let ixgbeTCPE: UInt32 = 0x4000_0000, ixgbeIPE: UInt32 = 0x8000_0000
+    static let igbTCPE: UInt32 = 0x2000_0000, igbIPE: UInt32 = 0x4000_0000
+    /// Packet type bits of pkt_info: IPv4, IPv4 with options, IPv6, TCP, UDP.
+    static let ptypeIPv4: UInt32 = 1 << 4, ptypeIPv4Options: UInt32 = 1 << 5, ptypeIPv6: UInt32 = 1 << 6
+    static let ptypeTCP: UInt32 = 1 << 8, ptypeUDP: UInt32 = 1 << 9
+}
+
+/// The receive path: frames from the wire, through the PF's filters and RSS, into the buffers
+/// the driver posted, then written back. One call per engine step.
+extension SimulatedVF {
+    func receive(now: UInt64) -> Bool {
+        guard let source = rxSource else { return false }
+        let batch = rxBatch
+        batch.removeAll()
+        let n = source.pull(into: batch, limit: batch.capacity, now: now)
+        guard n > 0 else { return false }
+        let c = counterStorage
+        guard link.isUp, filter.receiveEnabled, busMaster else {
+            c.pointee.rxNotReady &+= UInt64(n)
+            return true
+        }
+        let table = container.table
+        let generation = container.generation
+        var touched: UInt32 = 0
+        var i = 0
+        while i < n {
+            deliver(batch[i], table: table, generation: generation, touched: &touched)
+            i &+= 1
+        }
+        var q = 0
+        while touched != 0 {
+            if touched & 1 != 0 { registers.write(map.rx(q, RegisterMap.head), UInt32(rxQueues[q].head)) }
+            touched >>= 1
+            q &+= 1
+        }
+        registers.write(map.gprc, UInt32(truncatingIfNeeded: stats.rxPackets))
+        registers.write(map.gorc, UInt32(truncatingIfNeeded: stats.rxOctets))
+        if let msb = map.gorcMSB { registers.write(msb, UInt32(truncatingIfNeeded: stats.rxOctets >> 32) & 0xF) }
+        registers.write(map.mprc, UInt32(truncatingIfNeeded: stats.rxMulticast))
+        return true
+    }
+
+    /// The tail of each touched queue, read once per step (bit q of `touched` set = read).
+    @inline(__always)
+    private func deliver(_ frame: FrameRef, table: IOMMUTableRef, generation: UInt64, touched: inout UInt32) {
+        let c = counterStorage
+        let data = frame.data
+        let length = frame.length
+        let parsed = parseFrame(data, length: length)
+        guard filter.accepts(data, parsed) else { c.pointee.rxFiltered &+= 1; return }
+        // Max frame counts the CRC; a tagged frame may be 4 bytes longer.
+        let wireLength = length &+ 4
+        guard wireLength <= filter.maxFrame &+ (parsed.hasVLAN ? 4 : 0) else { c.pointee.rxOversize &+= 1; return }
+
+        var hash: UInt32 = 0
+        var rssType: UInt32 = 0
+        var q = 0
+        if rssConfig.enabled {
+            (hash, rssType) = rssHash(data, parsed)
+            if rssType != 0 {
+                q = Int(rssConfig.reta[Int(hash) & (rssConfig.retaSize &- 1)]) % max(1, rssConfig.queues)
+            }
+        }
+        let st = rxQueues + q
+        guard st.pointee.enabled, !st.pointee.halted else { c.pointee.rxNotReady &+= 1; return }
+        if st.pointee.maxLength > 0 && wireLength > st.pointee.maxLength { c.pointee.rxOversize &+= 1; return }
+        if st.pointee.generation != generation && translateRing(rx: true, q) == nil { return }
+        guard let ring = st.pointee.ring else { c.pointee.rxNotReady &+= 1; return }
+        let count = st.pointee.count
+        let tail = Int(registers.read(map.rx(q, RegisterMap.tail)))
+        if touched & (1 << UInt32(q)) == 0 {
+            touched |= 1 << UInt32(q)
+            if tail >= count {
+                st.pointee.halted = true
+                record(.tailOutOfRange, queue: q, "RX tail \(tail) of a \(count)-descriptor ring; queue stopped")
+                return
+            }
+        }
+        let strip = parsed.hasVLAN && st.pointee.vlanStrip
+        let outLength = strip ? length &- 4 : length
+        let bufferSize = st.pointee.bufferSize
+        let needed = (outLength &+ bufferSize &- 1) / bufferSize
+        var head = st.pointee.head
+        let free = (tail &- head &+ count) % count
+        guard free >= needed else { c.pointee.rxMissed &+= 1; return }
+
+        // Fields common to every descriptor of the frame.
+        var status = RxStatus.dd
+        var errors: UInt32 = 0
+        var ptype: UInt32 = 0
+        if parsed.hasVLAN { status |= RxStatus.vp }
+        if parsed.isIPv4 { ptype |= parsed.ipv4Options ? RxStatus.ptypeIPv4 | RxStatus.ptypeIPv4Options : RxStatus.ptypeIPv4 }
+        if parsed.isIPv6 { ptype |= RxStatus.ptypeIPv6 }
+        if parsed.l4Protocol == 6 { ptype |= RxStatus.ptypeTCP }
+        if parsed.l4Protocol == 17 { ptype |= RxStatus.ptypeUDP }
+        if parsed.ipChecked {
+            status |= RxStatus.ipcs
+            if !parsed.ipGood { errors |= family.isIxgbe ? RxStatus.ixgbeIPE : RxStatus.igbIPE }
+        }
+        if parsed.l4Checked {
+            status |= RxStatus.l4cs
+            if parsed.l4Protocol == 17 { status |= RxStatus.udpcs }
+            // 82599 erratum: a UDP frame without checksum (0) may be reported with TCPE.
+            let bad = !parsed.l4Good || (family == .ixgbe82599 && parsed.udpZeroChecksum)
+            if bad { errors |= family.isIxgbe ? RxStatus.ixgbeTCPE : RxStatus.igbTCPE }
+        }
+        let qword0 = UInt64(rssType | ptype) | UInt64(hash) << 32
+        let vlanField = strip ? UInt64(parsed.vlanTCI) << 48 : 0
+
+        var copied = 0
+        var k = 0
+        while k < needed {
+            let d = ring + head &* 16
+            let address = d.load(as: UInt64.self)
+            let chunk = min(bufferSize, outLength &- copied)
+            guard let host = table.translate(address, length: chunk, hint: &st.pointee.hint) else {
+                dmaFault(iova: address, length: chunk, queue: q, access: .rxBuffer)
+                st.pointee.head = head
+                return
+            }
+            copyOut(data, strip: strip, from: copied, count: chunk, to: host)
+            copied &+= chunk
+            let last = k == needed &- 1
+            var s = status
+            var reportedLength = UInt64(chunk)
+            if last {
+                s |= RxStatus.eop | errors
+                if st.pointee.nextMissingEOP { s &= ~RxStatus.eop; st.pointee.nextMissingEOP = false }
+                if st.pointee.nextLengthOverflow {
+                    reportedLength = UInt64(min(0xFFFF, bufferSize &+ 512))
+                    st.pointee.nextLengthOverflow = false
+                }
+            }
+            d.storeBytes(of: qword0, as: UInt64.self)
+            vfpmd_store_release64(d + 8, UInt64(s) | reportedLength << 32 | vlanField)
+            head = head &+ 1 == count ? 0 : head &+ 1
+            k &+= 1
+        }
+        st.pointee.head = head
+        c.pointee.rxFrames &+= 1
+        c.pointee.rxBytes &+= UInt64(outLength)
+        stats.countRX(bytes: length, multicast: parsed.isMulticast && !parsed.isBroadcast)
+    }
+
+    /// Copies bytes [from, from+count) of the delivered frame (the wire frame without its
+    /// 802.1Q tag when stripping) to `destination`.
+    @inline(__always)
+    private func copyOut(_ data: UnsafeRawPointer, strip: Bool, from: Int, count: Int, to destination: UnsafeMutableRawPointer) {
+        guard strip else {
+            memcpy(destination, data + from, count)
+            return
+        }
+        var out = 0
+        if from < 12 {
+            let n = min(12 &- from, count)
+            memcpy(destination, data + from, n)
+            out = n
+        }
+        if out < count { memcpy(destination + out, data + (from &+ out &+ 4), count &- out) }
+    }
+
+    /// The Toeplitz hash and RSS type of a frame for the enabled hash fields.
+    @inline(__always)
+    private func rssHash(_ data: UnsafeRawPointer, _ p: ParsedFrame) -> (UInt32, UInt32) {
+        let f = rssConfig.fields
+        if p.isIPv4 {
+            let ip = data + (p.l3Offset &+ 12)
+            if p.l4Protocol == 6 && f & RSSHash.fieldIPv4TCP != 0 {
+                return (rss.hash(ip, count: 8) ^ rss.hash(data + p.l4Offset, count: 4, position: 8), 1)
+            }
+            if p.l4Protocol == 17 && f & RSSHash.fieldIPv4UDP != 0 {
+                return (rss.hash(ip, count: 8) ^ rss.hash(data + p.l4Offset, count: 4, position: 8), 7)
+            }
+            if f & RSSHash.fieldIPv4 != 0 { return (rss.hash(ip, count: 8), 2) }
+        } else if p.isIPv6 {
+            let ip = data + (p.l3Offset &+ 8)
+            if p.l4Protocol == 6 && f & RSSHash.fieldIPv6TCP != 0 {
+                return (rss.hash(ip, count: 32) ^ rss.hash(data + p.l4Offset, count: 4, position: 32), 3)
+            }
+            if p.l4Protocol == 17 && f & RSSHash.fieldIPv6UDP != 0 {
+                return (rss.hash(ip, count: 32) ^ rss.hash(data + p.l4Offset, count: 4, position: 32), 8)
+            }
+            if f & RSSHash.fieldIPv6 != 0 { return (rss.hash(ip, count: 32), 5) }
+        }
+        return (0, 0)
+    }
+}

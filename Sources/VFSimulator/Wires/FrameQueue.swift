@@ -1,0 +1,99 @@
+import CShims
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bounded frame queue between two engine threads: single producer, single consumer, slots
+/// of fixed size, positions published with acquire/release. It is both a sink (the sending
+/// side) and a source (the receiving side). A frame that does not fit (queue full, longer than
+/// a slot) is dropped and counted. Building block of cables and switches.
+public final class FrameQueue: FrameSource, FrameSink, @unchecked Sendable {
+    // @unchecked: one producer thread and one consumer thread at a time (a switch serialises its
+    // producers with a lock); the positions are atomics, each slot is owned by one side at a time.
+
+    /// Slots in the queue.
+    public let capacity: Int
+    /// Largest frame a slot holds.
+    public let slotSize: Int
+    private let lengths: UnsafeMutablePointer<Int>
+    private let timestamps: UnsafeMutablePointer<UInt64>
+    private let slots: UnsafeMutableRawPointer
+    private let written = Atomic<Int>(0)
+    private let read = Atomic<Int>(0)
+    private let dropCount = Atomic<UInt64>(0)
+    private let finished = Atomic<Bool>(false)
+
+    /// A queue of `capacity` frames of at most `slotSize` bytes (default: 9728-byte jumbo).
+    public init(capacity: Int = 1024, slotSize: Int = 9728) {
+        precondition(capacity > 0 && slotSize >= 64)
+        self.capacity = capacity
+        self.slotSize = slotSize
+        lengths = .allocate(capacity: capacity)
+        timestamps = .allocate(capacity: capacity)
+        slots = .allocate(byteCount: capacity * slotSize, alignment: 64)
+    }
+
+    deinit {
+        lengths.deallocate()
+        timestamps.deallocate()
+        slots.deallocate()
+    }
+
+    /// Frames waiting.
+    public var count: Int { written.load(ordering: .acquiring) - read.load(ordering: .acquiring) }
+    /// Frames refused (queue full or frame longer than a slot).
+    public var drops: UInt64 { dropCount.load(ordering: .relaxed) }
+
+    /// Marks the producing side as finished: once drained, the queue is exhausted.
+    public func finish() { finished.store(true, ordering: .releasing) }
+    /// Whether the producer finished and every frame was taken.
+    public var isExhausted: Bool { finished.load(ordering: .acquiring) && count == 0 }
+
+    /// Enqueues one frame; false (and counted) when it does not fit.
+    @inlinable @discardableResult
+    public func enqueue(_ frame: FrameRef) -> Bool { enqueue(frame.data, length: frame.length, timestamp: frame.timestamp) }
+
+    /// Enqueues `length` bytes at `data`; false (and counted) when they do not fit.
+    @discardableResult
+    public func enqueue(_ data: UnsafeRawPointer, length: Int, timestamp: UInt64) -> Bool {
+        let w = written.load(ordering: .relaxed)
+        guard length <= slotSize, w - read.load(ordering: .acquiring) < capacity else {
+            dropCount.add(1, ordering: .relaxed)
+            return false
+        }
+        let i = w % capacity
+        memcpy(slots + i * slotSize, data, length)
+        lengths[i] = length
+        timestamps[i] = timestamp
+        written.store(w + 1, ordering: .releasing)
+        return true
+    }
+
+    public func push(_ batch: FrameBatch, now: UInt64) -> Int {
+        var accepted = 0
+        for i in 0..<batch.count where enqueue(batch[i]) { accepted += 1 }
+        return accepted
+    }
+
+    /// Frames taken by the last `pull` are released at the start of the next one, so the
+    /// references it handed out stay valid in between.
+    private var pendingRelease = 0
+
+    public func pull(into batch: FrameBatch, limit: Int, now: UInt64) -> Int {
+        var r = read.load(ordering: .relaxed)
+        if pendingRelease > 0 {
+            r += pendingRelease
+            read.store(r, ordering: .releasing)
+            pendingRelease = 0
+        }
+        let available = written.load(ordering: .acquiring) - r
+        let n = min(available, limit, batch.capacity - batch.count)
+        for k in 0..<n {
+            let i = (r + k) % capacity
+            batch.append(FrameRef(data: slots + i * slotSize, length: lengths[i], timestamp: timestamps[i]))
+        }
+        pendingRelease = n
+        return n
+    }
+}

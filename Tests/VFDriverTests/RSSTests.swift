@@ -1,0 +1,87 @@
+import PMDCore
+import Testing
+import VFDriver
+import VFSimulator
+
+/// Several queue pairs and RSS: the X550 VF's own key and table; the 82599's read from the PF.
+struct RSSTests {
+    /// 64 UDP flows, 4 frames each, spread over the port's queues.
+    func flows(_ n: Int) -> [[UInt8]] {
+        var frames: [[UInt8]] = []
+        for round in 0..<4 {
+            for flow in 0..<n {
+                frames.append(udpFrame(to: assignedMAC, length: 90, sequence: round * n + flow,
+                                       sourceIP: 0x0A01_0000 | UInt32(flow), sourcePort: UInt16(1000 + flow)))
+            }
+        }
+        return frames
+    }
+
+    @Test(arguments: [SimulatedFamily.ixgbeX550, .ixgbe82599])
+    func flowsSpreadOverTheQueuesAndStayOnTheirQueue(family: SimulatedFamily) throws {
+        let setup = SimulatedSetup(family)
+        setup.vf.configurePF { $0.queuesPerPool = 2 }
+        var config = VFPortConfiguration.small()
+        config.queues = 2
+        let port = try setup.open(config)
+        #expect(port.queueCount == 2)
+        let frames = flows(64)
+        var queueOfFlow: [Int: Int] = [:]
+        var consistent = true
+        var perQueue = [0, 0]
+        var hashed = true
+        for wave in stride(from: 0, to: frames.count, by: 32) {
+            setup.inject(Array(frames[wave..<min(wave + 32, frames.count)]))
+            setup.advance(500)
+            for q in 0..<2 {
+                var batch = PacketBatch()
+                _ = port.receive(queue: q, into: &batch)
+                batch.forEach { view in
+                    let flow = sequenceNumber(Array(UnsafeRawBufferPointer(start: view.data, count: view.length))) % 64
+                    if let known = queueOfFlow[flow], known != q { consistent = false }
+                    queueOfFlow[flow] = q
+                    perQueue[q] += 1
+                    if !view.metadata.pointee.flags.contains(.rssHash) { hashed = false }
+                }
+            }
+        }
+        #expect(perQueue[0] + perQueue[1] == frames.count)
+        #expect(perQueue[0] > 0 && perQueue[1] > 0)
+        #expect(consistent)
+        #expect(hashed)
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port)
+    }
+
+    @Test func x550OwnsItsKeyAndTable() throws {
+        let setup = SimulatedSetup(.ixgbeX550)
+        setup.vf.configurePF { $0.queuesPerPool = 4 }
+        var config = VFPortConfiguration.small()
+        config.queues = 4
+        config.rssKey = (0..<40).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let port = try setup.open(config)
+        try port.start()
+        let rss = try port.rssConfiguration()
+        #expect(rss.key == config.rssKey)
+        #expect(rss.redirection == (0..<64).map { UInt8($0 % 4) })
+        closeAndExpectWholePools(port)
+    }
+
+    @Test func the82599ReadsThePFsRSSOnlyWhenAllowed() throws {
+        let setup = SimulatedSetup(.ixgbe82599)
+        let port = try setup.open()
+        do {
+            _ = try port.rssConfiguration()
+            Issue.record("the PF gave its RSS configuration without query_rss")
+        } catch let error as VFDriverError {
+            #expect(error.description.contains("query_rss on"))
+        }
+        setup.vf.configurePF { $0.rssQueryEnabled = true }
+        setup.advance(10)
+        let rss = try port.rssConfiguration()
+        #expect(rss.key == setup.vf.pfSettings.pfRSSKey)
+        // The PF reports each entry as a queue of the VF's pool (2 queues per pool here).
+        #expect(rss.redirection == setup.vf.pfSettings.pfRETA.map { $0 & 1 })
+        closeAndExpectWholePools(port)
+    }
+}

@@ -1,0 +1,179 @@
+import PMDCore
+import Testing
+import VFDriver
+import VFSimulator
+
+/// Receive: bytes, metadata, ring wrap, pool exhaustion, bad write-backs, jumbo and scattered frames.
+struct RxTests {
+    @Test(arguments: allFamilies)
+    func framesArriveByteExact(family: SimulatedFamily) throws {
+        let setup = SimulatedSetup(family)
+        let port = try setup.open()
+        var g = SystemRandomNumberGenerator()
+        let frames = (0..<300).map { udpFrame(to: assignedMAC, length: Int.random(in: 60...1514, using: &g), sequence: $0) }
+        var lengths: [Int] = []
+        let received = setup.deliver(frames, to: port) { lengths.append(Int($0.length)) }
+        #expect(received.count == frames.count)
+        #expect(difference(received, frames) == nil)
+        #expect(lengths == frames.map(\.count), "metadata lengths differ")
+        port.updateStats()
+        #expect(port.stats.rxPackets == UInt64(frames.count))
+        #expect(port.stats.rxErrors == 0 && port.stats.rxNoBuffer == 0)
+        #expect(port.rxCounters(queue: 0).packets == UInt64(frames.count))
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port)
+    }
+
+    @Test(arguments: [64, 72, 512, 4096])
+    func ringWrapsWithMoreFramesThanDescriptors(ringSize: Int) throws {
+        let setup = SimulatedSetup(.ixgbe82599)
+        let port = try setup.open(.small(rx: ringSize, tx: 64, pool: ringSize + 512))
+        let total = max(3 * ringSize, 400)
+        var received: [[UInt8]] = []
+        var sequence = 0
+        // Feed in waves no larger than the ring so that nothing is dropped for lack of descriptors.
+        while sequence < total {
+            let wave = min(ringSize / 2, total - sequence)
+            setup.inject((sequence..<sequence + wave).map { udpFrame(to: assignedMAC, length: 64, sequence: $0) })
+            received += setup.receive(port, count: wave)
+            sequence += wave
+        }
+        #expect(received.count == total)
+        let inOrder = received.map(sequenceNumber) == Array(0..<total)
+        #expect(inOrder, "first sequence numbers: \(received.prefix(4).map(sequenceNumber))")
+        #expect(setup.vf.counters.rxMissed == 0)
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port)
+    }
+
+    @Test func anExhaustedPoolStopsTheBurstAndLosesNoBuffer() throws {
+        let setup = SimulatedSetup(.ixgbeX550)
+        // 64 descriptors, 64 + 64 + 1 buffers: the application can hold at most 65.
+        let port = try setup.open(.small(rx: 64, tx: 64, pool: 129))
+        let frames = (0..<100).map { udpFrame(to: assignedMAC, length: 100, sequence: $0) }
+        var first = PacketBatch()
+        var second = PacketBatch()
+        setup.inject(Array(frames[0..<50]))
+        setup.advance(500)
+        var got = port.receive(queue: 0, into: &first)
+        setup.inject(Array(frames[50...]))
+        setup.advance(500)
+        got += port.receive(queue: 0, into: &second)
+        got += port.receive(queue: 0, into: &second)
+        let pool = port.rxPools[0]
+        #expect(got == 65)
+        #expect(pool.available == 0)
+        port.updateStats()
+        #expect(port.stats.rxNoBuffer >= 1)
+        // Give the buffers back: the frames the ring kept arrive, in order, none lost.
+        first.removeAll()
+        second.removeAll()
+        let rest = setup.receive(port, count: 35)
+        #expect(rest.map(sequenceNumber) == Array(65..<100))
+        #expect(setup.vf.counters.rxMissed == 0)
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port)
+    }
+
+    @Test(arguments: allFamilies)
+    func aLengthBeyondTheBufferIsDroppedAndCounted(family: SimulatedFamily) throws {
+        let setup = SimulatedSetup(family)
+        let port = try setup.open()
+        setup.vf.inject(.rxLengthExceedsBuffer(queue: 0))
+        setup.advance(10)
+        let frames = (0..<5).map { udpFrame(to: assignedMAC, length: 200, sequence: $0) }
+        setup.inject(frames)
+        let received = setup.receive(port, count: 4)
+        #expect(difference(received, Array(frames.dropFirst())) == nil)
+        #expect(port.rxCounters(queue: 0).oversize == 1)
+        port.updateStats()
+        #expect(port.stats.rxErrors == 1)
+        closeAndExpectWholePools(port)
+    }
+
+    @Test func aFrameWithoutEOPIsDroppedWhenScatteredReceiveIsOff() throws {
+        let setup = SimulatedSetup(.ixgbe82599)
+        let port = try setup.open()
+        setup.vf.inject(.rxMissingEOP(queue: 0))
+        setup.advance(10)
+        let frames = (0..<4).map { udpFrame(to: assignedMAC, length: 300, sequence: $0) }
+        setup.inject(frames)
+        let received = setup.receive(port, count: 4)
+        // The frame that lacked EOP and the one the device finished it with are one dropped frame.
+        #expect(received.count >= 2 && received.count <= 3)
+        #expect(difference(received, Array(frames.suffix(received.count))) == nil)
+        #expect(port.rxCounters(queue: 0).multiDescriptorDrops == 1)
+        closeAndExpectWholePools(port)
+    }
+
+    @Test(arguments: allFamilies)
+    func jumboFramesOfMTU9000(family: SimulatedFamily) throws {
+        let setup = SimulatedSetup(family)
+        setup.vf.configurePF { $0.pfMTU = 9000 }
+        var config = VFPortConfiguration.small(pool: 256)
+        config.mtu = 9000
+        let port = try setup.open(config)
+        #expect(setup.vf.pfView.maxFrame == (family.isIxgbe ? 9018 : 9022))
+        let frames = (0..<20).map { udpFrame(to: assignedMAC, length: 9014, sequence: $0) }
+        setup.inject(frames)
+        let received = setup.receive(port, count: frames.count)
+        #expect(difference(received, frames) == nil)
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port)
+    }
+
+    @Test(arguments: [false, true])
+    func framesSpanningDescriptors(scattered: Bool) throws {
+        let setup = SimulatedSetup(.ixgbeX550)
+        var config = VFPortConfiguration.small(pool: 256)
+        config.mtu = 9000
+        config.rxBufferSize = 2048
+        config.scatteredReceive = scattered
+        let port = try setup.open(config)
+        let frames = (0..<6).map { udpFrame(to: assignedMAC, length: $0 % 2 == 0 ? 9014 : 1000, sequence: $0) }
+        setup.inject(frames)
+        let received = setup.receive(port, count: scattered ? 6 : 3)
+        if scattered {
+            #expect(difference(received, frames) == nil)
+        } else {
+            #expect(difference(received, frames.filter { $0.count == 1000 }) == nil)
+            #expect(port.rxCounters(queue: 0).multiDescriptorDrops == 3)
+        }
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port)
+    }
+
+    @Test func vlanTagsAreStrippedIntoTheMetadata() throws {
+        let setup = SimulatedSetup(.ixgbeX550)
+        var config = VFPortConfiguration.small()
+        config.vlanIDs = [100]
+        config.stripVLAN = true
+        let port = try setup.open(config)
+        #expect(setup.vf.pfView.vlans == [100])
+        let tagged = udpFrame(to: assignedMAC, length: 200, sequence: 7, vlan: 0x2064)
+        setup.inject([tagged])
+        var meta: [PacketMetadata] = []
+        let received = setup.receive(port, count: 1) { meta.append($0) }
+        // The same frame without its 4-byte tag; the TCI in the metadata.
+        #expect(difference(received, [Array(tagged[0..<12] + tagged[16...])]) == nil)
+        #expect(meta.first?.flags.contains(.vlanStripped) == true)
+        #expect(meta.first?.vlanTCI == 0x2064)
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port)
+    }
+
+    @Test func checksumStatusIsReported() throws {
+        let setup = SimulatedSetup(.ixgbeX550)
+        let port = try setup.open()
+        let good = udpFrame(to: assignedMAC, length: 120, sequence: 1)
+        var bad = udpFrame(to: assignedMAC, length: 120, sequence: 2)
+        bad[24] ^= 0xFF  // corrupt the IPv4 header checksum
+        setup.inject([good, bad])
+        var flags: [PacketFlags] = []
+        let received = setup.receive(port, count: 2) { flags.append($0.flags) }
+        #expect(received.count == 2)
+        #expect(flags.first?.contains(.ipChecksumGood) == true)
+        #expect(flags.last?.contains(.ipChecksumBad) == true)
+        closeAndExpectWholePools(port)
+    }
+}
