@@ -523,7 +523,9 @@ class Guest:
         self.host.request("record-start", name="s3")
         fwd = Background([self.vfpmd, "forward", "--port", f"pcap:rx={source},tx=/dev/shm/s3-back.pcap",
                           "--port", f"pci:{vf0}", "--mode", "mac", "--peer-mac", HOST_MAC, "--peer-mac", HOST_MAC,
-                          "--duration", "30"], self.path("s3-forward.log"))
+                          # VF0 is an input too (pairs forward both ways) and never runs dry:
+                          # stop once every frame of the file is forwarded.
+                          "--count", str(len(frames)), "--duration", "30"], self.path("s3-forward.log"))
         status = fwd.wait(90)
         got = self.host.request("record-stop", name="s3", src=VF_MACS[0], pcap=self.path("s3-sink.pcap"), settle=1)
         want = [wire.padded(wire.with_addresses(f, wire.mac_bytes(VF_MACS[0]), wire.mac_bytes(HOST_MAC))) for f in frames]
