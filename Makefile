@@ -3,12 +3,13 @@
 #   make run ARGS="..."   runs `vfpmd ...` instead
 #   make test             installs what the tests need and runs every test
 #   make bench            runs the package-benchmark suite in Benchmarks/
+#   make vmtest           boots a QEMU guest (IOMMU, SR-IOV igb) and runs the real-kernel checks
 
 SWIFT ?= swift
 BIN := .build/release/vfpmd
 ARGS ?=
 
-.PHONY: run test bench deps release
+.PHONY: run test bench deps release vmtest
 
 deps:
 	scripts/install-deps.sh test
@@ -29,3 +30,6 @@ test: deps
 
 bench: release
 	cd Benchmarks && $(SWIFT) package benchmark
+
+vmtest:
+	Tests/VM/run.sh

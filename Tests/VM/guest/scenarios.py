@@ -1,0 +1,722 @@
+"""The real-kernel scenarios, run inside the QEMU guest (in a chroot into the host's root
+filesystem, so the host's python3, iproute2, dpdk-testpmd and the freshly built vfpmd all run).
+
+Results go to the serial console as `VMTEST <scenario> PASS|FAIL <detail>`; traffic is asked of
+the host with `VMTEST-REQ <id> <action> <json>`, answered in the file `<out>/ack/<id>`.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+os.environ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import wire  # noqa: E402
+
+PCI = "/sys/bus/pci/devices"
+IGB_PF = "0x10c9"
+VF_MACS = ["02:00:00:00:00:10", "02:00:00:00:00:11"]
+HOST_MAC = "02:00:00:00:00:fe"
+
+HARNESS = ["harness-boot", "harness-wire-tx", "harness-sriov", "harness-bind", "harness-testpmd",
+           "harness-shared-group"]
+PROJECT = ["s1-sriov-devices-bind", "s2-capture", "s3-transmit", "s4-forward",
+           "s5-side-by-side", "s5-flood", "s6-wrong-address", "s6-vf-on-igbvf", "s6-group-not-viable"]
+
+
+class Failure(Exception):
+    """A scenario's assertion that did not hold: its message is the reported detail."""
+
+
+def say(line):
+    print(line, flush=True)
+
+
+def report(name, ok, detail):
+    detail = " ".join(str(detail).split())[:600]
+    say(f"VMTEST {name} {'PASS' if ok else 'FAIL'} {detail}")
+
+
+# --- sysfs ---------------------------------------------------------------------------------------
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def write(path, value):
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def driver(bdf):
+    link = f"{PCI}/{bdf}/driver"
+    return os.path.basename(os.readlink(link)) if os.path.islink(link) else None
+
+
+def group(bdf):
+    return os.path.basename(os.readlink(f"{PCI}/{bdf}/iommu_group"))
+
+
+def netdev(bdf):
+    path = f"{PCI}/{bdf}/net"
+    names = os.listdir(path) if os.path.isdir(path) else []
+    return names[0] if names else None
+
+
+def virtfns(pf):
+    links = sorted((n for n in os.listdir(f"{PCI}/{pf}") if n.startswith("virtfn")), key=lambda n: int(n[6:]))
+    return [os.path.basename(os.readlink(f"{PCI}/{pf}/{n}")) for n in links]
+
+
+def wait_for(condition, seconds, what):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise Failure(f"timed out after {seconds} s waiting for {what}")
+
+
+def run(cmd, timeout=120, check=True, **kw):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"`{' '.join(cmd)}` did not finish in {timeout} s")
+    if check and r.returncode != 0:
+        raise Failure(f"`{' '.join(cmd)}` exited {r.returncode}: {(r.stderr or r.stdout).strip()[-300:]}")
+    return r
+
+
+def sysfs_bind_vfio(bdf):
+    """Binds a device to vfio-pci the way the kernel documents it (no project code)."""
+    write(f"{PCI}/{bdf}/driver_override", "vfio-pci")
+    if driver(bdf):
+        write(f"{PCI}/{bdf}/driver/unbind", bdf)
+    write("/sys/bus/pci/drivers_probe", bdf)
+    if driver(bdf) != "vfio-pci":
+        raise Failure(f"{bdf} is bound to {driver(bdf)} after the sysfs bind, not vfio-pci")
+
+
+def sysfs_unbind_to_kernel(bdf):
+    write(f"{PCI}/{bdf}/driver_override", "\n")
+    if driver(bdf):
+        write(f"{PCI}/{bdf}/driver/unbind", bdf)
+    write("/sys/bus/pci/drivers_probe", bdf)
+
+
+def set_vf_macs(pf, count):
+    dev = netdev(pf)
+    for i in range(count):
+        run(["ip", "link", "set", dev, "vf", str(i), "mac", VF_MACS[i]])
+
+
+def set_numvfs(pf, n):
+    if int(read(f"{PCI}/{pf}/sriov_numvfs")) != 0 and n != 0:
+        write(f"{PCI}/{pf}/sriov_numvfs", "0")
+    write(f"{PCI}/{pf}/sriov_numvfs", str(n))
+
+
+# --- the host's side of the wire --------------------------------------------------------------------
+
+class Host:
+    def __init__(self, out):
+        self.out = out
+        self.next_id = 0
+
+    def request(self, action, timeout=180, **params):
+        self.next_id += 1
+        req_id = f"r{self.next_id}"
+        ack = os.path.join(self.out, "ack", req_id)
+        say(f"VMTEST-REQ {req_id} {action} {json.dumps(params, separators=(',', ':'))}")
+        end = time.monotonic() + timeout
+        while not os.path.exists(ack):
+            if time.monotonic() > end:
+                raise Failure(f"the host did not answer {action} in {timeout} s")
+            time.sleep(0.1)
+        with open(ack) as f:
+            reply = json.load(f)
+        if not reply.get("ok"):
+            raise Failure(f"host {action} failed: {reply.get('error')}")
+        return reply
+
+
+# --- DPDK testpmd -------------------------------------------------------------------------------------
+
+class TestPMD:
+    """dpdk-testpmd in rxonly mode on one VF; stopped by a newline on stdin, which prints its stats."""
+
+    def __init__(self, bdf, log):
+        self.log_path = log
+        self.logf = open(log, "w")
+        self.proc = subprocess.Popen(
+            ["stdbuf", "-oL", "-eL", "dpdk-testpmd", "-l", "0-1", "-n", "1", "-a", bdf, "--file-prefix", "vmtest",
+             "--", "--forward-mode=rxonly", "--nb-cores=1", "--rxq=1", "--txq=1",
+             "--total-num-mbufs=4096"],
+            stdin=subprocess.PIPE, stdout=self.logf, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_for(lambda: "Press enter to exit" in self.text() or self.proc.poll() is not None,
+                     120, "dpdk-testpmd to start forwarding")
+        except Failure:
+            self.proc.kill()
+            raise
+        if self.proc.poll() is not None:
+            raise Failure(f"dpdk-testpmd exited {self.proc.returncode}: {self.tail()}")
+
+    def text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def tail(self):
+        return " | ".join(self.text().strip().splitlines()[-4:])
+
+    def stop(self):
+        """Stops testpmd; returns the port's RX-packets and RX-dropped."""
+        try:
+            self.proc.stdin.write("\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=60)
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            self.proc.kill()
+            self.proc.wait()
+            raise Failure(f"dpdk-testpmd did not stop: {self.tail()}")
+        finally:
+            self.logf.close()
+        text = self.text()
+        rx = re.findall(r"RX-packets:\s*(\d+)\s+RX-dropped:\s*(\d+)", text)
+        if not rx:
+            raise Failure(f"no RX-packets in dpdk-testpmd's output: {self.tail()}")
+        received, dropped = (int(x) for x in rx[-1])
+        return received, dropped
+
+
+# --- processes -----------------------------------------------------------------------------------------
+
+CRASH_SIGNS = ("Fatal error", "Stack dump", "Current stack trace", "Illegal instruction",
+               "Segmentation fault", "Swift runtime failure")
+
+
+class Background:
+    """A command running in the background, its standard error in a file of the output directory
+    (so the host keeps it), stopped with SIGINT as a user would."""
+
+    def __init__(self, cmd, log):
+        self.cmd = cmd
+        self.log = log
+        self.err = open(log, "w")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.err, stderr=subprocess.STDOUT, text=True)
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def tail(self, n=3):
+        return " | ".join(self.text().strip().splitlines()[-n:])
+
+    def wait_ready(self, marker, seconds):
+        """Waits until `marker` appears in the output (the command is then receiving)."""
+        wait_for(lambda: marker in self.text() or self.proc.poll() is not None, seconds,
+                 f"`{' '.join(self.cmd[:2])}` to print '{marker}'")
+        if self.proc.poll() is not None:
+            raise Failure(f"`{' '.join(self.cmd)}` exited {self.proc.returncode} before it was ready: {self.tail()}")
+
+    def wait(self, seconds):
+        try:
+            self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.err.close()
+            raise Failure(f"`{' '.join(self.cmd)}` did not stop within {seconds} s: {self.tail()}")
+        self.err.close()
+        return self.proc.returncode
+
+    def interrupt(self, seconds=60):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.wait(seconds)
+
+
+def clear_error(result, *needles):
+    """Asserts that a command failed the way the project promises: a non-zero exit (not a
+    signal), no crash trace, and a message naming each of `needles` (a tuple: any one of them).
+    Returns the message's first line."""
+    message = (result.stderr + result.stdout).strip()
+    if result.returncode == 0:
+        raise Failure(f"exit status 0 where an error was expected; output: {message[:200]}")
+    if result.returncode < 0:
+        raise Failure(f"killed by signal {-result.returncode}: {message[-200:]}")
+    for sign in CRASH_SIGNS:
+        if sign in message:
+            raise Failure(f"a crash instead of an error: {message[-300:]}")
+    for needle in needles:
+        choices = needle if isinstance(needle, tuple) else (needle,)
+        if not any(choice.lower() in message.lower() for choice in choices):
+            raise Failure(f"the message does not mention {' or '.join(repr(c) for c in choices)}: {message[:300]}")
+    return message.splitlines()[0] if message else ""
+
+
+def compare_frames(got, want, what):
+    """Byte-exact comparison of two frame lists, as a readable failure."""
+    if got == want:
+        return
+    if len(got) != len(want):
+        missing = [i for i, f in enumerate(want) if f not in got][:5]
+        raise Failure(f"{what}: {len(got)} frames, expected {len(want)}; first missing input indices {missing}")
+    i = next(i for i in range(len(want)) if got[i] != want[i])
+    g, w = got[i], want[i]
+    j = next((k for k in range(min(len(g), len(w))) if g[k] != w[k]), min(len(g), len(w)))
+    raise Failure(f"{what}: frame {i} differs ({len(g)} bytes vs {len(w)} expected, first difference at byte {j}: "
+                  f"{g[j:j + 8].hex()} vs {w[j:j + 8].hex()})")
+
+
+def json_field(record, *names):
+    for name in names:
+        if name in record:
+            return record[name]
+    raise Failure(f"`vfpmd devices --json` record has none of the fields {names}: {sorted(record)}")
+
+
+# --- the scenarios -------------------------------------------------------------------------------------
+
+class Guest:
+    def __init__(self, repo, out, vfpmd):
+        self.repo = repo
+        self.out = out
+        self.host = Host(out)
+        self.vfpmd = vfpmd
+        self.pf = None          # the igb PF cabled to the host's wire
+        self.pf2 = None         # the igb PF behind the root port without ACS
+        self.vfs = []
+        self.pf2_vf = None      # its VF, in the same IOMMU group as that PF
+
+    def path(self, name):
+        return os.path.join(self.out, name)
+
+    def scenario(self, name, body):
+        say(f"VMTEST-BEGIN {name}")
+        started = time.monotonic()
+        try:
+            detail = body()
+            report(name, True, f"{detail} ({time.monotonic() - started:.1f} s)")
+            return True
+        except Failure as e:
+            report(name, False, str(e))
+        except Exception as e:
+            report(name, False, f"{type(e).__name__}: {e}")
+        return False
+
+    # -- the harness itself, with no project code ----------------------------------------------------
+    def boot(self):
+        groups = os.listdir("/sys/kernel/iommu_groups")
+        if not groups:
+            raise Failure("no IOMMU groups: intel_iommu=on did not take effect")
+        pfs = [d for d in sorted(os.listdir(PCI))
+               if read(f"{PCI}/{d}/vendor") == "0x8086" and read(f"{PCI}/{d}/device") == IGB_PF]
+        on_root = [d for d in pfs if d.startswith("0000:00:")]
+        behind = [d for d in pfs if not d.startswith("0000:00:")]
+        if len(on_root) != 1 or len(behind) != 1:
+            raise Failure(f"expected one igb PF on the root bus and one behind the root port, found {pfs}")
+        self.pf, self.pf2 = on_root[0], behind[0]
+        for pf in pfs:
+            if driver(pf) != "igb" or not netdev(pf):
+                raise Failure(f"{pf} is not driven by igb with a netdev (driver {driver(pf)})")
+        # Quiet wire: no IPv6 autoconfiguration chatter from the PF once it is up.
+        for knob in ("all", "default"):
+            p = f"/proc/sys/net/ipv6/conf/{knob}/disable_ipv6"
+            if os.path.exists(p):
+                write(p, "1")
+        run(["ip", "link", "set", netdev(self.pf), "up"])
+        run(["ip", "link", "set", netdev(self.pf2), "up"])
+        write("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "256")
+        huge = int(read("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"))
+        if huge < 128:
+            raise Failure(f"only {huge} hugepages of 2 MiB could be reserved")
+        run(["mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages"])
+        probe = self.path("guest-wrote-this")
+        write(probe, "ok")
+        return (f"{len(groups)} IOMMU groups, PF {self.pf} ({netdev(self.pf)}, group {group(self.pf)}), "
+                f"PF {self.pf2} behind a root port (group {group(self.pf2)}), {huge} hugepages")
+
+    def harness_wire_tx(self):
+        """Frames sent by the PF's kernel netdev reach the host's sink byte for byte."""
+        import socket
+        dev = netdev(self.pf)
+        src = wire.mac_bytes(read(f"/sys/class/net/{dev}/address"))
+        frames = wire.generated_frames(20, src_mac=src, dst_mac=wire.mac_bytes(HOST_MAC))
+        self.host.request("record-start", name="wire-tx")
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+            s.bind((dev, 0))
+            for f in frames:
+                s.send(f)
+                time.sleep(0.01)
+        got = self.host.request("record-stop", name="wire-tx", src=wire.mac_text(src), settle=1,
+                                pcap=self.path("harness-wire-tx.pcap"))
+        received = [wire.padded(f) for f in wire.read_pcap(self.path("harness-wire-tx.pcap"))]
+        compare_frames(received, [wire.padded(f) for f in frames], "frames the host received from the PF")
+        return f"{got['count']} frames from {dev} reached the host byte-exact"
+
+    def harness_shared_group(self):
+        """A VF of the PF behind the root port without ACS shares that PF's IOMMU group."""
+        write(f"{PCI}/{self.pf2}/sriov_numvfs", "1")
+        wait_for(lambda: len(virtfns(self.pf2)) == 1, 30, f"a VF of {self.pf2}")
+        vf = virtfns(self.pf2)[0]
+        members = sorted(os.listdir(f"/sys/kernel/iommu_groups/{group(vf)}/devices"))
+        if self.pf2 not in members:
+            raise Failure(f"VF {vf} is in group {group(vf)} with {members}, without its PF {self.pf2}")
+        self.pf2_vf = vf
+        return f"VF {vf} ({driver(vf)}) shares group {group(vf)} with {', '.join(m for m in members if m != vf)}"
+
+    def harness_sriov(self):
+        set_numvfs(self.pf, 2)
+        wait_for(lambda: len(virtfns(self.pf)) == 2 and all(driver(v) == "igbvf" for v in virtfns(self.pf)),
+                 30, "2 VFs bound to igbvf")
+        vfs = virtfns(self.pf)
+        set_vf_macs(self.pf, 2)
+        groups = {group(v) for v in vfs} | {group(self.pf)}
+        if len(groups) != 3:
+            raise Failure(f"PF and VFs do not have 3 distinct IOMMU groups: {groups}")
+        ids = [read(f"{PCI}/{v}/device") for v in vfs]
+        if ids != ["0x10ca", "0x10ca"]:
+            raise Failure(f"VF device ids {ids}, expected 0x10ca")
+        self.vfs = vfs
+        return f"VFs {vfs[0]} (group {group(vfs[0])}), {vfs[1]} (group {group(vfs[1])}) on igbvf"
+
+    def harness_bind(self):
+        vf = self.vfs[1]
+        sysfs_bind_vfio(vf)
+        node = f"/dev/vfio/{group(vf)}"
+        wait_for(lambda: os.path.exists(node), 10, node)
+        return f"{vf} on vfio-pci, {node} present"
+
+    def harness_testpmd(self):
+        vf = self.vfs[1]
+        frames = wire.generated_frames(40, dst_mac=wire.mac_bytes(VF_MACS[1]))
+        wire.write_pcap(self.path("harness-testpmd-input.pcap"), frames)
+        pmd = TestPMD(vf, self.path("harness-testpmd.log"))
+        mac_seen = VF_MACS[1] in pmd.text().lower()
+        sent = self.host.request("inject", pcap=self.path("harness-testpmd-input.pcap"), rate=100)["sent"]
+        time.sleep(1)
+        received, dropped = pmd.stop()
+        if not mac_seen:
+            raise Failure(f"dpdk-testpmd did not report the VF MAC {VF_MACS[1]}: {pmd.tail()}")
+        if received != sent:
+            raise Failure(f"host sent {sent} frames to {VF_MACS[1]}, testpmd counted {received} (dropped {dropped})")
+        return f"testpmd (net_e1000_igb_vf) on {vf} counted {received} of {sent} injected frames"
+
+    # -- the project's own commands ------------------------------------------------------------------
+    def vfpmd_run(self, *args, timeout=120):
+        return run([self.vfpmd, *args], timeout=timeout, check=False)
+
+    def need_vfpmd(self):
+        if not os.access(self.vfpmd, os.X_OK):
+            raise Failure(f"{self.vfpmd} is not built (swift build -c release --product vfpmd)")
+
+    def ensure_vfs_on_vfio(self):
+        """What scenario 1 should have left: 2 VFs with known MACs on vfio-pci. When scenario 1
+        failed, sysfs does it, so that each later scenario still tests its own command."""
+        if len(virtfns(self.pf)) != 2:
+            set_numvfs(self.pf, 2)
+            wait_for(lambda: len(virtfns(self.pf)) == 2, 30, "2 VFs")
+            set_vf_macs(self.pf, 2)
+        self.vfs = virtfns(self.pf)
+        for vf in self.vfs:
+            if driver(vf) != "vfio-pci":
+                sysfs_bind_vfio(vf)
+
+    def s1_sriov_devices_bind(self):
+        self.need_vfpmd()
+        r = self.vfpmd_run("sriov", self.pf, "--vfs", "2")
+        if r.returncode != 0:
+            raise Failure(f"vfpmd sriov {self.pf} --vfs 2 exited {r.returncode}: {(r.stderr + r.stdout).strip()[:300]}")
+        wait_for(lambda: len(virtfns(self.pf)) == 2, 30, "2 VFs after vfpmd sriov")
+        vfs = virtfns(self.pf)
+        wait_for(lambda: all(driver(v) == "igbvf" for v in vfs), 30, "the new VFs to be bound to igbvf")
+        set_vf_macs(self.pf, 2)
+        self.vfs = vfs
+
+        r = self.vfpmd_run("devices", "--json")
+        if r.returncode != 0:
+            raise Failure(f"vfpmd devices --json exited {r.returncode}: {r.stderr.strip()[:300]}")
+        try:
+            records = json.loads(r.stdout)
+        except ValueError as e:
+            raise Failure(f"vfpmd devices --json is not JSON ({e}): {r.stdout[:200]}")
+        by_address = {json_field(d, "address"): d for d in records}
+        for bdf in [self.pf] + vfs:
+            if bdf not in by_address:
+                raise Failure(f"vfpmd devices --json does not list {bdf}; it lists {sorted(by_address)}")
+            d = by_address[bdf]
+            if str(json_field(d, "iommu_group", "iommuGroup")) != group(bdf):
+                raise Failure(f"{bdf}: iommu_group {json_field(d, 'iommu_group', 'iommuGroup')}, sysfs says {group(bdf)}")
+            if json_field(d, "driver") != driver(bdf):
+                raise Failure(f"{bdf}: driver {json_field(d, 'driver')}, sysfs says {driver(bdf)}")
+        for i, vf in enumerate(vfs):
+            d = by_address[vf]
+            pf = json_field(d, "pf", "physfn", "physical_function")
+            if pf != self.pf:
+                raise Failure(f"{vf}: pf {pf}, expected {self.pf}")
+            if json_field(d, "vf_index", "vfIndex") != i:
+                raise Failure(f"{vf}: vf_index {json_field(d, 'vf_index', 'vfIndex')}, expected {i}")
+
+        r = self.vfpmd_run("bind", *vfs)
+        if r.returncode != 0:
+            raise Failure(f"vfpmd bind {' '.join(vfs)} exited {r.returncode}: {(r.stderr + r.stdout).strip()[:300]}")
+        for vf in vfs:
+            if driver(vf) != "vfio-pci":
+                raise Failure(f"after vfpmd bind, {vf} is bound to {driver(vf)}")
+            if not os.path.exists(f"/dev/vfio/{group(vf)}"):
+                raise Failure(f"/dev/vfio/{group(vf)} missing after vfpmd bind {vf}")
+        r = self.vfpmd_run("devices", "--json")
+        after = {json_field(d, "address"): json_field(d, "driver") for d in json.loads(r.stdout)}
+        if any(after.get(vf) != "vfio-pci" for vf in vfs):
+            raise Failure(f"vfpmd devices --json after bind: {after}")
+        return (f"sriov made {vfs}; devices --json: PF group {group(self.pf)} igb, VFs groups "
+                f"{group(vfs[0])}/{group(vfs[1])} igbvf; bind moved both to vfio-pci")
+
+    def input_frames(self, dst):
+        """Every frame of the committed captures that the emulated wire can carry, then generated
+        frames; destination rewritten to `dst`."""
+        frames, sources = [], []
+        for path in sorted(glob.glob(os.path.join(self.repo, "pcaps", "*.pcap"))):
+            try:
+                eligible = [f for f in wire.read_pcap(path) if wire.wire_eligible(f)][:48]
+            except wire.PcapError as e:
+                raise Failure(f"a committed capture cannot be read: {e}")
+            frames += eligible
+            sources.append(f"{os.path.basename(path)}:{len(eligible)}")
+        frames += wire.generated_frames(40)
+        sources.append("generated:40")
+        return [wire.with_dst(f, dst) for f in frames], sources
+
+    def s2_capture(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0 = self.vfs[0]
+        frames, sources = self.input_frames(wire.mac_bytes(VF_MACS[0]))
+        wire.write_pcap(self.path("s2-input.pcap"), frames)
+        output = self.path("s2-capture.pcap")
+        cap = Background([self.vfpmd, "capture", "--port", f"pci:{vf0}", "-w", output, "-c", str(len(frames)),
+                          "--duration", "90"], self.path("s2-capture.log"))
+        cap.wait_ready("received", 90)
+        self.host.request("inject", pcap=self.path("s2-input.pcap"), rate=100)
+        status = cap.wait(90)
+        if status != 0:
+            raise Failure(f"vfpmd capture exited {status}: {cap.tail()}")
+        got = wire.read_pcap(output)
+        compare_frames(got, [wire.padded(f) for f in frames], "capture on VF0")
+        return f"{len(got)} frames byte-exact ({', '.join(sources)}; short ones padded to 60)"
+
+    def s3_transmit(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0 = self.vfs[0]
+        frames, sources = self.input_frames(wire.mac_bytes("02:00:00:00:00:99"))
+        source = self.path("s3-replay.pcap")
+        wire.write_pcap(source, frames)
+        self.host.request("record-start", name="s3")
+        fwd = Background([self.vfpmd, "forward", "--port", f"pcap:rx={source},tx=/dev/shm/s3-back.pcap",
+                          "--port", f"pci:{vf0}", "--mode", "mac", "--peer-mac", HOST_MAC, "--peer-mac", HOST_MAC,
+                          # VF0 is an input too (pairs forward both ways) and never runs dry:
+                          # stop once every frame of the file is forwarded.
+                          "--count", str(len(frames)), "--duration", "30"], self.path("s3-forward.log"))
+        status = fwd.wait(90)
+        got = self.host.request("record-stop", name="s3", src=VF_MACS[0], pcap=self.path("s3-sink.pcap"), settle=1)
+        want = [wire.padded(wire.with_addresses(f, wire.mac_bytes(VF_MACS[0]), wire.mac_bytes(HOST_MAC))) for f in frames]
+        received = [wire.padded(f) for f in wire.read_pcap(self.path("s3-sink.pcap"))]
+        try:
+            compare_frames(received, want, f"frames the host received from VF0 (of {got['all_sources']} from any source)")
+        except Failure as e:
+            raise Failure(f"{e}; vfpmd forward exited {status}: {fwd.tail()}")
+        if status != 0:
+            raise Failure(f"the host received all {len(want)} frames byte-exact, but vfpmd forward (pcap -> VF0) "
+                          f"exited {status}: {fwd.tail()}")
+        return f"host received all {got['count']} frames, byte-exact with MACs rewritten ({', '.join(sources)})"
+
+    def s4_forward(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0, vf1 = self.vfs
+        frames, sources = self.input_frames(wire.mac_bytes(VF_MACS[0]))
+        wire.write_pcap(self.path("s4-input.pcap"), frames)
+        self.host.request("record-start", name="s4")
+        fwd = Background([self.vfpmd, "forward", "--port", f"pci:{vf0}", "--port", f"pci:{vf1}", "--mode", "mac",
+                          "--peer-mac", HOST_MAC, "--peer-mac", HOST_MAC, "--duration", "120"],
+                         self.path("s4-forward.log"))
+        try:
+            wait_for(lambda: len(fwd.text().strip().splitlines()) >= 2 or fwd.proc.poll() is not None, 90,
+                     "vfpmd forward's first statistics")
+            if fwd.proc.poll() is not None:
+                raise Failure(f"vfpmd forward exited {fwd.proc.returncode}: {fwd.tail()}")
+            self.host.request("inject", pcap=self.path("s4-input.pcap"), rate=100)
+            time.sleep(2)
+        finally:
+            status = fwd.interrupt()
+        got = self.host.request("record-stop", name="s4", src=VF_MACS[1], pcap=self.path("s4-sink.pcap"))
+        want = [wire.padded(wire.with_addresses(f, wire.mac_bytes(VF_MACS[1]), wire.mac_bytes(HOST_MAC))) for f in frames]
+        received = [wire.padded(f) for f in wire.read_pcap(self.path("s4-sink.pcap"))]
+        try:
+            compare_frames(received, want, f"frames the host received from VF1 (of {got['all_sources']} from any source)")
+        except Failure as e:
+            raise Failure(f"{e}; vfpmd forward exited {status}: {fwd.tail()}")
+        if status != 0:
+            raise Failure(f"the host received all {len(want)} frames byte-exact, but vfpmd forward (VF0 -> VF1) "
+                          f"exited {status} on SIGINT: {fwd.tail()}")
+        return f"{len(received)} frames in at VF0, out at VF1 to the host, byte-exact with MACs rewritten"
+
+    def s5_side_by_side(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0, vf1 = self.vfs
+        count = 100
+        to0 = wire.generated_frames(count, dst_mac=wire.mac_bytes(VF_MACS[0]))
+        to1 = wire.generated_frames(count, dst_mac=wire.mac_bytes(VF_MACS[1]))
+        wire.write_pcap(self.path("s5-input.pcap"), [f for pair in zip(to0, to1) for f in pair])
+        pmd = TestPMD(vf1, self.path("s5-testpmd.log"))
+        try:
+            cap = Background([self.vfpmd, "capture", "--port", f"pci:{vf0}", "-w", self.path("s5-capture.pcap"),
+                              "-c", str(count), "--duration", "90"], self.path("s5-capture.log"))
+            cap.wait_ready("received", 90)
+            self.host.request("inject", pcap=self.path("s5-input.pcap"), rate=100)
+            status = cap.wait(90)
+            time.sleep(1)
+        finally:
+            received, dropped = pmd.stop()
+        if status != 0:
+            raise Failure(f"vfpmd capture exited {status}: {cap.tail()}")
+        captured = wire.read_pcap(self.path("s5-capture.pcap"))
+        if received != count or len(captured) != count:
+            raise Failure(f"host sent {count} frames to each VF: testpmd counted {received} (dropped {dropped}), "
+                          f"vfpmd captured {len(captured)}")
+        compare_frames(captured, [wire.padded(f) for f in to0], "vfpmd capture on VF0")
+        return f"side by side: testpmd on VF1 counted {received}, vfpmd capture on VF0 wrote {len(captured)} of {count}"
+
+    def flood_testpmd(self, vf, mac, seconds, log):
+        """Frames per second dpdk-testpmd (rxonly) receives on `vf` during a host flood to `mac`."""
+        pmd = TestPMD(vf, log)
+        try:
+            self.host.request("flood", dst=mac, seconds=seconds)
+            time.sleep(1)
+        finally:
+            received, _ = pmd.stop()
+        return received / seconds
+
+    def flood_vfpmd(self, vf, mac, seconds, log):
+        """Frames per second `vfpmd capture` receives on `vf` during a host flood to `mac`."""
+        cap = Background([self.vfpmd, "capture", "--port", f"pci:{vf}", "-w", "/dev/shm/s5-flood.pcap",
+                          "-s", "96", "--duration", str(seconds + 40)], log)
+        try:
+            cap.wait_ready("received", 90)
+            self.host.request("flood", dst=mac, seconds=seconds)
+            time.sleep(1)
+        finally:
+            status = cap.interrupt()
+            if os.path.exists("/dev/shm/s5-flood.pcap"):
+                os.unlink("/dev/shm/s5-flood.pcap")
+        counts = re.findall(r"^\s*received\s+(\d+)", cap.text(), re.M)
+        if status != 0 or not counts:
+            raise Failure(f"vfpmd capture under flood exited {status}: {cap.tail()}")
+        return int(counts[-1]) / seconds
+
+    def s5_flood(self):
+        """Floods of 64-byte frames, testpmd and vfpmd in turn (twice each, alternating, so that
+        both see the same load from the rest of the machine); the best of each is compared."""
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0, vf1 = self.vfs
+        seconds, rounds = 6, 2
+        testpmd, vfpmd = [], []
+        for r in range(rounds):
+            testpmd.append(self.flood_testpmd(vf1, VF_MACS[1], seconds, self.path(f"s5-flood-testpmd-{r}.log")))
+            try:
+                vfpmd.append(self.flood_vfpmd(vf0, VF_MACS[0], seconds, self.path(f"s5-flood-capture-{r}.log")))
+            except Failure as e:
+                raise Failure(f"testpmd rxonly {testpmd[-1]:.0f} pps; vfpmd: {e}")
+        best_vfpmd, best_testpmd = max(vfpmd), max(testpmd)
+        if best_vfpmd <= 0 or best_testpmd <= 0:
+            raise Failure(f"no frames under flood: vfpmd {vfpmd}, testpmd {testpmd} pps")
+        ratio = best_vfpmd / best_testpmd
+        with open(self.path("flood.json"), "w") as f:
+            json.dump({"seconds": seconds, "frame_bytes": 64, "vfpmd_capture_pps": [round(x) for x in vfpmd],
+                       "testpmd_rxonly_pps": [round(x) for x in testpmd], "ratio_of_best": round(ratio, 3)}, f, indent=1)
+        return (f"{rounds}x{seconds} s floods of 64-byte frames under TCG: vfpmd capture "
+                f"{'/'.join(f'{x:.0f}' for x in vfpmd)} pps, testpmd rxonly {'/'.join(f'{x:.0f}' for x in testpmd)} pps, "
+                f"ratio vfpmd/testpmd (best of each) {ratio:.2f}")
+
+    def s6_wrong_address(self):
+        self.need_vfpmd()
+        missing = "0000:00:1f.7"
+        no_device = ("no PCI device", "no such device", "does not exist")
+        one = clear_error(self.vfpmd_run("bind", missing), missing, no_device)
+        two = clear_error(self.vfpmd_run("capture", "--port", f"pci:{missing}", "-w", "/dev/shm/x.pcap", "-c", "1"),
+                          missing, no_device)
+        three = clear_error(self.vfpmd_run("bind", "00:zz.9"), "00:zz.9")
+        return f"bind: '{one}'; capture: '{two}'; malformed: '{three}'"
+
+    def s6_vf_on_igbvf(self):
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf1 = self.vfs[1]
+        r = self.vfpmd_run("unbind", vf1)
+        if r.returncode != 0 or driver(vf1) != "igbvf":
+            raise Failure(f"vfpmd unbind {vf1} exited {r.returncode}, driver now {driver(vf1)}: {r.stderr.strip()[:200]}")
+        message = clear_error(self.vfpmd_run("capture", "--port", f"pci:{vf1}", "-w", "/dev/shm/x.pcap", "-c", "1",
+                                             "--duration", "5"), vf1, "igbvf", "bind")
+        return f"unbind returned {vf1} to igbvf; capture on it: '{message}'"
+
+    def s6_group_not_viable(self):
+        self.need_vfpmd()
+        vf = self.pf2_vf
+        if vf is None:
+            raise Failure("the shared-group VF behind the root port was not created (see harness-shared-group)")
+        r = self.vfpmd_run("bind", vf)
+        if r.returncode != 0:
+            message = clear_error(r, "viable", self.pf2)
+            return f"bind refused: '{message}'"
+        if driver(vf) != "vfio-pci":
+            raise Failure(f"vfpmd bind {vf} exited 0 but the VF is bound to {driver(vf)}")
+        message = clear_error(self.vfpmd_run("capture", "--port", f"pci:{vf}", "-w", "/dev/shm/x.pcap", "-c", "1",
+                                             "--duration", "5"), "not viable", self.pf2, "igb")
+        return f"bind {vf} moved it to vfio-pci; opening it: '{message}'"
+
+    def reset_sriov(self):
+        """Back to a PF without VFs, so that the project's own commands start from scratch."""
+        for vf in virtfns(self.pf):
+            write(f"{PCI}/{vf}/driver_override", "\n")
+        write(f"{PCI}/{self.pf}/sriov_numvfs", "0")
+        self.vfs = []
+
+    def main(self, only_harness):
+        say("VMTEST-PLAN " + " ".join(HARNESS + ([] if only_harness else PROJECT)))
+        if not self.scenario("harness-boot", self.boot):
+            return
+        self.scenario("harness-wire-tx", self.harness_wire_tx)
+        if self.scenario("harness-sriov", self.harness_sriov):
+            if self.scenario("harness-bind", self.harness_bind):
+                self.scenario("harness-testpmd", self.harness_testpmd)
+        self.scenario("harness-shared-group", self.harness_shared_group)
+        if only_harness:
+            return
+        self.reset_sriov()
+        for name in PROJECT:
+            self.scenario(name, getattr(self, name.replace("-", "_")))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--vfpmd", required=True)
+    parser.add_argument("--only-harness", action="store_true")
+    args = parser.parse_args()
+    Guest(args.repo, args.out, args.vfpmd).main(args.only_harness)
+
+
+if __name__ == "__main__":
+    main()
