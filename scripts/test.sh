@@ -11,3 +11,6 @@ swift test
 
 step "make run (the forwarder demo on two simulated VFs, checked frame by frame)"
 make run
+
+step "make vmtest (real kernel: QEMU guest with an IOMMU and an SR-IOV igb NIC, our driver through vfio-pci)"
+make vmtest
