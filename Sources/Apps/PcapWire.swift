@@ -62,10 +62,13 @@ public final class PcapFrameSource: FrameSource, @unchecked Sendable {
 
     /// Frames handed to the VF so far.
     public var framesDelivered: Int { delivered.load(ordering: .acquiring) }
-    /// Frames the source will hand over in all.
-    public var totalFrames: Int { framesPerPass * loop }
+    /// Frames the source will hand over in all; nil when it plays without end.
+    public var totalFrames: Int? {
+        let (total, overflow) = framesPerPass.multipliedReportingOverflow(by: loop)
+        return overflow ? nil : total
+    }
 
-    public var isExhausted: Bool { framesDelivered >= totalFrames }
+    public var isExhausted: Bool { totalFrames.map { framesDelivered >= $0 } ?? false }
 
     public func pull(into batch: FrameBatch, limit: Int, now: UInt64) -> Int {
         guard framesPerPass > 0 else { return 0 }

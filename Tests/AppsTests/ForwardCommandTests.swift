@@ -1,0 +1,101 @@
+import Apps
+import Foundation
+import PMDCore
+import PcapIO
+import Testing
+import VFSimulator
+
+/// `vfpmd forward` run as users run it, and link loss under forwarding.
+@Suite("vfpmd forward", .serialized)
+struct ForwardCommandTests {
+    /// Runs `vfpmd forward` with `arguments` (stopping after 20 s at the latest).
+    func forward(_ arguments: [String]) throws -> ProcessResult {
+        try runProcess(try vfpmdExecutable(), ["forward", "--duration", "20"] + arguments)
+    }
+
+    @Test("pcap port to pcap port: every frame, unchanged")
+    func pcapToPcap() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/out.pcap"
+        let result = try forward(["--port", "pcap:rx=" + samplePath("protocols.pcap"), "--port", "pcap:tx=" + out])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("every input is exhausted"))
+        var comparison = CaptureComparison(expected: samplePath("protocols.pcap"), actual: out)
+        comparison.minimumFrame = 0
+        #expect(try comparison.run() == .identical(frames: 10))
+        try expectReadableByTools(out, frames: 10)
+    }
+
+    @Test("SIGINT ends a forward of an endless source with a clean summary and no buffer lost")
+    func sigint() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/out.pcap"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try vfpmdExecutable())
+        process.arguments = ["forward", "--duration", "20",
+                             "--port", "sim:ixgbevf,name=a,rx=" + samplePath("udp64x256.pcap") + ",loop=0,mac=02:00:00:00:00:02",
+                             "--port", "sim:ixgbevf,name=b,tx=" + out + ",spoofchk=off"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // Forwarding: frames reach the output file.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, ((try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0) < 1 << 20 {
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGINT)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("forward: interrupted"))
+        #expect(!text.contains("not returned"))
+        let forwarded = text.split(separator: "\n").first { $0.hasPrefix("forward: ") }
+            .flatMap { $0.split(separator: ";").last?.split(separator: " ").first }.flatMap { UInt64($0) }
+        let written = try PcapReader(path: out).readAll().count
+        #expect(forwarded != nil && UInt64(written) == forwarded)
+    }
+
+    @Test("a link that goes down drops what is sent meanwhile, counted, and forwarding resumes")
+    func linkDownAndUp() throws {
+        let lab = SimulatedLab()
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/out.pcap"
+        var a = SimPortSettings(family: .ixgbevf)
+        a.name = "a"
+        a.rxFile = samplePath("udp64x256.pcap")
+        a.loop = 400
+        a.mac = MACAddress("02:00:00:00:00:02")
+        var b = SimPortSettings(family: .ixgbevf)
+        b.name = "b"
+        b.txFile = out
+        b.spoofCheck = false
+        let portA = try lab.open(a, spec: "a", portNumber: 0), portB = try lab.open(b, spec: "b", portNumber: 1)
+        let ports = [OpenedPort(port: portA, spec: "a"), OpenedPort(port: portB, spec: "b")]
+        var config = ForwardConfiguration()
+        config.drainQuietSeconds = 0.2
+        let forwarder = try Forwarder(ports: ports, configuration: config)
+        for p in ports { try p.port.start() }
+        // Link down after the first frames went through, up again a moment later.
+        let flapper = Thread {
+            while portB.vf.counters.txFrames < 1000 { usleep(1000) }
+            portB.vf.inject(.linkDown)
+            usleep(100_000)
+            portB.vf.inject(.linkUp(speedMbps: 10_000))
+        }
+        flapper.start()
+        let summary = forwarder.run(report: { _ in })
+        let counters = portB.vf.counters
+        #expect(OpenedPort.closeAll(ports).isEmpty)
+        let written = UInt64(try PcapReader(path: out).readAll().count)
+        #expect(summary.reason == .inputExhausted)
+        #expect(summary.forwarded == 256 * 400)
+        #expect(counters.txLinkDown > 0)
+        #expect(written + counters.txLinkDown == summary.forwarded)
+        #expect(written > 1000)  // frames went out after the link came back
+    }
+}
