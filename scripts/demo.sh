@@ -5,7 +5,8 @@
 # VF "in" plays pcaps/udp64x256.pcap (looped) on its wire, addressed to its MAC; the forwarder
 # (io mode: no byte touched) sends every frame out of VF "out", whose wire writes
 # out/forwarded.pcap. Spoof checking is off on "out", as an operator sets it for a forwarder:
-# the frames keep their original source MAC.
+# the frames keep their original source MAC. The run is bounded (--duration) so that a stall
+# fails the check below instead of hanging.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,8 @@ mkdir -p out
 
 "$bin" forward \
     --port "sim:ixgbevf,name=in,rx=$input,loop=$loop,mac=02:00:00:00:00:02" \
-    --port "sim:ixgbevf,name=out,tx=out/forwarded.pcap,spoofchk=off" 2>&1 | tee out/forward.log
+    --port "sim:ixgbevf,name=out,tx=out/forwarded.pcap,spoofchk=off" \
+    --duration 300 2>&1 | tee out/forward.log
 
 summary=$(grep '^forward: ' out/forward.log)
 packets=$(sed -E 's/.*; ([0-9]+) packets forwarded.*/\1/' <<<"$summary")

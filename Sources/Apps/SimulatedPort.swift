@@ -94,22 +94,10 @@ public final class SimulatedLab: Sendable {
 
     /// Receive descriptors the driver has given the VF and the VF has not filled, on the
     /// fullest of the driver's `queues` queues; 0 while any of them is not running (RSS may
-    /// steer a frame to any of them). A queue runs once the driver has posted buffers: it
-    /// writes the tail only after the device acknowledged the enable (a tail of 0 reads as not
-    /// running, which only delays frames a moment).
+    /// steer a frame to any of them). Runs on the engine's thread (from the wire's pull).
     static func freeReceiveDescriptors(_ vf: SimulatedVF, queues: Int) -> Int {
-        let map = vf.family.registers
         var least = Int.max
-        for q in 0..<queues {
-            let count = Int(vf.bar0.read(map.rx(q, RegisterMap.ringLength))) / 16
-            guard count > 0 else { return 0 }
-            let tail = Int(vf.bar0.read(map.rx(q, RegisterMap.tail)))
-            guard tail != 0, vf.bar0.read(map.rx(q, RegisterMap.queueControl)) & RegisterMap.queueEnable != 0 else {
-                return 0
-            }
-            let head = Int(vf.bar0.read(map.rx(q, RegisterMap.head)))
-            least = min(least, (tail - head + count) % count)
-        }
+        for q in 0..<queues { least = min(least, vf.freeReceiveDescriptors(queue: q)) }
         return least == Int.max ? 0 : least
     }
 

@@ -210,6 +210,18 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     /// Every mailbox exchange so far (request words as read, reply words as written), oldest first.
     public var mailboxLog: [MailboxExchange] { shared.withLock { $0.mailboxLog } }
 
+    /// Receive descriptors the driver has posted and the model has not filled yet on RX queue
+    /// `q`; 0 while the queue is not running. For wires that pace themselves on the receiver
+    /// (flow control): call it from the engine's thread, i.e. from a `FrameSource.pull`.
+    public func freeReceiveDescriptors(queue q: Int) -> Int {
+        guard q >= 0, q < map.maxQueues, rxQueues[q].enabled, !rxQueues[q].halted else { return 0 }
+        let count = rxQueues[q].count
+        guard count > 0 else { return 0 }
+        let tail = Int(registers.read(map.rx(q, RegisterMap.tail)))
+        guard tail < count else { return 0 }
+        return (tail - rxQueues[q].head + count) % count
+    }
+
     /// Connects the VF's receive side to `source` and its transmit side to `sink` (nil leaves
     /// a side unchanged). Takes effect at the engine's next step.
     public func connect(rx source: FrameSource? = nil, tx sink: FrameSink? = nil) {
