@@ -268,10 +268,35 @@ public struct TxQueue {
                     type &= ~TxDescriptor.contextL4None
                     if l4Protocol == 6 { type |= TxDescriptor.contextTCP }
                     options |= TxDescriptor.insertL4Checksum
+                    Self.seedPseudoHeaderSum(data, length: packet.length, l3: l3, ipLength: ipLength,
+                                             ipv4: etherType == EtherType.ipv4, l4Protocol: l4Protocol)
                 }
             }
         }
         return (UInt64(macIP) << 32 | UInt64(type), command, options)
+    }
+
+    /// The L4 checksum offload sums the segment as the driver leaves it: its checksum field
+    /// must hold the sum of the pseudo-header (addresses, protocol, L4 length), not complemented
+    /// (82599/X550 transmit checksum offload; the stack or application seeds it on other drivers).
+    @usableFromInline
+    static func seedPseudoHeaderSum(_ data: UnsafeMutableRawPointer, length: Int, l3: Int, ipLength: Int,
+                                    ipv4: Bool, l4Protocol: UInt8) {
+        let l4 = l3 + ipLength
+        let field = l4 + (l4Protocol == 6 ? 16 : 6)
+        guard field + 2 <= length else { return }
+        func word(_ offset: Int) -> UInt32 {
+            UInt32(data.load(fromByteOffset: offset, as: UInt8.self)) << 8
+                | UInt32(data.load(fromByteOffset: offset + 1, as: UInt8.self))
+        }
+        var sum = UInt32(l4Protocol)
+        let addresses = ipv4 ? (l3 + 12, 8) : (l3 + 8, 32)
+        var i = addresses.0
+        while i < addresses.0 + addresses.1 { sum += word(i); i += 2 }
+        let l4Length = ipv4 ? Int(word(l3 + 2)) - ipLength : Int(word(l3 + 4))
+        sum += UInt32(max(0, l4Length))
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+        data.storeBytes(of: UInt16(sum).bigEndian, toByteOffset: field, as: UInt16.self)
     }
 
     // MARK: - Control path

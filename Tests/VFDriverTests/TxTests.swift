@@ -145,3 +145,45 @@ struct TxTests {
         closeAndExpectWholePools(a)
     }
 }
+
+/// Checksum offload: the driver asks for it in a context descriptor and the data descriptor's
+/// POPTS; the device fills in the IPv4 header and UDP checksums.
+struct TxChecksumOffloadTests {
+    /// The ones'-complement sum of 16-bit big-endian words.
+    static func sum(_ bytes: ArraySlice<UInt8>, initial: UInt32 = 0) -> UInt32 {
+        var s = initial
+        var i = bytes.startIndex
+        while i + 1 < bytes.endIndex { s += UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1]); i += 2 }
+        if i < bytes.endIndex { s += UInt32(bytes[i]) << 8 }
+        while s > 0xFFFF { s = (s & 0xFFFF) + (s >> 16) }
+        return s
+    }
+
+    @Test(arguments: allFamilies)
+    func ipv4AndUDPChecksumsAreFilledIn(family: SimulatedFamily) throws {
+        let setup = SimulatedSetup(family)
+        let port = try setup.open()
+        let pool = try transmitPool(for: port)
+        let frames = (0..<20).map { n -> [UInt8] in
+            var f = udpFrame(to: peerMAC, from: assignedMAC, length: 100 + n, sequence: n)
+            f[24] = 0; f[25] = 0   // IPv4 header checksum
+            f[40] = 0; f[41] = 0   // UDP checksum
+            return f
+        }
+        #expect(setup.transmit(port, frames, from: pool, flags: [.offloadIPChecksum, .offloadL4Checksum]) == frames.count)
+        let sent = setup.sentFrames()
+        #expect(sent.count == frames.count)
+        for f in sent {
+            // A header with a correct checksum sums to 0xFFFF.
+            #expect(Self.sum(f[14..<34]) == 0xFFFF)
+            // UDP over the pseudo-header (addresses, protocol, UDP length) and the segment.
+            let udpLength = Int(f[38]) << 8 | Int(f[39])
+            var pseudo = Self.sum(f[26..<34])
+            pseudo += 17 + UInt32(udpLength)
+            #expect(Self.sum(f[34..<(34 + udpLength)], initial: pseudo) == 0xFFFF)
+            #expect(f[40] != 0 || f[41] != 0)
+        }
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port, extra: [pool])
+    }
+}
