@@ -134,11 +134,22 @@ public final class SimulatedPort: DriverPortHandle, @unchecked Sendable {
         super.init(port)
     }
 
-    /// A VF fed from a file is exhausted once the file was played; one with no input never
-    /// receives; one cabled to another VF is not a finite source.
+    /// A VF fed from a file is exhausted once the file was played and every frame of it is
+    /// accounted for: dropped by the device, or written into a ring and taken out of it by the
+    /// driver. One with no input never receives; one cabled to another VF is not a finite source.
     public override var isExhausted: Bool {
         if linked { return false }
-        return source?.isExhausted ?? true
+        guard let source else { return true }
+        guard source.isExhausted else { return false }
+        let c = vf.counters
+        let handled = c.rxFrames &+ c.rxMissed &+ c.rxOversize &+ c.rxUndersize &+ c.rxFiltered &+ c.rxNotReady
+        guard handled >= UInt64(source.framesDelivered) else { return false }
+        var taken: UInt64 = 0
+        for q in 0..<queueCount {
+            let r = driverPort.rxCounters(queue: q)
+            taken &+= r.packets &+ r.frameErrors &+ r.oversize &+ r.multiDescriptorDrops
+        }
+        return taken >= c.rxFrames
     }
 
     /// Frames the simulated VF put on its wire.

@@ -163,3 +163,30 @@ struct SimulatedForwardTests {
 }
 
 import Foundation
+
+/// `vfpmd capture` on a simulated ixgbevf VF: every capture of `pcaps/` comes back byte-exact
+/// (frames under 60 bytes padded to 60 by the wire).
+@Suite(.serialized)
+struct SimulatedCaptureTests {
+    @Test(arguments: ["sizes.pcap", "protocols.pcap", "jumbo.pcap", "udp64x256.pcap"])
+    func captureIsByteExactForEveryCapture(_ file: String) throws {
+        let lab = SimulatedLab()
+        var settings = SimPortSettings(family: .ixgbevf)
+        settings.rxFile = "pcaps/\(file)"
+        settings.mac = MACAddress("02:00:00:00:00:02")
+        settings.trusted = true
+        settings.allMulticast = true
+        settings.vlans = [7, 100, 4094]
+        settings.mtu = 9000
+        let port = try lab.open(settings, spec: "sim", portNumber: 0)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("vfpmd-\(getpid())-capture-\(file)").path
+        defer { unlink(out) }
+        let engine = try CaptureEngine(port: port, options: CaptureOptions(output: out))
+        let summary = try engine.run()
+        #expect(summary.counters.addsUp)
+        #expect(OpenedPort.closeAll([OpenedPort(port: port, spec: "sim")]).isEmpty)
+        let count = try PcapReader(path: "pcaps/\(file)").readAll().count
+        #expect(try CaptureComparison(expected: "pcaps/\(file)", actual: out).run() == .identical(frames: count))
+        #expect(port.vf.violations.isEmpty && port.vf.dmaFaults == 0)
+    }
+}
