@@ -101,11 +101,13 @@ let package = Package(
         ),
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "PMDCoreTests", dependencies: ["PMDCore", "CShims"]),
-        .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap"]),
+        // Helpers shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap", "TestSupport"]),
         .testTarget(name: "VFSimulatorTests", dependencies: ["VFSimulator", "PMDCore", "CShims"]),
         .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore"]),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PMDCore", "CShims"]),
-        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore", "VFIO", "VFSimulator"]),
+        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore", "VFIO", "VFSimulator", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -36,23 +36,18 @@ public struct Packet: ~Copyable {
     }
 
     /// First byte of the frame.
-    @inlinable public var data: UnsafeMutableRawPointer { pool.data(index) }
+    @inlinable public var data: UnsafeMutableRawPointer { view.data }
     /// IOVA of the first byte of the frame.
-    @inlinable public var iova: UInt64 { pool.iova(index) }
+    @inlinable public var iova: UInt64 { view.iova }
     /// The packet's metadata record.
-    @inlinable public var metadata: UnsafeMutablePointer<PacketMetadata> { pool.metadata(index) }
+    @inlinable public var metadata: UnsafeMutablePointer<PacketMetadata> { view.metadata }
     /// Frame length in bytes.
     @inlinable public var length: Int {
-        get { Int(metadata.pointee.length) }
-        nonmutating set {
-            precondition(newValue >= 0 && newValue <= pool.dataRoom, "packet length \(newValue) exceeds the buffer")
-            metadata.pointee.length = UInt32(newValue)
-        }
+        get { view.length }
+        nonmutating set { view.length = newValue }
     }
     /// The frame's bytes.
-    @inlinable public var bytes: UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: data, count: length)
-    }
+    @inlinable public var bytes: UnsafeMutableRawBufferPointer { view.bytes }
     /// A non-owning view of the same buffer.
     @inlinable public var view: PacketView { PacketView(pool: pool, index: index) }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PcapIO
 import Testing
+import TestSupport
 
 /// `vfpmd capture` run as users run it: the built executable in a child process.
 @Suite("vfpmd capture (the executable)", .serialized)

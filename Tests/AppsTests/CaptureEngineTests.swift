@@ -2,6 +2,7 @@ import Foundation
 import PMDCore
 import PcapIO
 import Testing
+import TestSupport
 @testable import Apps
 
 /// A two-queue port made for the tests: queue q delivers frames whose first byte is q, a

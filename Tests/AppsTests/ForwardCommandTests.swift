@@ -3,6 +3,7 @@ import Foundation
 import PMDCore
 import PcapIO
 import Testing
+import TestSupport
 import VFSimulator
 
 /// `vfpmd forward` run as users run it, and link loss under forwarding.

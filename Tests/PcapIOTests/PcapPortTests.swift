@@ -1,6 +1,7 @@
 import Foundation
 import PMDCore
 import Testing
+import TestSupport
 @testable import PcapIO
 
 @Suite("PcapPort: a Port over capture files")

@@ -1,6 +1,7 @@
 import Foundation
 import PMDCore
 import Testing
+import TestSupport
 @testable import PcapIO
 
 @Suite("PcapReader: samples, malformed files, bulk reads")

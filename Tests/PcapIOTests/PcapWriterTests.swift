@@ -1,6 +1,7 @@
 import Foundation
 import PMDCore
 import Testing
+import TestSupport
 @testable import PcapIO
 
 /// Frames of every size class with distinct bytes.

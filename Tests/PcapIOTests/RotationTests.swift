@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import PcapIO
 
 @Suite("Rotation as tcpdump -C and -G do it")

@@ -1,34 +1,36 @@
+// Helpers shared by the test targets: paths of the sample captures, temporary directories,
+// child processes, and reading captures back with tcpdump and tshark.
 import Foundation
 import Testing
 
 /// The repository's root (for pcaps/).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 
 /// Path of a committed capture.
-func samplePath(_ name: String) -> String { repositoryRoot + "/pcaps/" + name }
+public func samplePath(_ name: String) -> String { repositoryRoot + "/pcaps/" + name }
 
 /// A fresh empty directory for one test.
-func makeTemporaryDirectory() throws -> String {
+public func makeTemporaryDirectory() throws -> String {
     let path = NSTemporaryDirectory() + "pcapio-" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
 
 /// Removes a directory made by `makeTemporaryDirectory()`.
-func removeDirectory(_ path: String) {
+public func removeDirectory(_ path: String) {
     try? FileManager.default.removeItem(atPath: path)
 }
 
 /// Result of running a program.
-struct ProcessResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct ProcessResult {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
 }
 
 /// Runs `executable` with `arguments` and waits for it.
-func runProcess(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
+public func runProcess(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -45,14 +47,14 @@ func runProcess(_ executable: String, _ arguments: [String]) throws -> ProcessRe
 
 /// Lines of a reader's standard error that are not its usual banner: tcpdump's "reading from
 /// file ..." line and tshark's note about running as root say nothing about the file.
-func warnings(in stderr: String) -> [Substring] {
+public func warnings(in stderr: String) -> [Substring] {
     stderr.split(separator: "\n").filter {
         !$0.hasPrefix("reading from file ") && !$0.hasPrefix("Running as user \"root\"")
     }
 }
 
 /// Checks that tcpdump and tshark both read `path` without a warning and see `frames` frames.
-func expectReadableByTools(_ path: String, frames: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+public func expectReadableByTools(_ path: String, frames: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
     let tcpdump = try runProcess("/usr/bin/tcpdump", ["-ntt", "-r", path])
     #expect(tcpdump.status == 0, "tcpdump -r \(path): \(tcpdump.stderr)", sourceLocation: sourceLocation)
     #expect(warnings(in: tcpdump.stderr).isEmpty, "tcpdump -r \(path): \(tcpdump.stderr)", sourceLocation: sourceLocation)
@@ -66,7 +68,7 @@ func expectReadableByTools(_ path: String, frames: Int, sourceLocation: SourceLo
 }
 
 /// The vfpmd executable built beside the test bundle (`swift build` builds it with the tests).
-func vfpmdExecutable() throws -> String {
+public func vfpmdExecutable() throws -> String {
     let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     var candidates = [bundleDirectory.appendingPathComponent("vfpmd").path]
     if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
@@ -79,7 +81,7 @@ func vfpmdExecutable() throws -> String {
 }
 
 /// A failure with a sentence.
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
