@@ -13,6 +13,21 @@ struct VFPMD: ParsableCommand {
             ForwardCommand.self, CaptureCommand.self, BenchCommand.self, CompareCommand.self, VersionCommand.self,
         ]
     )
+
+    /// Runs the command line. A command that fails at run time prints its one sentence as
+    /// `error: …` (as the device commands do) and exits 1; mistakes in the command line itself
+    /// get ArgumentParser's usage text.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as CommandFailure {
+            printError(failure.description)
+            Self.exit(withError: ExitCode.failure)
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
 }
 
 /// Options every subcommand takes.
