@@ -2,13 +2,16 @@
 #   make run              installs what is missing, builds release, runs the demo
 #   make run ARGS="..."   runs `vfpmd ...` instead
 #   make test             installs what the tests need and runs every test
-#   make bench            runs the package-benchmark suite in Benchmarks/
+#   make bench            runs the package-benchmark suite in Benchmarks/, then the driver's
+#                         instruction count (scripts/datapath-cost.sh)
+#   make datapath-cost    only the instruction count (callgrind; N="..." packets)
 
 SWIFT ?= swift
 BIN := .build/release/vfpmd
 ARGS ?=
+N ?=
 
-.PHONY: run test bench deps release
+.PHONY: run test bench datapath-cost deps release
 
 deps:
 	scripts/install-deps.sh test
@@ -27,5 +30,10 @@ endif
 test: deps
 	scripts/test.sh
 
-bench: release
+bench: deps release
 	cd Benchmarks && $(SWIFT) package benchmark
+	scripts/datapath-cost.sh $(N)
+
+datapath-cost:
+	scripts/install-deps.sh test
+	scripts/datapath-cost.sh $(N)

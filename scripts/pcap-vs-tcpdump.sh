@@ -15,8 +15,12 @@ trap 'rm -rf "$dir"' EXIT
 python3 - "$dir/in.pcap" "$n" <<'PY'
 import struct, sys
 path, n = sys.argv[1], int(sys.argv[2])
-frame = bytes.fromhex("ffffffffffff020000000001080045000030000000004011000000000a0000010a000002"
-                      "0400138900180000") + bytes(60 - 42)
+# Ethernet (broadcast from 02:00:00:00:00:01), IPv4 10.0.0.1 -> 10.0.0.2, UDP 1024 -> 5001.
+frame = (bytes.fromhex("ffffffffffff" "020000000001" "0800")
+         + bytes.fromhex("4500002e" "00004000" "4011" "0000" "0a000001" "0a000002")
+         + bytes.fromhex("0400" "1389" "001a" "0000"))
+frame += bytes(60 - len(frame))
+assert len(frame) == 60
 with open(path, "wb") as f:
     f.write(struct.pack("<IHHiIII", 0xa1b23c4d, 2, 4, 0, 0, 262144, 1))
     chunk = bytearray()

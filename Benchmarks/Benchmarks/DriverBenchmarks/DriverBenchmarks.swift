@@ -8,11 +8,11 @@ import PMDCore
 ///
 /// One iteration is one round: one engine step and 64 packets of driver work. Besides time and
 /// mallocs, each sample reports the driver's own cost from the TSC, engine steps left out:
-/// `driver cycles/packet` (TSC ticks per packet) and `driver kpps` (what one core would move if
-/// the device cost nothing). `throughput` counts rounds per second with the device model in.
+/// `driver cycles/packet` (TSC ticks per packet) and `driver packets/s` (what one core would
+/// move if the device cost nothing). `throughput` counts rounds per second with the device model in.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .throughput, .mallocCountTotal, cyclesPerPacket, driverKpps],
+        metrics: [.wallClock, .throughput, .mallocCountTotal, cyclesPerPacket, driverPPS],
         scalingFactor: .kilo,
         maxDuration: .seconds(1),
         maxIterations: 25,
@@ -29,7 +29,7 @@ let benchmarks: @Sendable () -> Void = {
         for size in [64, 512, 1518] {
             for burst in [1, 8, 32, 64] {
                 Benchmark("Driver \(mode) \(size)B burst \(burst)") { benchmark in
-                    let rig = try DriverRig(frameSize: size, burst: burst)
+                    let rig = try DriverRig(frameSize: size, burst: burst, receiving: mode != "TX-only")
                     let run = loop(rig)
                     _ = run(64)                       // warm-up: the rings wrap once
                     let device = rig.deviceTicks
@@ -41,7 +41,7 @@ let benchmarks: @Sendable () -> Void = {
                     let driverTicks = Double(ticks &- (rig.deviceTicks &- device))
                     let perPacket = driverTicks / Double(max(packets, 1))
                     benchmark.measurement(cyclesPerPacket, Int(perPacket.rounded()))
-                    benchmark.measurement(driverKpps, Int(TSC.frequency / perPacket / 1e3))
+                    benchmark.measurement(driverPPS, Int(TSC.frequency / perPacket))
                     let problems = rig.finish()
                     precondition(problems.isEmpty && packets == benchmark.scaledIterations.count * DriverRig.packetsPerRound,
                                  "\(problems); \(packets) packets")
@@ -53,5 +53,5 @@ let benchmarks: @Sendable () -> Void = {
 
 /// TSC ticks per packet spent in the driver.
 let cyclesPerPacket = BenchmarkMetric.custom("driver cycles/packet", polarity: .prefersSmaller, useScalingFactor: false)
-/// Packets per second one core would move at that cost (thousands).
-let driverKpps = BenchmarkMetric.custom("driver kpps", polarity: .prefersLarger, useScalingFactor: false)
+/// Packets per second one core would move at that cost.
+let driverPPS = BenchmarkMetric.custom("driver packets/s", polarity: .prefersLarger, useScalingFactor: false)

@@ -41,8 +41,9 @@ public final class DriverRig {
     private let macA = MACAddress(0x02, 0x00, 0x5E, 0x10, 0x00, 0x0A)
     private let macB = MACAddress(0x02, 0x00, 0x5E, 0x10, 0x00, 0x0B)
 
-    /// Opens both ports and fills `txPool` with frames of `frameSize` bytes (with CRC).
-    public init(frameSize: Int = 64, burst: Int = 32) throws {
+    /// Opens both ports and fills `txPool` with frames of `frameSize` bytes (with CRC); with
+    /// `receiving` off, `a` gets no frames (TX-only runs).
+    public init(frameSize: Int = 64, burst: Int = 32, receiving: Bool = true) throws {
         precondition(burst >= 1 && burst <= Self.packetsPerRound && Self.packetsPerRound % burst == 0,
                      "burst must divide \(Self.packetsPerRound)")
         self.frameSize = frameSize
@@ -74,7 +75,7 @@ public final class DriverRig {
         }
         engine.advance(microseconds: 1000)
         // The source starts now that the rings run: nothing waits in the RX ring at the start.
-        vfA.connect(rx: TrafficGenerator(generator), tx: CountingSink())
+        if receiving { vfA.connect(rx: TrafficGenerator(generator), tx: CountingSink()) }
     }
 
     deinit {

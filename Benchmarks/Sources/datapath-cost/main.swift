@@ -13,7 +13,7 @@ import PMDCore
 func ticksPerPacket(mode: String, size: Int, burst: Int, packets: Int, tries: Int = 3) throws -> Double {
     var best = Double.infinity
     for _ in 0..<tries {
-        let rig = try DriverRig(frameSize: size, burst: burst)
+        let rig = try DriverRig(frameSize: size, burst: burst, receiving: mode != "tx-only")
         let run: (Int) -> Int = switch mode {
         case "rx-only": rig.receiveOnly
         case "tx-only": rig.transmitOnly
