@@ -6,3 +6,10 @@ cd "$(dirname "$0")/.."
 echo "== swift test (unit and integration tests)"
 swift build --build-tests
 swift test
+
+# The driver-cost script end to end (release build, callgrind, parsing) on few packets. It
+# prints the driver's instructions per packet; no number is asserted here (benchmarks are not
+# tests), only that the script runs and ends with that line.
+echo "== scripts/datapath-cost.sh (smoke run, 6400 packets)"
+last=$(scripts/datapath-cost.sh 6400 | tee /dev/stderr | tail -1)
+[[ $last =~ ^instructions/packet:\ [0-9.]+$ ]] || { echo "datapath-cost.sh did not end with its result line" >&2; exit 1; }
