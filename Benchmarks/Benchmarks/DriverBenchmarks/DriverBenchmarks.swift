@@ -18,7 +18,12 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 25,
         thresholds: [
             .mallocCountTotal: .init(absolute: [.p90: 0]),
-            cyclesPerPacket: .init(relative: [.p50: 50]),
+            cyclesPerPacket: noisyMachine,
+            driverPPS: noisyMachine,
+            // A round's time includes the device model and, here, 2x swings from other work
+            // on the machine: reported, not checked.
+            .wallClock: BenchmarkThresholds(),
+            .throughput: BenchmarkThresholds(),
         ]
     )
 
@@ -55,3 +60,5 @@ let benchmarks: @Sendable () -> Void = {
 let cyclesPerPacket = BenchmarkMetric.custom("driver cycles/packet", polarity: .prefersSmaller, useScalingFactor: false)
 /// Packets per second one core would move at that cost.
 let driverPPS = BenchmarkMetric.custom("driver packets/s", polarity: .prefersLarger, useScalingFactor: false)
+/// What a shared 2-vCPU machine's noise allows: 50 % at the median (tighten on a quiet host).
+var noisyMachine: BenchmarkThresholds { BenchmarkThresholds(relative: [.p50: 50]) }

@@ -13,7 +13,11 @@ let benchmarks: @Sendable () -> Void = {
         scalingFactor: .mega,
         maxDuration: .seconds(3),
         maxIterations: 10,
-        thresholds: [.throughput: .init(relative: [.p50: 50])]
+        thresholds: [
+            .mallocCountTotal: .init(absolute: [.p90: 0]),
+            .throughput: .init(relative: [.p50: 50]),
+            .wallClock: .init(relative: [.p50: 50]),
+        ]
     )
 
     Benchmark("PcapFileWriter 60-byte records to tmpfs") { benchmark in
