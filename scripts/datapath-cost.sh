@@ -18,12 +18,14 @@ for tool in valgrind objcopy python3; do
     command -v "$tool" >/dev/null || { echo "datapath-cost.sh: $tool is missing (apt-get install valgrind binutils python3)" >&2; exit 1; }
 done
 
-echo "== release build of datapath-cost (in Benchmarks/)"
-(cd Benchmarks && swift build -c release --product datapath-cost 2>&1 | tail -1)
-binary="$(cd Benchmarks && swift build -c release --show-bin-path)/datapath-cost"
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+echo "== release build of datapath-cost (in Benchmarks/)"
+(cd Benchmarks && swift build -c release --product datapath-cost >"$work/build.log" 2>&1) \
+    || { cat "$work/build.log" >&2; echo "datapath-cost.sh: the release build failed" >&2; exit 1; }
+tail -1 "$work/build.log"
+binary="$(cd Benchmarks && swift build -c release --show-bin-path)/datapath-cost"
 # valgrind 3.19 cannot read the DWARF Swift 6.3 emits: strip debug info (symbols stay).
 objcopy --strip-debug "$binary" "$work/datapath-cost"
 
