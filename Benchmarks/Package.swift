@@ -15,6 +15,42 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // Two simulated VFs opened by the driver, stepped in the caller's thread; the measured loops.
+        .target(
+            name: "DriverRig",
+            dependencies: [
+                .product(name: "PMDCore", package: vfpmd),
+                .product(name: "VFDriver", package: vfpmd),
+                .product(name: "VFSimulator", package: vfpmd),
+            ],
+            path: "Sources/DriverRig"
+        ),
+        // The forward loop alone, for scripts/datapath-cost.sh (callgrind) and TSC ticks per packet.
+        .executableTarget(
+            name: "datapath-cost",
+            dependencies: ["DriverRig", .product(name: "PMDCore", package: vfpmd)],
+            path: "Sources/datapath-cost"
+        ),
+        .executableTarget(
+            name: "DriverBenchmarks",
+            dependencies: [
+                "DriverRig",
+                .product(name: "PMDCore", package: vfpmd),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/DriverBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "PcapBenchmarks",
+            dependencies: [
+                .product(name: "PMDCore", package: vfpmd),
+                .product(name: "PcapIO", package: vfpmd),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/PcapBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .executableTarget(
             name: "MempoolBenchmarks",
             dependencies: [

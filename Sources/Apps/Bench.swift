@@ -150,9 +150,21 @@ public final class Bench: @unchecked Sendable {
                 let stop = self.stop, stopSending = self.stopSending
                 let t = Thread {
                     if let core { _ = vfpmd_pin_current_thread(Int32(core)) }
+                    // After a run of empty polls (a paced generator waiting for its next
+                    // slot, a meter with nothing to read) the thread yields its CPU: with more
+                    // polling threads than CPUs (or a simulated device's engine thread beside
+                    // them) a thread that only spins would keep the others from running.
+                    var idlePolls = 0
                     while !stop.load(ordering: .relaxed) {
-                        if !stopSending.load(ordering: .relaxed) { _ = generator?.poll() }
-                        _ = meter?.poll()
+                        var work = 0
+                        if !stopSending.load(ordering: .relaxed) { work &+= generator?.poll() ?? 0 }
+                        work &+= meter?.poll() ?? 0
+                        if work > 0 {
+                            idlePolls = 0
+                        } else {
+                            idlePolls &+= 1
+                            if idlePolls >= 256 { sched_yield(); idlePolls = 0 }
+                        }
                     }
                     done.store(true, ordering: .releasing)
                 }

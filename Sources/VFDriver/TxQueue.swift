@@ -125,6 +125,11 @@ public struct TxQueue {
         let stride = UInt64(storage.pointee.stride)
         let headroom = UInt64(storage.pointee.headroom)
         let metadata = storage.pointee.metadata
+        // The queue's fields in locals: stores into the ring could alias `self`, and the
+        // compiler would reload each field (and store `free`) for every packet.
+        let ring = self.ring, slotPools = self.slotPools, slotBuffers = self.slotBuffers
+        let size = self.size, checkContext = self.checkContext, maxBytes = self.maxBytes
+        var free = self.free
         let first = tail
         var t = tail
         var last = -1
@@ -179,6 +184,7 @@ public struct TxQueue {
             }
             return taken
         }
+        self.free = free
         if taken < count { tally.ringFull &+= 1 }
         batch.removeFirstOwned(taken)
         guard t != first else { return 0 }

@@ -54,8 +54,9 @@ public final class VFPort: Port, @unchecked Sendable {
     /// The configuration as currently applied.
     public internal(set) var configuration: VFPortConfiguration
 
-    /// Queue pairs in use.
-    public internal(set) var queueCount: Int
+    /// Queue pairs in use. (No dynamic exclusivity check: read on every burst, written only
+    /// by the control path of the thread that runs the queues.)
+    @exclusivity(unchecked) public internal(set) var queueCount: Int
     /// Queue pairs the PF granted at the last reset.
     public internal(set) var grantedQueues: Int
     /// The MAC address in use.
@@ -76,7 +77,8 @@ public final class VFPort: Port, @unchecked Sendable {
     enum State { case configured, started, stopped, closed, removed }
     var state: State = .configured
     /// Whether `receive`/`transmit` may touch the rings (started, not recovering, not removed).
-    @usableFromInline var queuesRunning = false
+    /// Read on every burst: no dynamic exclusivity check (a `swift_beginAccess` call each time).
+    @exclusivity(unchecked) @usableFromInline var queuesRunning = false
     @usableFromInline let rxQueues: UnsafeMutablePointer<RxQueue>
     @usableFromInline let txQueues: UnsafeMutablePointer<TxQueue>
 

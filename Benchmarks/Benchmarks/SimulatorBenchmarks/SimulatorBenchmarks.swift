@@ -8,7 +8,14 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.cpuTotal, .wallClock, .throughput, .mallocCountTotal],
         scalingFactor: .kilo,
-        maxDuration: .seconds(2)
+        maxDuration: .seconds(2),
+        // Mallocs stay 0; times may move 50 % at the median on this noisy 2-vCPU machine.
+        thresholds: [
+            .mallocCountTotal: .init(absolute: [.p90: 0]),
+            .cpuTotal: .init(relative: [.p50: 50]),
+            .wallClock: .init(relative: [.p50: 50]),
+            .throughput: .init(relative: [.p50: 50]),
+        ]
     )
 
     Benchmark("VFSimulator RX step, 64 frames of 64 bytes (per step)") { benchmark in
