@@ -70,16 +70,6 @@ let package = Package(
             path: "Benchmarks/SimulatorBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-        .executableTarget(
-            name: "PcapBenchmarks",
-            dependencies: [
-                .product(name: "PMDCore", package: vfpmd),
-                .product(name: "PcapIO", package: vfpmd),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/PcapBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
     ],
     swiftLanguageModes: [.v6]
 )
