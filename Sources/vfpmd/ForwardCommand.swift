@@ -90,8 +90,12 @@ struct ForwardCommand: ParsableCommand {
             printError(report.table, terminator: "")
         }
         printError(Self.summaryText(summary, names: ports.map(\.spec)))
+        let gone = ports.filter(\.isRemoved).map(\.spec).joined(separator: ", ")
         let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
+        if summary.reason == .portRemoved {
+            throw CommandFailure("\(gone): the device was removed (surprise removal or unbind); check the PCI device and rebind it")
+        }
     }
 
     /// The final summary: what each port received and sent, and why the run ended.
