@@ -58,8 +58,11 @@ public final class PcapFrameSource: FrameSource, @unchecked Sendable {
 
     /// Frames handed to the VF so far.
     public var framesDelivered: Int { delivered.load(ordering: .acquiring) }
-    /// Frames the source will hand over in all.
-    public var totalFrames: Int { framesPerPass * loop }
+    /// Frames the source will hand over in all (`Int.max` for an endless loop, `loop=0`).
+    public var totalFrames: Int {
+        let (total, overflow) = framesPerPass.multipliedReportingOverflow(by: loop)
+        return overflow ? Int.max : total
+    }
 
     public var isExhausted: Bool { framesDelivered >= totalFrames }
 

@@ -39,7 +39,7 @@ func residentPages() -> Int {
 /// One soak run; returns the sentences of the checks that failed.
 func soak(round: Int, seconds: Double) throws -> [String] {
     let lab = SimulatedLab()
-    let specs = ["sim:ixgbevf,name=in\(round),rx=\(input),loop=0", "sim:x550vf,name=out\(round)"]
+    let specs = ["sim:ixgbevf,name=in\(round),rx=\(input),loop=0,mac=02:00:00:00:00:02", "sim:x550vf,name=out\(round),spoofchk=off"]
     var opened: [OpenedPort] = []
     for (i, text) in specs.enumerated() {
         let spec = try PortSpec(parsing: text)
