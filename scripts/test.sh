@@ -1,8 +1,34 @@
 #!/usr/bin/env bash
-# Every test of the project, as `make test` runs it.
+# Every test of the project, as `make test` runs it. Each step prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== swift test (unit and integration tests)"
+step() { echo; echo "== $1"; step_start=$SECONDS; }
+done_step() { echo "-- $((SECONDS - step_start)) s"; }
+
+step "swift test (unit, integration and reliability tests)"
 swift build --build-tests
 swift test
+done_step
+
+step "fuzzing: pcap reader, port specs, mailbox replies, RX write-backs (libFuzzer + AddressSanitizer, 40 s each)"
+scripts/fuzz.sh 40
+done_step
+
+step "soak: 60 s of forwarding between simulated VFs with random faults"
+scripts/soak.sh 60
+done_step
+
+# The sanitizers run the tests that exercise the driver, the simulator and the apps; the
+# 1000-cycle leak tests run once above (they measure the process, which a sanitizer inflates).
+step "AddressSanitizer: the test suite"
+swift build --build-tests --scratch-path .build-asan --sanitize address
+LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt" \
+    swift test --skip-build --scratch-path .build-asan --sanitize address --skip CycleLeakTests
+done_step
+
+step "ThreadSanitizer: the tests with threads (threaded engine, forwarder, capture, soak-like runs)"
+swift build --build-tests --scratch-path .build-tsan --sanitize thread
+TSAN_OPTIONS="halt_on_error=1" swift test --skip-build --scratch-path .build-tsan --sanitize thread \
+    --filter "AppsTests|forwardingAgainstAThreadedDevice|Threaded|threaded|WireTests|ContainerTests"
+done_step
