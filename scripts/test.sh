@@ -27,8 +27,8 @@ LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt" \
     swift test --skip-build --scratch-path .build-asan --sanitize address --skip CycleLeakTests
 done_step
 
-step "ThreadSanitizer: the tests with threads (threaded engine, forwarder, capture, soak-like runs)"
+step "ThreadSanitizer: the tests with threads (apps on threaded engines, the driver against a threaded device, wires)"
 swift build --build-tests --scratch-path .build-tsan --sanitize thread
 TSAN_OPTIONS="halt_on_error=1" swift test --skip-build --scratch-path .build-tsan --sanitize thread \
-    --filter "AppsTests|forwardingAgainstAThreadedDevice|Threaded|threaded|WireTests|ContainerTests"
+    --filter "AppsTests|AppFaultTests|forwardingAgainstAThreadedDevice|WireTests"
 done_step

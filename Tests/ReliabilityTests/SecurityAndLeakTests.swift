@@ -37,10 +37,11 @@ struct CycleLeakTests {
                 fds.append(ProcessResources.openFileDescriptors())
             }
         }
-        // Growth between cycle 100 and cycle 1000: under 4 MiB of allocator slack; one leaked
-        // port per cycle would be over 900 × 600 KiB.
-        #expect(pages[1] - pages[0] < 1024, "resident pages \(pages)")
-        #expect(fds[1] == fds[0], "file descriptors \(fds)")
+        // Growth between cycle 100 and cycle 1000, measured on the whole test process while other
+        // suites run: under 64 MiB and 16 descriptors of slack for them. One leaked port per
+        // cycle would be 900 × 600 KiB; one leaked descriptor per cycle, 900.
+        #expect(pages[1] - pages[0] < 16_384, "resident pages \(pages)")
+        #expect(fds[1] - fds[0] < 16, "file descriptors \(fds)")
         setup.expectCleanRun()
     }
 
@@ -63,8 +64,8 @@ struct CycleLeakTests {
                 fds.append(ProcessResources.openFileDescriptors())
             }
         }
-        #expect(pages[1] - pages[0] < 1024, "resident pages \(pages)")
-        #expect(fds[1] == fds[0], "file descriptors \(fds)")
+        #expect(pages[1] - pages[0] < 16_384, "resident pages \(pages)")
+        #expect(fds[1] - fds[0] < 16, "file descriptors \(fds)")
         setup.expectCleanRun()
         closeAndExpectWholePools(port)
         #expect(setup.container.mappedRegionCount == 0)
