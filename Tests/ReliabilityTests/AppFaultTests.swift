@@ -82,4 +82,36 @@ struct AppFaultTests {
         #expect(lab.container.faults.isEmpty)
         #expect(vfs.allSatisfy { $0.violations.isEmpty })
     }
+    /// CPU time of the calling thread (ns).
+    static func threadCPUNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// A stalled TX engine while the app stops: the stop waits a bounded time for the ring to
+    /// drain, sleeping rather than spinning, and takes every buffer back.
+    @Test func stoppingWithAStalledTXEngineWaitsBoundedWithoutSpinning() throws {
+        let lab = SimulatedLab()
+        let ports = try Self.openPair(lab, tag: "s")
+        var config = ForwardConfiguration()
+        config.reportInterval = 0.05
+        config.duration = 0.5
+        let forwarder = try Forwarder(ports: ports, configuration: config)
+        for p in ports { try p.port.start() }
+        let vf = (ports[1].port as! SimulatedPort).vf
+        Self.after(0.2) { vf.inject(.txStall(true)) }
+        let summary = forwarder.run { _ in }
+        #expect(summary.ports[0].received == summary.ports[1].sent + summary.ports[1].dropped)
+        let wallStart = MonotonicClock.nanoseconds(), cpuStart = Self.threadCPUNanoseconds()
+        ports[1].port.stop()
+        let wall = Double(MonotonicClock.nanoseconds() - wallStart) / 1e9
+        let cpu = Double(Self.threadCPUNanoseconds() - cpuStart) / 1e9
+        // Frames sat in the stalled ring: the stop waited its bound (1 s), then gave up.
+        #expect(wall > 0.5 && wall < 3, "stop took \(wall) s")
+        #expect(cpu < 0.25 * max(wall, 0.1), "stop used \(cpu) s of CPU in \(wall) s")
+        vf.inject(.txStall(false))
+        #expect(OpenedPort.closeAll(ports).isEmpty)
+        #expect(lab.container.mappedRegionCount == 0)
+    }
 }
