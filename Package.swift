@@ -108,6 +108,27 @@ let package = Package(
         .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore"]),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PMDCore", "CShims"]),
         .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore", "VFIO", "VFSimulator", "TestSupport"]),
+        // The fault matrix, hostile input and security checks on simulator, driver and apps together.
+        .testTarget(name: "ReliabilityTests", dependencies: ["Apps", "VFDriver", "VFSimulator", "VFIO", "PMDCore", "PcapIO"]),
+        // Forwarding between simulated VFs with random faults for a given time (scripts/soak.sh).
+        .executableTarget(
+            name: "vfpmd-soak",
+            dependencies: ["Apps", "VFDriver", "VFSimulator", "PMDCore"],
+            path: "Sources/Soak"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets, one per input the project parses (scripts/fuzz.sh builds them with
+// `--sanitize fuzzer --sanitize address`); only with VFPMD_FUZZ=1, since they have no main.
+if Context.environment["VFPMD_FUZZ"] == "1" {
+    for name in ["FuzzPcapReader", "FuzzPortSpec", "FuzzMailboxReply", "FuzzRxWriteBack"] {
+        package.targets.append(.executableTarget(
+            name: name,
+            dependencies: ["Apps", "PcapIO", "VFDriver", "PMDCore"],
+            path: "Fuzz/\(name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ))
+    }
+}

@@ -36,6 +36,7 @@ public enum ForwardStopReason: String, Sendable {
     case count = "packet count reached"
     case duration = "duration reached"
     case inputExhausted = "every input is exhausted"
+    case portRemoved = "a port's device was removed"
 }
 
 /// Counters of one port over a run, as the forwarder saw them.
@@ -178,6 +179,7 @@ public final class Forwarder: @unchecked Sendable {
             }
             if Double(now - lastReport) / 1e9 >= configuration.reportInterval {
                 maintainPorts()
+                if ports.contains(where: \.isRemoved) { reason = .portRemoved; break }
                 let current = (totals(), ports.map { $0.port.stats })
                 report(ForwardInterval(
                     seconds: Double(now - lastReport) / 1e9, elapsed: Double(now - start) / 1e9,

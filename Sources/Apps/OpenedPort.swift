@@ -16,6 +16,9 @@ public final class OpenedPort: @unchecked Sendable {
         self.spec = spec
     }
 
+    /// Whether the port's device was removed (seen at its last `updateStats()`).
+    public var isRemoved: Bool { (port as? DriverPortHandle)?.driverPort.isRemoved ?? false }
+
     /// Whether the port's input is a finite source with nothing left to deliver.
     public var isInputExhausted: Bool { port.isExhausted }
 

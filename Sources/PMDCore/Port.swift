@@ -132,10 +132,21 @@ public struct RolloverCounter: Sendable {
         total = 0
     }
 
-    /// Adds what the register counted since the last read.
+    /// Reads at which the register had gone backwards (a device fault): nothing was counted.
+    public private(set) var regressions: UInt64 = 0
+
+    /// Adds what the register counted since the last read. A step of more than half the
+    /// register's range is taken as the register going backwards, not as a wrap (a 32-bit
+    /// packet counter needs over 140 s at 14.88 Mpps to advance that far between two reads;
+    /// a 36-bit octet counter over 25 s at 10 Gb/s): it is not counted, only noted.
     public mutating func update(raw: UInt64) {
         let mask: UInt64 = width >= 64 ? ~0 : (1 << UInt64(width)) - 1
-        total &+= (raw &- last) & mask
+        let step = (raw &- last) & mask
+        if step > mask / 2 {
+            regressions &+= 1
+        } else {
+            total &+= step
+        }
         last = raw & mask
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import PMDCore
+import Synchronization
 
 /// A port over capture files, like DPDK's pcap driver: it receives the frames of an RX file
 /// and writes what it transmits to a TX file, so every app runs with no device at all.
@@ -27,7 +28,7 @@ public final class PcapPort: Port, @unchecked Sendable {
     public let macAddress: MACAddress
     public var link: LinkStatus { LinkStatus(isUp: true, speedMbps: 10_000) }
     public private(set) var stats = PortStats()
-    public var isExhausted: Bool { rxExhausted }
+    public var isExhausted: Bool { rxExhausted.load(ordering: .acquiring) }
     /// Buffers of the RX pool not back in it.
     public var buffersInUse: Int { pool?.inUse ?? 0 }
     /// The RX pool, when there is an RX file.
@@ -53,7 +54,8 @@ public final class PcapPort: Port, @unchecked Sendable {
     private var stamperAnchorTSC: UInt64 = 0
     private var passesDone = 0
     private var recordsThisPass = 0
-    private var rxExhausted: Bool
+    /// Set by the thread that receives, read by the app's control thread.
+    private let rxExhausted: Atomic<Bool>
     private var started = false
     private var counters = PortStats()
     private let logger = Logger(label: "vfpmd.pcap-port")
@@ -78,7 +80,7 @@ public final class PcapPort: Port, @unchecked Sendable {
         } else {
             pool = nil
         }
-        rxExhausted = rxPath == nil
+        rxExhausted = Atomic(rxPath == nil)
         if let txPath { writer = try PcapFileWriter(path: txPath) }
     }
 
@@ -90,7 +92,7 @@ public final class PcapPort: Port, @unchecked Sendable {
         started = false
         reader?.close()
         reader = nil
-        rxExhausted = true
+        rxExhausted.store(true, ordering: .releasing)
         if let writer {
             do throws(PcapError) { try writer.close() } catch { record(error) }
         }
@@ -99,14 +101,14 @@ public final class PcapPort: Port, @unchecked Sendable {
     }
 
     public func receive(queue: Int, into batch: inout PacketBatch) -> Int {
-        guard started, queue == 0, !rxExhausted, let reader, let pool else { return 0 }
+        guard started, queue == 0, !rxExhausted.load(ordering: .relaxed), let reader, let pool else { return 0 }
         let n: Int
         do throws(PcapError) {
             n = try reader.read(into: &batch, from: pool.ref, port: portNumber)
         } catch {
             record(error)
             counters.rxErrors &+= 1
-            rxExhausted = true
+            rxExhausted.store(true, ordering: .releasing)
             return 0
         }
         if n == 0 && !reader.isAtEnd { counters.rxNoBuffer &+= 1 }
@@ -158,12 +160,12 @@ public final class PcapPort: Port, @unchecked Sendable {
         recordsThisPass = 0
         reader?.close()
         reader = nil
-        guard again, let rxPath else { rxExhausted = true; return }
+        guard again, let rxPath else { rxExhausted.store(true, ordering: .releasing); return }
         do throws(PcapError) {
             reader = try PcapReader(path: rxPath)
         } catch {
             record(error)
-            rxExhausted = true
+            rxExhausted.store(true, ordering: .releasing)
         }
     }
 

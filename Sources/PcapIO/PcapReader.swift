@@ -175,10 +175,11 @@ public final class PcapReader {
         return n
     }
 
-    /// Nanoseconds since the epoch of a timestamp read with nanosecond precision.
+    /// Nanoseconds since the epoch of a timestamp read with nanosecond precision. A file may
+    /// hold any 32 bits there: a time before 1970 (negative) reads as 0.
     @inlinable
     static func nanoseconds(_ ts: timeval) -> UInt64 {
-        UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_usec)
+        UInt64(max(0, ts.tv_sec)) &* 1_000_000_000 &+ UInt64(max(0, ts.tv_usec))
     }
 
     private static func withoutPathPrefix(_ text: String, path: String) -> String {

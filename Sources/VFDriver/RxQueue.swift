@@ -56,6 +56,9 @@ public struct RxQueueCounters: Sendable, Equatable {
     public var multiDescriptorDrops: UInt64 = 0
     /// Bursts cut short because the pool had no buffer to refill a slot.
     public var noBuffer: UInt64 = 0
+    /// Times the device wrote a descriptor the driver had not given it (the slot at the tail):
+    /// the write is undone before the slot is posted.
+    public var unpostedWrites: UInt64 = 0
 
     /// All zero.
     public init() {}
@@ -119,7 +122,9 @@ public struct RxQueue {
     public mutating func receive(into batch: inout PacketBatch) -> Int {
         guard batch.adopt(pool: pool) else { return 0 }
         batch.compact()
-        let room = batch.freeCapacity
+        // The device owns at most size - 1 slots (the tail slot is never posted): a DD beyond
+        // them is not the device's to write and is never read as a frame.
+        let room = min(batch.freeCapacity, size &- 1)
         // Count the descriptors the device is done with, then one read barrier before any
         // other field of them is read (RX descriptor DD, "read barrier after DD").
         var ready = 0
@@ -186,6 +191,12 @@ public struct RxQueue {
             }
         }
         if processed > 0 {
+            // The slot at the old tail is posted by this tail write. The device had no right to
+            // write it; if it did (DD set), rewrite it in read format before posting it.
+            let unposted = ring + ((next == 0 ? size &- 1 : next &- 1) &<< 4)
+            if _slowPath(vfpmd_load_acquire32(unposted + 8) & RxStatus.descriptorDone != 0) {
+                repostUnpostedSlot(unposted)
+            }
             // One tail write per burst, after the refilled descriptors are visible; the tail
             // stays one behind `next` so that head never meets tail.
             Barrier.beforeTailWrite()
@@ -301,6 +312,16 @@ public struct RxQueue {
         tally.frameErrors &+= 1
         pool.give(buffer)
         return Self.noBuffer
+    }
+
+    /// Counts a device write to the unposted tail slot and restores the slot's read format
+    /// (its buffer's address, header address 0).
+    @usableFromInline
+    mutating func repostUnpostedSlot(_ descriptor: UnsafeMutableRawPointer) {
+        tally.unpostedWrites &+= 1
+        let slot = (descriptor - ring) / 16
+        descriptor.storeBytes(of: pool.iova(slots[slot]), as: UInt64.self)
+        descriptor.storeBytes(of: 0 as UInt64, toByteOffset: 8, as: UInt64.self)
     }
 
     /// Returns a half-collected scattered frame to the pool.

@@ -4,6 +4,12 @@ import PMDCore
 public struct DeviceCounters: Sendable {
     /// Good packets / octets received, multicast received, good packets / octets sent.
     public var rxPackets, rxOctets, rxMulticast, txPackets, txOctets: RolloverCounter
+
+    /// Reads at which a counter went backwards (a device fault); those reads counted nothing.
+    public var regressions: UInt64 {
+        rxPackets.regressions &+ rxOctets.regressions &+ rxMulticast.regressions
+            &+ txPackets.regressions &+ txOctets.regressions
+    }
 }
 
 /// Link state (VFLINKS / STATUS plus the mailbox check) and statistics (82599 VF "Statistics
@@ -56,7 +62,8 @@ extension VFPort {
     public func txCounters(queue: Int) -> TxQueueCounters { txQueues[queue].counters }
 
     /// Checks the PF and the link (`watchdog()`), then reads the counters into `stats`.
-    /// Call about once a second: a 36-bit octet counter wraps after about 55 s at 10 Gb/s.
+    /// Call about once a second: a 36-bit octet counter wraps after about 55 s at 10 Gb/s, and
+    /// a step of more than half a counter's range (27 s) is taken for a device fault.
     public func updateStats() {
         watchdog()
         guard state != .closed else { return }
@@ -76,7 +83,7 @@ extension VFPort {
         var rxErrors: UInt64 = 0, rxNoBuffer: UInt64 = 0, txErrors: UInt64 = 0
         for q in 0..<allocatedQueues {
             let rx = rxQueues[q].counters
-            rxErrors &+= rx.frameErrors &+ rx.oversize &+ rx.multiDescriptorDrops
+            rxErrors &+= rx.frameErrors &+ rx.oversize &+ rx.multiDescriptorDrops &+ rx.unpostedWrites
             rxNoBuffer &+= rx.noBuffer
             txErrors &+= txQueues[q].counters.errors
         }

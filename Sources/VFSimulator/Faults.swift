@@ -18,6 +18,9 @@ extension SimulatedVF {
         case surpriseRemoval
         /// The PF stops answering the mailbox (no PFACK, no reply) while `true`.
         case mailboxSilence(Bool)
+        /// The PF stops answering (as `mailboxSilence(true)`) at the first request of this
+        /// message type, which it leaves unanswered; `mailboxSilence(false)` ends it.
+        case mailboxSilenceFrom(messageType: UInt32)
         /// The PF NACKs these message types (instead of executing them); empty to stop.
         case nackMessages(Set<UInt32>)
         /// The next RX write-back on `queue` reports a length larger than its buffer.
@@ -74,6 +77,9 @@ extension SimulatedVF {
             registers.fill(0xFF)
         case let .mailboxSilence(on):
             silent = on
+            if !on { silentFrom = nil }
+        case let .mailboxSilenceFrom(type):
+            silentFrom = type
         case let .nackMessages(types):
             nacked = types
         case let .rxLengthExceedsBuffer(q):

@@ -11,6 +11,10 @@ struct QueueState {
     var pendingControl: UInt32 = 0
     /// Stopped by the device after an IOMMU fault or a malicious-driver event, until re-enabled.
     var halted = false
+    /// Disabled by the device (PF reset), not by the driver: until the driver enables the queue
+    /// again or resets the VF, its tail writes are those of a driver that has not yet noticed,
+    /// not an enable-order mistake.
+    var stoppedByDevice = false
     /// Ring base, length as programmed when enabled; the host address of the ring.
     var baseLow: UInt32 = 0
     var baseHigh: UInt32 = 0

@@ -107,6 +107,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     var txStalled = false
     var nacked: Set<UInt32> = []
     var silent = false
+    var silentFrom: UInt32?
 
     /// A VF of `family` attached to `container` and run by `engine`, with the PF's
     /// administrative `settings` for it.

@@ -16,7 +16,15 @@ extension SimulatedVF {
             registers.fill(0xFF)
             return work
         }
-        if let until = pfResetUntil, now >= until {
+        if let until = pfResetUntil, now < until {
+            // RSTI is a read-only level (82599 VF mailbox, "RSTI: PF reset in progress"): every
+            // VF write of the control register replaces the word in this model's memory, so
+            // the model raises it again at every step for as long as the PF reset lasts.
+            if registers.read(map.mailbox) & MailboxBits.rsti == 0 {
+                registers.setBits(map.mailbox, MailboxBits.rsti)
+                work = true
+            }
+        } else if let until = pfResetUntil, now >= until {
             // PF reset done: RSTI drops, RSTD rises (unless the VF's reset-wait already saw it).
             pfResetUntil = nil
             registers.update(map.mailbox) { m in
@@ -81,6 +89,7 @@ extension SimulatedVF {
                 registers.write(base + RegisterMap.head, 0)
                 let tail = registers.read(base + RegisterMap.tail)
                 if rx { rxQueues[q].disable(tail: tail); rxQueues[q].head = 0 } else { txQueues[q].disable(tail: tail); txQueues[q].head = 0 }
+                if rx { rxQueues[q].stoppedByDevice = false } else { txQueues[q].stoppedByDevice = false }
             }
         }
         // A request already raised is kept: the model may see the reset late, after the VF
@@ -161,7 +170,7 @@ extension SimulatedVF {
         }
         if control & RegisterMap.queueEnable == 0 {
             if tail != queues[q].tailBaseline {
-                if tail != 0 && family.isIxgbe && checksEnableOrder {
+                if tail != 0 && family.isIxgbe && checksEnableOrder && !queues[q].stoppedByDevice {
                     record(.tailWrittenBeforeEnable, queue: q, "\(rx ? "RX" : "TX") tail \(tail) written while the queue was disabled")
                 }
                 queues[q].tailBaseline = tail
@@ -169,6 +178,7 @@ extension SimulatedVF {
             return false
         }
         // A new enable request: check the ring programming first.
+        queues[q].stoppedByDevice = false
         let low = registers.read(base + RegisterMap.ringBaseLow)
         let length = registers.read(base + RegisterMap.ringLength)
         if low % 128 != 0 || length == 0 || length % 128 != 0 {
@@ -258,6 +268,7 @@ extension SimulatedVF {
         registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
         let tail = registers.read(base + RegisterMap.tail)
         if rx { rxQueues[q].disable(tail: tail) } else { txQueues[q].disable(tail: tail) }
+        if rx { rxQueues[q].stoppedByDevice = true } else { txQueues[q].stoppedByDevice = true }
     }
 
     /// Whether the model can tell that a tail write came before the enable read back: only

@@ -8,6 +8,7 @@ extension SimulatedVF {
         if m & MailboxBits.req != 0 {
             registers.clearBits(map.mailbox, MailboxBits.req)
             work = true
+            if let type = silentFrom, registers.read(map.mailboxMemory) & 0xFFFF == type { silent = true }
             if !silent { answerRequest(now: now) }
         }
         if m & MailboxBits.ack != 0 {

@@ -2,6 +2,7 @@ import Apps
 import ArgumentParser
 import Foundation
 import PMDCore
+import PcapIO
 
 /// `vfpmd forward`: forwards between ports in pairs, both directions, as testpmd's io mode,
 /// DPDK's l2fwd or ixy-fwd do.
@@ -90,8 +91,17 @@ struct ForwardCommand: ParsableCommand {
             printToStandardError(report.table, terminator: "")
         }
         printToStandardError(Self.summaryText(summary, names: ports.map(\.spec)))
+        let gone = ports.filter(\.isRemoved).map(\.spec).joined(separator: ", ")
         let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
+        // A capture that turned out malformed part-way: its whole records were forwarded; the
+        // run still failed.
+        if let (spec, failure) = ports.lazy.compactMap({ p in (p.port as? PcapPort)?.failure.map { (p.spec, $0) } }).first {
+            throw CommandFailure("\(spec): \(failure)")
+        }
+        if summary.reason == .portRemoved {
+            throw CommandFailure("\(gone): the device was removed (surprise removal or unbind); check the PCI device and rebind it")
+        }
     }
 
     /// The final summary: what each port received and sent, and why the run ended.

@@ -46,6 +46,24 @@ struct ResetTests {
         #expect(rig.bar.read(rig.regs.mailbox) & MailboxBits.rstd == 0)
     }
 
+    /// RSTI is a read-only level: a VF write of the control register (lock, ACK) does not clear
+    /// it while the PF reset lasts.
+    @Test(arguments: SimulatedFamily.allCases)
+    func rstiStaysRaisedThroughVFWritesForTheWholePFReset(family: SimulatedFamily) {
+        let rig = Rig(family)
+        rig.resetHandshake()
+        rig.vf.inject(.pfReset(microseconds: 1000))
+        rig.engine.step()
+        for value in [MailboxBits.vfu, MailboxBits.ack, 0] {
+            rig.bar.write(rig.regs.mailbox, value)
+            rig.vf.delay(microseconds: 100)
+            #expect(rig.bar.read(rig.regs.mailbox) & MailboxBits.rsti != 0, "RSTI lost after writing \(value)")
+        }
+        rig.vf.delay(microseconds: 1000)
+        let m = rig.bar.read(rig.regs.mailbox)
+        #expect(m & MailboxBits.rsti == 0 && m & MailboxBits.rstd != 0)
+    }
+
     @Test func vfResetDuringPFResetSeesRSTIDropWithoutStickyRSTD() {
         let rig = Rig(.ixgbe82599)
         rig.resetHandshake()
