@@ -53,7 +53,7 @@ struct HostileInputTests {
         defer { try? FileManager.default.removeItem(atPath: out) }
         let run = try Self.vfpmd(["forward", "--port", "pcap:rx=pcaps/bad/\(file)", "--port", "pcap:tx=\(out)"])
         #expect(run.status == 1, "\(run.stderr)")
-        #expect(run.messageLines.count == 1 && run.messageLines.first?.hasPrefix("Error: ") == true, "\(run.stderr)")
+        #expect(run.messageLines.count == 1 && run.messageLines.first?.hasPrefix("error: ") == true, "\(run.stderr)")
         #expect(run.stderr.contains(file))
         #expect(!run.stderr.contains("Fatal error"))
     }
@@ -62,7 +62,7 @@ struct HostileInputTests {
     func aMalformedCaptureFeedingASimulatedVFIsOneLineAndExitStatus1(file: String) throws {
         let run = try Self.vfpmd(["forward", "--port", "sim:ixgbevf,rx=pcaps/bad/\(file)", "--port", "sim:x550vf"])
         #expect(run.status == 1, "\(run.stderr)")
-        #expect(run.messageLines.count == 1 && run.messageLines.first?.hasPrefix("Error: ") == true, "\(run.stderr)")
+        #expect(run.messageLines.count == 1 && run.messageLines.first?.hasPrefix("error: ") == true, "\(run.stderr)")
         #expect(run.stderr.contains(file))
         #expect(!run.stderr.contains("Fatal error"))
     }
@@ -81,8 +81,8 @@ struct HostileInputTests {
         let run = try Self.vfpmd(["forward", "--port", spec, "--port", "sim:x550vf"])
         #expect(run.status == 1, "\(spec): \(run.status) \(run.stderr)")
         // One sentence; a spec error may add the spec with the wrong part marked below it.
-        #expect(run.messageLines.filter { $0.hasPrefix("Error: ") }.count == 1, "\(spec): \(run.stderr)")
-        #expect(run.messageLines.first?.hasPrefix("Error: ") == true)
+        #expect(run.messageLines.filter { $0.hasPrefix("error: ") }.count == 1, "\(spec): \(run.stderr)")
+        #expect(run.messageLines.first?.hasPrefix("error: ") == true)
         #expect(run.messageLines.dropFirst().allSatisfy { $0.hasPrefix("  ") }, "\(spec): \(run.stderr)")
         #expect(!run.stderr.contains("Fatal error"))
     }
