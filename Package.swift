@@ -105,11 +105,13 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap", "TestSupport"]),
         .testTarget(name: "VFSimulatorTests", dependencies: ["VFSimulator", "PMDCore", "CShims"]),
-        .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore"]),
+        // A simulated VF with in-memory wires, for the driver and reliability tests.
+        .target(name: "DriverTestSupport", dependencies: ["VFDriver", "VFSimulator", "PMDCore"], path: "Tests/DriverTestSupport"),
+        .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore", "DriverTestSupport"]),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PMDCore", "CShims"]),
         .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore", "VFIO", "VFSimulator", "TestSupport"]),
         // The fault matrix, hostile input and security checks on simulator, driver and apps together.
-        .testTarget(name: "ReliabilityTests", dependencies: ["Apps", "VFDriver", "VFSimulator", "VFIO", "PMDCore", "PcapIO"]),
+        .testTarget(name: "ReliabilityTests", dependencies: ["Apps", "VFDriver", "VFSimulator", "VFIO", "PMDCore", "PcapIO", "DriverTestSupport"]),
         // Forwarding between simulated VFs with random faults for a given time (scripts/soak.sh).
         .executableTarget(
             name: "vfpmd-soak",

@@ -1,5 +1,6 @@
 import Apps
 import Foundation
+import DriverTestSupport
 import PMDCore
 import Synchronization
 import Testing

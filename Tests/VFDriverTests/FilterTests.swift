@@ -1,3 +1,4 @@
+import DriverTestSupport
 import PMDCore
 import Testing
 import VFDriver

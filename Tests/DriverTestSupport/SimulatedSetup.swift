@@ -1,19 +1,20 @@
+// The simulated VF on a stepped engine that the driver and reliability tests share.
 import PMDCore
 import Testing
 import VFDriver
 import VFSimulator
 
 /// The MAC address the simulated PF assigns in most tests.
-let assignedMAC = MACAddress(0x02, 0x00, 0x5E, 0x10, 0x00, 0x01)
+public let assignedMAC = MACAddress(0x02, 0x00, 0x5E, 0x10, 0x00, 0x01)
 /// A peer on the wire.
-let peerMAC = MACAddress(0x02, 0x00, 0x5E, 0x20, 0x00, 0x02)
+public let peerMAC = MACAddress(0x02, 0x00, 0x5E, 0x20, 0x00, 0x02)
 
 /// The three simulated models the driver is tested against.
-let allFamilies: [SimulatedFamily] = [.ixgbe82599, .ixgbeX550, .igb82576]
+public let allFamilies: [SimulatedFamily] = [.ixgbe82599, .ixgbeX550, .igb82576]
 
 extension VFPortConfiguration {
     /// Small rings and pools on 4 KiB pages: fast tests.
-    static func small(rx: Int = 128, tx: Int = 128, pool: Int = 512) -> VFPortConfiguration {
+    public static func small(rx: Int = 128, tx: Int = 128, pool: Int = 512) -> VFPortConfiguration {
         var c = VFPortConfiguration()
         c.rxDescriptors = rx
         c.txDescriptors = tx
@@ -25,32 +26,32 @@ extension VFPortConfiguration {
 
 /// A simulated VF on a stepped engine with an in-memory wire in each direction, and helpers
 /// to move frames through a port opened on it.
-final class SimulatedSetup {
-    let engine = SimulationEngine(mode: .stepped)
-    let container = SimulatedContainer()
-    let vf: SimulatedVF
+public final class SimulatedSetup {
+    public let engine = SimulationEngine(mode: .stepped)
+    public let container = SimulatedContainer()
+    public let vf: SimulatedVF
     /// Frames arriving at the VF.
-    let wire = FrameQueue(capacity: 16_384)
+    public let wire = FrameQueue(capacity: 16_384)
     /// Frames the VF sent.
-    let sink = FrameQueue(capacity: 16_384)
+    public let sink = FrameQueue(capacity: 16_384)
 
-    init(_ family: SimulatedFamily, settings: PFSettings = PFSettings(mac: assignedMAC)) {
+    public init(_ family: SimulatedFamily, settings: PFSettings = PFSettings(mac: assignedMAC)) {
         vf = SimulatedVF(family: family, container: container, engine: engine, settings: settings)
         vf.connect(rx: wire, tx: sink)
     }
 
     /// Opens (and by default starts) a port on the VF.
-    func open(_ configuration: VFPortConfiguration = .small(), start: Bool = true) throws -> VFPort {
+    public func open(_ configuration: VFPortConfiguration = .small(), start: Bool = true) throws -> VFPort {
         let port = try VFPort(function: vf, configuration: configuration)
         if start { try port.start() }
         return port
     }
 
     /// Runs the model for `microseconds` of simulated time.
-    func advance(_ microseconds: Int = 200) { engine.advance(microseconds: microseconds) }
+    public func advance(_ microseconds: Int = 200) { engine.advance(microseconds: microseconds) }
 
     /// Puts frames on the wire towards the VF.
-    func inject(_ frames: [[UInt8]]) {
+    public func inject(_ frames: [[UInt8]]) {
         for f in frames {
             let ok = f.withUnsafeBytes { wire.enqueue($0.baseAddress!, length: f.count, timestamp: 0) }
             precondition(ok, "test wire full")
@@ -59,7 +60,7 @@ final class SimulatedSetup {
 
     /// Puts `frames` on the wire in waves of at most `wave` (fewer than the ring's free
     /// descriptors, so that the device has room for each) and receives them on `queue`.
-    func deliver(_ frames: [[UInt8]], to port: VFPort, queue: Int = 0, wave: Int = 32,
+    public func deliver(_ frames: [[UInt8]], to port: VFPort, queue: Int = 0, wave: Int = 32,
                  metadata: ((PacketMetadata) -> Void)? = nil) -> [[UInt8]] {
         var received: [[UInt8]] = []
         var start = 0
@@ -73,7 +74,7 @@ final class SimulatedSetup {
     }
 
     /// Every frame the VF has sent so far.
-    func sentFrames() -> [[UInt8]] {
+    public func sentFrames() -> [[UInt8]] {
         var out: [[UInt8]] = []
         let batch = FrameBatch(capacity: 64, slotSize: 16_384)
         while true {
@@ -87,7 +88,7 @@ final class SimulatedSetup {
 
     /// Receives until `count` frames arrived on `queue` or the model stops delivering; returns
     /// their bytes (and frees the buffers).
-    func receive(_ port: VFPort, count: Int, queue: Int = 0, metadata: ((PacketMetadata) -> Void)? = nil) -> [[UInt8]] {
+    public func receive(_ port: VFPort, count: Int, queue: Int = 0, metadata: ((PacketMetadata) -> Void)? = nil) -> [[UInt8]] {
         var frames: [[UInt8]] = []
         var idle = 0
         while frames.count < count && idle < 200 {
@@ -111,7 +112,7 @@ final class SimulatedSetup {
     /// Sends `frames` on `queue` from `pool`, stepping the model while the ring is full.
     /// Returns how many were sent.
     @discardableResult
-    func transmit(_ port: VFPort, _ frames: [[UInt8]], from pool: Mempool, queue: Int = 0,
+    public func transmit(_ port: VFPort, _ frames: [[UInt8]], from pool: Mempool, queue: Int = 0,
                   flags: PacketFlags = [], vlanTCI: UInt16 = 0) -> Int {
         var sent = 0
         var next = 0
@@ -139,7 +140,7 @@ final class SimulatedSetup {
     }
 
     /// The checks every normal test ends with: no IOMMU fault, no protocol violation.
-    func expectCleanRun(sourceLocation: SourceLocation = #_sourceLocation) {
+    public func expectCleanRun(sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(container.faults.isEmpty, "IOMMU faults: \(container.faults)", sourceLocation: sourceLocation)
         #expect(vf.violations.isEmpty, "protocol violations: \(vf.violations)", sourceLocation: sourceLocation)
         #expect(vf.dmaFaults == 0, sourceLocation: sourceLocation)
@@ -147,7 +148,7 @@ final class SimulatedSetup {
 }
 
 /// Closes `port` and checks that every pool is whole.
-func closeAndExpectWholePools(_ port: VFPort, extra: [Mempool] = [], sourceLocation: SourceLocation = #_sourceLocation) {
+public func closeAndExpectWholePools(_ port: VFPort, extra: [Mempool] = [], sourceLocation: SourceLocation = #_sourceLocation) {
     port.close()
     for pool in port.rxPools + extra {
         #expect(pool.available == pool.capacity, "pool \(pool.name): \(pool.inUse) buffers not returned", sourceLocation: sourceLocation)
@@ -156,7 +157,7 @@ func closeAndExpectWholePools(_ port: VFPort, extra: [Mempool] = [], sourceLocat
 }
 
 /// A pool for frames the test transmits, mapped for `port`.
-func transmitPool(for port: VFPort, capacity: Int = 1024, dataRoom: Int = 2048) throws -> Mempool {
+public func transmitPool(for port: VFPort, capacity: Int = 1024, dataRoom: Int = 2048) throws -> Mempool {
     let pool = try Mempool(name: "test tx", capacity: capacity, dataRoom: dataRoom, pages: .smallPages)
     try port.mapForTransmit(pool)
     return pool
@@ -164,7 +165,7 @@ func transmitPool(for port: VFPort, capacity: Int = 1024, dataRoom: Int = 2048) 
 
 /// Builds an Ethernet/IPv4/UDP frame of `length` bytes (without CRC) with a sequence number
 /// and a payload pattern; `vlan` adds an 802.1Q tag.
-func udpFrame(to destination: MACAddress, from source: MACAddress = peerMAC, length: Int, sequence: Int,
+public func udpFrame(to destination: MACAddress, from source: MACAddress = peerMAC, length: Int, sequence: Int,
               vlan: UInt16? = nil, sourceIP: UInt32 = 0x0A00_0001, destinationIP: UInt32 = 0x0A00_0002,
               sourcePort: UInt16 = 1234, destinationPort: UInt16 = 5678) -> [UInt8] {
     var f = [UInt8](repeating: 0, count: length)
@@ -209,12 +210,12 @@ func udpFrame(to destination: MACAddress, from source: MACAddress = peerMAC, len
 }
 
 /// The sequence number `udpFrame` put in an untagged frame.
-func sequenceNumber(_ frame: [UInt8]) -> Int {
+public func sequenceNumber(_ frame: [UInt8]) -> Int {
     Int(frame[42]) << 24 | Int(frame[43]) << 16 | Int(frame[44]) << 8 | Int(frame[45])
 }
 
 /// nil when `got` equals `want` frame for frame; else a short description of the first difference.
-func difference(_ got: [[UInt8]], _ want: [[UInt8]]) -> String? {
+public func difference(_ got: [[UInt8]], _ want: [[UInt8]]) -> String? {
     if got == want { return nil }
     guard got.count == want.count else { return "\(got.count) frames instead of \(want.count)" }
     for (i, (g, w)) in zip(got, want).enumerated() where g != w {
