@@ -122,6 +122,8 @@ public final class SimulatedPort: DriverPortHandle, @unchecked Sendable {
     private let source: PcapFrameSource?
     private let sink: PcapFrameSink?
     private let linked: Bool
+    /// 1 + the engine's pass count when the source was first seen exhausted (0: not yet).
+    private let exhaustedAtPass = Atomic<UInt64>(0)
 
     init(port: VFPort, vf: SimulatedVF, name: String, lab: SimulatedLab, source: PcapFrameSource?,
          sink: PcapFrameSink?, linked: Bool) {
@@ -135,21 +137,31 @@ public final class SimulatedPort: DriverPortHandle, @unchecked Sendable {
     }
 
     /// A VF fed from a file is exhausted once the file was played and every frame of it is
-    /// accounted for: dropped by the device, or written into a ring and taken out of it by the
-    /// driver. One with no input never receives; one cabled to another VF is not a finite source.
+    /// accounted for: the device's engine has passed over the VF twice since the last frame
+    /// left the file (so it was dropped or written into a ring), and on every queue the driver
+    /// has taken what the device wrote (its tail is one behind the device's head). Read from
+    /// atomics and registers only: any thread may ask. One with no input never receives; one
+    /// cabled to another VF is not a finite source.
     public override var isExhausted: Bool {
         if linked { return false }
         guard let source else { return true }
         guard source.isExhausted else { return false }
-        let c = vf.counters
-        let handled = c.rxFrames &+ c.rxMissed &+ c.rxOversize &+ c.rxUndersize &+ c.rxFiltered &+ c.rxNotReady
-        guard handled >= UInt64(source.framesDelivered) else { return false }
-        var taken: UInt64 = 0
-        for q in 0..<queueCount {
-            let r = driverPort.rxCounters(queue: q)
-            taken &+= r.packets &+ r.frameErrors &+ r.oversize &+ r.multiDescriptorDrops
+        let passes = vf.engine.passCount
+        let seen = exhaustedAtPass.load(ordering: .acquiring)
+        if seen == 0 {
+            exhaustedAtPass.store(passes &+ 1, ordering: .releasing)
+            return false
         }
-        return taken >= c.rxFrames
+        guard passes >= seen &+ 2 else { return false }
+        let map = vf.family.registers
+        for q in 0..<queueCount {
+            let count = Int(vf.bar0.read(map.rx(q, RegisterMap.ringLength))) / 16
+            guard count > 0 else { continue }
+            let head = Int(vf.bar0.read(map.rx(q, RegisterMap.head)))
+            let tail = Int(vf.bar0.read(map.rx(q, RegisterMap.tail)))
+            if (tail + 1) % count != head { return false }
+        }
+        return true
     }
 
     /// Frames the simulated VF put on its wire.

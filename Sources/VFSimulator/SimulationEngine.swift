@@ -149,6 +149,10 @@ public final class SimulationEngine: @unchecked Sendable {
         while !stopped.load(ordering: .acquiring) { MonotonicClock.sleep(microseconds: 50) }
     }
 
+    /// Passes the engine thread has completed (threaded mode): one more than a value read
+    /// earlier means every VF was polled once in between, whatever the thread read then.
+    public var passCount: UInt64 { passes.load(ordering: .acquiring) }
+
     /// Whether the engine thread runs.
     public var isRunning: Bool { running.load(ordering: .acquiring) }
 
