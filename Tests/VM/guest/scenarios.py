@@ -27,7 +27,8 @@ HOST_MAC = "02:00:00:00:00:fe"
 HARNESS = ["harness-boot", "harness-wire-tx", "harness-sriov", "harness-bind", "harness-testpmd",
            "harness-shared-group"]
 PROJECT = ["s1-sriov-devices-bind", "s2-capture", "s3-transmit", "s4-forward",
-           "s5-side-by-side", "s5-flood", "s6-wrong-address", "s6-vf-on-igbvf", "s6-group-not-viable"]
+           "s5-side-by-side", "s5-flood", "s6-wrong-address", "s6-device-busy", "s6-vf-on-igbvf",
+           "s6-group-not-viable"]
 
 
 class Failure(Exception):
@@ -658,6 +659,32 @@ class Guest:
                           missing, no_device)
         three = clear_error(self.vfpmd_run("bind", "00:zz.9"), "00:zz.9")
         return f"bind: '{one}'; capture: '{two}'; malformed: '{three}'"
+
+    def s6_device_busy(self):
+        """Two processes on one VF: the second is told the device is busy; the first goes on."""
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0 = self.vfs[0]
+        first = subprocess.Popen([self.vfpmd, "capture", "--port", f"pci:{vf0}", "-w", "/dev/shm/busy.pcap",
+                                  "--duration", "20"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            # The first process holds the VF once its live counters start (one line a second).
+            line = first.stderr.readline()
+            if first.poll() is not None or not line:
+                raise Failure(f"the first vfpmd capture on {vf0} did not start: {line.strip()[:200]}")
+            message = clear_error(self.vfpmd_run("capture", "--port", f"pci:{vf0}", "-w", "/dev/shm/busy2.pcap",
+                                                 "-c", "1", "--duration", "5"), vf0, "busy")
+            if first.poll() is not None:
+                raise Failure(f"the first capture ended when the second tried the VF (status {first.returncode})")
+        finally:
+            first.send_signal(signal.SIGINT)
+            try:
+                first.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                first.kill()
+        if first.returncode != 0:
+            raise Failure(f"the first capture exited {first.returncode} after SIGINT")
+        return f"second process on {vf0}: '{message}'; the first went on and ended cleanly"
 
     def s6_vf_on_igbvf(self):
         self.need_vfpmd()
