@@ -14,7 +14,7 @@ import Glibc
 /// whoever mapped it, before that.
 public final class DMAMemory: @unchecked Sendable {
     /// Which pages back a region.
-    public enum PagePolicy: Sendable {
+    public enum PagePolicy: Equatable, Sendable {
         /// Hugepages when available, else 4 KiB pages with one log line saying so.
         case preferHugepages
         /// Hugepages or an error that says how to reserve them.

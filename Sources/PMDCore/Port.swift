@@ -14,8 +14,9 @@ public protocol Port: AnyObject, Sendable {
     var link: LinkStatus { get }
     /// The counters as of the last `updateStats()`.
     var stats: PortStats { get }
-    /// Whether a finite source (a pcap file) is exhausted: no packet will ever arrive again.
-    var isExhausted: Bool { get }
+    /// What the port can still do: run, or why it cannot (its input is exhausted, its device
+    /// was removed, it failed). Any thread may ask; it costs no more than a few loads.
+    var condition: PortCondition { get }
     /// Buffers taken from the port's own pools and not back in them (0 after a clean close).
     var buffersInUse: Int { get }
     /// The pools the port's received packets come from.
@@ -44,9 +45,26 @@ public protocol Port: AnyObject, Sendable {
     func updateStats()
 }
 
-extension Port {
-    /// Default: a device port never runs dry.
-    public var isExhausted: Bool { false }
+/// What a port can still do.
+public enum PortCondition: Equatable, Sendable, CustomStringConvertible {
+    /// Packets flow (or will, once started).
+    case running
+    /// A finite source (a capture file, a simulated VF fed from one) delivered everything it
+    /// had: no packet will ever arrive again. Sending may still work.
+    case inputExhausted
+    /// The device is gone (its registers read all ones: surprise removal or unbind).
+    case removed
+    /// The port stopped working; the sentence says why.
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .running: "running"
+        case .inputExhausted: "input exhausted"
+        case .removed: "device removed"
+        case .failed(let reason): "failed: \(reason)"
+        }
+    }
 }
 
 /// Link state.

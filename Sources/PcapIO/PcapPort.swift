@@ -28,7 +28,12 @@ public final class PcapPort: Port, @unchecked Sendable {
     public let macAddress: MACAddress
     public var link: LinkStatus { LinkStatus(isUp: true, speedMbps: 10_000) }
     public private(set) var stats = PortStats()
-    public var isExhausted: Bool { rxExhausted.load(ordering: .acquiring) }
+    /// Failed once a file could not be read or written; input exhausted once the RX file was
+    /// played `loop` times (or there is none).
+    public var condition: PortCondition {
+        if let failure { return .failed(failure.description) }
+        return rxExhausted.load(ordering: .acquiring) ? .inputExhausted : .running
+    }
     /// Buffers of the RX pool not back in it.
     public var buffersInUse: Int { pool?.inUse ?? 0 }
     /// The RX pool, when there is an RX file.
@@ -45,7 +50,9 @@ public final class PcapPort: Port, @unchecked Sendable {
     /// The pool RX buffers come from (nil without an RX file).
     public let pool: Mempool?
     /// The first error met reading the RX file or writing the TX file.
-    public private(set) var failure: PcapError?
+    public var failure: PcapError? { firstFailure.withLock { $0 } }
+    /// Written by the thread that met the error, read by any (the app's control thread).
+    private let firstFailure = Mutex<PcapError?>(nil)
 
     private let portNumber: UInt16
     private var reader: PcapReader?
@@ -143,7 +150,7 @@ public final class PcapPort: Port, @unchecked Sendable {
         batch.removeAll()
         if writer.hasFailed {
             counters.txErrors &+= UInt64(n)
-            if failure == nil { record(.writeFailed(path: writer.path, reason: "the file could not be written")) }
+            record(.writeFailed(path: writer.path, reason: "the file could not be written"))
             return 0
         }
         counters.txPackets &+= UInt64(n)
@@ -169,8 +176,13 @@ public final class PcapPort: Port, @unchecked Sendable {
         }
     }
 
+    /// Keeps the first error and logs it once.
     private func record(_ error: PcapError) {
-        if failure == nil { failure = error }
-        logger.error("\(name): \(error)")
+        let first = firstFailure.withLock { kept in
+            guard kept == nil else { return false }
+            kept = error
+            return true
+        }
+        if first { logger.error("\(name): \(error)") }
     }
 }

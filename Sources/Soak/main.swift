@@ -40,13 +40,8 @@ func residentPages() -> Int {
 func soak(round: Int, seconds: Double) throws -> [String] {
     let lab = SimulatedLab()
     let specs = ["sim:ixgbevf,name=in\(round),rx=\(input),loop=0,mac=02:00:00:00:00:02", "sim:x550vf,name=out\(round),spoofchk=off"]
-    var opened: [OpenedPort] = []
-    for (i, text) in specs.enumerated() {
-        let spec = try PortSpec(parsing: text)
-        guard case let .sim(settings) = spec.kind else { fatalError("not a sim spec: \(text)") }
-        opened.append(OpenedPort(port: try lab.open(settings, spec: text, portNumber: i), spec: text))
-    }
-    let vfs = opened.map { ($0.port as! SimulatedPort).vf }
+    let opened = try OpenedPort.openAll(specs.map { try PortSpec(parsing: $0) }, lab: lab)
+    let vfs = opened.compactMap { lab.simulatedVF(behind: $0.port) }
     var configuration = ForwardConfiguration()
     configuration.duration = seconds
     configuration.reportInterval = 0.1

@@ -2,14 +2,14 @@ import PMDCore
 
 /// How a VF port is set up. Everything the PF has a say in (MAC, filters, modes, MTU) is
 /// re-applied after every reset.
-public struct VFPortConfiguration: Sendable {
+public struct VFPortConfiguration: Equatable, Sendable {
     /// Receive/transmit queue pairs wanted (the PF may grant fewer).
     public var queues: Int = 1
-    /// Descriptors per RX ring: 64…4096, a multiple of 8.
+    /// Descriptors per RX ring: `descriptorRange`, a multiple of 8.
     public var rxDescriptors: Int = 512
-    /// Descriptors per TX ring: 64…4096, a multiple of 8.
+    /// Descriptors per TX ring: `descriptorRange`, a multiple of 8.
     public var txDescriptors: Int = 512
-    /// MTU: 68…9706 (the PF's largest frame is 9728 bytes with a VLAN tag and CRC).
+    /// MTU: `mtuRange`.
     public var mtu: Int = 1500
     /// Unicast promiscuous mode (needs a trusted VF).
     public var promiscuous = false
@@ -29,8 +29,9 @@ public struct VFPortConfiguration: Sendable {
     /// Bytes per RX buffer as the device sees it (a multiple of 1024); nil: large enough for
     /// the MTU, so that frames never span descriptors.
     public var rxBufferSize: Int? = nil
-    /// Buffers in each RX queue's pool; more than `rxDescriptors`.
-    public var poolSize: Int = 4096
+    /// Buffers in each RX queue's pool, more than `rxDescriptors` plus a burst; nil: enough
+    /// for a full RX ring and a full TX ring of another port (`buffersPerPool`).
+    public var poolSize: Int? = nil
     /// Reclaim sent buffers when fewer TX slots than this are free.
     public var txFreeThreshold: Int = 32
     /// Pages backing rings and pools.
@@ -40,6 +41,31 @@ public struct VFPortConfiguration: Sendable {
 
     /// The defaults.
     public init() {}
+
+    /// Descriptors a ring may have (the ring length registers VFRDLEN/VFTDLEN, RDLEN/TDLEN on
+    /// the 82576, take multiples of 128 bytes: 8 descriptors; this driver's rings are 64 to 4096 long).
+    public static let descriptorRange = 64...4096
+    /// Ring lengths are multiples of this.
+    public static let descriptorMultiple = 8
+    /// MTUs the VF families accept: the PF's largest frame is 9728 bytes with the Ethernet
+    /// header, a VLAN tag and the CRC (the PF's MAXFRS on the 82599,
+    /// the VF's RLPML on the 82576 and X550).
+    public static let mtuRange = 68...9706
+    /// VLAN ids a VF can join (0 is "no VLAN", 4095 reserved: IEEE 802.1Q).
+    public static let vlanRange: ClosedRange<UInt16> = 1...4094
+    /// The most queue pairs any supported family gives a VF (an 82599/X550 VF: 8).
+    public static let maxQueues = 8
+
+    /// Whether `n` is a valid ring length.
+    public static func isValidRingLength(_ n: Int) -> Bool {
+        descriptorRange.contains(n) && n % descriptorMultiple == 0
+    }
+
+    /// Buffers in each RX queue's pool: `poolSize`, or room for a full RX ring, a full TX ring
+    /// of the largest size (where the packets go when forwarded) and two bursts.
+    public var buffersPerPool: Int {
+        poolSize ?? max(4096, rxDescriptors + Self.descriptorRange.upperBound + 2 * PacketBatch.capacity)
+    }
 
     /// Largest frame on the wire: Ethernet header, one VLAN tag, CRC.
     public var maxFrameLength: Int { mtu + 14 + 4 + 4 }
@@ -58,33 +84,42 @@ public struct VFPortConfiguration: Sendable {
         scatteredReceive ? max(hardwareBufferSize, (maxReceivedFrame + 1023) / 1024 * 1024) : hardwareBufferSize
     }
 
-    /// Checks ranges against a family's limits.
+    /// Checks the ranges against a family's limits.
     func validate(for table: VFFamilyTable) throws(VFDriverError) {
-        func ringOK(_ n: Int) -> Bool { (64...4096).contains(n) && n % 8 == 0 }
         guard queues >= 1 && queues <= table.maxQueues else {
             throw .invalidConfiguration("\(queues) queues: a \(table.generation) has 1 to \(table.maxQueues)")
         }
-        guard ringOK(rxDescriptors) else {
-            throw .invalidConfiguration("\(rxDescriptors) RX descriptors: use 64 to 4096, a multiple of 8")
-        }
-        guard ringOK(txDescriptors) else {
-            throw .invalidConfiguration("\(txDescriptors) TX descriptors: use 64 to 4096, a multiple of 8")
-        }
-        guard (68...9706).contains(mtu) else {
-            throw .invalidConfiguration("MTU \(mtu): use 68 to 9706")
-        }
+        try validateRanges()
         let buffer = hardwareBufferSize
         guard buffer % 1024 == 0 && buffer >= 1024 && buffer <= table.maxBufferKiB * 1024 else {
             throw .invalidConfiguration("RX buffer size \(buffer): use a multiple of 1024 up to \(table.maxBufferKiB * 1024) bytes")
         }
-        guard poolSize > rxDescriptors + PacketBatch.capacity else {
-            throw .invalidConfiguration("pool of \(poolSize) buffers: it must hold more than the \(rxDescriptors) RX descriptors plus a burst of \(PacketBatch.capacity)")
+    }
+
+    /// Checks the ranges every family shares (the published ones: `descriptorRange`,
+    /// `mtuRange`, `vlanRange`, `maxQueues`), and that the pool holds a ring and a burst.
+    public func validateRanges() throws(VFDriverError) {
+        guard (1...Self.maxQueues).contains(queues) else {
+            throw .invalidConfiguration("\(queues) queues: use 1 to \(Self.maxQueues)")
+        }
+        let rings = "use \(Self.descriptorRange.lowerBound) to \(Self.descriptorRange.upperBound), a multiple of \(Self.descriptorMultiple)"
+        guard Self.isValidRingLength(rxDescriptors) else {
+            throw .invalidConfiguration("\(rxDescriptors) RX descriptors: \(rings)")
+        }
+        guard Self.isValidRingLength(txDescriptors) else {
+            throw .invalidConfiguration("\(txDescriptors) TX descriptors: \(rings)")
+        }
+        guard Self.mtuRange.contains(mtu) else {
+            throw .invalidConfiguration("MTU \(mtu): use \(Self.mtuRange.lowerBound) to \(Self.mtuRange.upperBound)")
+        }
+        guard buffersPerPool > rxDescriptors + PacketBatch.capacity else {
+            throw .invalidConfiguration("pool of \(buffersPerPool) buffers: it must hold more than the \(rxDescriptors) RX descriptors plus a burst of \(PacketBatch.capacity)")
         }
         guard txFreeThreshold >= 0 && txFreeThreshold < txDescriptors else {
             throw .invalidConfiguration("TX free threshold \(txFreeThreshold): use 0 to \(txDescriptors - 1)")
         }
-        for id in vlanIDs where id == 0 || id >= 4095 {
-            throw .invalidConfiguration("VLAN id \(id): use 1 to 4094")
+        for id in vlanIDs where !Self.vlanRange.contains(id) {
+            throw .invalidConfiguration("VLAN id \(id): use \(Self.vlanRange.lowerBound) to \(Self.vlanRange.upperBound)")
         }
         if let key = rssKey, key.count != 40 {
             throw .invalidConfiguration("RSS key of \(key.count) bytes: it has 40")

@@ -1,3 +1,5 @@
+import PMDCore
+
 /// Why a VF could not be driven; every case reads as one sentence saying what is wrong and
 /// what to do.
 public enum VFDriverError: Error, CustomStringConvertible, Equatable {
@@ -17,8 +19,9 @@ public enum VFDriverError: Error, CustomStringConvertible, Equatable {
     case pfStillResetting(address: String)
     /// A queue did not report enabled (or disabled) in time.
     case queueDidNotRespond(address: String, queue: Int, direction: String, enabling: Bool)
-    /// The PF refused a filter or mode; `remedy` says what the administrator can do.
-    case refusedByPF(address: String, what: String, remedy: String)
+    /// The PF refused a filter or mode; `reason` says why, so that an app can word what to
+    /// change for the kind of port at hand.
+    case refusedByPF(address: String, what: String, reason: PFRefusal)
     /// The device is gone (its registers read all ones).
     case deviceRemoved(address: String)
     /// The port is closed.
@@ -44,14 +47,51 @@ public enum VFDriverError: Error, CustomStringConvertible, Equatable {
             return "the PF of VF \(address) is still resetting (or its interface is down): bring the PF up (`ip link set PF up`) and retry"
         case let .queueDidNotRespond(address, queue, direction, enabling):
             return "\(direction) queue \(queue) of VF \(address) did not \(enabling ? "enable" : "disable") within 10 ms: the PF may have disabled the VF (`ip link show PF`)"
-        case let .refusedByPF(address, what, remedy):
-            return "the PF refused \(what) for VF \(address): \(remedy)"
+        case let .refusedByPF(address, what, reason):
+            return "the PF refused \(what) for VF \(address): \(reason)"
         case let .deviceRemoved(address):
             return "VF \(address) was removed (its registers read all ones): re-create the VF (`vfpmd sriov`) and restart"
         case let .closed(address):
             return "port \(address) is closed"
         case let .dmaMapFailed(address, reason):
             return "cannot map DMA memory for VF \(address): \(reason)"
+        }
+    }
+}
+
+/// Why a PF refused a request. The cases an administrator can change are typed, so that each
+/// app words the remedy for its kind of port (a command on the PF's host for a real VF, a port
+/// spec setting for a simulated one); the rest are facts of the PF or the device.
+public enum PFRefusal: Equatable, Sendable, CustomStringConvertible {
+    /// The VF is not trusted: the PF capped or refused a receive mode. `promiscuous`: unicast
+    /// promiscuous mode, which also needs the PF itself in promiscuous mode.
+    case untrusted(promiscuous: Bool)
+    /// The administrator fixed the VF's MAC address; `wanted` was asked for.
+    case macFixed(wanted: MACAddress)
+    /// The PF set a port VLAN for the VF (or runs DCB), so the VF has no VLAN filters.
+    case portVLAN
+    /// The 82599 has one frame limit for the PF and its VFs: the PF's MTU must be at least `mtu`.
+    case sharedFrameLimit(mtu: Int)
+    /// The administrator does not let the VF read the PF's RSS key and table.
+    case rssQueryDisabled
+    /// A limit of the PF driver or the device that no setting changes, with what to do instead.
+    case limitation(String)
+
+    /// The reason in words that hold for any kind of port.
+    public var description: String {
+        switch self {
+        case .untrusted(let promiscuous):
+            return promiscuous ? "the VF is not trusted by its PF (and the PF is not promiscuous itself)" : "the VF is not trusted by its PF"
+        case .macFixed:
+            return "the administrator fixed this VF's MAC address"
+        case .portVLAN:
+            return "the PF has set a port VLAN for this VF (or runs DCB)"
+        case .sharedFrameLimit(let mtu):
+            return "the 82599 shares one frame limit between PF and VFs, and the PF's MTU is below \(mtu)"
+        case .rssQueryDisabled:
+            return "the PF does not let this VF read its RSS configuration"
+        case .limitation(let text):
+            return text
         }
     }
 }

@@ -39,15 +39,15 @@ extension VFPort {
     func applyMaxFrame() throws(VFDriverError) {
         if table.generation == .x82599 && apiVersion < .v1_1 && configuration.mtu > 1500 {
             throw .refusedByPF(address: function.address, what: "MTU \(configuration.mtu)",
-                               remedy: "an 82599 VF speaking mailbox API 1.0 cannot use jumbo frames: update the PF driver")
+                               reason: .limitation("an 82599 VF speaking mailbox API 1.0 cannot use jumbo frames: update the PF driver"))
         }
         let frame = configuration.mtu + table.maxFrameOverhead
         let reply = try mailbox.request([MailboxMessage.setLPE.id, UInt32(frame)], .setLPE, replyWords: 1)
         guard reply.acked else {
-            let remedy = table.perVFJumbo
-                ? "the PF accepts frames of 68 to 9728 bytes; use an MTU of at most 9706"
-                : "the 82599 shares one frame limit between PF and VFs: raise the PF's MTU first (`ip link set <PF> mtu \(configuration.mtu)`)"
-            throw .refusedByPF(address: function.address, what: "MTU \(configuration.mtu) (frames of \(frame) bytes)", remedy: remedy)
+            let reason: PFRefusal = table.perVFJumbo
+                ? .limitation("the PF accepts frames of 68 to 9728 bytes; use an MTU of at most 9706")
+                : .sharedFrameLimit(mtu: configuration.mtu)
+            throw .refusedByPF(address: function.address, what: "MTU \(configuration.mtu) (frames of \(frame) bytes)", reason: reason)
         }
     }
 
@@ -90,7 +90,7 @@ extension VFPort {
                 if configuration.promiscuous || configuration.allMulticast {
                     throw .refusedByPF(address: function.address,
                                        what: configuration.promiscuous ? XcastMode.promiscuous.name : XcastMode.allMulticast.name,
-                                       remedy: "the PF speaks mailbox API \(apiVersion), which has no such request: update the PF driver")
+                                       reason: .limitation("the PF speaks mailbox API \(apiVersion), which has no such request: update the PF driver"))
                 }
                 return
             }
@@ -99,13 +99,13 @@ extension VFPort {
             if configuration.promiscuous { mode = .promiscuous }
             if mode == .promiscuous && apiVersion < .v1_3 {
                 throw .refusedByPF(address: function.address, what: mode.name,
-                                   remedy: "the PF speaks mailbox API \(apiVersion); promiscuous mode needs 1.3: update the PF driver")
+                                   reason: .limitation("the PF speaks mailbox API \(apiVersion); promiscuous mode needs 1.3: update the PF driver"))
             }
             let reply = try mailbox.request([MailboxMessage.updateXcastMode.id, mode.rawValue],
                                             .updateXcastMode, replyWords: 2)
             // An untrusted VF is capped by the Linux PF, which still ACKs: check the mode applied.
             guard reply.acked && reply.words[1] >= mode.rawValue else {
-                throw .refusedByPF(address: function.address, what: mode.name, remedy: trustRemedy(for: mode))
+                throw .refusedByPF(address: function.address, what: mode.name, reason: refusal(of: mode))
             }
         case .igbSetPromisc:
             // SET_PROMISC: 0x01 unicast, 0x02 multicast. Sent only when a mode is or was on
@@ -119,21 +119,21 @@ extension VFPort {
             guard reply.acked else {
                 let what = configuration.promiscuous ? XcastMode.promiscuous.name : XcastMode.allMulticast.name
                 throw .refusedByPF(address: function.address, what: what,
-                                   remedy: configuration.promiscuous
+                                   reason: .limitation(configuration.promiscuous
                                        ? "the igb PF offers VFs multicast promiscuous mode only; use all-multicast, or set the VF's MAC on the sender"
-                                       : "the PF does not support SET_PROMISC (a DPDK igb PF?): use a Linux igb PF")
+                                       : "the PF does not support SET_PROMISC (a DPDK igb PF?): use a Linux igb PF"))
             }
             igbPromiscuousRequested = flags != 0
         }
     }
 
-    /// The sentence saying how to allow a mode the PF capped or refused.
-    func trustRemedy(for mode: XcastMode) -> String {
+    /// Why the PF capped or refused `mode`: an 82599 PF never grants promiscuous mode; any
+    /// other refusal is the PF not trusting the VF.
+    func refusal(of mode: XcastMode) -> PFRefusal {
         if mode == .promiscuous && table.generation == .x82599 {
-            return "the 82599 PF never grants promiscuous mode to a VF; use all-multicast, or an X540/X550 NIC"
+            return .limitation("the 82599 PF never grants promiscuous mode to a VF; use all-multicast, or an X540/X550 NIC")
         }
-        let base = "allow it with `ip link set <PF> vf <N> trust on`"
-        return mode == .promiscuous ? base + " (and put the PF itself in promiscuous mode: `ip link set <PF> promisc on`)" : base
+        return .untrusted(promiscuous: mode == .promiscuous)
     }
 
     /// Turns unicast promiscuous mode on or off (a trusted VF on X540/X550; refused otherwise).
@@ -171,7 +171,7 @@ extension VFPort {
         let reply = try mailbox.request(words, .setMulticast, replyWords: 1)
         guard reply.acked else {
             throw .refusedByPF(address: function.address, what: "the multicast list (\(groups.count) groups)",
-                               remedy: "use all-multicast mode instead")
+                               reason: .limitation("use all-multicast mode instead"))
         }
     }
 
@@ -191,7 +191,7 @@ extension VFPort {
             [MailboxMessage.setVLAN.id | (add ? 1 : 0) << MessageWord.infoShift, UInt32(id)], .setVLAN, replyWords: 1)
         guard reply.acked else {
             throw .refusedByPF(address: function.address, what: "VLAN \(id)",
-                               remedy: "the PF has set a port VLAN for this VF (or runs DCB): clear it with `ip link set <PF> vf <N> vlan 0`")
+                               reason: .portVLAN)
         }
     }
 
@@ -219,7 +219,7 @@ extension VFPort {
                                             .setMACAddress, replyWords: 1)
             guard reply.acked else {
                 throw .refusedByPF(address: function.address, what: "the MAC address \(mac)",
-                                   remedy: "the administrator fixed this VF's MAC; allow changes with `ip link set <PF> vf <N> trust on`")
+                                   reason: .macFixed(wanted: mac))
             }
             macAddress = mac
         }
@@ -297,15 +297,14 @@ extension VFPort {
         case .sharedWithPF:
             guard apiVersion >= .v1_2 else {
                 throw VFDriverError.refusedByPF(address: function.address, what: "reading the RSS configuration",
-                                                remedy: "the PF speaks mailbox API \(apiVersion); GET_RETA needs 1.2")
+                                                reason: .limitation("the PF speaks mailbox API \(apiVersion); GET_RETA needs 1.2"))
             }
             var key: [UInt8] = []
             var table: [UInt8] = []
             try withRecovery { () throws(VFDriverError) in
-                let remedy = "allow it with `ip link set <PF> vf <N> query_rss on`"
                 let keyReply = try mailbox.request([MailboxMessage.getRSSKey.id], .getRSSKey, replyWords: 11)
                 guard keyReply.acked else {
-                    throw .refusedByPF(address: function.address, what: "reading the RSS key", remedy: remedy)
+                    throw .refusedByPF(address: function.address, what: "reading the RSS key", reason: .rssQueryDisabled)
                 }
                 for w in keyReply.words[1...10] {
                     key += [UInt8(truncatingIfNeeded: w), UInt8(truncatingIfNeeded: w >> 8),
@@ -313,7 +312,7 @@ extension VFPort {
                 }
                 let retaReply = try mailbox.request([MailboxMessage.getRETA.id], .getRETA, replyWords: 9)
                 guard retaReply.acked else {
-                    throw .refusedByPF(address: function.address, what: "reading the RSS redirection table", remedy: remedy)
+                    throw .refusedByPF(address: function.address, what: "reading the RSS redirection table", reason: .rssQueryDisabled)
                 }
                 // 128 entries of 2 bits, 16 per word.
                 for w in retaReply.words[1...8] {
@@ -323,7 +322,7 @@ extension VFPort {
             return (key, table)
         case .none:
             throw VFDriverError.refusedByPF(address: function.address, what: "RSS",
-                                            remedy: "a \(table.generation) has no RSS of its own; use one queue")
+                                            reason: .limitation("a \(table.generation) has no RSS of its own; use one queue"))
         }
     }
 }

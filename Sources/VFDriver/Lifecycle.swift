@@ -128,7 +128,7 @@ extension VFPort {
             guard reply.acked else {
                 throw .refusedByPF(
                     address: function.address, what: "the MAC address \(wanted)",
-                    remedy: "the administrator fixed this VF's MAC; set it with `ip link set <PF> vf <N> mac \(wanted)` or allow changes with `ip link set <PF> vf <N> trust on`")
+                    reason: .macFixed(wanted: wanted))
             }
         }
         macAddress = wanted
@@ -151,7 +151,7 @@ extension VFPort {
     func allocateQueues() throws {
         let config = configuration
         for q in 0..<queueCount {
-            let pool = try Mempool(name: "\(name) rx\(q)", capacity: config.poolSize,
+            let pool = try Mempool(name: "\(name) rx\(q)", capacity: config.buffersPerPool,
                                    dataRoom: config.poolDataRoom, pages: config.pages)
             rxPools.append(pool)
             try map(pool.region)
@@ -336,6 +336,7 @@ extension VFPort {
     /// Disables the queues and takes back every buffer the device held.
     public func stop() {
         guard state == .started || state == .removed else { return }
+        if state == .started { backing?.portWillStop() }
         queuesRunning = false
         quiesceQueues()
         releaseAllBuffers()
@@ -356,6 +357,7 @@ extension VFPort {
         releaseMemory()
         state = .closed
         queuesRunning = false
+        backing?.portDidClose()
     }
 
     // MARK: - Recovery

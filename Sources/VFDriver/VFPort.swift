@@ -71,6 +71,16 @@ public final class VFPort: Port, @unchecked Sendable {
     public internal(set) var stats = PortStats()
     /// Whether the device disappeared (registers read all ones).
     public var isRemoved: Bool { state == .removed }
+    /// What stands behind the function (a VFIO device, a simulated VF and its wires): told
+    /// when the port stops and closes, asked whether the port's input is exhausted.
+    public let backing: (any VFPortBacking)?
+
+    /// Removed once the registers read all ones; input exhausted when the backing says so.
+    public var condition: PortCondition {
+        if state == .removed { return .removed }
+        if backing?.isInputExhausted == true { return .inputExhausted }
+        return .running
+    }
     /// One pool per RX queue (index = queue).
     public internal(set) var rxPools: [Mempool] = []
 
@@ -102,9 +112,10 @@ public final class VFPort: Port, @unchecked Sendable {
     var igbPromiscuousRequested = false
 
     /// Opens the VF at `function`: reset, PF handshake, queues, filters. The port is
-    /// configured and stopped; call `start()`.
+    /// configured and stopped; call `start()`. `backing` is told when the port stops and
+    /// after it closed; when opening fails it is not told: the caller still owns it.
     public init(function: any PCIFunction, configuration: VFPortConfiguration = VFPortConfiguration(),
-                name: String? = nil) throws {
+                name: String? = nil, backing: (any VFPortBacking)? = nil) throws {
         guard let table = VFFamilyTable.lookup(vendorID: function.vendorID, deviceID: function.deviceID) else {
             throw VFDriverError.unsupportedDevice(
                 address: function.address, vendorID: function.vendorID, deviceID: function.deviceID)
@@ -114,6 +125,7 @@ public final class VFPort: Port, @unchecked Sendable {
         self.table = table
         self.name = name ?? function.address
         self.configuration = configuration
+        self.backing = backing
         window = function.bar0
         mailbox = Mailbox(function: function, table: table)
         queueCount = 0
@@ -164,19 +176,6 @@ public final class VFPort: Port, @unchecked Sendable {
         return txQueues[queue].transmit(&batch)
     }
 
-    /// The RX queue `queue` itself, for a caller that polls it in a tight loop (valid while
-    /// the port is started; a recovery rewinds it in place).
-    public func rxQueue(_ queue: Int) -> UnsafeMutablePointer<RxQueue> {
-        precondition(queue >= 0 && queue < queueCount, "RX queue \(queue) does not exist")
-        return rxQueues + queue
-    }
-
-    /// The TX queue `queue` itself (see `rxQueue(_:)`).
-    public func txQueue(_ queue: Int) -> UnsafeMutablePointer<TxQueue> {
-        precondition(queue >= 0 && queue < queueCount, "TX queue \(queue) does not exist")
-        return txQueues + queue
-    }
-
     /// Returns sent buffers of TX queue `queue` to their pools now (otherwise done lazily).
     @discardableResult
     public func reclaimTransmitted(queue: Int) -> Int {
@@ -191,4 +190,17 @@ public final class VFPort: Port, @unchecked Sendable {
         try map(pool.region)
         pool.regionWasMapped()
     }
+}
+
+/// What stands behind a VF port besides its PCI function, for the port's life: the VFIO device
+/// to close after the driver let go of it, or a simulated VF with its wires. Called on the
+/// control path only (start, stop, close, condition checks), never per burst.
+public protocol VFPortBacking: AnyObject, Sendable {
+    /// Whether a finite input (a simulated VF's capture) is played and every frame of it is in
+    /// the application's hands or dropped and counted. A real VF's input never is.
+    var isInputExhausted: Bool { get }
+    /// The port is about to stop its queues (a simulated VF lets its device drain the TX rings).
+    func portWillStop()
+    /// The port closed: the VF is reset and no longer does DMA, its memory is unmapped.
+    func portDidClose()
 }

@@ -79,7 +79,7 @@ struct BenchCommand: ParsableCommand {
         let ports = try openPorts(port)
         defer { _ = OpenedPort.closeAll(ports) }
         for p in ports {
-            do { try p.port.start() } catch { throw CommandFailure("\(p.spec): \(error)") }
+            do { try p.port.start() } catch { throw CommandFailure(p.sentence(for: error)) }
         }
         if let rate {
             let speeds = ports.map { $0.port.link.speedMbps }
@@ -89,11 +89,11 @@ struct BenchCommand: ParsableCommand {
         do { bench = try Bench(ports: ports, configuration: config) } catch { throw CommandFailure("\(error)") }
         StopSignal.install()
         let summary = bench.run { report in
-            if json { print(Self.json(report)); fflush(nil) }
-            printToStandardError(Self.table(report), terminator: "")
+            if json { print(report.json); fflush(nil) }
+            printToStandardError(report.table, terminator: "")
         }
-        if json { print(Self.json(summary)) }
-        printToStandardError(Self.table(summary), terminator: "")
+        if json { print(summary.json) }
+        printToStandardError(summary.table, terminator: "")
         let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
     }
@@ -131,34 +131,6 @@ struct BenchCommand: ParsableCommand {
             throw CommandFailure("--rate \(text): give packets per second (1000000, 1.5M), bits per second (5Gbps, 100Mbps) or a share of the link (50%)")
         }
         return pps
-    }
-
-    static func table(_ r: BenchReport) -> String {
-        var out = String(format: "%@ %.1fs\n", (r.final ? "summary after" : "at") as NSString, r.elapsed)
-        for (i, p) in r.ports.enumerated() {
-            let line = p.lineRatePercent.map { String(format: " %5.1f%% of line rate", $0) } ?? ""
-            out += String(format: "  port %d %@: TX %.3f Mpps %.3f Gbps (L1 %.3f)  RX %.3f Mpps %.3f Gbps (L1 %.3f)  lost %llu  reordered %llu%@\n",
-                          i, p.name as NSString, p.txMpps, p.txGbps, p.txGbpsL1, p.rxMpps, p.rxGbps, p.rxGbpsL1,
-                          p.lost, p.reordered, line as NSString)
-            if r.final && p.queues.count > 1 {
-                for q in p.queues {
-                    out += "    queue \(q.queue): TX \(q.txPackets) packets, RX \(q.rxPackets) packets, lost \(q.lost)\n"
-                }
-            }
-        }
-        for (name, l) in (r.latency ?? [:]).sorted(by: { $0.key < $1.key }) {
-            out += String(format: "  latency at %@: p50 %.2f µs  p99 %.2f µs  p99.9 %.2f µs  max %.2f µs  (%llu samples)\n",
-                          name as NSString, Double(l.p50) / 1e3, Double(l.p99) / 1e3, Double(l.p999) / 1e3,
-                          Double(l.max) / 1e3, l.samples)
-        }
-        return out
-    }
-
-    static func json(_ r: BenchReport) -> String {
-        let e = JSONEncoder()
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = [.sortedKeys]
-        return (try? e.encode(r)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
     }
 }
 

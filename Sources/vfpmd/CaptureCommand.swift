@@ -57,8 +57,6 @@ struct CaptureCommand: ParsableCommand {
 
     func run() throws {
         global.bootstrapLogging()
-        let spec: PortSpec
-        do { spec = try PortSpec(parsing: port) } catch { throw CommandFailure(error.description) }
 
         var options = CaptureOptions(output: output)
         options.count = count
@@ -68,19 +66,22 @@ struct CaptureCommand: ParsableCommand {
         options.rotation = RotationPolicy(maxFileBytes: fileSizeMB.map { Int64($0 * 1_000_000) }, secondsPerFile: rotateSeconds)
         options.filter = expression.joined(separator: " ")
 
-        let device: any Port
-        do { device = try PortOpeners.vfpmd.open(spec) } catch { throw CommandFailure("\(error)") }
-        defer { device.close() }
+        let opened = try openPorts([port])[0]
+        defer { _ = OpenedPort.closeAll([opened]) }
         let engine: CaptureEngine
-        do { engine = try CaptureEngine(port: device, options: options) } catch { throw CommandFailure(error.description) }
+        do { engine = try CaptureEngine(port: opened.port, options: options) } catch { throw CommandFailure(error.description) }
 
         StopSignal.install()
         let summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
         }
-        device.close()
+        let problems = OpenedPort.closeAll([opened])
         printToStandardError(summary.text)
         if case .writeFailed(let error) = summary.reason { throw CommandFailure(error.description) }
-        if let failure = (device as? PcapPort)?.failure { throw CommandFailure(failure.description) }
+        if case .failed(let reason) = opened.condition { throw CommandFailure(reason) }
+        if summary.reason == .portRemoved {
+            throw CommandFailure("\(opened.spec): the device was removed (surprise removal or unbind); check the PCI device and rebind it")
+        }
+        if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
     }
 }

@@ -2,7 +2,6 @@ import Apps
 import ArgumentParser
 import Foundation
 import PMDCore
-import PcapIO
 
 /// `vfpmd forward`: forwards between ports in pairs, both directions, as testpmd's io mode,
 /// DPDK's l2fwd or ixy-fwd do.
@@ -82,7 +81,7 @@ struct ForwardCommand: ParsableCommand {
         let forwarder: Forwarder
         do { forwarder = try Forwarder(ports: ports, configuration: config) } catch { throw CommandFailure(error.description) }
         for p in ports {
-            do { try p.port.start() } catch { throw CommandFailure("\(p.spec): \(error)") }
+            do { try p.port.start() } catch { throw CommandFailure(p.sentence(for: error)) }
         }
         StopSignal.install()
         let summary = forwarder.run { interval in
@@ -90,30 +89,18 @@ struct ForwardCommand: ParsableCommand {
             if json { print(report.json); fflush(nil) }
             printToStandardError(report.table, terminator: "")
         }
-        printToStandardError(Self.summaryText(summary, names: ports.map(\.spec)))
+        printToStandardError(summary.text(names: ports.map(\.spec)))
         let gone = ports.filter(\.isRemoved).map(\.spec).joined(separator: ", ")
         let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
         // A capture that turned out malformed part-way: its whole records were forwarded; the
         // run still failed.
-        if let (spec, failure) = ports.lazy.compactMap({ p in (p.port as? PcapPort)?.failure.map { (p.spec, $0) } }).first {
-            throw CommandFailure("\(spec): \(failure)")
+        for p in ports {
+            if case .failed(let reason) = p.condition { throw CommandFailure("\(p.spec): \(reason)") }
         }
         if summary.reason == .portRemoved {
             throw CommandFailure("\(gone): the device was removed (surprise removal or unbind); check the PCI device and rebind it")
         }
-    }
-
-    /// The final summary: what each port received and sent, and why the run ended.
-    static func summaryText(_ s: ForwardSummary, names: [String]) -> String {
-        var text = String(format: "forward: %@ after %.2f s; %llu packets forwarded (%.3f Mpps)\n",
-                          s.reason.rawValue, s.seconds, s.forwarded, Double(s.forwarded) / max(s.seconds, 1e-9) / 1e6)
-        for (i, name) in names.enumerated() {
-            let t = s.ports[i], st = s.portStats[i]
-            text += "  port \(i) \(name): received \(t.received), sent \(t.sent), dropped \(t.dropped), "
-                + "missed \(st.rxMissed), errors \(st.rxErrors + st.txErrors), no-buffer \(st.rxNoBuffer), resets \(st.resets)\n"
-        }
-        return text
     }
 
     /// Parses `0:1,2:3`.

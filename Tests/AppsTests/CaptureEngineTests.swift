@@ -14,6 +14,7 @@ final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
     var link: LinkStatus { LinkStatus(isUp: true, speedMbps: 10_000) }
     private(set) var stats = PortStats()
     var isExhausted: Bool { remaining.allSatisfy { $0 == 0 } }
+    var condition: PortCondition { isExhausted ? .inputExhausted : .running }
     let pool: Mempool
     var buffersInUse: Int { pool.inUse }
     var receivePools: [Mempool] { [pool] }
@@ -54,7 +55,7 @@ final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
 @Suite("CaptureEngine")
 struct CaptureEngineTests {
     func pcapPort(_ spec: String) throws -> PcapPort {
-        try PortOpeners.standard.open(PortSpec(parsing: spec)) as! PcapPort
+        try #require(OpenedPort.open(PortSpec(parsing: spec)).port as? PcapPort)
     }
 
     @Test("a pcap source captured to the end is byte-exact with its timestamps; counters add up",

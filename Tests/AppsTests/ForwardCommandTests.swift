@@ -66,31 +66,24 @@ struct ForwardCommandTests {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
         let out = dir + "/out.pcap"
-        var a = SimPortSettings(family: .ixgbevf)
-        a.name = "a"
-        a.rxFile = samplePath("udp64x256.pcap")
-        a.loop = 400
-        a.mac = MACAddress("02:00:00:00:00:02")
-        var b = SimPortSettings(family: .ixgbevf)
-        b.name = "b"
-        b.txFile = out
-        b.spoofCheck = false
-        let portA = try lab.open(a, spec: "a", portNumber: 0), portB = try lab.open(b, spec: "b", portNumber: 1)
-        let ports = [OpenedPort(port: portA, spec: "a"), OpenedPort(port: portB, spec: "b")]
+        let specs = ["sim:ixgbevf,name=a,rx=\(samplePath("udp64x256.pcap")),loop=400,mac=02:00:00:00:00:02",
+                     "sim:ixgbevf,name=b,tx=\(out),spoofchk=off"]
+        let ports = try OpenedPort.openAll(specs.map { try PortSpec(parsing: $0) }, lab: lab)
+        let vfB = try #require(lab.simulatedVF(behind: ports[1].port))
         var config = ForwardConfiguration()
         config.drainQuietSeconds = 0.2
         let forwarder = try Forwarder(ports: ports, configuration: config)
         for p in ports { try p.port.start() }
         // Link down after the first frames went through, up again a moment later.
         let flapper = Thread {
-            while portB.vf.counters.txFrames < 1000 { usleep(1000) }
-            portB.vf.inject(.linkDown)
+            while vfB.counters.txFrames < 1000 { usleep(1000) }
+            vfB.inject(.linkDown)
             usleep(100_000)
-            portB.vf.inject(.linkUp(speedMbps: 10_000))
+            vfB.inject(.linkUp(speedMbps: 10_000))
         }
         flapper.start()
         let summary = forwarder.run(report: { _ in })
-        let counters = portB.vf.counters
+        let counters = vfB.counters
         #expect(OpenedPort.closeAll(ports).isEmpty)
         let written = UInt64(try PcapReader(path: out).readAll().count)
         #expect(summary.reason == .inputExhausted)

@@ -32,6 +32,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     }
 
     var isExhausted: Bool { lock.withLock { pending.isEmpty } }
+    var condition: PortCondition { isExhausted ? .inputExhausted : .running }
     var buffersInUse: Int { pool.inUse }
     var receivePools: [Mempool] { [pool] }
     private(set) var mappedForTransmit: [String] = []
@@ -90,4 +91,4 @@ func makeFrames(_ count: Int, length: Int = 64, src: MACAddress, dst: MACAddress
 }
 
 /// An opened port around a memory port.
-func opened(_ port: MemoryPort) -> OpenedPort { OpenedPort(port: port, spec: port.name) }
+func opened(_ port: MemoryPort) -> OpenedPort { OpenedPort(port: port, name: port.name) }

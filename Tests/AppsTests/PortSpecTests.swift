@@ -1,6 +1,8 @@
 import PMDCore
 import Testing
+import VFDriver
 import VFIO
+import VFSimulator
 @testable import Apps
 
 @Suite("Port specs: one grammar for pci:, bare PCI addresses, sim:, pcap:")
@@ -8,16 +10,16 @@ struct PortSpecTests {
     @Test("pci: with every setting")
     func pciFull() throws {
         let spec = try PortSpec(parsing: "pci:0000:03:10.1,queues=2,rxd=1024,txd=512,mtu=9000,promisc=on,allmulti=on,vlan=100,mac=02:00:00:00:00:05")
-        var expected = PCIPortSettings(address: PCIAddress(domain: 0, bus: 3, device: 0x10, function: 1)!)
+        var expected = VFPortConfiguration()
         expected.queues = 2
         expected.rxDescriptors = 1024
         expected.txDescriptors = 512
         expected.mtu = 9000
         expected.promiscuous = true
         expected.allMulticast = true
-        expected.vlan = 100
+        expected.vlanIDs = [100]
         expected.mac = MACAddress(2, 0, 0, 0, 0, 5)
-        #expect(spec.kind == .pci(expected))
+        #expect(spec.kind == .pci(address: PCIAddress(domain: 0, bus: 3, device: 0x10, function: 1)!, driver: expected))
         #expect(spec.kindName == "pci")
     }
 
@@ -25,47 +27,49 @@ struct PortSpecTests {
     func barePCI() throws {
         let full = try PortSpec(parsing: "0000:01:10.0")
         let short = try PortSpec(parsing: "01:10.0,queues=4")
-        guard case .pci(let a) = full.kind, case .pci(let b) = short.kind else {
+        guard case let .pci(a, _) = full.kind, case let .pci(b, driver) = short.kind else {
             Issue.record("not pci")
             return
         }
-        #expect(a.address.description == "0000:01:10.0")
-        #expect(b.address == a.address)
-        #expect(b.queues == 4)
+        #expect(a.description == "0000:01:10.0")
+        #expect(b == a)
+        #expect(driver.queues == 4)
     }
 
     @Test("sim: with defaults as Linux sets them, and with every setting")
     func sim() throws {
         let plain = try PortSpec(parsing: "sim:igbvf")
-        var defaults = SimPortSettings(family: .igbvf)
+        var defaults = SimulatedVFSettings(family: .igb82576)
         defaults.spoofCheck = true
         defaults.trusted = false
-        #expect(plain.kind == .sim(defaults))
+        #expect(plain.kind == .sim(defaults, driver: SimulatedVFSettings.driverDefaults))
 
         let full = try PortSpec(parsing: "sim:x550vf,name=vf0,rx=in.pcap,loop=0,tx=out.pcap,link=vf1,queues=4,spoofchk=off,trust=on,mac=02:aa:bb:cc:dd:ee")
-        var expected = SimPortSettings(family: .x550vf)
+        var expected = SimulatedVFSettings(family: .ixgbeX550)
         expected.name = "vf0"
         expected.rxFile = "in.pcap"
         expected.loop = 0
         expected.txFile = "out.pcap"
         expected.link = "vf1"
-        expected.queues = 4
         expected.spoofCheck = false
         expected.trusted = true
         expected.mac = MACAddress(0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee)
-        #expect(full.kind == .sim(expected))
+        var fourQueues = SimulatedVFSettings.driverDefaults
+        fourQueues.queues = 4
+        #expect(full.kind == .sim(expected, driver: fourQueues))
 
         let driver = try PortSpec(parsing: "sim:ixgbevf,rx=in.pcap,pause=off,rxd=1024,txd=256,mtu=9000,promisc=on,allmulti=on,vlan=100")
-        var withDriver = SimPortSettings(family: .ixgbevf)
-        withDriver.rxFile = "in.pcap"
-        withDriver.pause = false
+        var wire = SimulatedVFSettings(family: .ixgbe82599)
+        wire.rxFile = "in.pcap"
+        wire.pause = false
+        var withDriver = SimulatedVFSettings.driverDefaults
         withDriver.rxDescriptors = 1024
         withDriver.txDescriptors = 256
         withDriver.mtu = 9000
         withDriver.promiscuous = true
         withDriver.allMulticast = true
-        withDriver.vlans = [100]
-        #expect(driver.kind == .sim(withDriver))
+        withDriver.vlanIDs = [100]
+        #expect(driver.kind == .sim(wire, driver: withDriver))
     }
 
     @Test("pcap: rx, tx, both, loop")
@@ -82,10 +86,10 @@ struct PortSpecTests {
     @Test("bad specs point at the bad part and say what is allowed", arguments: [
         ("pci:0000:01:10.0,rdx=512", "unknown setting 'rdx'", "                 ^^^", "pci options:"),
         ("pci:0000:01:32.0", "'0000:01:32.0' is not a PCI address", "    ^^^^^^^^^^^^", "a PCI address is"),
-        ("pci:01:10.0,rxd=100", "rxd=100: rxd must be a multiple of 8 from 32 to 4096", "                ^^^", "pci options:"),
+        ("pci:01:10.0,rxd=100", "rxd=100: rxd must be a multiple of 8 from 64 to 4096", "                ^^^", "pci options:"),
         ("pci:01:10.0,promisc=yes", "promisc=yes: promisc must be on or off", "                    ^^^", "pci options:"),
         ("pci:01:10.0,mac=01:00:5e:00:00:01", "mac=01:00:5e:00:00:01: a port's MAC address must be unicast and not all zeros", "                ^^^^^^^^^^^^^^^^^", "pci options:"),
-        ("pci:01:10.0,vlan=4096", "vlan=4096: vlan must be a whole number from 0 to 4095", "                 ^^^^", "pci options:"),
+        ("pci:01:10.0,vlan=4095", "vlan=4095: vlan must be a whole number from 1 to 4094", "                 ^^^^", "pci options:"),
         ("pci:01:10.0,queues=2,queues=4", "'queues' is given twice", "                     ^^^^^^^^", "pci options:"),
         ("sim:e1000", "unknown simulated VF family 'e1000'", "    ^^^^^", "families: ixgbevf, x550vf, igbvf"),
         ("sim:", "the simulated VF family is missing", "    ^", "families:"),
@@ -116,20 +120,60 @@ struct PortSpecTests {
         #expect(lines[3].hasPrefix("  " + allowed))
     }
 
-    @Test("the openers seam: pcap: opens, a kind without an opener is a clear error, registered openers are used")
-    func openers() throws {
-        let standard = PortOpeners.standard
-        #expect(standard.kinds == ["pcap"])
-        let sim = try PortSpec(parsing: "sim:ixgbevf")
-        #expect(throws: PortOpenError.kindNotAvailable(spec: "sim:ixgbevf", kind: "sim", available: ["pcap"])) {
-            _ = try standard.open(sim)
+    @Test("the parser's ranges are the driver's: what parses, the driver accepts; the ends of each range parse")
+    func rangesAgreeWithTheDriver() throws {
+        let rings = VFPortConfiguration.descriptorRange, mtu = VFPortConfiguration.mtuRange
+        let vlan = VFPortConfiguration.vlanRange
+        let accepted = ["rxd=\(rings.lowerBound)", "rxd=\(rings.upperBound)", "txd=\(rings.upperBound)",
+                        "mtu=\(mtu.lowerBound)", "mtu=\(mtu.upperBound)", "vlan=\(vlan.lowerBound)", "vlan=\(vlan.upperBound)",
+                        "queues=1", "queues=\(VFPortConfiguration.maxQueues)"]
+        for option in accepted {
+            let spec = try PortSpec(parsing: "sim:x550vf,\(option)")
+            guard case let .sim(_, driver) = spec.kind else { Issue.record("not sim"); continue }
+            #expect(throws: Never.self, "\(option) parses but the driver refuses it") {
+                try driver.validateRanges()
+            }
         }
-        var extended = standard
-        extended.register(kind: "sim") { spec, number in
-            try standard.open(PortSpec(parsing: "pcap:tx=/dev/null"), portNumber: number)
+        let refused = ["rxd=\(rings.lowerBound - 8)", "rxd=\(rings.upperBound + 8)", "mtu=\(mtu.lowerBound - 1)",
+                       "mtu=\(mtu.upperBound + 1)", "vlan=0", "vlan=\(vlan.upperBound + 1)", "queues=0",
+                       "queues=\(VFPortConfiguration.maxQueues + 1)"]
+        for option in refused {
+            #expect(throws: PortSpecError.self, "\(option) parses") { _ = try PortSpec(parsing: "pci:01:10.0,\(option)") }
         }
-        let port = try extended.open(sim, portNumber: 3)
-        #expect(port.macAddress == MACAddress(0x02, 0x70, 0x63, 0x61, 0x70, 3))
-        port.close()
+    }
+
+    @Test("one switch opens every kind: a pcap: spec opens a pcap port numbered by its position")
+    func opening() throws {
+        let opened = try OpenedPort.open(PortSpec(parsing: "pcap:tx=/dev/null"), number: 3)
+        #expect(opened.port.macAddress == MACAddress(0x02, 0x70, 0x63, 0x61, 0x70, 3))
+        #expect(opened.spec == "pcap:tx=/dev/null")
+        #expect(OpenedPort.closeAll([opened]).isEmpty)
+    }
+
+    @Test("a PF's refusal is worded for the kind of port: ip link for pci:, spec settings for sim:")
+    func refusalWording() throws {
+        let refusal = VFDriverError.refusedByPF(address: "0000:01:10.0", what: "promiscuous mode", reason: .untrusted(promiscuous: true))
+        let pci = try PortSpec(parsing: "pci:01:10.0,promisc=on")
+        let sim = try PortSpec(parsing: "sim:x550vf,promisc=on")
+        let forPCI = PortOpenError(spec: pci, error: refusal).description
+        let forSim = PortOpenError(spec: sim, error: refusal).description
+        #expect(forPCI.contains("`ip link set <PF> vf <N> trust on`") && forPCI.contains("promisc on"))
+        #expect(forSim.hasPrefix("sim:x550vf,promisc=on: ") && forSim.contains("trust=on") && !forSim.contains("ip link"))
+        let mac = VFDriverError.refusedByPF(address: "sim:a", what: "the MAC address 02:00:00:00:00:09",
+                                            reason: .macFixed(wanted: MACAddress(2, 0, 0, 0, 0, 9)))
+        #expect(PortOpenError(spec: sim, error: mac).description.contains("mac=02:00:00:00:00:09"))
+        #expect(PortOpenError(spec: pci, error: mac).description.contains("`ip link set <PF> vf <N> mac 02:00:00:00:00:09`"))
+    }
+
+    @Test("a sim: port whose PF does not trust it is refused promiscuous mode with the spec's remedy")
+    func simulatedRefusalEndToEnd() throws {
+        do {
+            let port = try OpenedPort.open(PortSpec(parsing: "sim:x550vf,name=refused,promisc=on"), lab: SimulatedLab())
+            _ = OpenedPort.closeAll([port])
+            Issue.record("an untrusted simulated VF got promiscuous mode")
+        } catch {
+            #expect("\(error)".contains("trust=on"))
+            #expect(!"\(error)".contains("ip link"))
+        }
     }
 }

@@ -1,5 +1,6 @@
 @testable import Apps
 import PMDCore
+import VFDriver
 import PcapIO
 import Testing
 import VFSimulator
@@ -8,19 +9,11 @@ import VFSimulator
 /// file wires, flow control, and the forwarder over them.
 @Suite(.serialized)
 struct SimulatedPortTests {
-    func settings(_ name: String, rx: String? = nil, tx: String? = nil, loop: Int = 1) -> SimPortSettings {
-        var s = SimPortSettings(family: .ixgbevf)
-        s.name = name
-        s.rxFile = rx
-        s.txFile = tx
-        s.loop = loop
-        s.mac = MACAddress("02:00:00:00:00:02")
-        return s
-    }
-
     @Test func fileWireDeliversEveryFrameAddressedToTheVF() throws {
         let lab = SimulatedLab()
-        let a = try lab.open(settings("a", rx: "pcaps/sizes.pcap", loop: 3), spec: "a", portNumber: 0)
+        let opened = try OpenedPort.open(PortSpec(parsing: "sim:ixgbevf,name=a,rx=pcaps/sizes.pcap,loop=3,mac=02:00:00:00:00:02"), lab: lab)
+        let a = opened.port
+        let vf = try #require(lab.simulatedVF(behind: a))
         try a.start()
         let expected = try PcapReader(path: "pcaps/sizes.pcap").readAll().map(\.bytes)
         var got: [[UInt8]] = []
@@ -33,11 +26,11 @@ struct SimulatedPortTests {
         #expect(got == expected + expected + expected)
         // Exhausted once the engine has passed over the VF since the last frame.
         let until = MonotonicClock.nanoseconds() + 2_000_000_000
-        while !a.isExhausted && MonotonicClock.nanoseconds() < until { MonotonicClock.sleep(microseconds: 100) }
-        #expect(a.isExhausted)
-        #expect(a.vf.counters.rxMissed == 0 && a.vf.counters.rxFiltered == 0)
-        #expect(OpenedPort.closeAll([OpenedPort(port: a, spec: "a")]).isEmpty)
-        #expect(a.vf.violations.isEmpty && a.vf.dmaFaults == 0)
+        while a.condition == .running && MonotonicClock.nanoseconds() < until { MonotonicClock.sleep(microseconds: 100) }
+        #expect(a.condition == .inputExhausted)
+        #expect(vf.counters.rxMissed == 0 && vf.counters.rxFiltered == 0)
+        #expect(OpenedPort.closeAll([opened]).isEmpty)
+        #expect(vf.violations.isEmpty && vf.dmaFaults == 0)
     }
 }
 
@@ -49,26 +42,17 @@ struct SimulatedForwardTests {
     static let vfMAC = MACAddress("02:00:00:00:00:02")!
 
     /// Receiving VF `a` fed from `capture`, sending VF `b` writing `output`.
-    func forward(_ capture: String, to output: String, family: SimFamily = .ixgbevf, mode: ForwardMode = .io,
-                 configureA: (inout SimPortSettings) -> Void = { _ in },
-                 configureB: (inout SimPortSettings) -> Void = { _ in },
+    /// `optionsA` and `optionsB` are added to the two ports' specs.
+    func forward(_ capture: String, to output: String, family: String = "ixgbevf", mode: ForwardMode = .io,
+                 optionsA: String = "", optionsB: String = ",spoofchk=off",
                  peers: [MACAddress] = [],
-                 inspect: ([OpenedPort]) -> Void = { _ in }) throws -> (ForwardSummary, [String]) {
+                 prepareA: (VFPort) throws -> Void = { _ in },
+                 inspect: ([OpenedPort], SimulatedLab) -> Void = { _, _ in }) throws -> (ForwardSummary, [String]) {
         let lab = SimulatedLab()
-        var a = SimPortSettings(family: family)
-        a.name = "a"
-        a.rxFile = capture
-        a.mac = Self.vfMAC
-        configureA(&a)
-        var b = SimPortSettings(family: family)
-        b.name = "b"
-        b.txFile = output
-        b.spoofCheck = false
-        configureB(&b)
-        let ports = [
-            OpenedPort(port: try lab.open(a, spec: "a", portNumber: 0), spec: "a"),
-            OpenedPort(port: try lab.open(b, spec: "b", portNumber: 1), spec: "b"),
-        ]
+        let specs = ["sim:\(family),name=a,rx=\(capture),mac=\(Self.vfMAC)" + optionsA,
+                     "sim:\(family),name=b,tx=\(output)" + optionsB]
+        let ports = try OpenedPort.openAll(specs.map { try PortSpec(parsing: $0) }, lab: lab)
+        try prepareA(try #require(ports[0].port as? VFPort))
         var config = ForwardConfiguration()
         config.mode = mode
         config.peerMACs = peers
@@ -76,9 +60,9 @@ struct SimulatedForwardTests {
         let forwarder = try Forwarder(ports: ports, configuration: config)
         for p in ports { try p.port.start() }
         let summary = forwarder.run(report: { _ in })
-        inspect(ports)
+        inspect(ports, lab)
         for p in ports {
-            let vf = (p.port as! SimulatedPort).vf
+            let vf = try #require(lab.simulatedVF(behind: p.port))
             #expect(vf.violations.isEmpty && vf.dmaFaults == 0)
         }
         return (summary, OpenedPort.closeAll(ports))
@@ -92,13 +76,12 @@ struct SimulatedForwardTests {
     func ioModeIsByteExactForEveryCapture(_ file: String) throws {
         let out = temporaryPath("io-\(file)")
         defer { unlink(out) }
-        let (summary, leaks) = try forward("pcaps/\(file)", to: out) { a in
-            // What the frames need from the PF: multicast groups, their VLANs, jumbo frames.
-            a.trusted = true
-            a.allMulticast = true
-            a.vlans = [7, 100, 4094]
-            a.mtu = 9000
-        } configureB: { $0.mtu = 9000 }
+        // What the frames need from the PF: multicast groups, their VLANs, jumbo frames.
+        let (summary, leaks) = try forward("pcaps/\(file)", to: out, optionsA: ",trust=on,allmulti=on,vlan=7,mtu=9000",
+                                           optionsB: ",spoofchk=off,mtu=9000") { a in
+            try a.addVLAN(100)
+            try a.addVLAN(4094)
+        }
         #expect(leaks.isEmpty)
         #expect(summary.reason == .inputExhausted)
         let verdict = try CaptureComparison(expected: "pcaps/\(file)", actual: out).run()
@@ -122,7 +105,7 @@ struct SimulatedForwardTests {
         defer { unlink(rewritten) }
         let peer = MACAddress("02:00:00:00:00:99")!
         _ = try forward("pcaps/sizes.pcap", to: rewritten, mode: .mac,
-                        configureB: { $0.spoofCheck = true; $0.mac = MACAddress("02:00:00:00:00:0b") },
+                        optionsB: ",spoofchk=on,mac=02:00:00:00:00:0b",
                         peers: [.broadcast, peer])
         let out2 = try PcapReader(path: rewritten).readAll().map(\.bytes)
         #expect(out2.count == input.count)
@@ -149,13 +132,13 @@ struct SimulatedForwardTests {
         let out = temporaryPath("rss-out.pcap")
         defer { unlink(out) }
         var queuesUsed = 0
-        let (summary, leaks) = try forward(capture, to: out, family: .x550vf,
-                                           configureA: { $0.queues = 4 }, configureB: { $0.queues = 4 }) { ports in
+        let (summary, leaks) = try forward(capture, to: out, family: "x550vf",
+                                           optionsA: ",queues=4", optionsB: ",spoofchk=off,queues=4", inspect: { ports, lab in
             // RX heads of VF a's queues: each one that moved received frames.
-            let vf = (ports[0].port as! SimulatedPort).vf
+            guard let vf = lab.simulatedVF(behind: ports[0].port) else { return }
             let map = vf.family.registers
             queuesUsed = (0..<4).filter { vf.bar0.read(map.rx($0, RegisterMap.head)) != 0 }.count
-        }
+        })
         #expect(queuesUsed >= 3)
         #expect(leaks.isEmpty)
         let got = try PcapReader(path: out).readAll().map(\.bytes)
@@ -174,22 +157,20 @@ struct SimulatedCaptureTests {
     @Test(arguments: ["sizes.pcap", "protocols.pcap", "jumbo.pcap", "udp64x256.pcap"])
     func captureIsByteExactForEveryCapture(_ file: String) throws {
         let lab = SimulatedLab()
-        var settings = SimPortSettings(family: .ixgbevf)
-        settings.rxFile = "pcaps/\(file)"
-        settings.mac = MACAddress("02:00:00:00:00:02")
-        settings.trusted = true
-        settings.allMulticast = true
-        settings.vlans = [7, 100, 4094]
-        settings.mtu = 9000
-        let port = try lab.open(settings, spec: "sim", portNumber: 0)
+        // Three VLANs: the spec joins one, the test the others through the driver.
+        let opened = try OpenedPort.open(PortSpec(parsing: "sim:ixgbevf,rx=pcaps/\(file),mac=02:00:00:00:00:02,trust=on,allmulti=on,vlan=7,mtu=9000"), lab: lab)
+        let port = try #require(opened.port as? VFPort)
+        try port.addVLAN(100)
+        try port.addVLAN(4094)
+        let vf = try #require(lab.simulatedVF(behind: port))
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("vfpmd-\(getpid())-capture-\(file)").path
         defer { unlink(out) }
         let engine = try CaptureEngine(port: port, options: CaptureOptions(output: out))
         let summary = try engine.run()
         #expect(summary.counters.addsUp)
-        #expect(OpenedPort.closeAll([OpenedPort(port: port, spec: "sim")]).isEmpty)
+        #expect(OpenedPort.closeAll([opened]).isEmpty)
         let count = try PcapReader(path: "pcaps/\(file)").readAll().count
         #expect(try CaptureComparison(expected: "pcaps/\(file)", actual: out).run() == .identical(frames: count))
-        #expect(port.vf.violations.isEmpty && port.vf.dmaFaults == 0)
+        #expect(vf.violations.isEmpty && vf.dmaFaults == 0)
     }
 }

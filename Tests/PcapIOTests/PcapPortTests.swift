@@ -9,7 +9,7 @@ struct PcapPortTests {
     /// Moves everything from `rx` to `tx` as a forwarder would.
     func forward(_ rx: PcapPort, to tx: PcapPort) {
         var batch = PacketBatch()
-        while !rx.isExhausted || !batch.isEmpty {
+        while rx.condition == .running || !batch.isEmpty {
             _ = rx.receive(queue: 0, into: &batch)
             _ = tx.transmit(queue: 0, &batch)
         }
@@ -47,9 +47,9 @@ struct PcapPortTests {
         let tx = try PcapPort(name: "out", rxPath: nil, txPath: out)
         try rx.start()
         try tx.start()
-        #expect(!rx.isExhausted)
+        #expect(rx.condition == .running)
         forward(rx, to: tx)
-        #expect(rx.isExhausted)
+        #expect(rx.condition == .inputExhausted)
         rx.close()
         tx.close()
         let input = try PcapReader(path: samplePath("protocols.pcap")).readAll()
@@ -64,7 +64,7 @@ struct PcapPortTests {
         try rx.start()
         var batch = PacketBatch()
         var received = 0
-        while !rx.isExhausted { received += rx.receive(queue: 0, into: &batch) }
+        while rx.condition == .running { received += rx.receive(queue: 0, into: &batch) }
         batch.removeAll()
         rx.close()
         #expect(received == 2)

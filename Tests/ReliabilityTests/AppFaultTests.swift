@@ -16,11 +16,7 @@ struct AppFaultTests {
         let root = HostileInputTests.root.path
         let texts = ["sim:ixgbevf,name=in\(tag),rx=\(root)/pcaps/udp64x256.pcap,loop=0,mac=02:00:00:00:00:02",
                      "sim:igbvf,name=out\(tag),spoofchk=off"]
-        return try texts.enumerated().map { i, text in
-            let spec = try PortSpec(parsing: text)
-            guard case let .sim(settings) = spec.kind else { throw PortOpenError.wrongKind(spec: text) }
-            return OpenedPort(port: try lab.open(settings, spec: text, portNumber: i), spec: text)
-        }
+        return try OpenedPort.openAll(texts.map { try PortSpec(parsing: $0) }, lab: lab)
     }
 
     /// Runs `action` on another thread after `seconds`.
@@ -40,7 +36,7 @@ struct AppFaultTests {
         config.duration = 20
         let forwarder = try Forwarder(ports: ports, configuration: config)
         for p in ports { try p.port.start() }
-        let vf = (ports[1].port as! SimulatedPort).vf
+        let vf = try #require(lab.simulatedVF(behind: ports[1].port))
         let removedAt = Mutex<UInt64>(0)
         Self.after(0.3) {
             removedAt.withLock { $0 = MonotonicClock.nanoseconds() }
@@ -68,7 +64,7 @@ struct AppFaultTests {
         config.duration = 2
         let forwarder = try Forwarder(ports: ports, configuration: config)
         for p in ports { try p.port.start() }
-        let vfs = ports.map { ($0.port as! SimulatedPort).vf }
+        let vfs = ports.compactMap { lab.simulatedVF(behind: $0.port) }
         Self.after(0.3) { vfs[0].inject(.pfReset(microseconds: 5000)) }
         Self.after(0.8) { vfs[1].inject(.pfReset(microseconds: 20_000)) }
         Self.after(1.3) { vfs[0].inject(.clearToSendLoss); vfs[1].inject(.clearToSendLoss) }
@@ -100,7 +96,7 @@ struct AppFaultTests {
         config.duration = 0.5
         let forwarder = try Forwarder(ports: ports, configuration: config)
         for p in ports { try p.port.start() }
-        let vf = (ports[1].port as! SimulatedPort).vf
+        let vf = try #require(lab.simulatedVF(behind: ports[1].port))
         Self.after(0.2) { vf.inject(.txStall(true)) }
         let summary = forwarder.run { _ in }
         #expect(summary.ports[0].received == summary.ports[1].sent + summary.ports[1].dropped)

@@ -54,7 +54,8 @@ struct InitTests {
             _ = try setup.open(config)
             Issue.record("the PF accepted a MAC change from an untrusted VF")
         } catch let error as VFDriverError {
-            #expect(error.description.contains("trust on"))
+            #expect(error == .refusedByPF(address: setup.vf.address, what: "the MAC address 02:01:02:03:04:05",
+                                          reason: .macFixed(wanted: MACAddress(0x02, 1, 2, 3, 4, 5))))
         }
         #expect(setup.container.mappedRegionCount == 0)
     }

@@ -27,13 +27,9 @@ public final class SimulatedLab: Sendable {
     /// A lab of its own (tests); `shared` serves the CLI.
     public init() {}
 
-    /// Opens a VF of `settings.family` with its wires, and the driver on it.
-    public func open(_ settings: SimPortSettings, spec: String, portNumber: Int) throws -> SimulatedPort {
-        let family: SimulatedFamily = switch settings.family {
-        case .ixgbevf: .ixgbe82599
-        case .x550vf: .ixgbeX550
-        case .igbvf: .igb82576
-        }
+    /// Opens a VF of `settings.family` with its wires and PF, and the driver on it with
+    /// `driver`; the port's backing is the VF with its wires.
+    public func open(_ settings: SimulatedVFSettings, driver: VFPortConfiguration, spec: String) throws -> VFPort {
         if settings.link != nil && (settings.rxFile != nil || settings.txFile != nil) {
             throw SimulatedPortError.linkAndFiles(spec: spec)
         }
@@ -44,9 +40,9 @@ public final class SimulatedLab: Sendable {
         pf.administrativeMAC = settings.mac ?? MACAddress(0x02, 0x09, 0xC0, 0x00, 0x00, UInt8(truncatingIfNeeded: index))
         pf.spoofCheck = settings.spoofCheck
         pf.trusted = settings.trusted
-        if let q = settings.queues { pf.queuesPerPool = q <= 1 ? 1 : q <= 2 ? 2 : q <= 4 ? 4 : 8 }
-        pf.pfMTU = max(1500, settings.mtu ?? 1500)
-        pf.pfPromiscuous = settings.promiscuous
+        pf.queuesPerPool = driver.queues <= 1 ? 1 : driver.queues <= 2 ? 2 : driver.queues <= 4 ? 4 : 8
+        pf.pfMTU = max(1500, driver.mtu)
+        pf.pfPromiscuous = driver.promiscuous
 
         let source = try settings.rxFile.map { path in
             do { return try PcapFrameSource(path: path, loop: settings.loop == 0 ? Int.max : settings.loop) } catch {
@@ -56,40 +52,39 @@ public final class SimulatedLab: Sendable {
         let sink = try settings.txFile.map { path in
             do { return try PcapFrameSink(path: path) } catch { throw SimulatedPortError.wire(spec: spec, reason: "\(error)") }
         }
-        let vf = SimulatedVF(family: family, container: container, engine: engine, address: "sim:\(name)", settings: pf)
+        let vf = SimulatedVF(family: settings.family, container: container, engine: engine, address: "sim:\(name)", settings: pf)
         try state.withLock { s throws(SimulatedPortError) in
             guard s.byName[name] == nil else { throw .duplicateName(spec: spec, name: name) }
             s.byName[name] = vf
             if let peer = settings.link.flatMap({ s.byName[$0] }) {
                 _ = Cable(vf, peer)
-            } else if settings.link != nil {
-                s.waitingForLink[settings.link!] = vf
+            } else if let link = settings.link {
+                s.waitingForLink[link] = vf
             }
             if let waiting = s.waitingForLink.removeValue(forKey: name) { _ = Cable(waiting, vf) }
             s.open += 1
         }
         if !engine.isRunning { engine.start() }
 
-        var config = VFPortConfiguration()
-        config.queues = settings.queues ?? 1
-        config.pages = .smallPages
-        if let n = settings.rxDescriptors { config.rxDescriptors = n }
-        if let n = settings.txDescriptors { config.txDescriptors = n }
-        if let mtu = settings.mtu { config.mtu = mtu }
-        config.promiscuous = settings.promiscuous
-        config.allMulticast = settings.allMulticast
-        config.vlanIDs = settings.vlans
+        let backing = SimulatedVFBacking(vf: vf, name: name, lab: self, source: source, sink: sink,
+                                         linked: settings.link != nil)
         do {
-            let port = try VFPort(function: vf, configuration: config, name: spec)
+            let port = try VFPort(function: vf, configuration: driver, name: spec, backing: backing)
             let queues = port.queueCount
+            backing.queueCount = queues
             if settings.pause { source?.credit = { [unowned vf] in Self.freeReceiveDescriptors(vf, queues: queues) } }
             vf.connect(rx: source, tx: sink)
-            return SimulatedPort(port: port, vf: vf, name: name, lab: self, source: source, sink: sink,
-                                 linked: settings.link != nil)
+            return port
         } catch {
+            // The driver's own error: the port layer words it for a sim: port.
             release(vf, name: name)
-            throw SimulatedPortError.driver(spec: spec, reason: "\(error)")
+            throw error
         }
+    }
+
+    /// The simulated VF behind `port`, if it is a port this lab opened.
+    public func simulatedVF(behind port: any Port) -> SimulatedVF? {
+        ((port as? VFPort)?.backing as? SimulatedVFBacking)?.vf
     }
 
     /// Receive descriptors the driver has given the VF and the VF has not filled, on the
@@ -101,7 +96,7 @@ public final class SimulatedLab: Sendable {
         return least == Int.max ? 0 : least
     }
 
-    fileprivate func release(_ vf: SimulatedVF, name: String) {
+    func release(_ vf: SimulatedVF, name: String) {
         engine.detach(vf)
         let last = state.withLock { s -> Bool in
             s.byName[name] = nil
@@ -112,28 +107,31 @@ public final class SimulatedLab: Sendable {
     }
 }
 
-/// A port on a simulated VF: the driver's port, plus what only the simulation knows: whether
-/// the VF's input file is exhausted, and, at close, that everything sent reached the wire.
-public final class SimulatedPort: DriverPortHandle, @unchecked Sendable {
+/// What stands behind the driver's port on a simulated VF: the VF, its wires and its lab.
+/// It knows what only the simulation knows: whether the VF's input file is exhausted, and, at
+/// stop, that everything sent reached the wire.
+final class SimulatedVFBacking: VFPortBacking, @unchecked Sendable {
+    // @unchecked: `queueCount` is set once, before the port is handed out.
+
     /// The simulated VF.
-    public let vf: SimulatedVF
-    private let simName: String
+    let vf: SimulatedVF
+    private let name: String
     private let lab: SimulatedLab
     private let source: PcapFrameSource?
     private let sink: PcapFrameSink?
     private let linked: Bool
+    /// Queue pairs the driver uses.
+    var queueCount = 1
     /// 1 + the engine's pass count when the source was first seen exhausted (0: not yet).
     private let exhaustedAtPass = Atomic<UInt64>(0)
 
-    init(port: VFPort, vf: SimulatedVF, name: String, lab: SimulatedLab, source: PcapFrameSource?,
-         sink: PcapFrameSink?, linked: Bool) {
+    init(vf: SimulatedVF, name: String, lab: SimulatedLab, source: PcapFrameSource?, sink: PcapFrameSink?, linked: Bool) {
         self.vf = vf
-        simName = name
+        self.name = name
         self.lab = lab
         self.source = source
         self.sink = sink
         self.linked = linked
-        super.init(port)
     }
 
     /// A VF fed from a file is exhausted once the file was played and every frame of it is
@@ -142,7 +140,7 @@ public final class SimulatedPort: DriverPortHandle, @unchecked Sendable {
     /// has taken what the device wrote (its tail is one behind the device's head). Read from
     /// atomics and registers only: any thread may ask. One with no input never receives; one
     /// cabled to another VF is not a finite source.
-    public override var isExhausted: Bool {
+    var isInputExhausted: Bool {
         if linked { return false }
         guard let source else { return true }
         guard source.isExhausted else { return false }
@@ -164,27 +162,8 @@ public final class SimulatedPort: DriverPortHandle, @unchecked Sendable {
         return true
     }
 
-    /// Frames the simulated VF put on its wire.
-    public var framesOnWire: UInt64 { vf.counters.txFrames }
-
-    /// Lets the device send what is on the TX rings (up to a second) before stopping.
-    public override func stop() {
-        waitForTransmitRings()
-        super.stop()
-    }
-
-    /// Closes the driver's port, takes the VF off the engine and closes its output file.
-    override func release() {
-        waitForTransmitRings()
-        driverPort.close()
-        lab.release(vf, name: simName)
-        if let sink {
-            do { try sink.close() } catch { appsLog.error("\(name): \(error)") }
-        }
-        for v in vf.violations { appsLog.error("\(name): the simulated device saw a driver error: \(v)") }
-    }
-
-    private func waitForTransmitRings() {
+    /// Lets the device send what is on the TX rings (up to a second) before the queues stop.
+    func portWillStop() {
         let map = vf.family.registers
         let deadline = MonotonicClock.nanoseconds() + 1_000_000_000
         while MonotonicClock.nanoseconds() < deadline {
@@ -195,14 +174,26 @@ public final class SimulatedPort: DriverPortHandle, @unchecked Sendable {
             MonotonicClock.sleep(microseconds: 100)
         }
     }
+
+    /// Takes the VF off the engine, closes its output file, and logs any driver error the
+    /// simulated device saw.
+    func portDidClose() {
+        lab.release(vf, name: name)
+        if let sink {
+            do { try sink.close() } catch { appsLog.error("sim:\(name): \(error)") }
+        }
+        for v in vf.violations { appsLog.error("sim:\(name): the simulated device saw a driver error: \(v)") }
+    }
 }
 
 /// Why a `sim:` port could not be opened.
 public enum SimulatedPortError: Error, CustomStringConvertible {
+    /// `link=` together with `rx=` or `tx=`.
     case linkAndFiles(spec: String)
+    /// A second VF of the same name.
     case duplicateName(spec: String, name: String)
+    /// A wire's capture file could not be opened or created.
     case wire(spec: String, reason: String)
-    case driver(spec: String, reason: String)
 
     public var description: String {
         switch self {
@@ -211,8 +202,6 @@ public enum SimulatedPortError: Error, CustomStringConvertible {
         case let .duplicateName(spec, name):
             return "\(spec): a simulated VF named \(name) is already open; give each name=… once"
         case let .wire(spec, reason):
-            return "\(spec): \(reason)"
-        case let .driver(spec, reason):
             return "\(spec): \(reason)"
         }
     }

@@ -1,5 +1,7 @@
 import PMDCore
+import VFDriver
 import VFIO
+import VFSimulator
 
 /// A port as the user names it on the command line, one grammar for every command:
 ///
@@ -18,10 +20,10 @@ public struct PortSpec: Equatable, Sendable, CustomStringConvertible {
 
     /// The three kinds of port.
     public enum Kind: Equatable, Sendable {
-        /// A real VF through VFIO.
-        case pci(PCIPortSettings)
-        /// A simulated VF.
-        case sim(SimPortSettings)
+        /// A real VF through VFIO, and the driver's settings for it.
+        case pci(address: PCIAddress, driver: VFPortConfiguration)
+        /// A simulated VF with its wires and PF, and the driver's settings for it.
+        case sim(SimulatedVFSettings, driver: VFPortConfiguration)
         /// A port over capture files.
         case pcap(PcapPortSettings)
     }
@@ -38,45 +40,11 @@ public struct PortSpec: Equatable, Sendable, CustomStringConvertible {
     public var description: String { text }
 }
 
-/// Settings of a `pci:` port.
-public struct PCIPortSettings: Equatable, Sendable {
-    /// The VF's PCI address.
-    public var address: PCIAddress
-    /// Queue pairs to use (nil: the driver's default).
-    public var queues: Int?
-    /// RX descriptors per queue (nil: default).
-    public var rxDescriptors: Int?
-    /// TX descriptors per queue (nil: default).
-    public var txDescriptors: Int?
-    /// MTU in bytes (nil: default 1500).
-    public var mtu: Int?
-    /// Ask the PF for promiscuous mode.
-    public var promiscuous = false
-    /// Ask the PF for all multicast.
-    public var allMulticast = false
-    /// VLAN to join (nil: none).
-    public var vlan: UInt16?
-    /// MAC address to ask the PF for (nil: the one the PF gave).
-    public var mac: MACAddress?
-
-    /// Settings with defaults for `address`.
-    public init(address: PCIAddress) { self.address = address }
-}
-
-/// The simulated VF families.
-public enum SimFamily: String, CaseIterable, Sendable {
-    /// 82599 VF.
-    case ixgbevf
-    /// X550 VF.
-    case x550vf
-    /// 82576 / I350 VF.
-    case igbvf
-}
-
-/// Settings of a `sim:` port: the simulated VF, its wires, and the PF's settings for it.
-public struct SimPortSettings: Equatable, Sendable {
-    /// The device family.
-    public var family: SimFamily
+/// What a `sim:` spec says beyond the driver's settings: the simulated VF, its wires, and its
+/// PF's settings for it.
+public struct SimulatedVFSettings: Equatable, Sendable {
+    /// The device model.
+    public var family: SimulatedFamily
     /// Name others use to cable to this VF (`link=`).
     public var name: String?
     /// Capture whose frames arrive on the VF's wire.
@@ -87,8 +55,6 @@ public struct SimPortSettings: Equatable, Sendable {
     public var txFile: String?
     /// Simulated VF this one is cabled to.
     public var link: String?
-    /// Queue pairs (nil: default).
-    public var queues: Int?
     /// PF spoof checking (Linux default on).
     public var spoofCheck = true
     /// PF trust (Linux default off).
@@ -98,18 +64,22 @@ public struct SimPortSettings: Equatable, Sendable {
     /// The far end of an `rx=` file wire honours flow control (PAUSE): frames wait for free
     /// receive descriptors instead of being dropped (default on; off shows the drops).
     public var pause = true
-    /// The driver's settings, as for a `pci:` port: RX/TX descriptors per queue, MTU (the
-    /// simulated PF runs an MTU at least as large), promiscuous and all-multicast requests
-    /// (the PF grants them to trusted VFs), VLANs to join.
-    public var rxDescriptors: Int?
-    public var txDescriptors: Int?
-    public var mtu: Int?
-    public var promiscuous = false
-    public var allMulticast = false
-    public var vlans: [UInt16] = []
 
     /// Default settings for `family`.
-    public init(family: SimFamily) { self.family = family }
+    public init(family: SimulatedFamily) { self.family = family }
+
+    /// The family names a spec uses (`sim:ixgbevf`), with their models.
+    public static let familyNames: [(name: String, family: SimulatedFamily)] = [
+        ("ixgbevf", .ixgbe82599), ("x550vf", .ixgbeX550), ("igbvf", .igb82576),
+    ]
+
+    /// The driver's defaults for a simulated VF: one queue, rings and pools in 4 KiB pages
+    /// (the simulated device needs no hugepages).
+    public static var driverDefaults: VFPortConfiguration {
+        var config = VFPortConfiguration()
+        config.pages = .smallPages
+        return config
+    }
 }
 
 /// Settings of a `pcap:` port.

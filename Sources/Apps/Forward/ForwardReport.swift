@@ -67,3 +67,18 @@ public struct ForwardReport: Codable, Sendable {
         return out
     }
 }
+
+extension ForwardSummary {
+    /// The final summary: what each port received and sent, and why the run ended.
+    public func text(names: [String]) -> String {
+        let s = self
+        var text = String(format: "forward: %@ after %.2f s; %llu packets forwarded (%.3f Mpps)\n",
+                          s.reason.rawValue, s.seconds, s.forwarded, Double(s.forwarded) / max(s.seconds, 1e-9) / 1e6)
+        for (i, name) in names.enumerated() {
+            let t = s.ports[i], st = s.portStats[i]
+            text += "  port \(i) \(name): received \(t.received), sent \(t.sent), dropped \(t.dropped), "
+                + "missed \(st.rxMissed), errors \(st.rxErrors + st.txErrors), no-buffer \(st.rxNoBuffer), resets \(st.resets)\n"
+        }
+        return text
+    }
+}

@@ -57,8 +57,10 @@ public enum CaptureStopReason: Equatable, Sendable, CustomStringConvertible {
     case durationElapsed
     /// SIGINT or SIGTERM (or the caller's stop condition).
     case interrupted
-    /// The port is a finite source and it ran dry.
+    /// The port is a finite source and it ran dry (or failed reading it).
     case sourceExhausted
+    /// The port's device was removed.
+    case portRemoved
     /// The capture file could not be written.
     case writeFailed(PcapError)
 
@@ -68,6 +70,7 @@ public enum CaptureStopReason: Equatable, Sendable, CustomStringConvertible {
         case .durationElapsed: return "duration elapsed"
         case .interrupted: return "interrupted"
         case .sourceExhausted: return "the source is exhausted"
+        case .portRemoved: return "the port's device was removed"
         case .writeFailed(let error): return "write failed: \(error)"
         }
     }
@@ -197,7 +200,13 @@ public final class CaptureEngine {
             }
             if reason != nil { break capture }
             if arrived == 0 { stamper.refresh() }
-            if arrived == 0 && port.isExhausted { reason = .sourceExhausted; break capture }
+            if arrived == 0 {
+                switch port.condition {
+                case .running: break
+                case .inputExhausted, .failed: reason = .sourceExhausted; break capture
+                case .removed: reason = .portRemoved; break capture
+                }
+            }
             if shouldStop() { reason = .interrupted; break capture }
             let elapsed = stamper.nanoseconds(from: startTSC, to: stamper.tscNow)
             if elapsed >= duration { reason = .durationElapsed; break capture }

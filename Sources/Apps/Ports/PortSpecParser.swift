@@ -1,5 +1,7 @@
 import PMDCore
+import VFDriver
 import VFIO
+import VFSimulator
 
 /// A port spec that does not parse: the spec, the part that is wrong, why, and what is allowed.
 public struct PortSpecError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -33,11 +35,16 @@ extension PortSpec {
         pcap:rx=FILE[,tx=FILE][,loop=N]
         """
 
-    static let pciOptions = "pci options: queues=N (1-64), rxd=N and txd=N (32-4096, multiples of 8), "
-        + "mtu=N (68-9710), promisc=on|off, allmulti=on|off, vlan=ID (0-4095), mac=MAC (unicast)"
+    /// The driver's settings, shared by `pci:` and `sim:` specs, with the ranges the driver accepts.
+    static let driverOptions: String = {
+        let rings = VFPortConfiguration.descriptorRange, mtu = VFPortConfiguration.mtuRange, vlan = VFPortConfiguration.vlanRange
+        return "queues=N (1-\(VFPortConfiguration.maxQueues)), rxd=N and txd=N (\(rings.lowerBound)-\(rings.upperBound), "
+            + "multiples of \(VFPortConfiguration.descriptorMultiple)), mtu=N (\(mtu.lowerBound)-\(mtu.upperBound)), "
+            + "promisc=on|off, allmulti=on|off, vlan=ID (\(vlan.lowerBound)-\(vlan.upperBound))"
+    }()
+    static let pciOptions = "pci options: " + driverOptions + ", mac=MAC (unicast)"
     static let simOptions = "sim options: name=NAME, rx=FILE, loop=N (0 = forever), pause=on|off (flow control on the rx= wire, default on), "
-        + "tx=FILE, link=NAME, spoofchk=on|off, trust=on|off, mac=MAC (unicast); and the driver's: queues=N (1-64), "
-        + "rxd=N and txd=N (32-4096, multiples of 8), mtu=N (68-9710), promisc=on|off, allmulti=on|off, vlan=ID (0-4095)"
+        + "tx=FILE, link=NAME, spoofchk=on|off, trust=on|off, mac=MAC (unicast); and the driver's: " + driverOptions
     static let pcapOptions = "pcap options: rx=FILE, tx=FILE (at least one), loop=N (0 = forever, needs rx)"
 
     /// Parses `text`; throws a `PortSpecError` pointing at the first bad part.
@@ -98,35 +105,30 @@ struct PortSpecParser {
             throw error("'\(addressText)' is not a PCI address", at: addressOffset, length: addressText.count,
                         allowed: "a PCI address is DDDD:BB:DD.F or BB:DD.F in hexadecimal, as lspci -D prints it (0000:01:10.0)")
         }
-        var settings = PCIPortSettings(address: address)
+        var driver = VFPortConfiguration()
         let allowed = PortSpec.pciOptions
-        for option in try options(from: 1, allowed: allowed, keys: ["queues", "rxd", "txd", "mtu", "promisc", "allmulti", "vlan", "mac"]) {
-            switch option.key {
-            case "queues": settings.queues = try integer(option, in: 1...64, allowed: allowed)
-            case "rxd": settings.rxDescriptors = try descriptorCount(option, allowed: allowed)
-            case "txd": settings.txDescriptors = try descriptorCount(option, allowed: allowed)
-            case "mtu": settings.mtu = try integer(option, in: 68...9710, allowed: allowed)
-            case "promisc": settings.promiscuous = try onOff(option, allowed: allowed)
-            case "allmulti": settings.allMulticast = try onOff(option, allowed: allowed)
-            case "vlan": settings.vlan = UInt16(try integer(option, in: 0...4095, allowed: allowed))
-            default: settings.mac = try mac(option, allowed: allowed)
+        for option in try options(from: 1, allowed: allowed, keys: Self.driverKeys + ["mac"]) {
+            if option.key == "mac" {
+                driver.mac = try mac(option, allowed: allowed)
+            } else {
+                try apply(option, to: &driver, allowed: allowed)
             }
         }
-        return .pci(settings)
+        return .pci(address: address, driver: driver)
     }
 
     func parseSim() throws(PortSpecError) -> PortSpec.Kind {
         let familyText = parts[0].text.dropFirst(4)
-        let families = SimFamily.allCases.map(\.rawValue).joined(separator: ", ")
-        guard let family = SimFamily(rawValue: String(familyText)) else {
+        let families = SimulatedVFSettings.familyNames.map(\.name).joined(separator: ", ")
+        guard let family = SimulatedVFSettings.familyNames.first(where: { $0.name == familyText })?.family else {
             throw error(familyText.isEmpty ? "the simulated VF family is missing" : "unknown simulated VF family '\(familyText)'",
                         at: 4, length: familyText.count, allowed: "families: \(families)")
         }
-        var settings = SimPortSettings(family: family)
+        var settings = SimulatedVFSettings(family: family)
+        var driver = SimulatedVFSettings.driverDefaults
         let allowed = PortSpec.simOptions
         let list = try options(from: 1, allowed: allowed,
-                               keys: ["name", "rx", "loop", "pause", "tx", "link", "queues", "spoofchk", "trust", "mac",
-                                      "rxd", "txd", "mtu", "promisc", "allmulti", "vlan"])
+                               keys: ["name", "rx", "loop", "pause", "tx", "link", "spoofchk", "trust", "mac"] + Self.driverKeys)
         for option in list {
             switch option.key {
             case "name": settings.name = try identifier(option, allowed: allowed)
@@ -134,23 +136,35 @@ struct PortSpecParser {
             case "loop": settings.loop = try integer(option, in: 0...Int(Int32.max), allowed: allowed)
             case "tx": settings.txFile = try file(option, allowed: allowed)
             case "link": settings.link = try identifier(option, allowed: allowed)
-            case "queues": settings.queues = try integer(option, in: 1...64, allowed: allowed)
             case "spoofchk": settings.spoofCheck = try onOff(option, allowed: allowed)
             case "trust": settings.trusted = try onOff(option, allowed: allowed)
             case "pause": settings.pause = try onOff(option, allowed: allowed)
-            case "rxd": settings.rxDescriptors = try descriptorCount(option, allowed: allowed)
-            case "txd": settings.txDescriptors = try descriptorCount(option, allowed: allowed)
-            case "mtu": settings.mtu = try integer(option, in: 68...9710, allowed: allowed)
-            case "promisc": settings.promiscuous = try onOff(option, allowed: allowed)
-            case "allmulti": settings.allMulticast = try onOff(option, allowed: allowed)
-            case "vlan": settings.vlans = [UInt16(try integer(option, in: 0...4095, allowed: allowed))]
-            default: settings.mac = try mac(option, allowed: allowed)
+            case "mac": settings.mac = try mac(option, allowed: allowed)
+            default: try apply(option, to: &driver, allowed: allowed)
             }
         }
         if let loop = list.first(where: { $0.key == "loop" }), settings.rxFile == nil {
             throw error("loop= repeats the rx= capture, and there is none", at: loop.offset, length: loop.length, allowed: allowed)
         }
-        return .sim(settings)
+        return .sim(settings, driver: driver)
+    }
+
+    /// The keys of the driver's own settings.
+    static let driverKeys = ["queues", "rxd", "txd", "mtu", "promisc", "allmulti", "vlan"]
+
+    /// Sets the driver's setting `option` (one of `driverKeys`), in the ranges the driver accepts.
+    func apply(_ option: Option, to driver: inout VFPortConfiguration, allowed: String) throws(PortSpecError) {
+        switch option.key {
+        case "queues": driver.queues = try integer(option, in: 1...VFPortConfiguration.maxQueues, allowed: allowed)
+        case "rxd": driver.rxDescriptors = try descriptorCount(option, allowed: allowed)
+        case "txd": driver.txDescriptors = try descriptorCount(option, allowed: allowed)
+        case "mtu": driver.mtu = try integer(option, in: VFPortConfiguration.mtuRange, allowed: allowed)
+        case "promisc": driver.promiscuous = try onOff(option, allowed: allowed)
+        case "allmulti": driver.allMulticast = try onOff(option, allowed: allowed)
+        default:
+            let range = VFPortConfiguration.vlanRange
+            driver.vlanIDs = [UInt16(try integer(option, in: Int(range.lowerBound)...Int(range.upperBound), allowed: allowed))]
+        }
     }
 
     mutating func parsePcap() throws(PortSpecError) -> PortSpec.Kind {
@@ -222,8 +236,9 @@ struct PortSpecParser {
     }
 
     func descriptorCount(_ option: Option, allowed: String) throws(PortSpecError) -> Int {
-        guard let value = Int(option.value), (32...4096).contains(value), value % 8 == 0 else {
-            throw bad(option, "\(option.key) must be a multiple of 8 from 32 to 4096", allowed: allowed)
+        guard let value = Int(option.value), VFPortConfiguration.isValidRingLength(value) else {
+            let range = VFPortConfiguration.descriptorRange
+            throw bad(option, "\(option.key) must be a multiple of \(VFPortConfiguration.descriptorMultiple) from \(range.lowerBound) to \(range.upperBound)", allowed: allowed)
         }
         return value
     }
