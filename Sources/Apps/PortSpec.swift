@@ -1,5 +1,5 @@
+import PCISysfs
 import PMDCore
-import VFIO
 
 /// A port as the user names it on the command line, one grammar for every command:
 ///

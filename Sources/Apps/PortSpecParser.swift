@@ -1,5 +1,5 @@
+import PCISysfs
 import PMDCore
-import VFIO
 
 /// A port spec that does not parse: the spec, the part that is wrong, why, and what is allowed.
 public struct PortSpecError: Error, Equatable, Sendable, CustomStringConvertible {

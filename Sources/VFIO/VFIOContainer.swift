@@ -1,6 +1,7 @@
 import CShims
 import Foundation
 import Logging
+import PCISysfs
 import PMDCore
 import SystemPackage
 
@@ -65,7 +66,7 @@ public final class VFIOContainer: @unchecked Sendable {
         self.sysfs = sysfs
         self.devRoot = devRoot
         if mode == .noIOMMU {
-            try sysfs.checkNoIOMMUAllowed()
+            do { try sysfs.checkNoIOMMUAllowed() } catch { throw .sysfs(error) }
             vfioLog.warning("NO-IOMMU MODE: the devices can read and write ALL of this machine's memory; nothing protects the kernel or other processes from a wrong DMA address. Use it only where no IOMMU can be had (e.g. a VM without a virtual IOMMU).")
         }
         let path = devRoot + "/vfio/vfio"
@@ -91,7 +92,8 @@ public final class VFIOContainer: @unchecked Sendable {
         }
         switch mode {
         case .noIOMMU:
-            guard offered(VFIO_NOIOMMU_IOMMU) else { throw .noIOMMUDisabled }
+            // The kernel offers no-IOMMU only while enable_unsafe_noiommu_mode is on.
+            guard offered(VFIO_NOIOMMU_IOMMU) else { throw .sysfs(.noIOMMUDisabled) }
             return VFIO_NOIOMMU_IOMMU
         case .iommu:
             if offered(VFIO_TYPE1v2_IOMMU) { return VFIO_TYPE1v2_IOMMU }

@@ -1,5 +1,6 @@
 import CShims
 import Foundation
+import PCISysfs
 import PMDCore
 import SystemPackage
 
@@ -56,9 +57,15 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
 
     /// Opens the VF at `address` (e.g. `0000:00:11.0` or `00:11.0`) in `container`.
     public static func open(address: String, container: VFIOContainer) throws(VFIOError) -> VFIODevice {
-        let pci = try PCIAddress.parse(address)
-        let (record, group) = try VFIOPreflight.check(pci, sysfs: container.sysfs, noIOMMU: container.mode == .noIOMMU)
-        return try VFIODevice(pci, family: record.family, group: group, container: container)
+        let pci: PCIAddress
+        let checked: (record: PCIDeviceRecord, group: Int)
+        do {
+            pci = try PCIAddress.parse(address)
+            checked = try VFIOPreflight.check(pci, sysfs: container.sysfs, noIOMMU: container.mode == .noIOMMU)
+        } catch {
+            throw .sysfs(error)
+        }
+        return try VFIODevice(pci, family: checked.record.family, group: checked.group, container: container)
     }
 
     private init(_ address: PCIAddress, family: DeviceFamily, group groupNumber: Int, container: VFIOContainer) throws(VFIOError) {

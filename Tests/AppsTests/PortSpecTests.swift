@@ -1,6 +1,6 @@
 import PMDCore
 import Testing
-import VFIO
+import PCISysfs
 @testable import Apps
 
 @Suite("Port specs: one grammar for pci:, bare PCI addresses, sim:, pcap:")

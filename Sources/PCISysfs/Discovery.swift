@@ -18,7 +18,7 @@ public struct PCIDeviceRecord: Sendable, Equatable, Encodable {
     /// IOMMU group number; nil when the IOMMU is off.
     public let iommuGroup: Int?
     /// Every device of the IOMMU group (this one included), with its driver.
-    public let iommuGroupMembers: [VFIOError.GroupMember]
+    public let iommuGroupMembers: [PCISysfsError.GroupMember]
     /// The bound driver, nil when none.
     public let driver: String?
     /// The kernel netdev's name, when a kernel network driver owns the function.
@@ -96,7 +96,7 @@ public struct DeviceDiscovery: Sendable {
     }
 
     /// The record of the supported device at `address`, or the error saying why there is none.
-    public func record(for address: PCIAddress) throws(VFIOError) -> PCIDeviceRecord {
+    public func record(for address: PCIAddress) throws(PCISysfsError) -> PCIDeviceRecord {
         let dir = sysfs.device(address)
         guard sysfs.exists(dir) else { throw .noSuchDevice(address) }
         let vendor = UInt16(truncatingIfNeeded: sysfs.readHex(dir + "/vendor") ?? 0)
@@ -129,11 +129,11 @@ public struct DeviceDiscovery: Sendable {
     }
 
     /// Every device of IOMMU group `number` with its driver, in address order.
-    public func groupMembers(_ number: Int) -> [VFIOError.GroupMember] {
+    public func groupMembers(_ number: Int) -> [PCISysfsError.GroupMember] {
         sysfs.list(sysfs.iommuGroupDevices(number))
             .compactMap(PCIAddress.init)
             .sorted()
-            .map { VFIOError.GroupMember(address: $0, driver: driver(of: $0)) }
+            .map { PCISysfsError.GroupMember(address: $0, driver: driver(of: $0)) }
     }
 
     /// The VFs of the PF at `pf`, by index.

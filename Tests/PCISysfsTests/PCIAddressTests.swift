@@ -1,5 +1,5 @@
 import Testing
-import VFIO
+import PCISysfs
 
 /// PCI addresses: parsing, normalisation, ordering; and the table of supported devices.
 struct PCIAddressTests {
@@ -17,8 +17,8 @@ struct PCIAddressTests {
                      "0000:003:10.0", "a:b:c:d.0", "03:10.", ":10.0", "123456789:00:00.0"] {
             #expect(PCIAddress(text) == nil, "\(text)")
         }
-        #expect(throws: VFIOError.malformedAddress("03:20.0")) { try PCIAddress.parse("03:20.0") }
-        #expect(VFIOError.malformedAddress("zz").description
+        #expect(throws: PCISysfsError.malformedAddress("03:20.0")) { try PCIAddress.parse("03:20.0") }
+        #expect(PCISysfsError.malformedAddress("zz").description
             == "'zz' is not a PCI address: write it as DDDD:BB:DD.F, e.g. 0000:03:10.0 (or 03:10.0 for domain 0000)")
     }
 
