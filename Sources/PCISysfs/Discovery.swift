@@ -10,7 +10,7 @@ public struct PCIDeviceRecord: Sendable, Equatable, Encodable {
     /// Device ID.
     public let deviceID: UInt16
     /// Family, role and model from the table of supported devices.
-    public let supported: SupportedDevice
+    public let supported: IntelDevice
     /// The PF of a VF.
     public let physicalFunction: PCIAddress?
     /// A VF's index under its PF (the N of the PF's `virtfnN` link).
@@ -101,7 +101,7 @@ public struct DeviceDiscovery: Sendable {
         guard sysfs.exists(dir) else { throw .noSuchDevice(address) }
         let vendor = UInt16(truncatingIfNeeded: sysfs.readHex(dir + "/vendor") ?? 0)
         let device = UInt16(truncatingIfNeeded: sysfs.readHex(dir + "/device") ?? 0)
-        guard let supported = SupportedDevice.lookup(vendorID: vendor, deviceID: device) else {
+        guard let supported = IntelDevice.lookup(vendorID: vendor, deviceID: device) else {
             throw .notSupported(address, id: String(format4: vendor) + ":" + String(format4: device))
         }
         let pf = sysfs.linkTarget(dir + "/physfn").flatMap(PCIAddress.init)

@@ -1,49 +1,11 @@
-/// The hardware facts of each VF family and MAC generation, as data: device IDs, register
+import PMDCore
+
+/// The hardware facts of each VF family and MAC generation, as data: register
 /// offsets, bit masks, mailbox quirks and API levels. The engines (mailbox, lifecycle, rings,
 /// stats, filters) read everything from a `VFFamilyTable`; no offset is written inside them.
 ///
 /// Sources: 82599/X540/X550 VF datasheet topics as collected for ixgbevf (register map,
 /// mailbox, descriptors, family differences) and 82576/I350 VF topics for igbvf.
-
-/// The two driver families that share the engines.
-public enum VFFamily: String, Sendable {
-    /// 82599 / X540 / X550 VFs (10 GbE).
-    case ixgbevf
-    /// 82576 / I350 VFs (1 GbE).
-    case igbvf
-}
-
-/// MAC generations, in datasheet order. "X550 or later" is `>= .x550`.
-public enum VFGeneration: Int, Comparable, Sendable, CustomStringConvertible {
-    /// 82576 VF (igbvf).
-    case i82576
-    /// I350 VF (igbvf).
-    case i350
-    /// 82599 VF (ixgbevf).
-    case x82599
-    /// X540 VF.
-    case x540
-    /// X550 VF.
-    case x550
-    /// X550EM_x VF.
-    case x550emX
-    /// X550EM_a VF.
-    case x550emA
-
-    public static func < (a: VFGeneration, b: VFGeneration) -> Bool { a.rawValue < b.rawValue }
-
-    public var description: String {
-        switch self {
-        case .i82576: "82576 VF"
-        case .i350: "I350 VF"
-        case .x82599: "82599 VF"
-        case .x540: "X540 VF"
-        case .x550: "X550 VF"
-        case .x550emX: "X550EM_x VF"
-        case .x550emA: "X550EM_a VF"
-        }
-    }
-}
 
 /// Offsets of one queue's registers from the queue's block (base + stride × queue).
 public struct QueueRegisterLayout: Sendable {
@@ -132,11 +94,9 @@ public enum PromiscuousRequest: Sendable {
 /// Everything the engines need to know about one MAC generation of VF.
 public struct VFFamilyTable: Sendable {
     /// Family (driver) name.
-    public var family: VFFamily
-    /// MAC generation.
+    public var family: DeviceFamily { generation.family }
+    /// MAC generation; its VF device IDs are PMDCore's `IntelDevice.virtualFunctions`.
     public var generation: VFGeneration
-    /// PCI device IDs (vendor 0x8086).
-    public var deviceIDs: [UInt16]
 
     // MARK: Global registers
 
@@ -254,23 +214,29 @@ public struct VFFamilyTable: Sendable {
 }
 
 extension VFFamilyTable {
-    /// Every known VF table.
-    public static let all: [VFFamilyTable] = [
-        ixgbe(.x82599, ids: [0x10ED]), ixgbe(.x540, ids: [0x1515]), ixgbe(.x550, ids: [0x1565]),
-        ixgbe(.x550emX, ids: [0x15A8]), ixgbe(.x550emA, ids: [0x15C5]),
-        igb(.i82576, ids: [0x10CA]), igb(.i350, ids: [0x1520]),
-    ]
+    /// Every known VF table, in the order of PMDCore's `IntelDevice.virtualFunctions`.
+    public static let all: [VFFamilyTable] = IntelDevice.virtualFunctions.map { table(for: $0.generation) }
 
-    /// The table for an Intel device ID, or nil when the device is not a supported VF.
+    /// The table for a PCI vendor and device ID, or nil when the device is not a supported VF.
     public static func lookup(vendorID: UInt16, deviceID: UInt16) -> VFFamilyTable? {
-        guard vendorID == 0x8086 else { return nil }
-        return all.first { $0.deviceIDs.contains(deviceID) }
+        guard let device = IntelDevice.lookup(vendorID: vendorID, deviceID: deviceID), device.role == .vf else {
+            return nil
+        }
+        return all.first { $0.generation == device.generation }
+    }
+
+    /// The table of one generation.
+    static func table(for generation: VFGeneration) -> VFFamilyTable {
+        switch generation.family {
+        case .ixgbevf: ixgbe(generation)
+        case .igbvf: igb(generation)
+        }
     }
 
     /// 82599 / X540 / X550 VF register map, mailbox and descriptor facts.
-    static func ixgbe(_ generation: VFGeneration, ids: [UInt16]) -> VFFamilyTable {
+    static func ixgbe(_ generation: VFGeneration) -> VFFamilyTable {
         VFFamilyTable(
-            family: .ixgbevf, generation: generation, deviceIDs: ids,
+            generation: generation,
             // VFLINKS: bit 30 link up.
             linkRegister: 0x0010, linkUpBit: 0x4000_0000,
             // VTEICR / VTEIMC / VTEIAC / VTEIAM.
@@ -307,9 +273,9 @@ extension VFFamilyTable {
     }
 
     /// 82576 / I350 VF register map, mailbox and descriptor facts.
-    static func igb(_ generation: VFGeneration, ids: [UInt16]) -> VFFamilyTable {
+    static func igb(_ generation: VFGeneration) -> VFFamilyTable {
         VFFamilyTable(
-            family: .igbvf, generation: generation, deviceIDs: ids,
+            generation: generation,
             // STATUS: bit 1 link up, bits 7:6 speed.
             linkRegister: 0x0008, linkUpBit: 0x2,
             // EICR / EIMC (poll mode masks everything and reads EICR only).
