@@ -158,7 +158,7 @@ public struct DeviceDiscovery: Sendable {
         let netDir = dir + "/net/" + name
         let operstate = sysfs.read(netDir + "/operstate")
         let flags = sysfs.readHex(netDir + "/flags")
-        // IFF_UP is bit 0 of the interface flags; without flags, trust operstate.
+        // IFF_UP is bit 0 of the interface flags (uapi <linux/if.h>); without flags, trust operstate.
         let isUp = flags.map { $0 & 1 != 0 } ?? (operstate == "up")
         return (name, operstate, isUp)
     }

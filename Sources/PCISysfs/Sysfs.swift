@@ -2,7 +2,8 @@ import Foundation
 import SystemPackage
 
 /// Read access to a sysfs tree: `/sys` on a real machine, a directory of fixtures in tests.
-/// Every path vfpmd reads or writes under sysfs is spelled here.
+/// Every path vfpmd reads or writes under sysfs is spelled here (the kernel's ABI: Linux
+/// Documentation/ABI/testing/sysfs-bus-pci, sysfs-kernel-iommu_groups).
 public struct Sysfs: Sendable {
     /// The tree's root, `/sys` by default.
     public let root: String

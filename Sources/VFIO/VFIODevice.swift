@@ -49,7 +49,8 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
     private var references: [ObjectIdentifier: (region: DMAMemory, count: Int)] = [:]
     private var closed = false
 
-    /// Region indexes of a vfio-pci device (`VFIO_PCI_*_REGION_INDEX`).
+    /// Region indexes of a vfio-pci device (`VFIO_PCI_BAR0_REGION_INDEX`,
+    /// `VFIO_PCI_CONFIG_REGION_INDEX` in uapi <linux/vfio.h>).
     private enum RegionIndex {
         static let bar0: UInt32 = 0
         static let config: UInt32 = 7
@@ -105,6 +106,8 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
             configOffset = Int64(config.offset)
             configSize = Int(config.size)
             resetOffered = info.flags & UInt32(VFIO_DEVICE_FLAGS_RESET) != 0
+            // Configuration dword 0: vendor ID in bits 15:0, device ID in 31:16 (PCI Local Bus
+            // Specification 3.0 §6.2.1).
             let ids = try Self.readConfig(fd, offset: configOffset, at: 0, address: address)
             vendorID = UInt16(truncatingIfNeeded: ids)
             deviceID = UInt16(truncatingIfNeeded: ids >> 16)
