@@ -35,8 +35,6 @@ public final class VFIOContainer: @unchecked Sendable {
     private let iommuType: Int32
     /// Guards everything below.
     private let lock = NSLock()
-    /// What the IOMMU reported once set (nil before the first group, and in no-IOMMU mode).
-    private var info: IOMMUInfo?
     /// DMA mappings (nil before the first group).
     private var mapper: DMAMapper?
     /// Open groups and how many open devices use each.
@@ -109,13 +107,6 @@ public final class VFIOContainer: @unchecked Sendable {
         return closed
     }
 
-    /// What the IOMMU reported (nil until a device was opened, and in no-IOMMU mode).
-    public var iommuInfo: IOMMUInfo? {
-        lock.lock()
-        defer { lock.unlock() }
-        return info
-    }
-
     /// The current DMA mappings.
     public var mappings: [DMAMapper.Mapping] {
         lock.lock()
@@ -173,7 +164,6 @@ public final class VFIOContainer: @unchecked Sendable {
             return
         }
         let reported = try readIOMMUInfo(address)
-        info = reported
         vfioLog.debug("IOMMU: IOVA ranges \(reported.usableRanges.map { "0x\(String($0.lowerBound, radix: 16))-0x\(String($0.upperBound, radix: 16))" }), page sizes 0x\(String(reported.pageSizes ?? 0, radix: 16)), mappings available \(reported.dmaMappingsAvailable.map(String.init) ?? "unknown")")
         // Kernels before 5.10 do not report the limit; vfio_iommu_type1's parameter holds it.
         let limit = reported.dmaMappingsAvailable ?? sysfs.readInt(sysfs.dmaEntryLimitParameter)

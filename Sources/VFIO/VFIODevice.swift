@@ -29,8 +29,6 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
     public let vendorID: UInt16
     /// Device ID read from the configuration space.
     public let deviceID: UInt16
-    /// Driver family from the table of supported devices.
-    public let family: DeviceFamily
     /// BAR0, mapped.
     public let bar0: RegisterWindow
     /// The container whose address space the device uses.
@@ -59,20 +57,19 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
     /// Opens the VF at `address` (e.g. `0000:00:11.0` or `00:11.0`) in `container`.
     public static func open(address: String, container: VFIOContainer) throws(VFIOError) -> VFIODevice {
         let pci: PCIAddress
-        let checked: (record: PCIDeviceRecord, group: Int)
+        let group: Int
         do {
             pci = try PCIAddress.parse(address)
-            checked = try VFIOPreflight.check(pci, sysfs: container.sysfs, noIOMMU: container.mode == .noIOMMU)
+            group = try VFIOPreflight.check(pci, sysfs: container.sysfs, noIOMMU: container.mode == .noIOMMU).group
         } catch {
             throw .sysfs(error)
         }
-        return try VFIODevice(pci, family: checked.record.family, group: checked.group, container: container)
+        return try VFIODevice(pci, group: group, container: container)
     }
 
-    private init(_ address: PCIAddress, family: DeviceFamily, group groupNumber: Int, container: VFIOContainer) throws(VFIOError) {
+    private init(_ address: PCIAddress, group groupNumber: Int, container: VFIOContainer) throws(VFIOError) {
         pciAddress = address
         self.address = address.description
-        self.family = family
         self.container = container
         self.groupNumber = groupNumber
         let group = try container.attachGroup(groupNumber, for: address)
