@@ -288,11 +288,11 @@ extension VFFamilyTable {
         return code << 29
     }
 
-    /// The PF's multicast hash: of the destination address's last 12 bits at offset 4, 3, 2 or
-    /// 0 by the filter type the RESET reply gives (82599 datasheet §8.2.3.7 MCSTCTRL.MO:
-    /// bits 47:36, 46:35, 45:34, 43:32), 12 bits wide.
+    /// The PF's multicast hash of a destination address: its last two bytes (little endian)
+    /// shifted right by 4, 3, 2 or 0 by the filter type of the RESET reply, 12 bits kept
+    /// (82599 datasheet §8.2.3.7 MCSTCTRL.MO: address bits 47:36, 46:35, 45:34, 43:32).
     static let multicastHashShifts: [UInt32] = [4, 3, 2, 0]
-    /// The width of the multicast hash.
+    /// The 12 bits of the multicast hash.
     static let multicastHashMask: UInt32 = 0xFFF
 
     /// Relaxed-ordering bits of DCA_RXCTRL / DCA_TXCTRL, at the same positions in both
