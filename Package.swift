@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "PcapIO", targets: ["PcapIO"]),
         .library(name: "VFSimulator", targets: ["VFSimulator"]),
         .library(name: "VFDriver", targets: ["VFDriver"]),
+        .library(name: "PCISysfs", targets: ["PCISysfs"]),
         .library(name: "VFIO", targets: ["VFIO"]),
         .library(name: "Apps", targets: ["Apps"]),
     ],
@@ -55,11 +56,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Linux VFIO: container, groups, devices, DMA mapping; sysfs discovery and binding.
+        // sysfs PCI administration: addresses, discovery, vfio-pci binding, SR-IOV, the checks
+        // made before VFIO opens a device.
+        .target(
+            name: "PCISysfs",
+            dependencies: [
+                "PMDCore",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // Linux VFIO: container, groups, devices, DMA mapping (IOMMU or no-IOMMU).
         .target(
             name: "VFIO",
             dependencies: [
                 "PMDCore",
+                "PCISysfs",
                 "CShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -82,6 +93,7 @@ let package = Package(
                 "PcapIO",
                 "VFSimulator",
                 "VFDriver",
+                "PCISysfs",
                 "VFIO",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -94,7 +106,7 @@ let package = Package(
                 "PMDCore",
                 "PcapIO",
                 "Apps",
-                "VFIO",
+                "PCISysfs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -108,10 +120,13 @@ let package = Package(
         // A simulated VF with in-memory wires, for the driver and reliability tests.
         .target(name: "DriverTestSupport", dependencies: ["VFDriver", "VFSimulator", "PMDCore"], path: "Tests/DriverTestSupport"),
         .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore", "DriverTestSupport"]),
-        .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PMDCore", "CShims"]),
-        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore", "VFIO", "VFSimulator", "TestSupport"]),
+        // A fake sysfs tree (devices, drivers, groups, SR-IOV files) and a kernel that answers writes.
+        .target(name: "SysfsTestSupport", dependencies: ["PCISysfs"], path: "Tests/SysfsTestSupport"),
+        .testTarget(name: "PCISysfsTests", dependencies: ["PCISysfs", "PMDCore", "SysfsTestSupport"]),
+        .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PCISysfs", "PMDCore", "CShims", "SysfsTestSupport"]),
+        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore", "PCISysfs", "VFSimulator", "TestSupport"]),
         // The fault matrix, hostile input and security checks on simulator, driver and apps together.
-        .testTarget(name: "ReliabilityTests", dependencies: ["Apps", "VFDriver", "VFSimulator", "VFIO", "PMDCore", "PcapIO", "DriverTestSupport"]),
+        .testTarget(name: "ReliabilityTests", dependencies: ["Apps", "VFDriver", "VFSimulator", "PCISysfs", "VFIO", "PMDCore", "PcapIO", "DriverTestSupport"]),
         // Forwarding between simulated VFs with random faults for a given time (scripts/soak.sh).
         .executableTarget(
             name: "vfpmd-soak",

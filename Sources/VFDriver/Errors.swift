@@ -32,7 +32,7 @@ public enum VFDriverError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unsupportedDevice(address, vendor, device):
-            return "\(address) is \(String(format4: vendor)):\(String(format4: device)), not a supported VF (ixgbevf: 8086:10ed, 1515, 1565, 15a8, 15c5; igbvf: 8086:10ca, 1520): pick a VF address from `vfpmd devices`"
+            return "\(address) is \(String(format4: vendor)):\(String(format4: device)), not a supported VF (\(IntelDevice.virtualFunctionIDList)): pick a VF address from `vfpmd devices`"
         case let .invalidConfiguration(text):
             return "invalid port configuration: \(text)"
         case let .mailboxTimeout(address, message):

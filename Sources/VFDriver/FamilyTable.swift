@@ -1,76 +1,45 @@
-/// The hardware facts of each VF family and MAC generation, as data: device IDs, register
-/// offsets, bit masks, mailbox quirks and API levels. The engines (mailbox, lifecycle, rings,
-/// stats, filters) read everything from a `VFFamilyTable`; no offset is written inside them.
-///
-/// Sources: 82599/X540/X550 VF datasheet topics as collected for ixgbevf (register map,
-/// mailbox, descriptors, family differences) and 82576/I350 VF topics for igbvf.
+import PMDCore
 
-/// The two driver families that share the engines.
-public enum VFFamily: String, Sendable {
-    /// 82599 / X540 / X550 VFs (10 GbE).
-    case ixgbevf
-    /// 82576 / I350 VFs (1 GbE).
-    case igbvf
-}
+// The hardware facts of each VF family and MAC generation, as data: register offsets, bits,
+// field layouts, mailbox quirks and API levels. The engines (mailbox, lifecycle, rings, stats,
+// filters) take every offset and bit from a `VFFamilyTable` or its shared constants; none is
+// written inside them. Device IDs are PMDCore's `IntelDevice` table.
+//
+// Citations: "82599 datasheet" is the Intel 82599 10 GbE Controller Datasheet (its VF chapter
+// §8.3 also describes the X540/X550 VFs, whose own datasheets add VFLINKS speeds and the VF RSS
+// registers); "82576 datasheet" is the Intel 82576EB GbE Controller Datasheet (the I350 VF is
+// the same block). Facts were cross-checked in the Linux, Intel out-of-tree and DPDK drivers.
 
-/// MAC generations, in datasheet order. "X550 or later" is `>= .x550`.
-public enum VFGeneration: Int, Comparable, Sendable, CustomStringConvertible {
-    /// 82576 VF (igbvf).
-    case i82576
-    /// I350 VF (igbvf).
-    case i350
-    /// 82599 VF (ixgbevf).
-    case x82599
-    /// X540 VF.
-    case x540
-    /// X550 VF.
-    case x550
-    /// X550EM_x VF.
-    case x550emX
-    /// X550EM_a VF.
-    case x550emA
-
-    public static func < (a: VFGeneration, b: VFGeneration) -> Bool { a.rawValue < b.rawValue }
-
-    public var description: String {
-        switch self {
-        case .i82576: "82576 VF"
-        case .i350: "I350 VF"
-        case .x82599: "82599 VF"
-        case .x540: "X540 VF"
-        case .x550: "X550 VF"
-        case .x550emX: "X550EM_x VF"
-        case .x550emA: "X550EM_a VF"
-        }
-    }
-}
-
-/// Offsets of one queue's registers from the queue's block (base + stride × queue).
+/// Offsets of one queue's registers from the queue's block (base + stride × queue): 82599
+/// datasheet §8.3 (VFRDBAL…VFRXDCTL at 0x1000 + 0x40·n, VFTDBAL…VFTDWBAH at 0x2000 + 0x40·n);
+/// 82576 datasheet §8.26 (RDBAL…RXDCTL at 0x2800 + 0x100·q, TDBAL…TDWBAH at 0x3800 + 0x100·q).
 public struct QueueRegisterLayout: Sendable {
     /// First queue's block.
     public var base: Int
     /// Bytes between queue blocks.
     public var stride: Int
-    /// Ring base IOVA, low and high word.
+    /// Ring base IOVA, low and high word (RDBAL/RDBAH, TDBAL/TDBAH).
     public var baseLow = 0x00, baseHigh = 0x04
-    /// Ring length in bytes.
+    /// Ring length in bytes (RDLEN/TDLEN: descriptors × 16, a multiple of 128).
     public var length = 0x08
-    /// Head and tail.
+    /// Head and tail (RDH/RDT, TDH/TDT).
     public var head = 0x10, tail = 0x18
     /// Queue control (RXDCTL / TXDCTL).
     public var control = 0x28
     /// Buffer size control (SRRCTL, RX only; 0 for TX).
     public var splitControl: Int
-    /// DCA / relaxed-ordering control.
+    /// DCA / relaxed-ordering control (DCA_RXCTRL / DCA_TXCTRL).
     public var dcaControl: Int
-    /// Head write-back address (TX only).
+    /// Head write-back address (TDWBAL/TDWBAH, TX only; 0 keeps it off).
     public var writeBackLow = 0x38, writeBackHigh = 0x3C
 
     /// Absolute offset of register `offset` of queue `queue`.
     public func offset(_ offset: Int, queue: Int) -> Int { base + stride * queue + offset }
 }
 
-/// A device counter: where it is and how wide it is.
+/// A device counter: where it is and how wide it is (82599 datasheet §8.3 VFGPRC…VFMPRC:
+/// octet counters are 36 bits, LSB register plus bits 35:32 in the MSB register; 82576
+/// datasheet §8.26 VFGPRC…VFMPRC: all 32 bits). Counters wrap and are not cleared on read.
 public struct CounterRegister: Sendable {
     /// Offset of the (low) register.
     public var low: Int
@@ -78,6 +47,8 @@ public struct CounterRegister: Sendable {
     public var high: Int?
     /// Bits the counter has before it wraps.
     public var width: Int { high == nil ? 32 : 36 }
+    /// The bits of the high register that belong to the counter (35:32).
+    static let highBitsMask: UInt32 = 0xF
 }
 
 /// The VF's statistics registers (one set per VF).
@@ -94,7 +65,8 @@ public struct StatsRegisters: Sendable {
     public var rxMulticast: CounterRegister
 }
 
-/// How a family's RX write-back descriptor reports status and errors.
+/// How a family's RX write-back descriptor reports status and errors (the extended
+/// status/error dword: 82599 datasheet §7.1.6, 82576 datasheet §7.1.5).
 public struct RxDescriptorBits: Sendable {
     /// Errors that make the frame unusable (dropped and counted).
     public var frameErrors: UInt32
@@ -112,7 +84,8 @@ public struct RxDescriptorBits: Sendable {
 
 /// Where RSS is configured for the VF.
 public enum RSSControl: Sendable {
-    /// The VF owns its hash key and redirection table (X550 and later).
+    /// The VF owns its hash key and redirection table (X550 and later: VFMRQC, VFRSSRK,
+    /// VFRETA; layout in `VFFamilyTable.RSSRegisters`).
     case vfRegisters(mrqc: Int, key: Int, reta: Int)
     /// Shared with the PF; readable through GET_RETA / GET_RSS_KEY when the PF allows it.
     case sharedWithPF
@@ -129,39 +102,55 @@ public enum PromiscuousRequest: Sendable {
     case igbSetPromisc
 }
 
+/// The values a VF's queue registers are given back after a VF reset, which leaves them
+/// undefined (82599 datasheet §7.10, VF reset; the power-on values of §8.3 VFSRRCTL,
+/// VFDCA_RXCTRL, VFDCA_TXCTRL, as the Intel out-of-tree and DPDK drivers restore them).
+public struct QueueResetValues: Sendable {
+    /// SRRCTL: BSIZEPKT 2 KiB, BSIZEHDR 256 bytes.
+    public var splitControl: UInt32
+    /// DCA_RXCTRL: descriptor read, data write and header write relaxed ordering.
+    public var rxDCAControl: UInt32
+    /// DCA_TXCTRL: descriptor read, descriptor write-back and data read relaxed ordering.
+    public var txDCAControl: UInt32
+}
+
 /// Everything the engines need to know about one MAC generation of VF.
 public struct VFFamilyTable: Sendable {
     /// Family (driver) name.
-    public var family: VFFamily
-    /// MAC generation.
+    public var family: DeviceFamily { generation.family }
+    /// MAC generation; its VF device IDs are PMDCore's `IntelDevice.virtualFunctions`.
     public var generation: VFGeneration
-    /// PCI device IDs (vendor 0x8086).
-    public var deviceIDs: [UInt16]
 
-    // MARK: Global registers
+    // MARK: Global registers (82599 datasheet §8.3 VFCTRL, VFSTATUS, VFLINKS, VTEICR…VTEIAM;
+    // 82576 datasheet §8.2 CTRL, STATUS and §8.8 EICR, EIMC)
 
-    /// Control register with the VF reset bit.
+    /// Control register with the VF reset bit (VFCTRL / CTRL).
     public var control = 0x0000
-    /// VF reset bit in `control`.
+    /// VF reset bit in `control` (RST, bit 26).
     public var resetBit: UInt32 = 0x0400_0000
-    /// Status register, read to flush posted writes.
+    /// Status register, read to flush posted writes (VFSTATUS / STATUS).
     public var status = 0x0008
-    /// Register holding the link-up bit and speed.
+    /// Register holding the link-up bit and speed (VFLINKS / STATUS).
     public var linkRegister: Int
-    /// Link-up bit in `linkRegister`.
+    /// Link-up bit in `linkRegister` (VFLINKS bit 30 / STATUS.LU bit 1).
     public var linkUpBit: UInt32
-    /// Interrupt cause (read to clear) and mask clear.
+    /// Lowest bit of the 2-bit speed field in `linkRegister` (VFLINKS 29:28 / STATUS 7:6).
+    public var linkSpeedShift: UInt32
+    /// VFLINKS bit 27 (X550 and later): with speed 11 2.5 Gb/s, with 01 on X550 5 Gb/s; 0 when absent.
+    public var linkNonStandardSpeedBit: UInt32
+    /// Interrupt cause (read to clear) and mask clear (VTEICR / VTEIMC; EICR / EIMC).
     public var interruptCause: Int, interruptMaskClear: Int
-    /// Auto-clear and auto-mask enables, written 0 in poll mode where the VF has them (ixgbe).
+    /// Auto-clear and auto-mask enables, written 0 in poll mode where the VF has them (VTEIAC, VTEIAM).
     public var interruptAutoClear: Int?, interruptAutoMask: Int?
-    /// Packet split / RSS queues-per-pool register, when the VF writes one.
+    /// Packet split / RSS queues-per-pool register (VFPSRTYPE), when the VF writes one.
     public var packetSplitType: Int?
 
-    // MARK: Mailbox
+    // MARK: Mailbox (82599 datasheet §8.3 VFMailbox, VFMBMEM; 82576 datasheet §8.26
+    // V2PMAILBOX, VMBMEM; the protocol of §7.10)
 
     /// Mailbox control/status register.
     public var mailboxControl: Int
-    /// First word of the 16-word mailbox memory.
+    /// First word of the mailbox memory (`mailboxWords` words, 4 bytes apart).
     public var mailboxMemory: Int
     /// Whether a posted message waits for the PF's acknowledgement before the reply.
     public var postWaitsForAck: Bool
@@ -169,51 +158,53 @@ public struct VFFamilyTable: Sendable {
     public var resetReplyWords: Int
     /// Microseconds to wait after setting the reset bit before polling the mailbox.
     public var resetSettleMicroseconds: Int
-    /// Whether the VF rewrites its queue registers to their reset values after a reset.
-    public var rewritesQueueDefaultsAfterReset: Bool
+    /// The queue registers' values rewritten after a VF reset, nil when the VF keeps them.
+    public var queueResetValues: QueueResetValues?
     /// Whether the mailbox has API negotiation, GET_QUEUES and UPDATE_XCAST_MODE.
     public var negotiatesAPI: Bool
     /// Whether SET_LPE is honoured per VF (X540+, igb) or only with the PF's own MTU (82599).
     public var perVFJumbo: Bool
     /// Bytes SET_LPE adds to the MTU: header and CRC (ixgbevf), plus a VLAN tag (igbvf).
     public var maxFrameOverhead: Int
-    /// Retries of the RSTI/RSTD wait after the reset bit, 5 µs apart.
+    /// Retries of the RSTI/RSTD wait after the reset bit, `Timing.resetDoneWaitInterval` apart.
     public var resetWaitTries: Int
 
-    // MARK: Queues
+    // MARK: Queues (82599 datasheet §8.3 VFSRRCTL, VFRXDCTL, VFTXDCTL, VFDCA_*; 82576
+    // datasheet §8.26 SRRCTL, RXDCTL, TXDCTL, DCA_*)
 
     /// Queue pairs the VF has without asking the PF (igb), or the most GET_QUEUES may grant.
     public var maxQueues: Int
     /// RX and TX register blocks.
     public var rxQueue: QueueRegisterLayout, txQueue: QueueRegisterLayout
-    /// SRRCTL: one-buffer advanced descriptors.
+    /// SRRCTL.DESCTYPE 001 (bits 27:25): advanced descriptors, one buffer.
     public var srrctlOneBuffer: UInt32 = 0x0200_0000
-    /// SRRCTL: drop when no descriptor is free.
+    /// SRRCTL.DROP_EN: drop when no descriptor is free (bit 28 ixgbe, bit 31 igb).
     public var srrctlDropEnable: UInt32
-    /// SRRCTL: largest packet buffer, in KiB.
+    /// SRRCTL.BSIZEPKT's largest packet buffer, in KiB.
     public var maxBufferKiB: Int
-    /// RXDCTL / TXDCTL enable bit.
+    /// RXDCTL / TXDCTL.ENABLE (bit 25).
     public var queueEnable: UInt32 = 0x0200_0000
-    /// RXDCTL / TXDCTL flush bit (written alone to stop a TX queue).
+    /// RXDCTL / TXDCTL.SWFLSH (bit 26; written alone to stop a TX queue).
     public var queueFlush: UInt32 = 0x0400_0000
-    /// RXDCTL bits ORed in with ENABLE (thresholds).
+    /// RXDCTL bits ORed in with ENABLE (thresholds, `queueThresholds`).
     public var rxControlThresholds: UInt32
-    /// TXDCTL bits ORed in with ENABLE (thresholds).
+    /// TXDCTL bits ORed in with ENABLE (thresholds, `queueThresholds`).
     public var txControlThresholds: UInt32
-    /// RXDCTL VLAN strip bit when the VF controls stripping (ixgbe), nil when the PF does (igb).
+    /// RXDCTL.VME (bit 30) when the VF controls VLAN stripping (ixgbe), nil when the PF does (igb).
     public var vlanStripBit: UInt32?
     /// Whether RXDCTL.RLPML (per-queue max length) works (X540 and later).
     public var hasPerQueueMaxLength: Bool
     /// Whether the enable bits must be polled back (ixgbe) or read back at once (igb).
     public var pollsQueueEnable: Bool
-    /// DCA/relaxed-ordering values: RX descriptor read RO; TX descriptor and data read RO, write-back RO clear.
+    /// DCA_RXCTRL / DCA_TXCTRL values: RX descriptor read relaxed ordering; TX descriptor and
+    /// data read relaxed ordering with write-back relaxed ordering clear (write-backs in order).
     public var rxDCAValue: UInt32, txDCAValue: UInt32
 
-    // MARK: Descriptors
+    // MARK: Descriptors (82599 datasheet §7.1.6, §7.2.3.2.4; 82576 datasheet §7.1.5, §7.2.2)
 
     /// RX write-back status and error bits.
     public var rxBits: RxDescriptorBits
-    /// Check-context bit set in every TX data descriptor (ixgbe VFs), 0 when unused (igb).
+    /// Check-context bit (olinfo CC, bit 7) set in every TX data descriptor (ixgbe VFs), 0 for igb.
     public var txCheckContext: UInt32
     /// Largest bytes in one TX data descriptor.
     public var maxTxBytesPerDescriptor: Int
@@ -231,18 +222,19 @@ public struct VFFamilyTable: Sendable {
 
     /// Decodes the link register into a speed in Mb/s (link assumed up).
     public func speedMbps(linkRegister value: UInt32) -> Int {
+        let code = (value >> linkSpeedShift) & Self.linkSpeedMask
         switch family {
         case .igbvf:
-            // 82576 STATUS bits 7:6: 00 10M, 01 100M, 10/11 1000M.
-            switch (value >> 6) & 0x3 {
+            // STATUS.SPEED: 00 10M, 01 100M, 10/11 1000M.
+            switch code {
             case 0: return 10
             case 1: return 100
             default: return 1000
             }
         case .ixgbevf:
-            // VFLINKS bits 29:28, with bit 27 (non-standard) on X550 and later.
-            let code = (value >> 28) & 0x3
-            let nonStandard = generation >= .x550 && value & 0x0800_0000 != 0
+            // VFLINKS.SPEED: 11 10G (2.5G non-standard), 10 1G, 01 100M (5G non-standard on
+            // X550), 00 10M on X550 and later (reserved before).
+            let nonStandard = value & linkNonStandardSpeedBit != 0
             switch code {
             case 3: return nonStandard ? 2500 : 10_000
             case 2: return 1000
@@ -253,71 +245,279 @@ public struct VFFamilyTable: Sendable {
     }
 }
 
-extension VFFamilyTable {
-    /// Every known VF table.
-    public static let all: [VFFamilyTable] = [
-        ixgbe(.x82599, ids: [0x10ED]), ixgbe(.x540, ids: [0x1515]), ixgbe(.x550, ids: [0x1565]),
-        ixgbe(.x550emX, ids: [0x15A8]), ixgbe(.x550emA, ids: [0x15C5]),
-        igb(.i82576, ids: [0x10CA]), igb(.i350, ids: [0x1520]),
-    ]
+// MARK: - Constants both families share
 
-    /// The table for an Intel device ID, or nil when the device is not a supported VF.
+extension VFFamilyTable {
+    /// What every register reads once the device is gone: a PCIe read that no function
+    /// completes returns all ones (surprise removal, a VF disabled under the driver).
+    static let removedDeviceRead: UInt32 = 0xFFFF_FFFF
+    /// Written to the interrupt mask-clear register: masks every cause (poll mode).
+    static let interruptMaskAll: UInt32 = 0xFFFF_FFFF
+    /// Words of the mailbox memory (VFMBMEM / VMBMEM: 16 × 32 bits).
+    static let mailboxWords = 16
+    /// The mask of the 2-bit link speed field.
+    static let linkSpeedMask: UInt32 = 0x3
+
+    /// SRRCTL.BSIZEPKT counts the packet buffer in 1 KiB units: bytes >> 10.
+    static let srrctlPacketBufferShift = 10
+    /// SRRCTL.BSIZEHDR counts the header buffer in 64-byte units at bits 13:8 (11:8 on igb):
+    /// bytes << 2.
+    static let srrctlHeaderBufferShift = 2
+
+    /// RXDCTL.RLPML: the largest frame this queue accepts (bits 13:0, X540 and later).
+    static let rxControlMaxLengthMask: UInt32 = 0x3FFF
+    /// RXDCTL.RLPML_EN (bit 15): RLPML is in force.
+    static let rxControlMaxLengthEnable: UInt32 = 0x8000
+
+    /// RXDCTL's RLPML and RLPML_EN for frames of at most `frameLength` bytes; ORed into an
+    /// RXDCTL value whose RLPML bits are clear.
+    static func rxControlMaxLength(_ frameLength: Int) -> UInt32 {
+        UInt32(frameLength) & rxControlMaxLengthMask | rxControlMaxLengthEnable
+    }
+
+    /// RXDCTL / TXDCTL threshold fields: PTHRESH bits 6:0, HTHRESH 14:8, WTHRESH 22:16 (the
+    /// 82599 datasheet §7.2.3.4, §7.2.3.5 describe their use; igb's fields are 5 bits wide
+    /// at the same positions).
+    static func queueThresholds(prefetch: UInt32, host: UInt32, writeBack: UInt32) -> UInt32 {
+        prefetch | host << 8 | writeBack << 16
+    }
+
+    /// VFPSRTYPE.RQPL (bits 31:29): RSS queues per pool, 0 = 1, 1 = 2, 2 = 4 or more.
+    static func rssQueuesPerPool(_ queues: Int) -> UInt32 {
+        let code: UInt32 = queues >= 4 ? 2 : queues == 2 ? 1 : 0
+        return code << 29
+    }
+
+    /// The PF's multicast hash of a destination address: its last two bytes (little endian)
+    /// shifted right by 4, 3, 2 or 0 by the filter type of the RESET reply, 12 bits kept
+    /// (82599 datasheet §8.2.3.7 MCSTCTRL.MO: address bits 47:36, 46:35, 45:34, 43:32).
+    static let multicastHashShifts: [UInt32] = [4, 3, 2, 0]
+    /// The 12 bits of the multicast hash.
+    static let multicastHashMask: UInt32 = 0xFFF
+
+    /// Relaxed-ordering bits of DCA_RXCTRL / DCA_TXCTRL, at the same positions in both
+    /// families (82599 datasheet §8.3 VFDCA_RXCTRL, VFDCA_TXCTRL; 82576 datasheet §8.26).
+    enum RelaxedOrdering {
+        /// RX descriptor read.
+        static let rxDescriptorRead: UInt32 = 1 << 9
+        /// RX data write.
+        static let rxDataWrite: UInt32 = 1 << 13
+        /// RX header write.
+        static let rxHeaderWrite: UInt32 = 1 << 15
+        /// TX descriptor read.
+        static let txDescriptorRead: UInt32 = 1 << 9
+        /// TX descriptor write-back: must stay clear (write-backs in order, or DD is seen
+        /// before the descriptors before it are written).
+        static let txDescriptorWriteBack: UInt32 = 1 << 11
+        /// TX data read.
+        static let txDataRead: UInt32 = 1 << 13
+    }
+
+    /// The VF's own RSS registers, X550 and later (X550 datasheet, VF registers VFMRQC,
+    /// VFRSSRK, VFRETA; the hash as in 82599 datasheet §7.1.2.8).
+    enum RSSRegisters {
+        /// VFMRQC.RSSEN (bit 0).
+        static let enable: UInt32 = 1 << 0
+        /// VFMRQC hash fields: IPv4/TCP (bit 16), IPv4 (17), IPv6 (20), IPv6/TCP (21).
+        static let hashIPv4TCP: UInt32 = 1 << 16
+        static let hashIPv4: UInt32 = 1 << 17
+        static let hashIPv6: UInt32 = 1 << 20
+        static let hashIPv6TCP: UInt32 = 1 << 21
+        /// VFRSSRK: the 40-byte key in 10 registers, byte 0 in bits 7:0 of the first.
+        static let keyRegisters = 10
+        /// VFRETA: 64 entries in 16 registers, 4 of 8 bits each, entry 4·r + e at bits 8·e.
+        static let redirectionRegisters = 16
+        static let entriesPerRedirectionRegister = 4
+        static let redirectionEntryBits: UInt32 = 8
+        /// Bytes between consecutive key and redirection registers.
+        static let registerStride = 4
+    }
+
+    /// Layout of the 16-byte advanced RX and TX descriptors both families use (82599
+    /// datasheet §7.1.6 RX read and write-back formats, §7.2.3.2.3 TX context, §7.2.3.2.4 TX
+    /// data and write-back; 82576 datasheet §7.1.5, §7.2.2: the same layout).
+    @usableFromInline
+    enum DescriptorLayout {
+        /// Bytes per descriptor; rings are arrays of them (82599 datasheet §7.1.9).
+        @inlinable static var size: Int { 16 }
+        /// log2 of `size`: slot i is at byte i << 4.
+        @inlinable static var sizeShift: Int { 4 }
+        /// RX read format: packet buffer address (bytes 0–7) and header buffer address (8–15,
+        /// 0: no header split; writing it clears DD).
+        @inlinable static var rxPacketAddressOffset: Int { 0 }
+        @inlinable static var rxHeaderAddressOffset: Int { 8 }
+        /// RX write-back: pkt_info/hdr_info (bytes 0–3), RSS hash (4–7), extended status and
+        /// errors (8–11), length (bits 15:0) and VLAN tag (31:16) of bytes 12–15.
+        @inlinable static var rxInfoOffset: Int { 0 }
+        @inlinable static var rxRSSOffset: Int { 4 }
+        @inlinable static var rxStatusOffset: Int { 8 }
+        @inlinable static var rxLengthAndVLANOffset: Int { 12 }
+        @inlinable static var rxLengthMask: UInt32 { 0xFFFF }
+        @inlinable static var rxVLANShift: UInt32 { 16 }
+        /// TX data read format: buffer address (bytes 0–7), cmd_type_len (8–11),
+        /// olinfo_status (12–15); the write-back puts DD in bytes 12–15.
+        @inlinable static var txAddressOffset: Int { 0 }
+        @inlinable static var txCommandOffset: Int { 8 }
+        @inlinable static var txOptionsOffset: Int { 12 }
+        @inlinable static var txStatusOffset: Int { 12 }
+        /// TX context: vlan_macip_lens (bytes 0–3: IPLEN 8:0, MACLEN 15:9, VLAN 31:16),
+        /// seqnum_seed (4–7), type_tucmd_mlhl (8–11), mss_l4len_idx (12–15).
+        @inlinable static var contextLengthsOffset: Int { 0 }
+        @inlinable static var contextSeedOffset: Int { 4 }
+        @inlinable static var contextTypeOffset: Int { 8 }
+        @inlinable static var contextIndexOffset: Int { 12 }
+        /// vlan_macip_lens: the VLAN tag's shift and the field's mask.
+        @inlinable static var contextVLANShift: UInt32 { 16 }
+        @inlinable static var contextVLANMask: UInt32 { 0xFFFF_0000 }
+    }
+
+    /// Delays and bounded polls of the bring-up, stop and link sequences, as the Linux and
+    /// DPDK VF drivers wait (82599 datasheet §4.6.7.1, §4.6.8.1: queues change state only
+    /// after their outstanding work is done).
+    enum Timing {
+        /// After stopping every queue, and after a VF reset at close (µs).
+        static let queueStopSettle = 2000
+        /// Polls of the reset bit clearing itself, and their interval (µs).
+        static let resetBitPolls = 200, resetBitPollInterval = 5
+        /// Interval of the wait for RSTI/RSTD to clear after a VF reset (µs; tries per family).
+        static let resetDoneWaitInterval = 5
+        /// Between posting RESET and reading its reply (µs).
+        static let resetReplyDelay = 10_000
+        /// Polls of a queue's ENABLE bit reading back set, and their interval (µs).
+        static let queueEnablePolls = 10, queueEnablePollInterval = 1000
+        /// Polls of an RX queue's ENABLE bit reading back clear, and their interval (µs).
+        static let queueDisablePolls = 10, queueDisablePollInterval = 10
+        /// 82599: reads of a link-up VFLINKS that must all say up, and their interval (µs).
+        static let linkDebounceReads = 5, linkDebounceInterval = 100
+    }
+}
+
+// MARK: - The tables
+
+extension VFFamilyTable {
+    /// Every known VF table, in the order of PMDCore's `IntelDevice.virtualFunctions`.
+    public static let all: [VFFamilyTable] = IntelDevice.virtualFunctions.map { table(for: $0.generation) }
+
+    /// The table for a PCI vendor and device ID, or nil when the device is not a supported VF.
     public static func lookup(vendorID: UInt16, deviceID: UInt16) -> VFFamilyTable? {
-        guard vendorID == 0x8086 else { return nil }
-        return all.first { $0.deviceIDs.contains(deviceID) }
+        guard let device = IntelDevice.lookup(vendorID: vendorID, deviceID: deviceID), device.role == .vf else {
+            return nil
+        }
+        return all.first { $0.generation == device.generation }
+    }
+
+    /// The table of one generation.
+    static func table(for generation: VFGeneration) -> VFFamilyTable {
+        switch generation.family {
+        case .ixgbevf: ixgbe(generation)
+        case .igbvf: igb(generation)
+        }
+    }
+
+    /// Bits of the 82599/X540/X550 VF's registers and descriptors named in its table.
+    private enum Ixgbe {
+        /// VFLINKS (82599 datasheet §8.3): LINK_UP bit 30, SPEED 29:28, SPEED_NON_STD bit 27.
+        static let linkUp: UInt32 = 1 << 30
+        static let linkSpeedShift: UInt32 = 28
+        static let linkNonStandardSpeed: UInt32 = 1 << 27
+        /// VFSRRCTL.DROP_EN (bit 28).
+        static let srrctlDropEnable: UInt32 = 1 << 28
+        /// VFRXDCTL.VME (bit 30): strip the VLAN tag into the descriptor.
+        static let vlanStrip: UInt32 = 1 << 30
+        /// RX write-back extended errors (82599 datasheet §7.1.6): CE 24, LE 25, PE 27,
+        /// OSE 28, USE 29, TCPE 30, IPE 31.
+        static let crcError: UInt32 = 1 << 24
+        static let lengthError: UInt32 = 1 << 25
+        static let packetError: UInt32 = 1 << 27
+        static let oversize: UInt32 = 1 << 28
+        static let undersize: UInt32 = 1 << 29
+        static let l4ChecksumError: UInt32 = 1 << 30
+        static let ipChecksumError: UInt32 = 1 << 31
+        /// TX data olinfo_status.CC (bit 7, 82599 datasheet §7.2.3.2.4): check the context
+        /// at IDX; a VF must set it (Tx switching; X550 MDD stops a queue without it).
+        static let checkContext: UInt32 = 1 << 7
     }
 
     /// 82599 / X540 / X550 VF register map, mailbox and descriptor facts.
-    static func ixgbe(_ generation: VFGeneration, ids: [UInt16]) -> VFFamilyTable {
+    static func ixgbe(_ generation: VFGeneration) -> VFFamilyTable {
         VFFamilyTable(
-            family: .ixgbevf, generation: generation, deviceIDs: ids,
-            // VFLINKS: bit 30 link up.
-            linkRegister: 0x0010, linkUpBit: 0x4000_0000,
+            generation: generation,
+            linkRegister: 0x0010, linkUpBit: Ixgbe.linkUp, linkSpeedShift: Ixgbe.linkSpeedShift,
+            linkNonStandardSpeedBit: generation >= .x550 ? Ixgbe.linkNonStandardSpeed : 0,
             // VTEICR / VTEIMC / VTEIAC / VTEIAM.
             interruptCause: 0x0100, interruptMaskClear: 0x010C, interruptAutoClear: 0x0110, interruptAutoMask: 0x0114,
+            // VFPSRTYPE.
             packetSplitType: 0x0300,
             // VFMAILBOX and VFMBMEM; legacy transaction (no PFACK wait), 4-word RESET reply, 50 ms settle.
             mailboxControl: 0x02FC, mailboxMemory: 0x0200, postWaitsForAck: false, resetReplyWords: 4,
-            resetSettleMicroseconds: 50_000, rewritesQueueDefaultsAfterReset: true, negotiatesAPI: true,
+            resetSettleMicroseconds: 50_000,
+            queueResetValues: QueueResetValues(
+                splitControl: 2 | 256 << UInt32(srrctlHeaderBufferShift),
+                rxDCAControl: RelaxedOrdering.rxDescriptorRead | RelaxedOrdering.rxDataWrite | RelaxedOrdering.rxHeaderWrite,
+                txDCAControl: RelaxedOrdering.txDescriptorRead | RelaxedOrdering.txDescriptorWriteBack | RelaxedOrdering.txDataRead),
+            negotiatesAPI: true,
             perVFJumbo: generation >= .x540, maxFrameOverhead: 18, resetWaitTries: 10_000,
             maxQueues: 8,
-            // VFRDBAL..VFRXDCTL at 0x1000 + 0x40·n; SRRCTL +0x14, DCA_RXCTRL +0x0C.
+            // VFRDBAL..VFRXDCTL at 0x1000 + 0x40·n; VFSRRCTL +0x14, VFDCA_RXCTRL +0x0C.
             rxQueue: QueueRegisterLayout(base: 0x1000, stride: 0x40, splitControl: 0x14, dcaControl: 0x0C),
-            // VFTDBAL..VFTXDCTL at 0x2000 + 0x40·n; DCA_TXCTRL +0x0C.
+            // VFTDBAL..VFTXDCTL at 0x2000 + 0x40·n; VFDCA_TXCTRL +0x0C.
             txQueue: QueueRegisterLayout(base: 0x2000, stride: 0x40, splitControl: 0, dcaControl: 0x0C),
-            srrctlDropEnable: 0x1000_0000, maxBufferKiB: 16,
+            srrctlDropEnable: Ixgbe.srrctlDropEnable, maxBufferKiB: 16,
             rxControlThresholds: 0,
-            // TXDCTL: PTHRESH 32, HTHRESH 1, WTHRESH 0 (poll mode).
-            txControlThresholds: 32 | 1 << 8,
-            vlanStripBit: 0x4000_0000, hasPerQueueMaxLength: generation >= .x540, pollsQueueEnable: true,
-            // DCA_RXCTRL bit 9; DCA_TXCTRL bits 9 | 13 (bit 11, write-back RO, clear).
-            rxDCAValue: 1 << 9, txDCAValue: 1 << 9 | 1 << 13,
-            // CE | LE | PE | OSE | USE; IPE bit 31, TCPE bit 30.
+            // VFTXDCTL: PTHRESH 32, HTHRESH 1, WTHRESH 0 (poll mode).
+            txControlThresholds: queueThresholds(prefetch: 32, host: 1, writeBack: 0),
+            vlanStripBit: Ixgbe.vlanStrip, hasPerQueueMaxLength: generation >= .x540, pollsQueueEnable: true,
+            rxDCAValue: RelaxedOrdering.rxDescriptorRead,
+            txDCAValue: RelaxedOrdering.txDescriptorRead | RelaxedOrdering.txDataRead,
             rxBits: RxDescriptorBits(
-                frameErrors: 0x3B00_0000, ipChecksumError: 0x8000_0000, l4ChecksumError: 0x4000_0000,
+                frameErrors: Ixgbe.crcError | Ixgbe.lengthError | Ixgbe.packetError | Ixgbe.oversize | Ixgbe.undersize,
+                ipChecksumError: Ixgbe.ipChecksumError, l4ChecksumError: Ixgbe.l4ChecksumError,
                 ignoreChecksum: 0, udpZeroChecksumErratum: generation == .x82599, loopbackVLANByteSwapped: false),
-            txCheckContext: 0x80, maxTxBytesPerDescriptor: 16 * 1024,
+            // One data descriptor carries at most 16 KiB (Linux IXGBE_MAX_DATA_PER_TXD).
+            txCheckContext: Ixgbe.checkContext, maxTxBytesPerDescriptor: 16 * 1024,
             linkDebounce: generation == .x82599,
+            // VFGPRC, VFGORC_LSB/MSB, VFGPTC, VFGOTC_LSB/MSB, VFMPRC.
             stats: StatsRegisters(
                 rxPackets: CounterRegister(low: 0x101C), rxOctets: CounterRegister(low: 0x1020, high: 0x1024),
                 txPackets: CounterRegister(low: 0x201C), txOctets: CounterRegister(low: 0x2020, high: 0x2024),
                 rxMulticast: CounterRegister(low: 0x1034)),
+            // VFMRQC, VFRSSRK(0), VFRETA(0).
             rss: generation >= .x550 ? .vfRegisters(mrqc: 0x3000, key: 0x3100, reta: 0x3200) : .sharedWithPF,
             promiscuous: .xcastMode(unicastAllowed: generation >= .x540))
     }
 
+    /// Bits of the 82576/I350 VF's registers and descriptors named in its table.
+    private enum Igb {
+        /// STATUS (82576 datasheet §8.2): LU bit 1, SPEED 7:6.
+        static let linkUp: UInt32 = 1 << 1
+        static let linkSpeedShift: UInt32 = 6
+        /// SRRCTL.DROP_EN (bit 31).
+        static let srrctlDropEnable: UInt32 = 1 << 31
+        /// RX write-back extended errors (82576 datasheet §7.1.5): CE 24, SE 25, SEQ 26,
+        /// CXE 28, TCPE 29, IPE 30, RXE 31.
+        static let crcError: UInt32 = 1 << 24
+        static let symbolError: UInt32 = 1 << 25
+        static let sequenceError: UInt32 = 1 << 26
+        static let carrierExtensionError: UInt32 = 1 << 28
+        static let l4ChecksumError: UInt32 = 1 << 29
+        static let ipChecksumError: UInt32 = 1 << 30
+        static let rxDataError: UInt32 = 1 << 31
+        /// RX write-back status IXSM (bit 2): ignore the checksum indications.
+        static let ignoreChecksum: UInt32 = 1 << 2
+    }
+
     /// 82576 / I350 VF register map, mailbox and descriptor facts.
-    static func igb(_ generation: VFGeneration, ids: [UInt16]) -> VFFamilyTable {
+    static func igb(_ generation: VFGeneration) -> VFFamilyTable {
         VFFamilyTable(
-            family: .igbvf, generation: generation, deviceIDs: ids,
-            // STATUS: bit 1 link up, bits 7:6 speed.
-            linkRegister: 0x0008, linkUpBit: 0x2,
+            generation: generation,
+            linkRegister: 0x0008, linkUpBit: Igb.linkUp, linkSpeedShift: Igb.linkSpeedShift,
+            linkNonStandardSpeedBit: 0,
             // EICR / EIMC (poll mode masks everything and reads EICR only).
             interruptCause: 0x1580, interruptMaskClear: 0x1528, interruptAutoClear: nil, interruptAutoMask: nil,
             packetSplitType: nil,
             // V2PMAILBOX and VMBMEM; posted messages wait for PFACK; 3-word RESET reply.
             mailboxControl: 0x0C40, mailboxMemory: 0x0800, postWaitsForAck: true, resetReplyWords: 3,
-            resetSettleMicroseconds: 0, rewritesQueueDefaultsAfterReset: false, negotiatesAPI: false,
+            resetSettleMicroseconds: 0, queueResetValues: nil, negotiatesAPI: false,
             perVFJumbo: true, maxFrameOverhead: 22, resetWaitTries: 200,
             // 82576 VF: 2 queue pairs; I350 VF: 1.
             maxQueues: generation == .i82576 ? 2 : 1,
@@ -325,19 +525,21 @@ extension VFFamilyTable {
             rxQueue: QueueRegisterLayout(base: 0x2800, stride: 0x100, splitControl: 0x0C, dcaControl: 0x14),
             // TDBAL..TXDCTL at 0x3800 + 0x100·q; DCA_TXCTRL +0x14.
             txQueue: QueueRegisterLayout(base: 0x3800, stride: 0x100, splitControl: 0, dcaControl: 0x14),
-            srrctlDropEnable: 0x8000_0000, maxBufferKiB: 127,
+            srrctlDropEnable: Igb.srrctlDropEnable, maxBufferKiB: 127,
             // RXDCTL: PTHRESH 16, HTHRESH 8, WTHRESH 1 (82576 VF write-back erratum).
-            rxControlThresholds: 16 | 8 << 8 | 1 << 16,
+            rxControlThresholds: queueThresholds(prefetch: 16, host: 8, writeBack: 1),
             txControlThresholds: 0,
             vlanStripBit: nil, hasPerQueueMaxLength: false, pollsQueueEnable: false,
-            // RX descriptor read RO; TX: descriptor/data read RO, write-back RO (bit 11) clear.
-            rxDCAValue: 1 << 9, txDCAValue: 1 << 9 | 1 << 13,
-            // CE | SE | SEQ | CXE | RXE; IPE bit 30, TCPE bit 29; IXSM status bit 2.
+            rxDCAValue: RelaxedOrdering.rxDescriptorRead,
+            txDCAValue: RelaxedOrdering.txDescriptorRead | RelaxedOrdering.txDataRead,
             rxBits: RxDescriptorBits(
-                frameErrors: 0x9700_0000, ipChecksumError: 0x4000_0000, l4ChecksumError: 0x2000_0000,
-                ignoreChecksum: 0x4, udpZeroChecksumErratum: false, loopbackVLANByteSwapped: generation == .i350),
+                frameErrors: Igb.crcError | Igb.symbolError | Igb.sequenceError | Igb.carrierExtensionError | Igb.rxDataError,
+                ipChecksumError: Igb.ipChecksumError, l4ChecksumError: Igb.l4ChecksumError,
+                ignoreChecksum: Igb.ignoreChecksum, udpZeroChecksumErratum: false, loopbackVLANByteSwapped: generation == .i350),
+            // DTALEN is 16 bits wide (82576 datasheet §7.2.2).
             txCheckContext: 0, maxTxBytesPerDescriptor: 64 * 1024 - 1,
             linkDebounce: false,
+            // VFGPRC, VFGORC, VFGPTC, VFGOTC, VFMPRC.
             stats: StatsRegisters(
                 rxPackets: CounterRegister(low: 0x0F10), rxOctets: CounterRegister(low: 0x0F18),
                 txPackets: CounterRegister(low: 0x0F14), txOctets: CounterRegister(low: 0x0F34),

@@ -1,15 +1,18 @@
 import CShims
 import PMDCore
 
-/// Bring-up, reset handshake, queue programming, stop, close and recovery
-/// (82599 VF "Initialization", "VF reset", "Receive/Transmit queue enable" topics; 82576 VF alike).
+/// Bring-up, reset handshake, queue programming, stop, close and recovery: the VF reset and
+/// mailbox handshake of 82599 datasheet §7.10 (82576 datasheet §7.10), then receive and
+/// transmit initialisation as in 82599 datasheet §4.6.7 and §4.6.8, with the per-queue
+/// enable and disable of §4.6.7.1 and §4.6.8.1.
 extension VFPort {
     // MARK: - Reset and PF handshake
 
-    /// Masks interrupts (poll mode): auto-mask and auto-clear off, mask everything, read the cause.
+    /// Masks interrupts (poll mode): auto-mask and auto-clear off, mask everything, read the
+    /// cause (82599 datasheet §8.3 VTEIAM, VTEIMC, VTEIAC, VTEICR; 82576 datasheet §8.8 EIMC, EICR).
     func maskInterrupts() {
         if let autoMask = table.interruptAutoMask { window.write(autoMask, 0) }
-        window.write(table.interruptMaskClear, 0xFFFF_FFFF)
+        window.write(table.interruptMaskClear, VFFamilyTable.interruptMaskAll)
         if let autoClear = table.interruptAutoClear { window.write(autoClear, 0) }
         _ = window.read(table.interruptCause)
     }
@@ -22,7 +25,7 @@ extension VFPort {
         }
         if let psrtype = table.packetSplitType { window.write(psrtype, 0) }
         _ = window.read(table.status)
-        function.delay(microseconds: 2000)
+        function.delay(microseconds: VFFamilyTable.Timing.queueStopSettle)
     }
 
     /// The VF reset handshake, API negotiation, GET_QUEUES and the MAC address.
@@ -36,20 +39,21 @@ extension VFPort {
         _ = window.read(table.status)
         // The reset bit clears itself once the reset took effect; a message posted before
         // that would be wiped by the reset. Bounded: 200 × 5 µs, then go on regardless.
-        for _ in 0..<200 where window.read(table.control) & table.resetBit != 0 {
-            function.delay(microseconds: 5)
+        for _ in 0..<VFFamilyTable.Timing.resetBitPolls where window.read(table.control) & table.resetBit != 0 {
+            function.delay(microseconds: VFFamilyTable.Timing.resetBitPollInterval)
         }
         if table.resetSettleMicroseconds > 0 { function.delay(microseconds: table.resetSettleMicroseconds) }
-        guard mailbox.waitForPFResetToFinish(tries: table.resetWaitTries, microseconds: 5) else {
+        guard mailbox.waitForPFResetToFinish(tries: table.resetWaitTries,
+                                             microseconds: VFFamilyTable.Timing.resetDoneWaitInterval) else {
             if mailbox.removed { throw .deviceRemoved(address: function.address) }
             throw .pfStillResetting(address: function.address)
         }
-        if table.rewritesQueueDefaultsAfterReset { writeQueueResetValues() }
+        if let values = table.queueResetValues { writeQueueResetValues(values) }
         maskInterrupts()
 
         // RESET: the reply carries the permanent MAC (ACK) or says none is assigned (NACK).
         try mailbox.post([MailboxMessage.reset.id], .reset)
-        function.delay(microseconds: 10_000)
+        function.delay(microseconds: VFFamilyTable.Timing.resetReplyDelay)
         let reply = try mailbox.receive(count: table.resetReplyWords, .reset)
         let word = reply[0] & ~MessageWord.clearToSend
         guard word == MailboxMessage.reset.id | MessageWord.ack || word == MailboxMessage.reset.id | MessageWord.nack else {
@@ -57,7 +61,8 @@ extension VFPort {
         }
         let assigned = word & MessageWord.ack != 0 ? Mailbox.mac(from: reply) : MACAddress.zero
         permanentMAC = assigned.isZero ? nil : assigned
-        multicastFilterType = table.resetReplyWords > 3 ? Int(reply[3] & 0x3) : 0
+        multicastFilterType = table.resetReplyWords > ResetReply.filterTypeWord
+            ? Int(reply[ResetReply.filterTypeWord] & ResetReply.filterTypeMask) : 0
 
         try negotiateAPI()
         grantedQueues = try queryQueues()
@@ -65,18 +70,18 @@ extension VFPort {
         mailbox.resetState()
     }
 
-    /// Queue registers back to their reset values after a VF reset (82599 VF reset, OOT/DPDK order).
-    func writeQueueResetValues() {
+    /// Queue registers back to their reset values after a VF reset (82599 datasheet §7.10 VF
+    /// reset; heads, tails, controls and write-back addresses 0, in the out-of-tree and DPDK order).
+    func writeQueueResetValues(_ values: QueueResetValues) {
         let rx = table.rxQueue, tx = table.txQueue
         for q in 0..<table.maxQueues {
             for offset in [rx.head, rx.tail, rx.control] { window.write(rx.offset(offset, queue: q), 0) }
             for offset in [tx.head, tx.tail, tx.control, tx.writeBackHigh, tx.writeBackLow] {
                 window.write(tx.offset(offset, queue: q), 0)
             }
-            // SRRCTL default: 2 KiB packet buffer, 256-byte header buffer.
-            window.write(rx.offset(rx.splitControl, queue: q), 2 | 256 << 2)
-            window.write(rx.offset(rx.dcaControl, queue: q), 1 << 9 | 1 << 13 | 1 << 15)
-            window.write(tx.offset(tx.dcaControl, queue: q), 1 << 9 | 1 << 11 | 1 << 13)
+            window.write(rx.offset(rx.splitControl, queue: q), values.splitControl)
+            window.write(rx.offset(rx.dcaControl, queue: q), values.rxDCAControl)
+            window.write(tx.offset(tx.dcaControl, queue: q), values.txDCAControl)
         }
         _ = window.read(table.status)
     }
@@ -98,12 +103,15 @@ extension VFPort {
     func queryQueues() throws(VFDriverError) -> Int {
         guard table.negotiatesAPI else { return table.maxQueues }
         guard apiVersion >= .v1_1 else { return 1 }
-        let reply = try mailbox.request([MailboxMessage.getQueues.id, 0, 0, 0, 0], .getQueues, replyWords: 5)
+        let reply = try mailbox.request([MailboxMessage.getQueues.id, 0, 0, 0, 0], .getQueues,
+                                        replyWords: GetQueuesReply.words)
         guard reply.acked else {
             throw .mailboxRefused(address: function.address, message: MailboxMessage.getQueues.name)
         }
-        func valid(_ n: UInt32) -> Int { n == 0 || n > 8 ? 8 : Int(n) }
-        return min(valid(reply.words[1]), valid(reply.words[2]), table.maxQueues)
+        let limit = GetQueuesReply.queueLimit
+        func valid(_ n: UInt32) -> Int { n == 0 || n > limit ? Int(limit) : Int(n) }
+        return min(valid(reply.words[GetQueuesReply.txQueuesWord]), valid(reply.words[GetQueuesReply.rxQueuesWord]),
+                   table.maxQueues)
     }
 
     /// Uses the configured MAC, else the PF's, else a random locally administered one
@@ -157,7 +165,7 @@ extension VFPort {
             try map(pool.region)
             pool.regionWasMapped()
 
-            let rxRing = try DMAMemory(length: config.rxDescriptors * 16, pages: config.pages)
+            let rxRing = try DMAMemory(length: config.rxDescriptors * VFFamilyTable.DescriptorLayout.size, pages: config.pages)
             try map(rxRing)
             let rxSlots = UnsafeMutablePointer<UInt32>.allocate(capacity: config.rxDescriptors)
             sideArrays.append(UnsafeMutableRawPointer(rxSlots))
@@ -167,7 +175,7 @@ extension VFPort {
                 bufferSize: config.hardwareBufferSize, bits: table.rxBits, queueID: q,
                 scattered: config.scatteredReceive))
 
-            let txRing = try DMAMemory(length: config.txDescriptors * 16, pages: config.pages)
+            let txRing = try DMAMemory(length: config.txDescriptors * VFFamilyTable.DescriptorLayout.size, pages: config.pages)
             try map(txRing)
             let n = config.txDescriptors
             let pools = UnsafeMutablePointer<PoolRef>.allocate(capacity: n)
@@ -221,15 +229,14 @@ extension VFPort {
     func startQueues() throws(VFDriverError) {
         for q in 0..<queueCount { try configureTxQueue(q) }
         if let psrtype = table.packetSplitType {
-            // RQPL: RSS queues per pool, 0 = 1, 1 = 2, 2 = 4 or more.
-            let rqpl: UInt32 = queueCount >= 4 ? 2 : queueCount == 2 ? 1 : 0
-            window.write(psrtype, rqpl << 29)
+            window.write(psrtype, VFFamilyTable.rssQueuesPerPool(queueCount))
         }
         configureRSS()
         for q in 0..<queueCount { try configureRxQueue(q) }
     }
 
-    /// TX queue bring-up (82599 VF transmit initialisation order).
+    /// TX queue bring-up (82599 datasheet §4.6.8, §4.6.8.1: flush, ring, write-back off,
+    /// DCA, head and tail 0, enable with thresholds, poll the enable bit back).
     func configureTxQueue(_ q: Int) throws(VFDriverError) {
         let tx = table.txQueue
         let ring = ringRegions[q].tx
@@ -238,7 +245,7 @@ extension VFPort {
         _ = window.read(table.status)
         window.write(tx.offset(tx.baseLow, queue: q), UInt32(truncatingIfNeeded: iova))
         window.write(tx.offset(tx.baseHigh, queue: q), UInt32(truncatingIfNeeded: iova >> 32))
-        window.write(tx.offset(tx.length, queue: q), UInt32(configuration.txDescriptors * 16))
+        window.write(tx.offset(tx.length, queue: q), UInt32(configuration.txDescriptors * VFFamilyTable.DescriptorLayout.size))
         window.write(tx.offset(tx.writeBackHigh, queue: q), 0)
         window.write(tx.offset(tx.writeBackLow, queue: q), 0)
         window.write(tx.offset(tx.dcaControl, queue: q), table.txDCAValue)
@@ -251,7 +258,8 @@ extension VFPort {
         }
     }
 
-    /// RX queue bring-up: disable, ring, SRRCTL, max length, fill, enable, tail.
+    /// RX queue bring-up: disable, ring, SRRCTL, max length, fill, enable, tail (82599
+    /// datasheet §4.6.7, §4.6.7.1; the tail is written last, after the ring is filled, §7.1.9).
     func configureRxQueue(_ q: Int) throws(VFDriverError) {
         let rx = table.rxQueue
         let ring = ringRegions[q].rx
@@ -261,16 +269,15 @@ extension VFPort {
         waitForQueueDisable(control)
         window.write(rx.offset(rx.baseLow, queue: q), UInt32(truncatingIfNeeded: iova))
         window.write(rx.offset(rx.baseHigh, queue: q), UInt32(truncatingIfNeeded: iova >> 32))
-        window.write(rx.offset(rx.length, queue: q), UInt32(configuration.rxDescriptors * 16))
+        window.write(rx.offset(rx.length, queue: q), UInt32(configuration.rxDescriptors * VFFamilyTable.DescriptorLayout.size))
         window.write(rx.offset(rx.dcaControl, queue: q), table.rxDCAValue)
         window.write(rx.offset(rx.head, queue: q), 0)
         window.write(rx.offset(rx.tail, queue: q), 0)
-        window.write(rx.offset(rx.splitControl, queue: q),
-                     table.srrctlOneBuffer | table.srrctlDropEnable | UInt32(configuration.hardwareBufferSize >> 10))
+        let bufferSize = UInt32(configuration.hardwareBufferSize >> VFFamilyTable.srrctlPacketBufferShift)
+        window.write(rx.offset(rx.splitControl, queue: q), table.srrctlOneBuffer | table.srrctlDropEnable | bufferSize)
         var value = table.queueEnable | table.rxControlThresholds
         if table.hasPerQueueMaxLength {
-            // RLPML: per-queue maximum frame length (X540 and later).
-            value |= UInt32(configuration.maxFrameLength) & 0x3FFF | 0x8000
+            value |= VFFamilyTable.rxControlMaxLength(configuration.maxFrameLength)
         }
         if configuration.stripVLAN, let strip = table.vlanStripBit { value |= strip }
         rxQueues[q].releaseBuffers()
@@ -286,10 +293,10 @@ extension VFPort {
     /// Polls a queue's enable bit back: up to 10 × 1 ms, waiting before each read (the
     /// bit read at once may still be the value just written).
     func pollQueueEnable(offset: Int, queue: Int, direction: String) throws(VFDriverError) {
-        for _ in 0..<10 {
-            function.delay(microseconds: 1000)
+        for _ in 0..<VFFamilyTable.Timing.queueEnablePolls {
+            function.delay(microseconds: VFFamilyTable.Timing.queueEnablePollInterval)
             let value = window.read(offset)
-            if value == 0xFFFF_FFFF { throw .deviceRemoved(address: function.address) }
+            if value == VFFamilyTable.removedDeviceRead { throw .deviceRemoved(address: function.address) }
             if value & table.queueEnable != 0 { return }
         }
         throw .queueDidNotRespond(address: function.address, queue: queue, direction: direction, enabling: true)
@@ -297,8 +304,8 @@ extension VFPort {
 
     /// Waits for a cleared RX enable bit to read back 0: up to 10 × 10 µs, waiting first.
     func waitForQueueDisable(_ control: Int) {
-        for _ in 0..<10 {
-            function.delay(microseconds: 10)
+        for _ in 0..<VFFamilyTable.Timing.queueDisablePolls {
+            function.delay(microseconds: VFFamilyTable.Timing.queueDisablePollInterval)
             if window.read(control) & table.queueEnable == 0 { return }
         }
     }
@@ -322,7 +329,7 @@ extension VFPort {
             for offset in [tx.head, tx.tail] { window.write(tx.offset(offset, queue: q), 0) }
         }
         maskInterrupts()
-        function.delay(microseconds: 2000)
+        function.delay(microseconds: VFFamilyTable.Timing.queueStopSettle)
     }
 
     /// Every buffer in every ring back to its pool.
@@ -351,7 +358,7 @@ extension VFPort {
         if state != .removed {
             window.write(table.control, table.resetBit)
             _ = window.read(table.status)
-            function.delay(microseconds: 2000)
+            function.delay(microseconds: VFFamilyTable.Timing.queueStopSettle)
         }
         releaseAllBuffers()
         releaseMemory()

@@ -9,7 +9,9 @@ public struct MailboxMessage: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { name }
 
-    // VF → PF requests (82599 VF mailbox messages; the 82576 VF uses ids 0x01–0x06).
+    // VF → PF requests. The messages are the Intel drivers' protocol over the datasheets'
+    // mailbox (82599 datasheet §7.10, 82576 datasheet §7.10): ids as Linux ixgbe_mbx.h
+    // (IXGBE_VF_*) and e1000_mbx.h (E1000_VF_*) define them; the 82576 VF uses 0x01–0x06.
     /// Resets the VF's PF-side state; the reply carries the permanent MAC.
     public static let reset = MailboxMessage(id: 0x01, name: "RESET")
     /// Sets the VF's unicast address.
@@ -36,27 +38,90 @@ public struct MailboxMessage: Sendable, Equatable, CustomStringConvertible {
     public static let pfControl = MailboxMessage(id: 0x0100, name: "PF_CONTROL_MSG")
 }
 
-/// Bits of the mailbox control register (VFMAILBOX / V2PMAILBOX): identical in both families.
+/// Bits of the mailbox control register, identical in both families (82599 datasheet §8.3
+/// VFMailbox; 82576 datasheet §8.26 V2PMAILBOX).
 enum MailboxControlBits {
+    /// REQ: the VF posted a message (raises the PF's interrupt).
     static let request: UInt32 = 0x01
+    /// ACK: the VF read the PF's message.
     static let acknowledge: UInt32 = 0x02
+    /// VFU: the VF holds the buffer.
     static let vfUsesBuffer: UInt32 = 0x04
+    /// PFU: the PF holds the buffer.
     static let pfUsesBuffer: UInt32 = 0x08
+    /// PFSTS: the PF posted a message.
     static let pfMessage: UInt32 = 0x10
+    /// PFACK: the PF read the VF's message.
     static let pfAcknowledged: UInt32 = 0x20
+    /// RSTI: the PF is resetting.
     static let pfResetInProgress: UInt32 = 0x40
+    /// RSTD: the PF finished a reset.
     static let pfResetDone: UInt32 = 0x80
     /// PFSTS | PFACK | RSTD: cleared by every read of the register.
     static let readToClear: UInt32 = 0xB0
 }
 
-/// Bits of word 0 of a message.
+/// Bits of word 0 of a message (Linux ixgbe_mbx.h / e1000_mbx.h IXGBE_VT_MSGTYPE_*,
+/// IXGBE_VT_MSGINFO_*): type 15:0, MSGINFO 23:16, CTS 29, NACK 30, ACK 31.
 enum MessageWord {
     static let ack: UInt32 = 0x8000_0000
     static let nack: UInt32 = 0x4000_0000
     static let clearToSend: UInt32 = 0x2000_0000
     static let infoShift: UInt32 = 16
+    /// MSGINFO is 8 bits wide (a count or a flag set).
+    static let infoMask: UInt32 = 0xFF
     static let typeMask: UInt32 = 0xFFFF
+}
+
+/// The PF's RESET reply: the permanent MAC in words 1–2 (byte 0 in bits 7:0 of word 1), and on
+/// ixgbe the multicast filter type in word 3 (the PF's MCSTCTRL.MO, 0…3).
+enum ResetReply {
+    static let filterTypeWord = 3
+    static let filterTypeMask: UInt32 = 0x3
+}
+
+/// GET_QUEUES (ixgbe, API 1.1+): the reply's TX and RX queue counts; 0 or more than 8 means 8,
+/// the most a VF has.
+enum GetQueuesReply {
+    static let words = 5
+    static let txQueuesWord = 1
+    static let rxQueuesWord = 2
+    static let queueLimit: UInt32 = 8
+}
+
+/// SET_MULTICAST: up to 30 hashes of 16 bits, two per word from word 1; MSGINFO the count.
+enum MulticastRequest {
+    static let maxHashes = 30
+    static let hashesPerWord = 2
+    static let hashBits: UInt32 = 16
+}
+
+/// igb SET_PROMISC flags in MSGINFO (Linux e1000_mbx.h E1000_VF_SET_PROMISC_*).
+enum IgbPromiscuousFlags {
+    static let unicast: UInt32 = 0x01
+    static let multicast: UInt32 = 0x02
+}
+
+/// SET_VLAN: MSGINFO 1 adds the VLAN ID of word 1, 0 removes it.
+enum VLANRequest {
+    static let add: UInt32 = 1
+    static let remove: UInt32 = 0
+}
+
+/// GET_RSS_KEY and GET_RETA (82599/X540, API 1.2+): the key's 10 words after word 0; the
+/// PF's 128 redirection entries of 2 bits, 16 to a word, in 8 words after word 0.
+enum SharedRSSReply {
+    static let keyReplyWords = 11
+    static let redirectionReplyWords = 9
+    static let redirectionEntryBits: UInt32 = 2
+    static let redirectionEntriesPerWord = 16
+    static let redirectionEntryMask: UInt32 = 0x3
+}
+
+/// UPDATE_XCAST_MODE: the reply's word 1 is the mode the PF applied.
+enum XcastModeReply {
+    static let words = 2
+    static let appliedModeWord = 1
 }
 
 /// The PF's answer to a request.
@@ -69,11 +134,16 @@ struct MailboxReply {
 
 /// The mailbox engine: the legacy transaction of both families (lock, post, wait, read, ACK),
 /// with a software shadow of the read-to-clear bits so that no acknowledgement or message is
-/// lost between reads (82599 VF mailbox, "VFMAILBOX" and the read-to-clear bits).
+/// lost between reads (82599 datasheet §7.10 and §8.3 VFMailbox, VFMBMEM; 82576 datasheet
+/// §7.10 and §8.26 V2PMAILBOX, VMBMEM).
 final class Mailbox {
     /// Polls for PFACK / PFSTS: 2000 × 500 µs = 1 s (VF mailbox timeout).
     static let pollTries = 2000
     static let pollMicroseconds = 500
+    /// Bytes between mailbox memory words.
+    static let wordStride = 4
+    /// Messages a request reads before giving up on its reply (PF pings are skipped).
+    static let replyReads = 4
 
     let function: any PCIFunction
     let window: RegisterWindow
@@ -120,7 +190,7 @@ final class Mailbox {
     @discardableResult
     func readControl() -> UInt32 {
         let value = window.read(controlOffset)
-        if value == 0xFFFF_FFFF {
+        if value == VFFamilyTable.removedDeviceRead {
             removed = true
             return value
         }
@@ -183,10 +253,10 @@ final class Mailbox {
 
     /// Posts `words` to the PF (legacy send: lock, flush stale status, write, REQ).
     func post(_ words: [UInt32], _ message: MailboxMessage) throws(VFDriverError) {
-        precondition(!words.isEmpty && words.count <= 16, "a mailbox message has 1 to 16 words")
+        precondition(!words.isEmpty && words.count <= VFFamilyTable.mailboxWords, "a mailbox message has 1 to 16 words")
         try lock()
         shadow &= ~(MailboxControlBits.pfMessage | MailboxControlBits.pfAcknowledged)
-        for (i, word) in words.enumerated() { window.write(memoryOffset + 4 * i, word) }
+        for (i, word) in words.enumerated() { window.write(memoryOffset + Self.wordStride * i, word) }
         // REQ alone: raises the PF's interrupt and drops VFU.
         window.write(controlOffset, MailboxControlBits.request)
         if postWaitsForAck { try waitFor(MailboxControlBits.pfAcknowledged, message) }
@@ -197,7 +267,7 @@ final class Mailbox {
         try waitFor(MailboxControlBits.pfMessage, message)
         try lock()
         var words = [UInt32](repeating: 0, count: count)
-        for i in 0..<count { words[i] = window.read(memoryOffset + 4 * i) }
+        for i in 0..<count { words[i] = window.read(memoryOffset + Self.wordStride * i) }
         // ACK alone: acknowledges and drops VFU.
         window.write(controlOffset, MailboxControlBits.acknowledge)
         return words
@@ -207,7 +277,7 @@ final class Mailbox {
     /// ping arriving first is noted and skipped.
     func request(_ words: [UInt32], _ message: MailboxMessage, replyWords: Int) throws(VFDriverError) -> MailboxReply {
         try post(words, message)
-        for _ in 0..<4 {
+        for _ in 0..<Self.replyReads {
             let reply = try receive(count: max(replyWords, 1), message)
             let type = reply[0] & MessageWord.typeMask
             if type == MailboxMessage.pfControl.id && reply[0] & (MessageWord.ack | MessageWord.nack) == 0 {
@@ -244,7 +314,8 @@ final class Mailbox {
 
     // MARK: - Word packing
 
-    /// A MAC address as mailbox words 1–2 (bytes in wire order from byte 0 of word 1).
+    /// A MAC address as mailbox words 1–2 (bytes in wire order from bits 7:0 of word 1, as
+    /// SET_MAC_ADDR and the RESET reply carry it).
     static func words(for mac: MACAddress) -> [UInt32] {
         let b = mac.array
         return [UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24,

@@ -12,8 +12,9 @@ public struct DeviceCounters: Sendable {
     }
 }
 
-/// Link state (VFLINKS / STATUS plus the mailbox check) and statistics (82599 VF "Statistics
-/// registers", 82576 VF statistics; counters are not cleared on read and wrap).
+/// Link state (VFLINKS / STATUS plus the mailbox check) and statistics: 82599 datasheet §8.3
+/// VFLINKS and VFGPRC…VFMPRC, 82576 datasheet §8.2 STATUS and §8.26 VFGPRC…VFMPRC (VF
+/// counters are not cleared on read and wrap).
 extension VFPort {
     // MARK: - Counters
 
@@ -21,10 +22,10 @@ extension VFPort {
     /// high part moved) so that a carry between the two reads cannot tear the value.
     func readCounter(_ register: CounterRegister) -> UInt64 {
         guard let high = register.high else { return UInt64(window.read(register.low)) }
-        var before = window.read(high) & 0xF
+        var before = window.read(high) & CounterRegister.highBitsMask
         while true {
             let low = window.read(register.low)
-            let after = window.read(high) & 0xF
+            let after = window.read(high) & CounterRegister.highBitsMask
             if after == before { return UInt64(after) << 32 | UInt64(low) }
             before = after
         }
@@ -100,7 +101,7 @@ extension VFPort {
     /// link is read. Called by `updateStats()`; call it about once a second otherwise.
     public func watchdog() {
         guard state != .closed && state != .removed else { return }
-        if window.read(table.linkRegister) == 0xFFFF_FFFF || !mailbox.pollPFMessages() {
+        if window.read(table.linkRegister) == VFFamilyTable.removedDeviceRead || !mailbox.pollPFMessages() {
             markRemoved()
             return
         }
@@ -135,12 +136,12 @@ extension VFPort {
     func readLink() -> LinkStatus {
         if needsRecovery || mailbox.resetSeen || mailbox.lostClearToSend { return .down }
         var value = window.read(table.linkRegister)
-        guard value != 0xFFFF_FFFF, value & table.linkUpBit != 0 else { return .down }
+        guard value != VFFamilyTable.removedDeviceRead, value & table.linkUpBit != 0 else { return .down }
         if table.linkDebounce {
-            for _ in 0..<5 {
-                function.delay(microseconds: 100)
+            for _ in 0..<VFFamilyTable.Timing.linkDebounceReads {
+                function.delay(microseconds: VFFamilyTable.Timing.linkDebounceInterval)
                 value = window.read(table.linkRegister)
-                if value & table.linkUpBit == 0 || value == 0xFFFF_FFFF { return .down }
+                if value & table.linkUpBit == 0 || value == VFFamilyTable.removedDeviceRead { return .down }
             }
         }
         return LinkStatus(isUp: true, speedMbps: table.speedMbps(linkRegister: value))

@@ -6,7 +6,8 @@ import SystemPackage
 ///
 /// The file holds one 64-bit little-endian entry per virtual page of the process (4 KiB
 /// pages, also inside a hugepage mapping): bit 63 present, bit 62 swapped, bits 0-54 the page
-/// frame number. The kernel shows frame numbers only to CAP_SYS_ADMIN; others read 0.
+/// frame number (Linux Documentation/admin-guide/mm/pagemap.rst). The kernel shows frame
+/// numbers only to CAP_SYS_ADMIN; others read 0.
 public enum Pagemap {
     /// One decoded pagemap entry.
     public struct Entry: Equatable, Sendable {

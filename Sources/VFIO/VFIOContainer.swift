@@ -1,6 +1,7 @@
 import CShims
 import Foundation
 import Logging
+import PCISysfs
 import PMDCore
 import SystemPackage
 
@@ -34,8 +35,6 @@ public final class VFIOContainer: @unchecked Sendable {
     private let iommuType: Int32
     /// Guards everything below.
     private let lock = NSLock()
-    /// What the IOMMU reported once set (nil before the first group, and in no-IOMMU mode).
-    private var info: IOMMUInfo?
     /// DMA mappings (nil before the first group).
     private var mapper: DMAMapper?
     /// Open groups and how many open devices use each.
@@ -65,7 +64,7 @@ public final class VFIOContainer: @unchecked Sendable {
         self.sysfs = sysfs
         self.devRoot = devRoot
         if mode == .noIOMMU {
-            try sysfs.checkNoIOMMUAllowed()
+            do { try sysfs.checkNoIOMMUAllowed() } catch { throw .sysfs(error) }
             vfioLog.warning("NO-IOMMU MODE: the devices can read and write ALL of this machine's memory; nothing protects the kernel or other processes from a wrong DMA address. Use it only where no IOMMU can be had (e.g. a VM without a virtual IOMMU).")
         }
         let path = devRoot + "/vfio/vfio"
@@ -91,7 +90,8 @@ public final class VFIOContainer: @unchecked Sendable {
         }
         switch mode {
         case .noIOMMU:
-            guard offered(VFIO_NOIOMMU_IOMMU) else { throw .noIOMMUDisabled }
+            // The kernel offers no-IOMMU only while enable_unsafe_noiommu_mode is on.
+            guard offered(VFIO_NOIOMMU_IOMMU) else { throw .sysfs(.noIOMMUDisabled) }
             return VFIO_NOIOMMU_IOMMU
         case .iommu:
             if offered(VFIO_TYPE1v2_IOMMU) { return VFIO_TYPE1v2_IOMMU }
@@ -105,13 +105,6 @@ public final class VFIOContainer: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return closed
-    }
-
-    /// What the IOMMU reported (nil until a device was opened, and in no-IOMMU mode).
-    public var iommuInfo: IOMMUInfo? {
-        lock.lock()
-        defer { lock.unlock() }
-        return info
     }
 
     /// The current DMA mappings.
@@ -171,7 +164,6 @@ public final class VFIOContainer: @unchecked Sendable {
             return
         }
         let reported = try readIOMMUInfo(address)
-        info = reported
         vfioLog.debug("IOMMU: IOVA ranges \(reported.usableRanges.map { "0x\(String($0.lowerBound, radix: 16))-0x\(String($0.upperBound, radix: 16))" }), page sizes 0x\(String(reported.pageSizes ?? 0, radix: 16)), mappings available \(reported.dmaMappingsAvailable.map(String.init) ?? "unknown")")
         // Kernels before 5.10 do not report the limit; vfio_iommu_type1's parameter holds it.
         let limit = reported.dmaMappingsAvailable ?? sysfs.readInt(sysfs.dmaEntryLimitParameter)

@@ -1,5 +1,6 @@
 import CShims
 import Foundation
+import PCISysfs
 import PMDCore
 import SystemPackage
 
@@ -28,8 +29,6 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
     public let vendorID: UInt16
     /// Device ID read from the configuration space.
     public let deviceID: UInt16
-    /// Driver family from the table of supported devices.
-    public let family: DeviceFamily
     /// BAR0, mapped.
     public let bar0: RegisterWindow
     /// The container whose address space the device uses.
@@ -48,7 +47,8 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
     private var references: [ObjectIdentifier: (region: DMAMemory, count: Int)] = [:]
     private var closed = false
 
-    /// Region indexes of a vfio-pci device (`VFIO_PCI_*_REGION_INDEX`).
+    /// Region indexes of a vfio-pci device (`VFIO_PCI_BAR0_REGION_INDEX`,
+    /// `VFIO_PCI_CONFIG_REGION_INDEX` in uapi <linux/vfio.h>).
     private enum RegionIndex {
         static let bar0: UInt32 = 0
         static let config: UInt32 = 7
@@ -56,15 +56,20 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
 
     /// Opens the VF at `address` (e.g. `0000:00:11.0` or `00:11.0`) in `container`.
     public static func open(address: String, container: VFIOContainer) throws(VFIOError) -> VFIODevice {
-        let pci = try PCIAddress.parse(address)
-        let (record, group) = try VFIOPreflight.check(pci, sysfs: container.sysfs, noIOMMU: container.mode == .noIOMMU)
-        return try VFIODevice(pci, family: record.family, group: group, container: container)
+        let pci: PCIAddress
+        let group: Int
+        do {
+            pci = try PCIAddress.parse(address)
+            group = try VFIOPreflight.check(pci, sysfs: container.sysfs, noIOMMU: container.mode == .noIOMMU).group
+        } catch {
+            throw .sysfs(error)
+        }
+        return try VFIODevice(pci, group: group, container: container)
     }
 
-    private init(_ address: PCIAddress, family: DeviceFamily, group groupNumber: Int, container: VFIOContainer) throws(VFIOError) {
+    private init(_ address: PCIAddress, group groupNumber: Int, container: VFIOContainer) throws(VFIOError) {
         pciAddress = address
         self.address = address.description
-        self.family = family
         self.container = container
         self.groupNumber = groupNumber
         let group = try container.attachGroup(groupNumber, for: address)
@@ -98,6 +103,8 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
             configOffset = Int64(config.offset)
             configSize = Int(config.size)
             resetOffered = info.flags & UInt32(VFIO_DEVICE_FLAGS_RESET) != 0
+            // Configuration dword 0: vendor ID in bits 15:0, device ID in 31:16 (PCI Local Bus
+            // Specification 3.0 §6.2.1).
             let ids = try Self.readConfig(fd, offset: configOffset, at: 0, address: address)
             vendorID = UInt16(truncatingIfNeeded: ids)
             deviceID = UInt16(truncatingIfNeeded: ids >> 16)

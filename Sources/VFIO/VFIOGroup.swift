@@ -1,4 +1,5 @@
 import CShims
+import PCISysfs
 import SystemPackage
 
 /// A VFIO group (`/dev/vfio/N`, or `/dev/vfio/noiommu-N`): the unit of DMA isolation. Every
@@ -27,14 +28,14 @@ final class VFIOGroup: @unchecked Sendable {
         }
         guard status.flags & UInt32(VFIO_GROUP_FLAGS_VIABLE) != 0 else {
             try? fd.close()
-            throw .groupNotViable(address, group: number, members: DeviceDiscovery(sysfs: sysfs).groupMembers(number))
+            throw .sysfs(.groupNotViable(address, group: number, members: DeviceDiscovery(sysfs: sysfs).groupMembers(number)))
         }
     }
 
     /// A missing group file means the device left vfio-pci (or vfio-pci is gone).
     private static func missingFileError(_ address: PCIAddress, sysfs: Sysfs) -> VFIOError {
-        guard sysfs.exists(sysfs.driver(DeviceBinder.vfioPCI)) else { return .vfioPCINotLoaded(address) }
-        return .notBoundToVFIO(address, driver: DeviceDiscovery(sysfs: sysfs).driver(of: address))
+        guard sysfs.exists(sysfs.driver(DeviceBinder.vfioPCI)) else { return .sysfs(.vfioPCINotLoaded(address)) }
+        return .sysfs(.notBoundToVFIO(address, driver: DeviceDiscovery(sysfs: sysfs).driver(of: address)))
     }
 
     /// VFIO_GROUP_GET_DEVICE_FD for the device named `address`.

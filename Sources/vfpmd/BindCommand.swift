@@ -1,5 +1,5 @@
 import ArgumentParser
-import VFIO
+import PCISysfs
 
 /// `vfpmd bind ADDR...`: takes VFs from their kernel driver and binds them to vfio-pci.
 struct BindCommand: ParsableCommand {
@@ -28,7 +28,7 @@ struct BindCommand: ParsableCommand {
         }
         var failed = false
         for text in addresses {
-            do throws(VFIOError) {
+            do throws(PCISysfsError) {
                 let address = try PCIAddress.parse(text)
                 print(describe(address, try binder.bindToVFIO(address, force: force, noIOMMU: noIOMMU)))
                 let blocking = binder.groupMembersBlocking(address)

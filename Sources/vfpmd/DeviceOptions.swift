@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VFIO
+import PCISysfs
 
 /// Where the device commands find sysfs; hidden, for tests against a fake tree.
 struct SysfsOptions: ParsableArguments {
@@ -11,9 +11,9 @@ struct SysfsOptions: ParsableArguments {
     var sysfs: Sysfs { Sysfs(root: root) }
 }
 
-/// Runs `body`; a `VFIOError` becomes one line on standard error and exit status 1, with no
+/// Runs `body`; a `PCISysfsError` becomes one line on standard error and exit status 1, with no
 /// usage text (the command line was right, the machine was not).
-func reportingFailures(_ body: () throws(VFIOError) -> Void) throws {
+func reportingFailures(_ body: () throws(PCISysfsError) -> Void) throws {
     do {
         try body()
     } catch {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VFIO
+import PCISysfs
 
 /// `vfpmd devices`: the supported Intel PFs and VFs of this machine, as a table or JSON.
 struct DevicesCommand: ParsableCommand {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import VFIO
+import PCISysfs
 
 /// `vfpmd sriov PF_ADDR --vfs N`: creates (or removes, with 0) the VFs of a PF.
 struct SRIOVCommand: ParsableCommand {
@@ -22,7 +22,7 @@ struct SRIOVCommand: ParsableCommand {
 
     func run() throws {
         global.bootstrapLogging()
-        try reportingFailures { () throws(VFIOError) in
+        try reportingFailures { () throws(PCISysfsError) in
             let address = try PCIAddress.parse(pf)
             let discovery = DeviceDiscovery(sysfs: sysfsOptions.sysfs)
             let before = try DeviceBinder(sysfs: sysfsOptions.sysfs).setVFCount(address, to: vfs)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import VFIO
+import PCISysfs
 
 /// `vfpmd unbind ADDR... [--driver NAME]`: gives devices back to a kernel driver.
 struct UnbindCommand: ParsableCommand {
@@ -22,7 +22,7 @@ struct UnbindCommand: ParsableCommand {
         let binder = DeviceBinder(sysfs: sysfsOptions.sysfs)
         var failed = false
         for text in addresses {
-            do throws(VFIOError) {
+            do throws(PCISysfsError) {
                 let address = try PCIAddress.parse(text)
                 print(describe(address, try binder.unbind(address, to: driver)))
             } catch {

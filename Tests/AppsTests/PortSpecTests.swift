@@ -1,7 +1,7 @@
 import PMDCore
 import Testing
+import PCISysfs
 import VFDriver
-import VFIO
 import VFSimulator
 @testable import Apps
 

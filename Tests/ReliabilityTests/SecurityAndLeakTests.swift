@@ -3,6 +3,7 @@ import DriverTestSupport
 import PMDCore
 import Testing
 @testable import VFDriver
+import PCISysfs
 import VFIO
 import VFSimulator
 
@@ -99,7 +100,7 @@ struct SecurityTests {
     /// the device is busy and how to find the holder. (The proof against a real kernel is the
     /// QEMU VM test; this machine has no /dev/vfio.)
     @Test func aSecondProcessOnTheSameVFGetsDeviceBusy() throws {
-        let parsed: VFIO.PCIAddress? = .init("0000:03:10.1")
+        let parsed: PCISysfs.PCIAddress? = .init("0000:03:10.1")
         let address = try #require(parsed)
         let error = VFIOError.forOpen(errno: .resourceBusy, path: "/dev/vfio/42", address: address, missing: .vfioNotAvailable(path: "/dev/vfio/vfio"))
         #expect(error == .deviceBusy(address, path: "/dev/vfio/42"))

@@ -2,7 +2,6 @@ import PMDCore
 import PcapIO
 import Synchronization
 import VFDriver
-import VFIO
 
 /// A port an app opened from a port spec, with the spec it came from, and the one way to close
 /// ports that exchanged packets.

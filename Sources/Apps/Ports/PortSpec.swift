@@ -1,6 +1,6 @@
+import PCISysfs
 import PMDCore
 import VFDriver
-import VFIO
 import VFSimulator
 
 /// A port as the user names it on the command line, one grammar for every command:

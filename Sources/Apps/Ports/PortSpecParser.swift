@@ -1,6 +1,6 @@
+import PCISysfs
 import PMDCore
 import VFDriver
-import VFIO
 import VFSimulator
 
 /// A port spec that does not parse: the spec, the part that is wrong, why, and what is allowed.

@@ -1,3 +1,4 @@
+import PCISysfs
 import PMDCore
 import VFDriver
 import VFIO

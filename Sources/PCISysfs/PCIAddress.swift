@@ -44,7 +44,7 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
     }
 
     /// Parses `text` or throws the error that says what a PCI address looks like.
-    public static func parse(_ text: String) throws(VFIOError) -> PCIAddress {
+    public static func parse(_ text: String) throws(PCISysfsError) -> PCIAddress {
         guard let address = PCIAddress(text) else { throw .malformedAddress(text) }
         return address
     }

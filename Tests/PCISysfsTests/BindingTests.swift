@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import VFIO
+import PCISysfs
+import SysfsTestSupport
 
 /// Binding, unbinding and SR-IOV through sysfs: the exact writes, in order, and the result.
 struct BindingTests {
@@ -47,9 +48,9 @@ struct BindingTests {
         let kernel = FakeKernel(fake)
         let binder = DeviceBinder(sysfs: fake.sysfs, writer: kernel)
         let vf = PCIAddress("03:10.2")!
-        #expect(throws: VFIOError.netdevUp(vf, netdev: "eth3")) { try binder.bindToVFIO(vf) }
+        #expect(throws: PCISysfsError.netdevUp(vf, netdev: "eth3")) { try binder.bindToVFIO(vf) }
         #expect(kernel.writes.isEmpty)
-        #expect(VFIOError.netdevUp(vf, netdev: "eth3").description
+        #expect(PCISysfsError.netdevUp(vf, netdev: "eth3").description
             == "0000:03:10.2 is in use by the kernel: its interface eth3 is up; take it down with `ip link set eth3 down` first, or pass --force")
         #expect(binder.groupMembersBlocking(PCIAddress("03:10.0")!) == [.init(address: vf, driver: "ixgbevf")])
         #expect(try binder.bindToVFIO(vf, force: true) == .moved(from: "ixgbevf", to: "vfio-pci"))
@@ -61,15 +62,15 @@ struct BindingTests {
         let fake = FakeSysfs.standard()
         let kernel = FakeKernel(fake)
         let binder = DeviceBinder(sysfs: fake.sysfs, writer: kernel)
-        #expect(throws: VFIOError.physicalFunction(PCIAddress("00:01.0")!, model: "82576")) {
+        #expect(throws: PCISysfsError.physicalFunction(PCIAddress("00:01.0")!, model: "82576")) {
             try binder.bindToVFIO(PCIAddress("00:01.0")!)
         }
-        #expect(VFIOError.physicalFunction(PCIAddress("00:01.0")!, model: "82576").description
+        #expect(PCISysfsError.physicalFunction(PCIAddress("00:01.0")!, model: "82576").description
             == "0000:00:01.0 is an 82576 physical function, not a VF: vfpmd drives its virtual functions; create them with `vfpmd sriov 0000:00:01.0 --vfs N`")
-        #expect(throws: VFIOError.notSupported(PCIAddress("00:02.0")!, id: "1af4:1042")) {
+        #expect(throws: PCISysfsError.notSupported(PCIAddress("00:02.0")!, id: "1af4:1042")) {
             try binder.bindToVFIO(PCIAddress("00:02.0")!)
         }
-        #expect(throws: VFIOError.noSuchDevice(PCIAddress("00:09.0")!)) { try binder.bindToVFIO(PCIAddress("00:09.0")!) }
+        #expect(throws: PCISysfsError.noSuchDevice(PCIAddress("00:09.0")!)) { try binder.bindToVFIO(PCIAddress("00:09.0")!) }
         #expect(kernel.writes.isEmpty)
     }
 
@@ -78,8 +79,8 @@ struct BindingTests {
         fake.removeDriver("vfio-pci")
         let kernel = FakeKernel(fake)
         let vf = PCIAddress("00:11.0")!
-        #expect(throws: VFIOError.vfioPCINotLoaded(vf)) { try DeviceBinder(sysfs: fake.sysfs, writer: kernel).bindToVFIO(vf) }
-        #expect(VFIOError.vfioPCINotLoaded(vf).description
+        #expect(throws: PCISysfsError.vfioPCINotLoaded(vf)) { try DeviceBinder(sysfs: fake.sysfs, writer: kernel).bindToVFIO(vf) }
+        #expect(PCISysfsError.vfioPCINotLoaded(vf).description
             == "cannot use 0000:00:11.0 through VFIO: the vfio-pci driver is not loaded; load it with `modprobe vfio-pci` as root")
         #expect(kernel.writes.isEmpty)
     }
@@ -89,12 +90,12 @@ struct BindingTests {
         let kernel = FakeKernel(fake)
         let binder = DeviceBinder(sysfs: fake.sysfs, writer: kernel)
         let vf = PCIAddress("04:10.0")!
-        #expect(throws: VFIOError.iommuOff(vf)) { try binder.bindToVFIO(vf) }
-        #expect(VFIOError.iommuOff(vf).description
+        #expect(throws: PCISysfsError.iommuOff(vf)) { try binder.bindToVFIO(vf) }
+        #expect(PCISysfsError.iommuOff(vf).description
             == "0000:04:10.0 has no IOMMU group, so the IOMMU is off: boot with intel_iommu=on (Intel) or amd_iommu=on (AMD) on the kernel command line, or use no-IOMMU mode (--no-iommu, unsafe)")
         // The kernel allowing no-IOMMU mode is not enough: the user must ask for it.
         fake.setNoIOMMU(true)
-        #expect(throws: VFIOError.iommuOff(vf)) { try binder.bindToVFIO(vf) }
+        #expect(throws: PCISysfsError.iommuOff(vf)) { try binder.bindToVFIO(vf) }
         #expect(kernel.writes.isEmpty)
         #expect(try binder.bindToVFIO(vf, noIOMMU: true) == .moved(from: "ixgbevf", to: "vfio-pci"))
     }
@@ -104,15 +105,15 @@ struct BindingTests {
         let kernel = FakeKernel(fake)
         let binder = DeviceBinder(sysfs: fake.sysfs, writer: kernel)
         let vf = PCIAddress("04:10.0")!
-        #expect(throws: VFIOError.noIOMMUDisabled) { try binder.bindToVFIO(vf, noIOMMU: true) }
-        #expect(VFIOError.noIOMMUDisabled.description
+        #expect(throws: PCISysfsError.noIOMMUDisabled) { try binder.bindToVFIO(vf, noIOMMU: true) }
+        #expect(PCISysfsError.noIOMMUDisabled.description
             == "no-IOMMU mode is off in the kernel: enable it with `echo 1 > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode` as root (unsafe: the device can then write anywhere in memory)")
         try? FileManager.default.removeItem(atPath: fake.path("module/vfio/parameters/enable_unsafe_noiommu_mode"))
-        #expect(throws: VFIOError.noIOMMUNotBuilt) { try binder.bindToVFIO(vf, noIOMMU: true) }
-        #expect(VFIOError.noIOMMUNotBuilt.description
+        #expect(throws: PCISysfsError.noIOMMUNotBuilt) { try binder.bindToVFIO(vf, noIOMMU: true) }
+        #expect(PCISysfsError.noIOMMUNotBuilt.description
             == "this kernel has no no-IOMMU mode (built without CONFIG_VFIO_NOIOMMU, as Debian's are): use a kernel built with it, or give the machine an IOMMU (a virtual one in a VM)")
         try? FileManager.default.removeItem(atPath: fake.path("module/vfio"))
-        #expect(throws: VFIOError.noIOMMUModuleMissing) { try binder.bindToVFIO(vf, noIOMMU: true) }
+        #expect(throws: PCISysfsError.noIOMMUModuleMissing) { try binder.bindToVFIO(vf, noIOMMU: true) }
         #expect(kernel.writes.isEmpty)
     }
 
@@ -140,7 +141,7 @@ struct BindingTests {
             ("bus/pci/devices/0000:03:10.0/driver_override", "\n"),
             ("bus/pci/devices/0000:03:10.0/driver/unbind", "0000:03:10.0"),
         ]))
-        #expect(VFIOError.bindFailed(vf, wanted: nil, got: "vfio-pci").description
+        #expect(PCISysfsError.bindFailed(vf, wanted: nil, got: "vfio-pci").description
             == "0000:03:10.0 is still bound to vfio-pci after the unbind: see `dmesg` for the kernel's reason")
     }
 
@@ -149,10 +150,10 @@ struct BindingTests {
         fake.removeDriver("igbvf")
         let kernel = FakeKernel(fake)
         let vf = PCIAddress("00:11.2")!
-        #expect(throws: VFIOError.bindFailed(vf, wanted: "igbvf", got: nil)) {
+        #expect(throws: PCISysfsError.bindFailed(vf, wanted: "igbvf", got: nil)) {
             try DeviceBinder(sysfs: fake.sysfs, writer: kernel).unbind(vf)
         }
-        #expect(VFIOError.bindFailed(vf, wanted: "igbvf", got: nil).description
+        #expect(PCISysfsError.bindFailed(vf, wanted: "igbvf", got: nil).description
             == "0000:00:11.2 did not bind to igbvf (now bound to no driver): see `dmesg` for the kernel's reason or load it with `modprobe igbvf`")
     }
 
@@ -160,11 +161,11 @@ struct BindingTests {
         let fake = FakeSysfs.standard()
         let kernel = FakeKernel(fake)
         let override = fake.path("bus/pci/devices/0000:00:11.0/driver_override")
-        kernel.failures["bus/pci/devices/0000:00:11.0/driver_override"] = .permissionDenied(nil, path: override, owner: nil)
-        #expect(throws: VFIOError.permissionDenied(nil, path: override, owner: nil)) {
+        kernel.failures["bus/pci/devices/0000:00:11.0/driver_override"] = .permissionDenied(path: override)
+        #expect(throws: PCISysfsError.permissionDenied(path: override)) {
             try DeviceBinder(sysfs: fake.sysfs, writer: kernel).bindToVFIO(PCIAddress("00:11.0")!)
         }
-        #expect(VFIOError.permissionDenied(nil, path: "/sys/x", owner: nil).description == "no permission to open /sys/x: run as root")
+        #expect(PCISysfsError.permissionDenied(path: "/sys/x").description == "no permission to open /sys/x: run as root")
     }
 
     @Test func theFileWriterWritesOnceAndNamesFailures() throws {
@@ -173,7 +174,7 @@ struct BindingTests {
         try FileSysfsWriter().write("vfio-pci", to: path)
         #expect(fake.read("bus/pci/devices/0000:00:11.0/driver_override") == "vfio-pci")
         let missing = fake.path("bus/pci/devices/0000:09:00.0/driver_override")
-        #expect(throws: VFIOError.sysfsWriteFailed(path: missing, errno: .noSuchFileOrDirectory)) {
+        #expect(throws: PCISysfsError.sysfsWriteFailed(path: missing, errno: .noSuchFileOrDirectory)) {
             try FileSysfsWriter().write("x", to: missing)
         }
     }
@@ -215,18 +216,18 @@ struct BindingTests {
         let kernel = FakeKernel(fake)
         let binder = DeviceBinder(sysfs: fake.sysfs, writer: kernel)
         let pf = PCIAddress("00:01.0")!
-        #expect(throws: VFIOError.tooManyVFs(pf, asked: 8, total: 7)) { try binder.setVFCount(pf, to: 8) }
-        #expect(VFIOError.tooManyVFs(pf, asked: 8, total: 7).description == "0000:00:01.0 offers at most 7 VFs, not 8: ask for 0...7")
-        #expect(throws: VFIOError.notPhysicalFunction(PCIAddress("00:11.0")!, model: "82576 VF")) {
+        #expect(throws: PCISysfsError.tooManyVFs(pf, asked: 8, total: 7)) { try binder.setVFCount(pf, to: 8) }
+        #expect(PCISysfsError.tooManyVFs(pf, asked: 8, total: 7).description == "0000:00:01.0 offers at most 7 VFs, not 8: ask for 0...7")
+        #expect(throws: PCISysfsError.notPhysicalFunction(PCIAddress("00:11.0")!, model: "82576 VF")) {
             try binder.setVFCount(PCIAddress("00:11.0")!, to: 1)
         }
         fake.write("0", to: "bus/pci/devices/0000:00:01.0/sriov_totalvfs")
-        #expect(throws: VFIOError.noSRIOV(pf)) { try binder.setVFCount(pf, to: 1) }
-        #expect(VFIOError.noSRIOV(pf).description
+        #expect(throws: PCISysfsError.noSRIOV(pf)) { try binder.setVFCount(pf, to: 1) }
+        #expect(PCISysfsError.noSRIOV(pf).description
             == "0000:00:01.0 offers no SR-IOV VFs (sriov_totalvfs is missing or 0): enable SR-IOV and VT-d in the firmware setup and check that its kernel driver is loaded")
         fake.write("7", to: "bus/pci/devices/0000:00:01.0/sriov_totalvfs")
         fake.setDriver("0000:00:01.0", "vfio-pci")
-        #expect(throws: VFIOError.pfWithoutDriver(pf, driver: "igb")) { try binder.setVFCount(pf, to: 1) }
+        #expect(throws: PCISysfsError.pfWithoutDriver(pf, driver: "igb")) { try binder.setVFCount(pf, to: 1) }
         #expect(kernel.writes.isEmpty)
     }
 
@@ -236,6 +237,6 @@ struct BindingTests {
         let pf = PCIAddress("00:01.0")!
         let file = fake.path("bus/pci/devices/0000:00:01.0/sriov_numvfs")
         kernel.failures["bus/pci/devices/0000:00:01.0/sriov_numvfs"] = .sysfsWriteFailed(path: file, errno: .resourceBusy)
-        #expect(throws: VFIOError.vfsBusy(pf)) { try DeviceBinder(sysfs: fake.sysfs, writer: kernel).setVFCount(pf, to: 0) }
+        #expect(throws: PCISysfsError.vfsBusy(pf)) { try DeviceBinder(sysfs: fake.sysfs, writer: kernel).setVFCount(pf, to: 0) }
     }
 }

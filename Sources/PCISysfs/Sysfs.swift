@@ -2,7 +2,8 @@ import Foundation
 import SystemPackage
 
 /// Read access to a sysfs tree: `/sys` on a real machine, a directory of fixtures in tests.
-/// Every path vfpmd reads or writes under sysfs is spelled here.
+/// Every path vfpmd reads or writes under sysfs is spelled here (the kernel's ABI: Linux
+/// Documentation/ABI/testing/sysfs-bus-pci, sysfs-kernel-iommu_groups).
 public struct Sysfs: Sendable {
     /// The tree's root, `/sys` by default.
     public let root: String
@@ -27,7 +28,7 @@ public struct Sysfs: Sendable {
 
     /// Checks that the kernel allows no-IOMMU mode: the vfio module is loaded, was built with
     /// CONFIG_VFIO_NOIOMMU (the parameter exists), and `enable_unsafe_noiommu_mode` is on.
-    public func checkNoIOMMUAllowed() throws(VFIOError) {
+    public func checkNoIOMMUAllowed() throws(PCISysfsError) {
         guard exists(vfioModule) else { throw .noIOMMUModuleMissing }
         guard let value = read(noIOMMUParameter) else { throw .noIOMMUNotBuilt }
         guard value == "Y" || value == "1" else { throw .noIOMMUDisabled }
@@ -80,7 +81,7 @@ public struct Sysfs: Sendable {
 /// and play the kernel's part.
 public protocol SysfsWriter: Sendable {
     /// Writes `value` to the attribute at `path` in one write(2), as the kernel expects.
-    func write(_ value: String, to path: String) throws(VFIOError)
+    func write(_ value: String, to path: String) throws(PCISysfsError)
 }
 
 /// Writes attributes with open(2) and one write(2), mapping errno to the error that helps.
@@ -89,7 +90,7 @@ public struct FileSysfsWriter: SysfsWriter {
     public init() {}
 
     /// Writes `value` to `path` in one write(2).
-    public func write(_ value: String, to path: String) throws(VFIOError) {
+    public func write(_ value: String, to path: String) throws(PCISysfsError) {
         do {
             let fd = try FileDescriptor.open(FilePath(path), .writeOnly)
             defer { try? fd.close() }
@@ -99,7 +100,7 @@ public struct FileSysfsWriter: SysfsWriter {
         } catch let errno as Errno {
             switch errno {
             case .permissionDenied, .notPermitted, .readOnlyFileSystem:
-                throw .permissionDenied(nil, path: path, owner: nil)
+                throw .permissionDenied(path: path)
             default:
                 throw .sysfsWriteFailed(path: path, errno: errno)
             }

@@ -7,7 +7,7 @@ public enum VFIOPreflight {
 
     /// Checks that the VF at `address` can be opened through VFIO and returns its record and
     /// IOMMU group number.
-    public static func check(_ address: PCIAddress, sysfs: Sysfs, noIOMMU: Bool) throws(VFIOError) -> (record: PCIDeviceRecord, group: Int) {
+    public static func check(_ address: PCIAddress, sysfs: Sysfs, noIOMMU: Bool) throws(PCISysfsError) -> (record: PCIDeviceRecord, group: Int) {
         let discovery = DeviceDiscovery(sysfs: sysfs)
         let record = try discovery.record(for: address)
         guard record.role == .vf else { throw .physicalFunction(address, model: record.supported.model) }

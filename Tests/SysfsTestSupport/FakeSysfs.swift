@@ -1,13 +1,13 @@
 import Foundation
-import VFIO
+import PCISysfs
 
 /// A sysfs tree built in a temporary directory: PCI devices with vendor/device files, driver
 /// links, IOMMU group links, PF/VF links, netdevs, SR-IOV files, as the kernel lays them out.
-final class FakeSysfs {
+public final class FakeSysfs {
     /// The tree's root (passed as the sysfs root).
-    let root: String
+    public let root: String
     /// A /dev root beside it.
-    let devRoot: String
+    public let devRoot: String
 
     /// One device to create.
     struct Device {
@@ -21,7 +21,8 @@ final class FakeSysfs {
         var sriov: (total: Int, current: Int)?
     }
 
-    init() {
+    /// An empty tree with the usual drivers and the vfio module (no-IOMMU mode off).
+    public init() {
         let base = NSTemporaryDirectory() + "vfpmd-sysfs-\(UUID().uuidString)"
         root = base + "/sys"
         devRoot = base + "/dev"
@@ -37,7 +38,7 @@ final class FakeSysfs {
 
     /// The tree the tests use: an 82576 PF with two VFs, an 82599 PF with two VFs sharing a
     /// group, an X540 VF without IOMMU group, and a virtio device.
-    static func standard() -> FakeSysfs {
+    public static func standard() -> FakeSysfs {
         let fake = FakeSysfs()
         fake.add(Device(address: "0000:00:01.0", id: (0x8086, 0x10C9), driver: "igb", group: 1,
                         netdev: ("eth0", true), sriov: (7, 2)))
@@ -56,16 +57,19 @@ final class FakeSysfs {
         return fake
     }
 
-    var sysfs: Sysfs { Sysfs(root: root) }
+    /// The tree as the code under test reads it.
+    public var sysfs: Sysfs { Sysfs(root: root) }
 
-    func path(_ relative: String) -> String { root + "/" + relative }
+    /// The full path of `relative`.
+    public func path(_ relative: String) -> String { root + "/" + relative }
 
     func addDriver(_ name: String) {
         write("", to: "bus/pci/drivers/\(name)/bind")
         write("", to: "bus/pci/drivers/\(name)/unbind")
     }
 
-    func removeDriver(_ name: String) {
+    /// Unloads driver `name`.
+    public func removeDriver(_ name: String) {
         try? FileManager.default.removeItem(atPath: path("bus/pci/drivers/\(name)"))
     }
 
@@ -104,19 +108,23 @@ final class FakeSysfs {
         try? FileManager.default.removeItem(atPath: path("bus/pci/devices/\(address)"))
     }
 
-    func setDriver(_ address: String, _ driver: String?) {
+    /// Binds `address` to `driver` (nil: to none).
+    public func setDriver(_ address: String, _ driver: String?) {
         let linkPath = "bus/pci/devices/\(address)/driver"
         try? FileManager.default.removeItem(atPath: path(linkPath))
         if let driver { link(linkPath, to: "../../drivers/\(driver)") }
     }
 
-    func setNoIOMMU(_ on: Bool) { write(on ? "Y" : "N", to: "module/vfio/parameters/enable_unsafe_noiommu_mode") }
+    /// Turns the vfio module's no-IOMMU parameter on or off.
+    public func setNoIOMMU(_ on: Bool) { write(on ? "Y" : "N", to: "module/vfio/parameters/enable_unsafe_noiommu_mode") }
 
-    func read(_ relative: String) -> String? {
+    /// The content of the file at `relative`.
+    public func read(_ relative: String) -> String? {
         FileManager.default.contents(atPath: path(relative)).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    func write(_ text: String, to relative: String) {
+    /// Writes `text` to the file at `relative`, creating its directories.
+    public func write(_ text: String, to relative: String) {
         let full = path(relative)
         mkdir((full as NSString).deletingLastPathComponent)
         _ = FileManager.default.createFile(atPath: full, contents: Data(text.utf8))
@@ -129,7 +137,8 @@ final class FakeSysfs {
         try! FileManager.default.createSymbolicLink(atPath: full, withDestinationPath: target)
     }
 
-    func mkdir(_ full: String) {
+    /// Creates the directory `full` and its parents.
+    public func mkdir(_ full: String) {
         try! FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
     }
 }
@@ -138,18 +147,21 @@ final class FakeSysfs {
 /// the kernel's part: unbind drops the driver link, drivers_probe binds the override (or the
 /// family's default driver), sriov_numvfs creates and removes VFs and refuses nonzero-to-
 /// nonzero changes with EBUSY, as Linux does.
-final class FakeKernel: SysfsWriter, @unchecked Sendable {
+public final class FakeKernel: SysfsWriter, @unchecked Sendable {
     // Used from one test's thread only.
     let fake: FakeSysfs
-    private(set) var writes: [(path: String, value: String)] = []
+    /// Every write, in order: the path relative to the tree's root and the value.
+    public private(set) var writes: [(path: String, value: String)] = []
     /// Default drivers the kernel's probe picks by device ID.
     var defaultDrivers: [UInt16: String] = [0x10CA: "igbvf", 0x10ED: "ixgbevf", 0x1515: "ixgbevf"]
     /// Paths whose writes fail with this error.
-    var failures: [String: VFIOError] = [:]
+    public var failures: [String: PCISysfsError] = [:]
 
-    init(_ fake: FakeSysfs) { self.fake = fake }
+    /// A kernel acting on `fake`.
+    public init(_ fake: FakeSysfs) { self.fake = fake }
 
-    func write(_ value: String, to path: String) throws(VFIOError) {
+    /// Records the write and does what the kernel would.
+    public func write(_ value: String, to path: String) throws(PCISysfsError) {
         precondition(path.hasPrefix(fake.root + "/"), "write outside the tree: \(path)")
         let relative = String(path.dropFirst(fake.root.count + 1))
         writes.append((relative, value))
@@ -182,7 +194,7 @@ final class FakeKernel: SysfsWriter, @unchecked Sendable {
         }
     }
 
-    private func setVFs(pf: String, to count: Int) throws(VFIOError) {
+    private func setVFs(pf: String, to count: Int) throws(PCISysfsError) {
         let file = "bus/pci/devices/\(pf)/sriov_numvfs"
         let current = Int(fake.read(file)!.trimmingCharacters(in: .whitespacesAndNewlines))!
         if current != 0 && count != 0 { throw .sysfsWriteFailed(path: fake.path(file), errno: .resourceBusy) }

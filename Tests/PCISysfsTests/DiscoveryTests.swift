@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import VFIO
+import PCISysfs
+import SysfsTestSupport
 
 /// sysfs discovery on a fake tree laid out as Linux lays out PFs, VFs, groups and netdevs.
 struct DiscoveryTests {
@@ -47,13 +48,13 @@ struct DiscoveryTests {
     @Test func unknownAndMissingDevicesAreNamedErrors() {
         let fake = FakeSysfs.standard()
         let discovery = DeviceDiscovery(sysfs: fake.sysfs)
-        #expect(throws: VFIOError.noSuchDevice(PCIAddress("05:00.0")!)) { try discovery.record(for: PCIAddress("05:00.0")!) }
-        #expect(throws: VFIOError.notSupported(PCIAddress("00:02.0")!, id: "1af4:1042")) {
+        #expect(throws: PCISysfsError.noSuchDevice(PCIAddress("05:00.0")!)) { try discovery.record(for: PCIAddress("05:00.0")!) }
+        #expect(throws: PCISysfsError.notSupported(PCIAddress("00:02.0")!, id: "1af4:1042")) {
             try discovery.record(for: PCIAddress("00:02.0")!)
         }
-        #expect(VFIOError.noSuchDevice(PCIAddress("05:00.0")!).description
+        #expect(PCISysfsError.noSuchDevice(PCIAddress("05:00.0")!).description
             == "no PCI device 0000:05:00.0: list the supported devices with `vfpmd devices` (all devices: `lspci -D`)")
-        #expect(VFIOError.notSupported(PCIAddress("00:02.0")!, id: "1af4:1042").description
+        #expect(PCISysfsError.notSupported(PCIAddress("00:02.0")!, id: "1af4:1042").description
             == "0000:00:02.0 (1af4:1042) is not a supported device: vfpmd drives Intel 82599/X540/X550 VFs (ixgbevf) and 82576/I350 VFs (igbvf); see `vfpmd devices`")
     }
 

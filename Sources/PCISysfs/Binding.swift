@@ -36,7 +36,7 @@ public struct DeviceBinder: Sendable {
     /// an IOMMU group (unless `noIOMMU` was asked for and the kernel allows it), and devices
     /// whose netdev is up unless `force`.
     @discardableResult
-    public func bindToVFIO(_ address: PCIAddress, force: Bool = false, noIOMMU: Bool = false) throws(VFIOError) -> Outcome {
+    public func bindToVFIO(_ address: PCIAddress, force: Bool = false, noIOMMU: Bool = false) throws(PCISysfsError) -> Outcome {
         let record = try discovery.record(for: address)
         guard record.role == .vf else { throw .physicalFunction(address, model: record.supported.model) }
         if record.driver == Self.vfioPCI { return .unchanged(driver: record.driver) }
@@ -55,7 +55,7 @@ public struct DeviceBinder: Sendable {
     /// Gives the device at `address` back to `driver`, or to its family's kernel driver
     /// (ixgbevf, igbvf; ixgbe, igb for a PF) when nil. The driver `none` leaves it unbound.
     @discardableResult
-    public func unbind(_ address: PCIAddress, to driver: String? = nil) throws(VFIOError) -> Outcome {
+    public func unbind(_ address: PCIAddress, to driver: String? = nil) throws(PCISysfsError) -> Outcome {
         let record = try discovery.record(for: address)
         let wanted = driver ?? (record.role == .vf ? record.family.kernelVFDriver : record.family.kernelPFDriver)
         if wanted == "none" {
@@ -71,7 +71,7 @@ public struct DeviceBinder: Sendable {
     }
 
     /// driver_override, unbind from the current driver, drivers_probe.
-    private func move(_ address: PCIAddress, from current: String?, override: String) throws(VFIOError) {
+    private func move(_ address: PCIAddress, from current: String?, override: String) throws(PCISysfsError) {
         let dir = sysfs.device(address)
         try writer.write(override, to: dir + "/driver_override")
         if current != nil {
@@ -81,7 +81,7 @@ public struct DeviceBinder: Sendable {
     }
 
     /// Reads the driver link back: the kernel may have refused (missing module, probe error).
-    private func confirm(_ address: PCIAddress, wanted: String?, from old: String?) throws(VFIOError) -> Outcome {
+    private func confirm(_ address: PCIAddress, wanted: String?, from old: String?) throws(PCISysfsError) -> Outcome {
         let now = discovery.driver(of: address)
         guard now == wanted else { throw .bindFailed(address, wanted: wanted, got: now) }
         return .moved(from: old, to: now)
@@ -89,7 +89,7 @@ public struct DeviceBinder: Sendable {
 
     /// The other members of the device's IOMMU group that keep the group from being viable
     /// (bound to a kernel driver): they must be bound to vfio-pci too before the VF can be opened.
-    public func groupMembersBlocking(_ address: PCIAddress) -> [VFIOError.GroupMember] {
+    public func groupMembersBlocking(_ address: PCIAddress) -> [PCISysfsError.GroupMember] {
         guard let group = discovery.iommuGroup(of: address) else { return [] }
         return discovery.groupMembers(group).filter { member in
             member.address != address && member.driver.map { !VFIOPreflight.viableDrivers.contains($0) } ?? false
@@ -102,7 +102,7 @@ public struct DeviceBinder: Sendable {
     /// before. The kernel refuses to change a nonzero count to another nonzero count, so 0 is
     /// written first then.
     @discardableResult
-    public func setVFCount(_ pf: PCIAddress, to count: Int) throws(VFIOError) -> Int {
+    public func setVFCount(_ pf: PCIAddress, to count: Int) throws(PCISysfsError) -> Int {
         let record = try discovery.record(for: pf)
         guard record.role == .pf else { throw .notPhysicalFunction(pf, model: record.supported.model) }
         guard let total = record.sriovTotalVFs, total > 0, let current = record.sriovNumVFs else { throw .noSRIOV(pf) }

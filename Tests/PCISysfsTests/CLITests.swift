@@ -1,4 +1,5 @@
 import Foundation
+import SysfsTestSupport
 import Testing
 
 /// The device commands as a user runs them: the built `vfpmd` binary, its output, its exit

@@ -10,7 +10,7 @@ public struct PCIDeviceRecord: Sendable, Equatable, Encodable {
     /// Device ID.
     public let deviceID: UInt16
     /// Family, role and model from the table of supported devices.
-    public let supported: SupportedDevice
+    public let supported: IntelDevice
     /// The PF of a VF.
     public let physicalFunction: PCIAddress?
     /// A VF's index under its PF (the N of the PF's `virtfnN` link).
@@ -18,7 +18,7 @@ public struct PCIDeviceRecord: Sendable, Equatable, Encodable {
     /// IOMMU group number; nil when the IOMMU is off.
     public let iommuGroup: Int?
     /// Every device of the IOMMU group (this one included), with its driver.
-    public let iommuGroupMembers: [VFIOError.GroupMember]
+    public let iommuGroupMembers: [PCISysfsError.GroupMember]
     /// The bound driver, nil when none.
     public let driver: String?
     /// The kernel netdev's name, when a kernel network driver owns the function.
@@ -96,12 +96,12 @@ public struct DeviceDiscovery: Sendable {
     }
 
     /// The record of the supported device at `address`, or the error saying why there is none.
-    public func record(for address: PCIAddress) throws(VFIOError) -> PCIDeviceRecord {
+    public func record(for address: PCIAddress) throws(PCISysfsError) -> PCIDeviceRecord {
         let dir = sysfs.device(address)
         guard sysfs.exists(dir) else { throw .noSuchDevice(address) }
         let vendor = UInt16(truncatingIfNeeded: sysfs.readHex(dir + "/vendor") ?? 0)
         let device = UInt16(truncatingIfNeeded: sysfs.readHex(dir + "/device") ?? 0)
-        guard let supported = SupportedDevice.lookup(vendorID: vendor, deviceID: device) else {
+        guard let supported = IntelDevice.lookup(vendorID: vendor, deviceID: device) else {
             throw .notSupported(address, id: String(format4: vendor) + ":" + String(format4: device))
         }
         let pf = sysfs.linkTarget(dir + "/physfn").flatMap(PCIAddress.init)
@@ -129,11 +129,11 @@ public struct DeviceDiscovery: Sendable {
     }
 
     /// Every device of IOMMU group `number` with its driver, in address order.
-    public func groupMembers(_ number: Int) -> [VFIOError.GroupMember] {
+    public func groupMembers(_ number: Int) -> [PCISysfsError.GroupMember] {
         sysfs.list(sysfs.iommuGroupDevices(number))
             .compactMap(PCIAddress.init)
             .sorted()
-            .map { VFIOError.GroupMember(address: $0, driver: driver(of: $0)) }
+            .map { PCISysfsError.GroupMember(address: $0, driver: driver(of: $0)) }
     }
 
     /// The VFs of the PF at `pf`, by index.
@@ -158,7 +158,7 @@ public struct DeviceDiscovery: Sendable {
         let netDir = dir + "/net/" + name
         let operstate = sysfs.read(netDir + "/operstate")
         let flags = sysfs.readHex(netDir + "/flags")
-        // IFF_UP is bit 0 of the interface flags; without flags, trust operstate.
+        // IFF_UP is bit 0 of the interface flags (uapi <linux/if.h>); without flags, trust operstate.
         let isUp = flags.map { $0 & 1 != 0 } ?? (operstate == "up")
         return (name, operstate, isUp)
     }

@@ -1,0 +1,44 @@
+import Testing
+import PCISysfs
+import SysfsTestSupport
+
+/// The sysfs checks made before any VFIO file is opened: each wrong state of the device, its
+/// driver or its IOMMU group has its own sentence, asserted as the user sees it.
+struct PreflightTests {
+    @Test func aVFOnVFIOPCIInAGroupOfItsOwnPassesTheChecks() throws {
+        let fake = FakeSysfs.standard()
+        let (record, group) = try VFIOPreflight.check(PCIAddress("00:11.2")!, sysfs: fake.sysfs, noIOMMU: false)
+        #expect(group == 5 && record.family == .igbvf)
+    }
+
+    @Test func eachWrongStateHasItsOwnSentence() {
+        let fake = FakeSysfs.standard()
+        func check(_ text: String, noIOMMU: Bool = false) throws(PCISysfsError) {
+            _ = try VFIOPreflight.check(PCIAddress(text)!, sysfs: fake.sysfs, noIOMMU: noIOMMU)
+        }
+        #expect(throws: PCISysfsError.noSuchDevice(PCIAddress("07:00.0")!)) { try check("07:00.0") }
+        #expect(throws: PCISysfsError.notSupported(PCIAddress("00:02.0")!, id: "1af4:1042")) { try check("00:02.0") }
+        #expect(throws: PCISysfsError.physicalFunction(PCIAddress("03:00.0")!, model: "82599 SFP+")) { try check("03:00.0") }
+        #expect(throws: PCISysfsError.iommuOff(PCIAddress("04:10.0")!)) { try check("04:10.0") }
+        #expect(throws: PCISysfsError.notBoundToVFIO(PCIAddress("04:10.0")!, driver: "ixgbevf")) { try check("04:10.0", noIOMMU: true) }
+        #expect(throws: PCISysfsError.notBoundToVFIO(PCIAddress("00:11.0")!, driver: "igbvf")) { try check("00:11.0") }
+        #expect(PCISysfsError.notBoundToVFIO(PCIAddress("00:11.0")!, driver: "igbvf").description
+            == "0000:00:11.0 is bound to igbvf, not to vfio-pci: run `vfpmd bind 0000:00:11.0` first")
+        fake.removeDriver("vfio-pci")
+        #expect(throws: PCISysfsError.vfioPCINotLoaded(PCIAddress("00:11.0")!)) { try check("00:11.0") }
+    }
+
+    @Test func aGroupWithAMemberOnAKernelDriverIsNotViableAndListsEveryMember() {
+        let fake = FakeSysfs.standard()
+        let vf = PCIAddress("03:10.0")!
+        let members: [PCISysfsError.GroupMember] = [.init(address: vf, driver: "vfio-pci"), .init(address: PCIAddress("03:10.2")!, driver: "ixgbevf")]
+        #expect(throws: PCISysfsError.groupNotViable(vf, group: 9, members: members)) {
+            _ = try VFIOPreflight.check(vf, sysfs: fake.sysfs, noIOMMU: false)
+        }
+        #expect(PCISysfsError.groupNotViable(vf, group: 9, members: members).description
+            == "IOMMU group 9 of 0000:03:10.0 is not viable: every device in it must be bound to vfio-pci or to no driver, and it holds 0000:03:10.0 (vfio-pci), 0000:03:10.2 (ixgbevf); bind the others with `vfpmd bind` too")
+        // A member without driver keeps the group viable.
+        fake.setDriver("0000:03:10.2", nil)
+        #expect(throws: Never.self) { _ = try VFIOPreflight.check(vf, sysfs: fake.sysfs, noIOMMU: false) }
+    }
+}
