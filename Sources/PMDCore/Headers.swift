@@ -157,37 +157,6 @@ public struct IPv4Header {
     public func updateChecksum() { checksum = computeChecksum() }
 }
 
-/// An IPv6 header (40 bytes).
-@frozen
-public struct IPv6Header {
-    /// Header length.
-    public static let length = 40
-    /// First byte of the header.
-    public let pointer: UnsafeMutableRawPointer
-    /// The header at `pointer`.
-    @inlinable public init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
-    /// Version (6).
-    @inlinable public var version: UInt8 { pointer.load(as: UInt8.self) >> 4 }
-    /// Payload length.
-    @inlinable public var payloadLength: UInt16 { get { loadBE16(pointer, 4) } nonmutating set { storeBE16(pointer, 4, newValue) } }
-    /// Next header (17 UDP, 6 TCP).
-    @inlinable public var nextHeader: UInt8 {
-        get { pointer.load(fromByteOffset: 6, as: UInt8.self) }
-        nonmutating set { pointer.storeBytes(of: newValue, toByteOffset: 6, as: UInt8.self) }
-    }
-    /// Hop limit.
-    @inlinable public var hopLimit: UInt8 {
-        get { pointer.load(fromByteOffset: 7, as: UInt8.self) }
-        nonmutating set { pointer.storeBytes(of: newValue, toByteOffset: 7, as: UInt8.self) }
-    }
-    /// Source address bytes.
-    @inlinable public var source: UnsafeMutableRawPointer { pointer + 8 }
-    /// Destination address bytes.
-    @inlinable public var destination: UnsafeMutableRawPointer { pointer + 24 }
-    /// Writes version 6 with traffic class and flow label 0.
-    @inlinable public func setVersion() { storeBE32(pointer, 0, 0x6000_0000) }
-}
-
 /// A UDP header (8 bytes).
 @frozen
 public struct UDPHeader {
