@@ -25,6 +25,25 @@ struct BenchTests {
         #expect(BenchFrame.probe(buffer, length: 40) == nil)
     }
 
+    /// Frames larger than a default buffer (2048 bytes) once overran the generator's template
+    /// slots and pool buffers: every size up to the largest jumbo is sent whole.
+    @Test(arguments: [2064, 4096, 9018])
+    func framesLargerThanADefaultBufferAreSentWhole(size: Int) throws {
+        let a = try MemoryPort(name: "a", frames: [], mac: MACAddress("02:00:00:00:00:0a")!)
+        let b = try MemoryPort(name: "b", frames: [], mac: MACAddress("02:00:00:00:00:0b")!)
+        a.peer = b
+        var config = BenchConfiguration()
+        config.mode = .loop
+        config.sizes = [size]
+        config.packetsPerSecond = 20_000
+        config.duration = 0.2
+        let bench = try Bench(ports: [opened(a), opened(b)], configuration: config)
+        let summary = bench.run(report: { _ in })
+        #expect(summary.ports[1].rxMpps > 0)
+        #expect(summary.ports[1].lost == 0 && summary.ports[1].reordered == 0)
+        #expect(OpenedPort.closeAll([opened(a), opened(b)]).isEmpty)
+    }
+
     @Test func loopOverACableLosesAndReordersNothing() throws {
         let a = try MemoryPort(name: "a", frames: [], mac: MACAddress("02:00:00:00:00:0a")!)
         let b = try MemoryPort(name: "b", frames: [], mac: MACAddress("02:00:00:00:00:0b")!)

@@ -28,7 +28,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
         self.pending = frames
         self.burst = burst
         self.txLimit = txLimit
-        pool = try Mempool(name: name, capacity: 512, pages: .smallPages)
+        pool = try Mempool(name: name, capacity: 512, dataRoom: 10_240, pages: .smallPages)
     }
 
     var isExhausted: Bool { lock.withLock { pending.isEmpty } }
@@ -56,6 +56,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
             // Queue q delivers frames whose index is q modulo the queue count.
             guard let index = pool.ref.take() else { break }
             let frame = pending.removeFirst()
+            precondition(frame.count <= pool.dataRoom, "a frame larger than the test port's buffers")
             frame.withUnsafeBytes { pool.ref.data(index).copyMemory(from: $0.baseAddress!, byteCount: frame.count) }
             pool.ref.metadata(index).pointee = PacketMetadata()
             pool.ref.metadata(index).pointee.length = UInt32(frame.count)

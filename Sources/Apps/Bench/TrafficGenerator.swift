@@ -13,7 +13,8 @@ final class TrafficGenerator: @unchecked Sendable {
     /// Template bytes: one `stride`-byte slot per (flow slot, size slot).
     private let templates: UnsafeMutableRawPointer
     private let templateLengths: [Int]
-    private let stride = 2048
+    /// Bytes per template slot: the largest frame, rounded up to a cache line.
+    private let stride: Int
     /// Flows this queue sends (flow ids `queue`, `queue + queues`, …).
     private let flows: [Int]
     /// Template slot of each size in the size pattern.
@@ -41,7 +42,13 @@ final class TrafficGenerator: @unchecked Sendable {
         sizeSlots = sizes.map { size in Array(Set(sizes)).sorted().firstIndex(of: size)! }
         flows = Swift.stride(from: queue, to: max(flowCount, queues), by: queues).map { $0 }
         sequence = [UInt32](repeating: 0, count: flows.count)
-        pool = try Mempool(name: "bench-tx-\(queue)", capacity: 4096)
+        // Every frame fits its template slot and a pool buffer, by construction: the two are
+        // sized from the largest frame, so the copies in `fill` never write past either.
+        let largest = (distinctSizes.last ?? BenchFrame.minimumSize) - BenchFrame.fcs
+        stride = (largest + 63) & ~63
+        pool = try Mempool(name: "bench-tx-\(queue)", capacity: 4096,
+                           dataRoom: max(Mempool.defaultDataRoom, (largest + 1023) & ~1023))
+        precondition(largest <= stride && largest <= pool.dataRoom, "bench frame larger than its buffer")
         try port.mapForTransmit(pool)
         templates = UnsafeMutableRawPointer.allocate(byteCount: stride * flows.count * distinctSizes.count, alignment: 64)
         var lengths: [Int] = []
