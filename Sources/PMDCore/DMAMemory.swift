@@ -125,7 +125,7 @@ public final class DMAMemory: @unchecked Sendable {
 
     private static func noteSmallPageFallback() {
         fallbackNote.once {
-            coreLog.notice("no 2 MiB hugepages available: using 4 KiB pages for DMA memory (reserve hugepages with `echo 512 > /proc/sys/vm/nr_hugepages` for fewer IOTLB misses)")
+            coreLog.info("no 2 MiB hugepages available: using 4 KiB pages for DMA memory (reserve hugepages with `echo 512 > /proc/sys/vm/nr_hugepages` for fewer IOTLB misses)")
         }
     }
 }

@@ -2,6 +2,7 @@ import Apps
 import ArgumentParser
 import Foundation
 import PMDCore
+import VFDriver
 
 /// `vfpmd bench`: throughput and latency per VF, as testpmd's txonly/rxonly or a packet
 /// generator do.
@@ -59,7 +60,8 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         guard !port.isEmpty else { throw ValidationError("give at least one --port") }
         guard flows >= 1 && flows <= 65_536 else { throw ValidationError("--flows must be 1...65536") }
-        guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        try OptionRanges.seconds(duration, option: "--duration")
+        try OptionRanges.whole(queues, in: 1...VFPortConfiguration.maxQueues, option: "--queues")
     }
 
     func run() throws {
@@ -127,7 +129,13 @@ struct BenchCommand: ParsableCommand {
         } else {
             pps = number(Substring(t))
         }
-        guard let pps, pps > 0 else {
+        if let pps, pps.isFinite, pps > OptionRanges.maxPacketsPerSecond {
+            throw CommandFailure("--rate \(text): at most \(Int(OptionRanges.maxPacketsPerSecond)) packets per second")
+        }
+        if t.hasSuffix("%"), let share = Double(t.dropLast()), !(share > 0 && share <= 100) {
+            throw CommandFailure("--rate \(text): a share of the link is more than 0% and at most 100%")
+        }
+        guard let pps, pps.isFinite, pps > 0 else {
             throw CommandFailure("--rate \(text): give packets per second (1000000, 1.5M), bits per second (5Gbps, 100Mbps) or a share of the link (50%)")
         }
         return pps

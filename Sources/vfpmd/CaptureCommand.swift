@@ -49,10 +49,10 @@ struct CaptureCommand: ParsableCommand {
 
     func validate() throws {
         if let count, count == 0 { throw ValidationError("-c must be at least 1") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        try OptionRanges.seconds(duration, option: "--duration")
         if !(1...262_144).contains(snapLength) { throw ValidationError("-s must be from 1 to 262144 bytes") }
-        if let fileSizeMB, !(fileSizeMB > 0) { throw ValidationError("-C must be a positive number of millions of bytes") }
-        if let rotateSeconds, rotateSeconds <= 0 { throw ValidationError("-G must be a positive number of seconds") }
+        try OptionRanges.megabytes(fileSizeMB, option: "-C")
+        try OptionRanges.whole(rotateSeconds, in: 1...OptionRanges.maxSecondsPerFile, option: "-G")
     }
 
     func run() throws {

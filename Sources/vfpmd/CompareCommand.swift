@@ -26,8 +26,8 @@ struct CompareCommand: ParsableCommand {
     var minimumFrame: Int = 60
 
     func validate() throws {
-        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
-        guard minimumFrame >= 0 else { throw ValidationError("--minimum-frame must not be negative") }
+        try OptionRanges.whole(`repeat`, in: 1...Int(Int32.max), option: "--repeat")
+        try OptionRanges.whole(minimumFrame, in: 0...262_144, option: "--minimum-frame")
     }
 
     func run() throws {

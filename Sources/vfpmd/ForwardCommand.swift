@@ -2,6 +2,7 @@ import Apps
 import ArgumentParser
 import Foundation
 import PMDCore
+import VFDriver
 
 /// `vfpmd forward`: forwards between ports in pairs, both directions, as testpmd's io mode,
 /// DPDK's l2fwd or ixy-fwd do.
@@ -56,8 +57,9 @@ struct ForwardCommand: ParsableCommand {
     func validate() throws {
         guard port.count >= 2 else { throw ValidationError("give at least two --port options") }
         guard (1...PacketBatch.capacity).contains(burst) else { throw ValidationError("--burst must be 1...\(PacketBatch.capacity)") }
-        if let queues, queues < 1 { throw ValidationError("--queues must be at least 1") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        try OptionRanges.whole(queues, in: 1...VFPortConfiguration.maxQueues, option: "--queues")
+        try OptionRanges.whole(count, in: 1...UInt64.max, option: "--count")
+        try OptionRanges.seconds(duration, option: "--duration")
     }
 
     func run() throws {
@@ -122,12 +124,13 @@ func parseCPUList(_ text: String, option: String) throws -> [Int] {
     var cpus: [Int] = []
     for item in text.split(separator: ",") {
         let bounds = item.split(separator: "-")
-        if bounds.count == 1, let c = Int(bounds[0]), c >= 0 {
+        let last = OptionRanges.cpuCount - 1
+        if bounds.count == 1, let c = Int(bounds[0]), (0...last).contains(c) {
             cpus.append(c)
-        } else if bounds.count == 2, let lo = Int(bounds[0]), let hi = Int(bounds[1]), 0 <= lo, lo <= hi {
+        } else if bounds.count == 2, let lo = Int(bounds[0]), let hi = Int(bounds[1]), 0 <= lo, lo <= hi, hi <= last {
             cpus += Array(lo...hi)
         } else {
-            throw CommandFailure("\(option) \(text): give CPU numbers like 2,3 or 0-3")
+            throw CommandFailure("\(option) \(text): give CPU numbers from 0 to \(last) like 2,3 or 0-3")
         }
     }
     return cpus

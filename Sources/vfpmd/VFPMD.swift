@@ -25,7 +25,15 @@ struct VFPMD: ParsableCommand {
             printError(failure.description)
             Self.exit(withError: ExitCode.failure)
         } catch {
-            Self.exit(withError: error)
+            // --help and --version end here too, with their own text and status 0.
+            // A command that printed its own errors throws a bare exit code.
+            let code = exitCode(for: error)
+            guard code != .success, !(error is ExitCode) else { Self.exit(withError: error) }
+            // A mistake in the command line: one `error:` line first, then the usage.
+            printError(message(for: error))
+            let usage = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false).dropFirst()
+            printToStandardError(usage.joined(separator: "\n"))
+            Self.exit(withError: ExitCode(code.rawValue))
         }
     }
 }

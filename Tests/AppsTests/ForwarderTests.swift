@@ -113,6 +113,15 @@ struct ForwarderTests {
         #expect { try Forwarder(ports: [opened(a), opened(b)], configuration: pairs) } throws: {
             "\($0)".contains("0:2")
         }
+        // A port in two pairs: its queues would have two owners.
+        for twice in [[(0, 1), (0, 1)], [(0, 1), (1, 0)], [(0, 1), (2, 1)]] {
+            var config = ForwardConfiguration()
+            config.pairs = twice
+            let c = try MemoryPort(name: "c", frames: [], mac: macA)
+            #expect { try Forwarder(ports: [opened(a), opened(b), opened(c)], configuration: config) } throws: {
+                "\($0)".contains("one pair only")
+            }
+        }
         var mac = ForwardConfiguration()
         mac.mode = .mac
         #expect { try Forwarder(ports: [opened(a), opened(b)], configuration: mac) } throws: {

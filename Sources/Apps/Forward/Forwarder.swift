@@ -80,9 +80,16 @@ public final class Forwarder: @unchecked Sendable {
             ? stride(from: 0, to: ports.count - 1, by: 2).map { ($0, $0 + 1) }
             : configuration.pairs
         guard ports.count >= 2, !pairs.isEmpty else { throw .needTwoPorts }
+        // A lane owns its queues on both ports of its pair: a port in two pairs would give
+        // one queue two owners (frames lost and duplicated between two threads).
+        var pairOf: [Int: (Int, Int)] = [:]
         for (x, y) in pairs {
             guard x != y, ports.indices.contains(x), ports.indices.contains(y) else {
                 throw .badPair(x, y, ports.count)
+            }
+            for port in [x, y] {
+                if let earlier = pairOf[port] { throw .portInTwoPairs(port, earlier, (x, y)) }
+                pairOf[port] = (x, y)
             }
         }
         if configuration.mode == .mac {
@@ -238,6 +245,7 @@ public enum ForwardError: Error, CustomStringConvertible {
     case badPair(Int, Int, Int)
     case missingPeerMACs(have: Int, need: Int)
     case cannotMap(Int, Int, String)
+    case portInTwoPairs(Int, (Int, Int), (Int, Int))
 
     public var description: String {
         switch self {
@@ -247,6 +255,8 @@ public enum ForwardError: Error, CustomStringConvertible {
             return "the pair \(x):\(y) does not name two different ports among the \(n) given (ports are numbered from 0)"
         case let .missingPeerMACs(have, need):
             return "mode mac needs a peer MAC for each of the \(need) ports (--peer-mac given \(have) times)"
+        case let .portInTwoPairs(port, a, b):
+            return "port \(port) is in the pairs \(a.0):\(a.1) and \(b.0):\(b.1): each port can be in one pair only (its queues have one owner); open the VF twice with more queues, or give it once"
         case let .cannotMap(x, y, reason):
             return "ports \(x) and \(y) cannot send each other's packets: \(reason)"
         }
