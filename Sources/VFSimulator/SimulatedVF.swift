@@ -81,6 +81,8 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     let macBits = Atomic<UInt64>(0)
     /// The last `controlVersion` the engine applied.
     let appliedVersion = Atomic<UInt64>(0)
+    /// 1 + the engine's pass count when the receive source was first seen exhausted (0: not yet).
+    let sourceExhaustedAtPass = Atomic<UInt64>(0)
 
     // MARK: Engine-owned state
 

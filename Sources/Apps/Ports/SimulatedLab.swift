@@ -71,7 +71,6 @@ public final class SimulatedLab: Sendable {
         do {
             let port = try VFPort(function: vf, configuration: driver, name: spec, backing: backing)
             let queues = port.queueCount
-            backing.queueCount = queues
             if settings.pause { source?.credit = { [unowned vf] in Self.freeReceiveDescriptors(vf, queues: queues) } }
             vf.connect(rx: source, tx: sink)
             return port
@@ -110,8 +109,7 @@ public final class SimulatedLab: Sendable {
 /// What stands behind the driver's port on a simulated VF: the VF, its wires and its lab.
 /// It knows what only the simulation knows: whether the VF's input file is exhausted, and, at
 /// stop, that everything sent reached the wire.
-final class SimulatedVFBacking: VFPortBacking, @unchecked Sendable {
-    // @unchecked: `queueCount` is set once, before the port is handed out.
+final class SimulatedVFBacking: VFPortBacking, Sendable {
 
     /// The simulated VF.
     let vf: SimulatedVF
@@ -120,10 +118,6 @@ final class SimulatedVFBacking: VFPortBacking, @unchecked Sendable {
     private let source: PcapFrameSource?
     private let sink: PcapFrameSink?
     private let linked: Bool
-    /// Queue pairs the driver uses.
-    var queueCount = 1
-    /// 1 + the engine's pass count when the source was first seen exhausted (0: not yet).
-    private let exhaustedAtPass = Atomic<UInt64>(0)
 
     init(vf: SimulatedVF, name: String, lab: SimulatedLab, source: PcapFrameSource?, sink: PcapFrameSink?, linked: Bool) {
         self.vf = vf
@@ -134,45 +128,18 @@ final class SimulatedVFBacking: VFPortBacking, @unchecked Sendable {
         self.linked = linked
     }
 
-    /// A VF fed from a file is exhausted once the file was played and every frame of it is
-    /// accounted for: the device's engine has passed over the VF twice since the last frame
-    /// left the file (so it was dropped or written into a ring), and on every queue the driver
-    /// has taken what the device wrote (its tail is one behind the device's head). Read from
-    /// atomics and registers only: any thread may ask. One with no input never receives; one
-    /// cabled to another VF is not a finite source.
+    /// A VF fed from a file is exhausted once the device says every frame of the file is in
+    /// the driver's hands or dropped and counted. One with no input never receives; one cabled
+    /// to another VF is not a finite source.
     var isInputExhausted: Bool {
         if linked { return false }
-        guard let source else { return true }
-        guard source.isExhausted else { return false }
-        let passes = vf.engine.passCount
-        let seen = exhaustedAtPass.load(ordering: .acquiring)
-        if seen == 0 {
-            exhaustedAtPass.store(passes &+ 1, ordering: .releasing)
-            return false
-        }
-        guard passes >= seen &+ 2 else { return false }
-        let map = vf.family.registers
-        for q in 0..<queueCount {
-            let count = Int(vf.bar0.read(map.rx(q, RegisterMap.ringLength))) / 16
-            guard count > 0 else { continue }
-            let head = Int(vf.bar0.read(map.rx(q, RegisterMap.head)))
-            let tail = Int(vf.bar0.read(map.rx(q, RegisterMap.tail)))
-            if (tail + 1) % count != head { return false }
-        }
-        return true
+        guard source != nil else { return true }
+        return vf.hasDeliveredAllInput
     }
 
     /// Lets the device send what is on the TX rings (up to a second) before the queues stop.
     func portWillStop() {
-        let map = vf.family.registers
-        let deadline = MonotonicClock.nanoseconds() + 1_000_000_000
-        while MonotonicClock.nanoseconds() < deadline {
-            let busy = (0..<queueCount).contains { q in
-                vf.bar0.read(map.tx(q, RegisterMap.head)) != vf.bar0.read(map.tx(q, RegisterMap.tail))
-            }
-            if !busy { return }
-            MonotonicClock.sleep(microseconds: 100)
-        }
+        vf.waitForTransmitRingsIdle(timeoutNanoseconds: 1_000_000_000)
     }
 
     /// Takes the VF off the engine, closes its output file, and logs any driver error the
