@@ -3,22 +3,27 @@ import Synchronization
 import Glibc
 #endif
 
-/// The flag a SIGINT or SIGTERM sets, polled by the apps' loops (a signal handler may only
-/// store to a lock-free atomic; the loop does the rest).
+/// The flag a SIGINT, SIGTERM or SIGHUP sets, polled by the apps' loops (a signal handler may
+/// only store to a lock-free atomic; the loop does the rest: flush, close, summarise, exit 0).
+/// SIGPIPE is ignored: a write to a closed pipe fails with EPIPE and is reported as the
+/// writer's error instead of killing the process.
 public enum StopSignal {
     private static let requested = Atomic<Bool>(false)
 
-    /// Installs the handler for SIGINT and SIGTERM: the first sets the flag; a second one
-    /// ends the process at once, for a loop that does not stop.
+    /// The signals that ask for a stop: a terminal's interrupt, a supervisor's terminate, a
+    /// closed terminal's hangup.
+    static let stopSignals = [SIGINT, SIGTERM, SIGHUP]
+
+    /// Installs the handler for the stop signals: the first sets the flag; a second one ends
+    /// the process at once, for a loop that does not stop. Ignores SIGPIPE.
     public static func install() {
         _ = requested.load(ordering: .relaxed)
-        signal(SIGINT, stopSignalHandler)
-        signal(SIGTERM, stopSignalHandler)
+        for number in stopSignals { signal(number, stopSignalHandler) }
+        signal(SIGPIPE, SIG_IGN)
         // A parent may have started this process with the signals blocked; they must arrive.
         var signals = sigset_t()
         sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
+        for number in stopSignals { sigaddset(&signals, number) }
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
