@@ -27,11 +27,35 @@ final class LaneControl: @unchecked Sendable {
     let pause = UnsafeAtomic<Bool>.create(false)
     /// Lanes currently parked by `pause`.
     let parked = UnsafeAtomic<Int>.create(0)
+    /// Packets the lanes may still receive (`--count`); nil: no limit, and no atomic per burst.
+    let budget: UnsafeAtomic<UInt64>?
+
+    /// Flags for lanes that receive at most `packetLimit` packets together (nil: no limit).
+    init(packetLimit: UInt64?) {
+        budget = packetLimit.map { UnsafeAtomic<UInt64>.create($0) }
+    }
+
+    /// Takes up to `wanted` packets from the budget; returns how many were granted.
+    @inline(__always)
+    func claim(_ wanted: Int, from budget: UnsafeAtomic<UInt64>) -> Int {
+        var left = budget.load(ordering: .relaxed)
+        while left > 0 {
+            let take = min(left, UInt64(wanted))
+            let (done, now) = budget.weakCompareExchange(expected: left, desired: left - take, ordering: .relaxed)
+            if done { return Int(take) }
+            left = now
+        }
+        return 0
+    }
+
+    /// Whether the budget is spent (always false without a limit).
+    var budgetSpent: Bool { budget.map { $0.load(ordering: .relaxed) == 0 } ?? false }
 
     deinit {
         stop.destroy()
         pause.destroy()
         parked.destroy()
+        budget?.destroy()
     }
 }
 
@@ -96,6 +120,13 @@ final class ForwardLane: @unchecked Sendable {
             holding.store(ab.count &+ ba.count, ordering: .relaxed)
             polls.store(polls.load(ordering: .relaxed) &+ 1, ordering: .releasing)
         }
+        // What the lane holds at the stop is sent if the ports take it within 100 ms; only
+        // what they refuse that long is counted as dropped.
+        let deadline = MonotonicClock.nanoseconds() &+ 100_000_000
+        while !(ab.isEmpty && ba.isEmpty) && MonotonicClock.nanoseconds() < deadline {
+            if !ab.isEmpty { aToB.add(aToB.sent, b.transmit(queue: queue, &ab)) }
+            if !ba.isEmpty { bToA.add(bToA.sent, a.transmit(queue: queue, &ba)) }
+        }
         aToB.add(aToB.dropped, ab.count)
         bToA.add(bToA.dropped, ba.count)
         ab.removeAll()
@@ -109,13 +140,36 @@ final class ForwardLane: @unchecked Sendable {
     private func pump(from source: any Port, to destination: any Port, _ batch: inout PacketBatch,
                       _ rewrite: ForwardRewrite, _ counters: DirectionCounters) {
         if batch.isEmpty {
-            let received = source.receive(queue: queue, into: &batch)
+            let received: Int
+            if let budget = control.budget {
+                received = receiveWithinBudget(from: source, into: &batch, budget)
+            } else {
+                received = source.receive(queue: queue, into: &batch)
+            }
             guard received > 0 else { return }
             counters.add(counters.received, received)
             rewrite.apply(to: batch)
         }
         let sent = destination.transmit(queue: queue, &batch)
         if sent > 0 { counters.add(counters.sent, sent) }
+    }
+
+    /// Receives at most what the budget grants (a smaller batch when fewer than a burst are
+    /// left), and gives back what did not arrive.
+    private func receiveWithinBudget(from source: any Port, into batch: inout PacketBatch,
+                                     _ budget: UnsafeAtomic<UInt64>) -> Int {
+        let granted = control.claim(batch.burst, from: budget)
+        guard granted > 0 else { return 0 }
+        let received: Int
+        if granted < batch.burst {
+            var smaller = PacketBatch(burst: granted)
+            received = source.receive(queue: queue, into: &smaller)
+            swap(&batch, &smaller)
+        } else {
+            received = source.receive(queue: queue, into: &batch)
+        }
+        if received < granted { budget.wrappingIncrement(by: UInt64(granted - received), ordering: .relaxed) }
+        return received
     }
 
     private func park() {

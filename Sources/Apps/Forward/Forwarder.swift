@@ -17,7 +17,7 @@ public struct ForwardConfiguration: Sendable {
     public var burst: Int = 32
     /// CPUs to pin polling threads to, in lane order (cycled).
     public var cores: [Int] = []
-    /// Stop after this many packets were forwarded (the last burst may pass it).
+    /// Stop after exactly this many packets were forwarded (the lanes receive no more).
     public var packetLimit: UInt64?
     /// Stop after this many seconds.
     public var duration: Double?
@@ -68,7 +68,7 @@ public struct ForwardSummary: Sendable {
 public final class Forwarder: @unchecked Sendable {
     private let ports: [OpenedPort]
     private let configuration: ForwardConfiguration
-    private let control = LaneControl()
+    private let control: LaneControl
     private var lanes: [ForwardLane] = []
     private var pairs: [(Int, Int)] = []
 
@@ -76,6 +76,7 @@ public final class Forwarder: @unchecked Sendable {
     public init(ports: [OpenedPort], configuration: ForwardConfiguration) throws(ForwardError) {
         self.ports = ports
         self.configuration = configuration
+        control = LaneControl(packetLimit: configuration.packetLimit)
         pairs = configuration.pairs.isEmpty
             ? stride(from: 0, to: ports.count - 1, by: 2).map { ($0, $0 + 1) }
             : configuration.pairs
@@ -169,8 +170,12 @@ public final class Forwarder: @unchecked Sendable {
             MonotonicClock.sleep(microseconds: 2_000)
             let now = MonotonicClock.nanoseconds()
             if StopSignal.isRequested { reason = .signal; break }
-            if let limit = configuration.packetLimit, totals().reduce(0, { $0 + $1.sent }) >= limit {
-                reason = .count; break
+            if let limit = configuration.packetLimit, control.budgetSpent {
+                let t = totals()
+                let sent = t.reduce(0) { $0 + $1.sent }
+                if sent >= limit || !lanes.contains(where: { $0.holding.load(ordering: .relaxed) != 0 }) {
+                    reason = .count; break
+                }
             }
             if let d = configuration.duration, Double(now - start) / 1e9 >= d { reason = .duration; break }
             if ports.allSatisfy({ $0.isInputExhausted }) {
