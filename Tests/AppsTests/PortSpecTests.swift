@@ -165,6 +165,22 @@ struct PortSpecTests {
         #expect(PortOpenError(spec: pci, error: mac).description.contains("`ip link set <PF> vf <N> mac 02:00:00:00:00:09`"))
     }
 
+    @Test("a cable to no VF, or to the VF itself, is refused when the ports open, and nothing stays open",
+          arguments: [["sim:ixgbevf,name=a,link=nobody"], ["sim:ixgbevf,name=a,link=b", "sim:ixgbevf,name=c"],
+                      ["sim:igbvf,name=a,link=a"]])
+    func danglingLinks(specs: [String]) throws {
+        let lab = SimulatedLab()
+        do {
+            _ = try OpenedPort.openAll(specs.map { try PortSpec(parsing: $0) }, lab: lab)
+            Issue.record("\(specs) opened")
+        } catch let error as PortOpenError {
+            #expect(error.description.hasPrefix(specs[0] + ": link="))
+        }
+        // Every VF was released: the names are free again.
+        let again = try OpenedPort.open(PortSpec(parsing: "sim:ixgbevf,name=a"), lab: lab)
+        #expect(OpenedPort.closeAll([again]).isEmpty)
+    }
+
     @Test("a sim: port whose PF does not trust it is refused promiscuous mode with the spec's remedy")
     func simulatedRefusalEndToEnd() throws {
         do {

@@ -65,6 +65,13 @@ public final class OpenedPort: @unchecked Sendable {
                 throw error
             }
         }
+        do {
+            try lab.checkLinks()
+        } catch {
+            _ = closeAll(opened)
+            let spec = specs.first { $0.text == error.spec } ?? specs[0]
+            throw PortOpenError(spec: spec, error: error)
+        }
         return opened
     }
 

@@ -20,6 +20,8 @@ public final class SimulatedLab: Sendable {
     private struct LabState {
         var byName: [String: SimulatedVF] = [:]
         var waitingForLink: [String: SimulatedVF] = [:]
+        /// The spec of each VF waiting for its `link=` peer, by the peer's name.
+        var waitingSpecs: [String: String] = [:]
         var opened = 0
         var open = 0
     }
@@ -35,6 +37,7 @@ public final class SimulatedLab: Sendable {
         }
         let index = state.withLock { s in s.opened += 1; return s.opened }
         let name = settings.name ?? "vf\(index - 1)"
+        if settings.link == name { throw SimulatedPortError.linkToItself(spec: spec, name: name) }
         var pf = PFSettings()
         // The PF chooses a MAC when the administrator did not: locally administered, per VF.
         pf.administrativeMAC = settings.mac ?? MACAddress(0x02, 0x09, 0xC0, 0x00, 0x00, UInt8(truncatingIfNeeded: index))
@@ -60,8 +63,12 @@ public final class SimulatedLab: Sendable {
                 _ = Cable(vf, peer)
             } else if let link = settings.link {
                 s.waitingForLink[link] = vf
+                s.waitingSpecs[link] = spec
             }
-            if let waiting = s.waitingForLink.removeValue(forKey: name) { _ = Cable(waiting, vf) }
+            if let waiting = s.waitingForLink.removeValue(forKey: name) {
+                _ = Cable(waiting, vf)
+                s.waitingSpecs[name] = nil
+            }
             s.open += 1
         }
         if !engine.isRunning { engine.start() }
@@ -79,6 +86,13 @@ public final class SimulatedLab: Sendable {
             release(vf, name: name)
             throw error
         }
+    }
+
+    /// Fails when a VF's `link=` names no VF of the lab (call once every port is open): a
+    /// cable to nowhere would show the link up and lose everything sent.
+    public func checkLinks() throws(SimulatedPortError) {
+        let (dangling, names) = state.withLock { s in (s.waitingSpecs.sorted { $0.key < $1.key }.first, s.byName.keys.sorted()) }
+        if let (peer, spec) = dangling { throw .noSuchPeer(spec: spec, peer: peer, names: names) }
     }
 
     /// The simulated VF behind `port`, if it is a port this lab opened.
@@ -99,6 +113,10 @@ public final class SimulatedLab: Sendable {
         engine.detach(vf)
         let last = state.withLock { s -> Bool in
             s.byName[name] = nil
+            for (peer, waiting) in s.waitingForLink where waiting === vf {
+                s.waitingForLink[peer] = nil
+                s.waitingSpecs[peer] = nil
+            }
             s.open -= 1
             return s.open == 0
         }
@@ -161,6 +179,19 @@ public enum SimulatedPortError: Error, CustomStringConvertible {
     case duplicateName(spec: String, name: String)
     /// A wire's capture file could not be opened or created.
     case wire(spec: String, reason: String)
+    /// `link=` names the VF itself.
+    case linkToItself(spec: String, name: String)
+    /// `link=` names no VF that was opened.
+    case noSuchPeer(spec: String, peer: String, names: [String])
+
+    /// The spec of the port at fault.
+    public var spec: String {
+        switch self {
+        case let .linkAndFiles(spec), let .duplicateName(spec, _), let .wire(spec, _), let .linkToItself(spec, _),
+             let .noSuchPeer(spec, _, _):
+            spec
+        }
+    }
 
     public var description: String {
         switch self {
@@ -170,6 +201,10 @@ public enum SimulatedPortError: Error, CustomStringConvertible {
             return "\(spec): a simulated VF named \(name) is already open; give each name=… once"
         case let .wire(spec, reason):
             return "\(spec): \(reason)"
+        case let .linkToItself(spec, name):
+            return "\(spec): link=\(name) cables the VF to itself; name the other VF's name= (or use bench --mode loop with one port)"
+        case let .noSuchPeer(spec, peer, names):
+            return "\(spec): link=\(peer) names no simulated VF; give the other port name=\(peer) (open VFs: \(names.joined(separator: ", ")))"
         }
     }
 }
