@@ -17,6 +17,10 @@ public enum PcapError: Error, Equatable, Sendable, CustomStringConvertible {
     case badFilter(expression: String, reason: String)
     /// The rotation settings cannot work (for example `-G` without a time pattern in the name).
     case badRotation(String)
+    /// An output file is one this run reads.
+    case outputIsInput(path: String)
+    /// Another writer holds the output file's lock.
+    case outputInUse(path: String)
 
     public var description: String {
         switch self {
@@ -38,6 +42,10 @@ public enum PcapError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid filter expression '\(expression)': \(reason)"
         case let .badRotation(text):
             return text
+        case let .outputIsInput(path):
+            return "\(path) is also an input of this run: writing it would destroy what is being read; write to another file"
+        case let .outputInUse(path):
+            return "\(path) is being written by another capture (it holds the file's lock): stop that one or write to another file"
         }
     }
 }

@@ -38,7 +38,8 @@ public final class PcapFileWriter {
     private let buffer: UnsafeMutableRawPointer
     private var isClosed = false
 
-    /// Creates (or truncates) `path` and writes the pcap file header.
+    /// Creates (or truncates) `path` and writes the pcap file header. The file is locked
+    /// exclusively while open; a file this process reads is refused (`CaptureFiles`).
     public init(
         path: String, snapLength: Int = 262_144, precision: TimestampPrecision = .nanosecond,
         bufferBytes: Int = PcapFileWriter.defaultBufferBytes
@@ -48,8 +49,14 @@ public final class PcapFileWriter {
             DLT_EN10MB, Int32(clamping: snapLength), UInt32(precision.libpcapValue)) else {
             throw .cannotCreate(path: path, reason: "libpcap could not make an Ethernet handle")
         }
-        guard let stream = fopen(path, "w") else {
+        let descriptor: Int32
+        do { descriptor = try CaptureFiles.openOutput(path) } catch {
+            pcap_close(handle)
+            throw error
+        }
+        guard let stream = fdopen(descriptor, "w") else {
             let reason = Errno(rawValue: errno).description
+            Glibc.close(descriptor)
             pcap_close(handle)
             throw .cannotCreate(path: path, reason: reason)
         }

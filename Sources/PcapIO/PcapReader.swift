@@ -42,6 +42,8 @@ public final class PcapReader {
     public var hasPendingError: Bool { pendingError != nil }
 
     private var handle: OpaquePointer?
+    /// Keeps outputs of this process off the file while it is read.
+    private var claim: CaptureFiles.InputClaim?
     private let buffer: UnsafeMutableRawPointer
     private static let bufferBytes = 1 << 20
     private var pendingError: PcapError?
@@ -53,6 +55,7 @@ public final class PcapReader {
         guard let stream = fopen(path, "r") else {
             throw .cannotOpen(path: path, reason: Errno(rawValue: errno).description)
         }
+        claim = CaptureFiles.InputClaim(descriptor: fileno(stream))
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.bufferBytes, alignment: 4096)
         setvbuf(stream, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.bufferBytes)
         _ = __fsetlocking(stream, Int32(FSETLOCKING_BYCALLER))
@@ -85,6 +88,7 @@ public final class PcapReader {
             buffer.deallocate()
         }
         handle = nil
+        claim = nil
         isAtEnd = true
     }
 

@@ -27,6 +27,8 @@ public final class PcapFrameSource: FrameSource, @unchecked Sendable {
     private var next = 0
     private var pass = 0
     private let delivered = Atomic<Int>(0)
+    /// The file stays an input of the run while it plays: no output may overwrite it.
+    private let claim: CaptureFiles.InputClaim
     /// Frames the receiver can take now (flow control); nil sends regardless.
     public var credit: (@Sendable () -> Int)?
 
@@ -35,6 +37,7 @@ public final class PcapFrameSource: FrameSource, @unchecked Sendable {
         precondition(loop >= 1)
         let reader = try PcapReader(path: path)
         defer { reader.close() }
+        claim = CaptureFiles.InputClaim(path: path)
         let frames = try reader.readAll()
         self.path = path
         self.loop = loop
