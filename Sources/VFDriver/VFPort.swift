@@ -75,9 +75,11 @@ public final class VFPort: Port, @unchecked Sendable {
     /// when the port stops and closes, asked whether the port's input is exhausted.
     public let backing: (any VFPortBacking)?
 
-    /// Removed once the registers read all ones; input exhausted when the backing says so.
+    /// Removed once the registers read all ones; failed or input exhausted when the backing
+    /// says so.
     public var condition: PortCondition {
         if state == .removed { return .removed }
+        if let failure = backing?.failure { return .failed(failure) }
         if backing?.isInputExhausted == true { return .inputExhausted }
         return .running
     }
@@ -203,4 +205,7 @@ public protocol VFPortBacking: AnyObject, Sendable {
     func portWillStop()
     /// The port closed: the VF is reset and no longer does DMA, its memory is unmapped.
     func portDidClose()
+    /// What stopped working behind the port (a simulated wire's capture file that could not
+    /// be written), as one sentence; nil while all is well.
+    var failure: String? { get }
 }

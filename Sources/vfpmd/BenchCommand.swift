@@ -98,6 +98,9 @@ struct BenchCommand: ParsableCommand {
         printToStandardError(summary.table, terminator: "")
         let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
+        for p in ports {
+            if case .failed(let reason) = p.condition { throw CommandFailure("\(p.spec): \(reason)") }
+        }
     }
 
     /// `64`, `1518`, `imix`.

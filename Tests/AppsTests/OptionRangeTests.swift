@@ -42,6 +42,20 @@ struct OptionRangeTests {
         return list.filter { !$0.1.isEmpty }
     }()
 
+    /// A writer that fails makes the command fail, naming the file, whichever wire or port
+    /// wrote it.
+    @Test(arguments: [
+        ["forward", "--port", "sim:ixgbevf,rx=\(input),loop=4,mac=02:00:00:00:00:02", "--port", "sim:ixgbevf,tx=/dev/full,spoofchk=off"],
+        ["forward", "--port", "pcap:rx=\(input)", "--port", "pcap:tx=/dev/full"],
+        ["capture", "--port", "pcap:rx=\(input),loop=4", "-w", "/dev/full"],
+    ])
+    func aFullDiskFailsTheCommand(arguments: [String]) throws {
+        let run = try runProcess(try vfpmdExecutable(), arguments)
+        #expect(run.status == 1, "\(arguments): \(run.stderr)")
+        let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        #expect(errors.count == 1 && errors[0].contains("/dev/full"), "\(arguments): \(run.stderr)")
+    }
+
     @Test(arguments: cases)
     func extremeValueIsOneErrorLine(arguments: [String], firstLine: String) throws {
         let run = try runProcess(try vfpmdExecutable(), arguments)

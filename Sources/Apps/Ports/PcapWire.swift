@@ -94,6 +94,8 @@ public final class PcapFrameSink: FrameSink, @unchecked Sendable {
     // @unchecked: `push` runs on the engine's thread; `close` after the VF was detached.
 
     private let writer: PcapFileWriter
+    /// The file.
+    public var path: String { writer.path }
     private let written = Atomic<UInt64>(0)
     private let failed = Atomic<UInt64>(0)
 

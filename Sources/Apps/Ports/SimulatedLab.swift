@@ -155,6 +155,16 @@ final class SimulatedVFBacking: VFPortBacking, Sendable {
         return vf.hasDeliveredAllInput
     }
 
+    /// The first error of the VF's output file (a full disk), kept for the port's condition.
+    private let sinkFailure = Mutex<String?>(nil)
+
+    /// The output file's error, once writing or closing it failed.
+    var failure: String? {
+        if let failure = sinkFailure.withLock({ $0 }) { return failure }
+        if let sink, sink.drops > 0 { return "\(sink.path): writing the capture failed: \(sink.drops) frames could not be written" }
+        return nil
+    }
+
     /// Lets the device send what is on the TX rings (up to a second) before the queues stop.
     func portWillStop() {
         vf.waitForTransmitRingsIdle(timeoutNanoseconds: 1_000_000_000)
@@ -165,7 +175,7 @@ final class SimulatedVFBacking: VFPortBacking, Sendable {
     func portDidClose() {
         lab.release(vf, name: name)
         if let sink {
-            do { try sink.close() } catch { appsLog.error("sim:\(name): \(error)") }
+            do { try sink.close() } catch { sinkFailure.withLock { $0 = $0 ?? "\(error)" } }
         }
         for v in vf.violations { appsLog.error("sim:\(name): the simulated device saw a driver error: \(v)") }
     }

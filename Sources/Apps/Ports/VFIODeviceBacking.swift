@@ -33,4 +33,7 @@ final class VFIODeviceBacking: VFPortBacking, Sendable {
     func portWillStop() {}
 
     func portDidClose() { device.close() }
+
+    /// A VFIO device reports its troubles through the driver.
+    var failure: String? { nil }
 }
