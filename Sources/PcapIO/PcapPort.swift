@@ -183,6 +183,6 @@ public final class PcapPort: Port, @unchecked Sendable {
             kept = error
             return true
         }
-        if first { logger.error("\(name): \(error)") }
+        if first { logger.debug("\(name): \(error)") }
     }
 }

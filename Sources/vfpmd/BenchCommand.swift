@@ -95,12 +95,12 @@ struct BenchCommand: ParsableCommand {
             printToStandardError(report.table, terminator: "")
         }
         if json { print(summary.json) }
-        printToStandardError(summary.table, terminator: "")
         let problems = OpenedPort.closeAll(ports)
-        if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
+        if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; "), then: summary.table) }
         for p in ports {
-            if case .failed(let reason) = p.condition { throw CommandFailure("\(p.spec): \(reason)") }
+            if case .failed(let reason) = p.condition { throw CommandFailure("\(p.spec): \(reason)", then: summary.table) }
         }
+        printToStandardError(summary.table, terminator: "")
     }
 
     /// `64`, `1518`, `imix`.

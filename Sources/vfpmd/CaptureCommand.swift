@@ -76,12 +76,14 @@ struct CaptureCommand: ParsableCommand {
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
         }
         let problems = OpenedPort.closeAll([opened])
-        printToStandardError(summary.text)
-        if case .writeFailed(let error) = summary.reason { throw CommandFailure(error.description) }
-        if case .failed(let reason) = opened.condition { throw CommandFailure(reason) }
-        if summary.reason == .portRemoved {
-            throw CommandFailure("\(opened.spec): the device was removed (surprise removal or unbind); check the PCI device and rebind it")
+        var failure: String?
+        if case .writeFailed(let error) = summary.reason { failure = error.description }
+        if failure == nil, case .failed(let reason) = opened.condition { failure = reason }
+        if failure == nil, summary.reason == .portRemoved {
+            failure = "\(opened.spec): the device was removed (surprise removal or unbind); check the PCI device and rebind it"
         }
-        if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
+        if failure == nil, !problems.isEmpty { failure = problems.joined(separator: "; ") }
+        if let failure { throw CommandFailure(failure, then: summary.text) }
+        printToStandardError(summary.text)
     }
 }

@@ -91,18 +91,19 @@ struct ForwardCommand: ParsableCommand {
             if json { print(report.json); fflush(nil) }
             printToStandardError(report.table, terminator: "")
         }
-        printToStandardError(summary.text(names: ports.map(\.spec)))
+        let text = summary.text(names: ports.map(\.spec))
         let gone = ports.filter(\.isRemoved).map(\.spec).joined(separator: ", ")
         let problems = OpenedPort.closeAll(ports)
-        if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; ")) }
-        // A capture that turned out malformed part-way: its whole records were forwarded; the
-        // run still failed.
+        if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; "), then: text) }
+        // A capture that turned out malformed part-way, an output that could not be written:
+        // the run failed, whatever was forwarded.
         for p in ports {
-            if case .failed(let reason) = p.condition { throw CommandFailure("\(p.spec): \(reason)") }
+            if case .failed(let reason) = p.condition { throw CommandFailure("\(p.spec): \(reason)", then: text) }
         }
         if summary.reason == .portRemoved {
-            throw CommandFailure("\(gone): the device was removed (surprise removal or unbind); check the PCI device and rebind it")
+            throw CommandFailure("\(gone): the device was removed (surprise removal or unbind); check the PCI device and rebind it", then: text)
         }
+        printToStandardError(text)
     }
 
     /// Parses `0:1,2:3`.

@@ -4,12 +4,18 @@ import ArgumentParser
 import Glibc
 #endif
 
-/// A command that failed with a sentence for the user: printed as is, exit status 1.
+/// A command that failed with a sentence for the user: printed as `error: …` first on
+/// standard error, then what the run did (its summary), exit status 1.
 struct CommandFailure: Error, CustomStringConvertible {
     /// What went wrong and what to do.
     let description: String
+    /// Printed after the error line: the summary of the run that failed.
+    let details: String?
 
-    init(_ description: String) { self.description = description }
+    init(_ description: String, then details: String? = nil) {
+        self.description = description
+        self.details = details
+    }
 }
 
 /// Writes `text` to standard error as it is (tables, summaries).

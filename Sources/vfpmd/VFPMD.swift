@@ -23,6 +23,7 @@ struct VFPMD: ParsableCommand {
             try command.run()
         } catch let failure as CommandFailure {
             printError(failure.description)
+            if let details = failure.details { printToStandardError(details, terminator: "") }
             Self.exit(withError: ExitCode.failure)
         } catch {
             // --help and --version end here too, with their own text and status 0.
