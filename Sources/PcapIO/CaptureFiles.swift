@@ -13,6 +13,9 @@ public enum CaptureFiles {
         var inode: UInt64
     }
 
+    /// The output name that means standard output.
+    public static let standardOutputName = "-"
+
     /// Inputs open now, counted (a file may be read twice at once).
     private static let inputs = Mutex<[Identity: Int]>([:])
 
@@ -52,6 +55,12 @@ public enum CaptureFiles {
     /// exclusively (another writer, in this process or another, is refused), refused when it
     /// is a file this process reads, and only then truncated. Returns the descriptor.
     static func openOutput(_ path: String) throws(PcapError) -> Int32 {
+        // `-`: standard output, as tcpdump's `-w -` (a pipe to `tcpdump -r -` or Wireshark).
+        if path == standardOutputName {
+            let descriptor = dup(STDOUT_FILENO)
+            guard descriptor >= 0 else { throw .cannotCreate(path: path, reason: Errno(rawValue: errno).description) }
+            return descriptor
+        }
         let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else { throw .cannotCreate(path: path, reason: Errno(rawValue: errno).description) }
         // Pipes and character devices (-w /dev/null, /dev/full) are not files to protect.

@@ -68,6 +68,9 @@ public final class RotatingPcapWriter {
         rotation: RotationPolicy = .none, wallNanoseconds: UInt64,
         bufferBytes: Int = PcapFileWriter.defaultBufferBytes
     ) throws(PcapError) {
+        if pattern == CaptureFiles.standardOutputName && (rotation.secondsPerFile != nil || rotation.maxFileBytes != nil) {
+            throw .badRotation("-w - writes one stream to standard output: -C and -G need file names")
+        }
         if let seconds = rotation.secondsPerFile {
             guard seconds > 0 else { throw .badRotation("-G needs a positive number of seconds, not \(seconds)") }
             guard pattern.contains("%") else {

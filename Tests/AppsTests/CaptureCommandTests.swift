@@ -74,6 +74,22 @@ struct CaptureCommandTests {
         try expectReadableByTools(out, frames: frames.count)
     }
 
+    @Test("-w - writes the capture to standard output, read back by the tools; -C and -G with it are refused")
+    func standardOutput() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/stdout.pcap"
+        let vfpmd = try vfpmdExecutable()
+        let run = try runProcess("/bin/sh", ["-c", "'\(vfpmd)' capture --port pcap:rx=\(samplePath("sizes.pcap")) -w - > '\(out)'"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "-"))
+        let input = try PcapReader(path: samplePath("sizes.pcap")).readAll()
+        #expect(try PcapReader(path: out).readAll() == input)
+        try expectReadableByTools(out, frames: input.count)
+        let rotated = try runProcess(vfpmd, ["capture", "--port", "pcap:rx=" + samplePath("sizes.pcap"), "-w", "-", "-C", "1"])
+        #expect(rotated.status == 1 && rotated.stderr.hasPrefix("error: -w - writes one stream"))
+    }
+
     @Test("a capture killed with SIGKILL reads back up to its last whole record")
     func sigkill() throws {
         let dir = try makeTemporaryDirectory()
