@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
         // C: volatile MMIO, barriers, rdtsc, prefetch; <linux/vfio.h> ioctls.
@@ -124,7 +125,8 @@ let package = Package(
         .target(name: "SysfsTestSupport", dependencies: ["PCISysfs"], path: "Tests/SysfsTestSupport"),
         .testTarget(name: "PCISysfsTests", dependencies: ["PCISysfs", "PMDCore", "SysfsTestSupport"]),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "PCISysfs", "PMDCore", "CShims", "SysfsTestSupport"]),
-        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore", "PCISysfs", "VFSimulator", "TestSupport"]),
+        .testTarget(name: "AppsTests", dependencies: ["Apps", "PcapIO", "PMDCore", "PCISysfs", "VFSimulator", "TestSupport",
+                                                    .product(name: "PropertyBased", package: "swift-property-based")]),
         // The fault matrix, hostile input and security checks on simulator, driver and apps together.
         .testTarget(name: "ReliabilityTests", dependencies: ["Apps", "VFDriver", "VFSimulator", "PCISysfs", "VFIO", "PMDCore", "PcapIO", "DriverTestSupport"]),
         // Forwarding between simulated VFs with random faults for a given time (scripts/soak.sh).
