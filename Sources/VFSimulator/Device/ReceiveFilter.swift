@@ -11,7 +11,7 @@ struct ReceiveFilter {
         p.initialize(repeating: 0, count: 128)
         return p
     }()
-    var xcast: XcastMode = .multi
+    var xcast: PFXcastMode = .multi
     var multicastPromiscuous = false
     var anyVLAN = false
     var maxFrame = 1518

@@ -65,7 +65,7 @@ extension SimulatedVF {
             registers.setBits(map.mailbox, MailboxBits.rsti)
         case .clearToSendLoss:
             shared.withLock { s in s.responder.vfStateReset(view: &s.view, now: now) }
-            pendingPFMessages.append([MailboxMessage.pfControl])
+            pendingPFMessages.append([PFMailboxMessage.pfControl])
         case .linkDown:
             link = .down
             writeLinkRegister()
@@ -113,6 +113,6 @@ extension SimulatedVF {
         let tail = Int(registers.read(map.rx(q, RegisterMap.tail))) % state.count
         let d = ring + tail * 16
         d.storeBytes(of: UInt64(0), toByteOffset: 0, as: UInt64.self)
-        d.storeBytes(of: UInt64(RxStatus.dd | RxStatus.eop) | UInt64(60) << 32, toByteOffset: 8, as: UInt64.self)
+        d.storeBytes(of: UInt64(AdvancedRxWriteBack.dd | AdvancedRxWriteBack.eop) | UInt64(60) << 32, toByteOffset: 8, as: UInt64.self)
     }
 }

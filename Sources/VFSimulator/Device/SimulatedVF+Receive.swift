@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// RX write-back status and error bits (advanced descriptors).
-enum RxStatus {
+enum AdvancedRxWriteBack {
     static let dd: UInt32 = 0x01, eop: UInt32 = 0x02, vp: UInt32 = 0x08
     static let udpcs: UInt32 = 0x10, l4cs: UInt32 = 0x20, ipcs: UInt32 = 0x40
     /// Error bits: ixgbe TCPE bit 30, IPE bit 31; igb TCPE bit 29, IPE bit 30.
@@ -71,7 +71,7 @@ extension SimulatedVF {
         let data = frame.data
         let length = frame.length
         // The MAC drops runts: frames under 64 bytes on the wire (60 without CRC).
-        guard length >= TxDescriptor.minimumFrame else { c.pointee.rxUndersize &+= 1; return }
+        guard length >= AdvancedTxDescriptor.minimumFrame else { c.pointee.rxUndersize &+= 1; return }
         let parsed = parseFrame(data, length: length)
         guard burst.filter.accepts(data, parsed) else { c.pointee.rxFiltered &+= 1; return }
         // Max frame counts the CRC; a tagged frame may be 4 bytes longer.
@@ -111,24 +111,24 @@ extension SimulatedVF {
         guard free >= needed else { c.pointee.rxMissed &+= 1; return }
 
         // Fields common to every descriptor of the frame.
-        var status = RxStatus.dd
+        var status = AdvancedRxWriteBack.dd
         var errors: UInt32 = 0
         var ptype: UInt32 = 0
-        if parsed.hasVLAN { status |= RxStatus.vp }
-        if parsed.isIPv4 { ptype |= parsed.ipv4Options ? RxStatus.ptypeIPv4 | RxStatus.ptypeIPv4Options : RxStatus.ptypeIPv4 }
-        if parsed.isIPv6 { ptype |= RxStatus.ptypeIPv6 }
-        if parsed.l4Protocol == 6 { ptype |= RxStatus.ptypeTCP }
-        if parsed.l4Protocol == 17 { ptype |= RxStatus.ptypeUDP }
+        if parsed.hasVLAN { status |= AdvancedRxWriteBack.vp }
+        if parsed.isIPv4 { ptype |= parsed.ipv4Options ? AdvancedRxWriteBack.ptypeIPv4 | AdvancedRxWriteBack.ptypeIPv4Options : AdvancedRxWriteBack.ptypeIPv4 }
+        if parsed.isIPv6 { ptype |= AdvancedRxWriteBack.ptypeIPv6 }
+        if parsed.l4Protocol == 6 { ptype |= AdvancedRxWriteBack.ptypeTCP }
+        if parsed.l4Protocol == 17 { ptype |= AdvancedRxWriteBack.ptypeUDP }
         if parsed.ipChecked {
-            status |= RxStatus.ipcs
-            if !parsed.ipGood { errors |= family.isIxgbe ? RxStatus.ixgbeIPE : RxStatus.igbIPE }
+            status |= AdvancedRxWriteBack.ipcs
+            if !parsed.ipGood { errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeIPE : AdvancedRxWriteBack.igbIPE }
         }
         if parsed.l4Checked {
-            status |= RxStatus.l4cs
-            if parsed.l4Protocol == 17 { status |= RxStatus.udpcs }
+            status |= AdvancedRxWriteBack.l4cs
+            if parsed.l4Protocol == 17 { status |= AdvancedRxWriteBack.udpcs }
             // 82599 erratum: a UDP frame without checksum (0) may be reported with TCPE.
             let bad = !parsed.l4Good || (family == .ixgbe82599 && parsed.udpZeroChecksum)
-            if bad { errors |= family.isIxgbe ? RxStatus.ixgbeTCPE : RxStatus.igbTCPE }
+            if bad { errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeTCPE : AdvancedRxWriteBack.igbTCPE }
         }
         let qword0 = UInt64(rssType | ptype) | UInt64(hash) << 32
         let vlanField = strip ? UInt64(parsed.vlanTCI) << 48 : 0
@@ -150,8 +150,8 @@ extension SimulatedVF {
             var s = status
             var reportedLength = UInt64(chunk)
             if last {
-                s |= RxStatus.eop | errors
-                if st.pointee.nextMissingEOP { s &= ~RxStatus.eop; st.pointee.nextMissingEOP = false }
+                s |= AdvancedRxWriteBack.eop | errors
+                if st.pointee.nextMissingEOP { s &= ~AdvancedRxWriteBack.eop; st.pointee.nextMissingEOP = false }
                 if st.pointee.nextLengthOverflow {
                     reportedLength = UInt64(min(0xFFFF, bufferSize &+ 512))
                     st.pointee.nextLengthOverflow = false

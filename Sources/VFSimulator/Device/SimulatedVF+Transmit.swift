@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// TX descriptor bits (advanced formats).
-enum TxDescriptor {
+enum AdvancedTxDescriptor {
     static let dtypShift: UInt32 = 20, dtypMask: UInt32 = 0xF
     static let dtypData: UInt32 = 0x3, dtypContext: UInt32 = 0x2
     static let eop: UInt32 = 1 << 24, rs: UInt32 = 1 << 27, dext: UInt32 = 1 << 29, vle: UInt32 = 1 << 30
@@ -80,12 +80,12 @@ extension SimulatedVF {
             var j = head
             while j != tail {
                 let cmd = (ring + j &* 16).load(fromByteOffset: 8, as: UInt32.self)
-                guard cmd & TxDescriptor.dext != 0 else {
+                guard cmd & AdvancedTxDescriptor.dext != 0 else {
                     record(.txLegacyDescriptor, queue: q, "descriptor \(j) cmd_type_len 0x\(String(cmd, radix: 16)); queue stopped")
                     st.pointee.halted = true
                     break packets
                 }
-                if (cmd >> TxDescriptor.dtypShift) & TxDescriptor.dtypMask == TxDescriptor.dtypData && cmd & TxDescriptor.eop != 0 {
+                if (cmd >> AdvancedTxDescriptor.dtypShift) & AdvancedTxDescriptor.dtypMask == AdvancedTxDescriptor.dtypData && cmd & AdvancedTxDescriptor.eop != 0 {
                     end = j
                     break
                 }
@@ -104,19 +104,19 @@ extension SimulatedVF {
             while true {
                 let d = ring + k &* 16
                 let cmd = d.load(fromByteOffset: 8, as: UInt32.self)
-                let dtyp = (cmd >> TxDescriptor.dtypShift) & TxDescriptor.dtypMask
-                if dtyp == TxDescriptor.dtypContext {
+                let dtyp = (cmd >> AdvancedTxDescriptor.dtypShift) & AdvancedTxDescriptor.dtypMask
+                if dtyp == AdvancedTxDescriptor.dtypContext {
                     let vlanMacip = d.load(as: UInt32.self)
                     let mssIdx = d.load(fromByteOffset: 12, as: UInt32.self)
-                    let idx = Int((mssIdx >> TxDescriptor.idxShift) & (isIgb ? 1 : 7))
+                    let idx = Int((mssIdx >> AdvancedTxDescriptor.idxShift) & (isIgb ? 1 : 7))
                     let tucmd = d.load(fromByteOffset: 8, as: UInt32.self)
                     st.pointee.contextValid |= 1 << UInt8(idx)
                     st.pointee.setContextVLAN(idx, UInt16(truncatingIfNeeded: vlanMacip >> 16))
                     st.pointee.setContextHeaders(idx, UInt64(vlanMacip >> 9 & 0x7F) | UInt64(vlanMacip & 0x1FF) << 16 | UInt64(tucmd) << 32)
                 } else {
                     let olinfo = d.load(fromByteOffset: 12, as: UInt32.self)
-                    let idx = Int((olinfo >> TxDescriptor.idxShift) & (isIgb ? 1 : 7))
-                    if family == .ixgbeX550 && (olinfo & TxDescriptor.cc == 0 || st.pointee.contextValid & (1 << UInt8(idx)) == 0) {
+                    let idx = Int((olinfo >> AdvancedTxDescriptor.idxShift) & (isIgb ? 1 : 7))
+                    if family == .ixgbeX550 && (olinfo & AdvancedTxDescriptor.cc == 0 || st.pointee.contextValid & (1 << UInt8(idx)) == 0) {
                         // Malicious driver detection: the queue stops.
                         c.pointee.mddEvents &+= 1
                         record(.txMissingContext, queue: q, "descriptor \(k) olinfo 0x\(String(olinfo, radix: 16)); queue stopped")
@@ -125,15 +125,15 @@ extension SimulatedVF {
                         stopQueueByDevice(rx: false, q)
                         return true
                     }
-                    if cmd & TxDescriptor.vle != 0 {
+                    if cmd & AdvancedTxDescriptor.vle != 0 {
                         insertVLAN = true
                         vlanTag = st.pointee.contextVLAN(idx)
                     }
-                    if olinfo & (TxDescriptor.ixsm | TxDescriptor.txsm) != 0 {
-                        offloads = olinfo & (TxDescriptor.ixsm | TxDescriptor.txsm)
+                    if olinfo & (AdvancedTxDescriptor.ixsm | AdvancedTxDescriptor.txsm) != 0 {
+                        offloads = olinfo & (AdvancedTxDescriptor.ixsm | AdvancedTxDescriptor.txsm)
                         offloadContext = st.pointee.contextHeaders(idx)
                     }
-                    let dataLength = Int(cmd & TxDescriptor.lengthMask)
+                    let dataLength = Int(cmd & AdvancedTxDescriptor.lengthMask)
                     if length &+ dataLength > slotLimit {
                         tooLong = true
                     } else if dataLength > 0 {
@@ -147,7 +147,7 @@ extension SimulatedVF {
                         memcpy(slot + length, host, dataLength)
                         length &+= dataLength
                     }
-                    if cmd & TxDescriptor.rs != 0 { vfpmd_store_release32(d + 12, TxDescriptor.dd) }
+                    if cmd & AdvancedTxDescriptor.rs != 0 { vfpmd_store_release32(d + 12, AdvancedTxDescriptor.dd) }
                 }
                 if k == end { break }
                 k = k &+ 1 == count ? 0 : k &+ 1
@@ -166,9 +166,9 @@ extension SimulatedVF {
                 slot.storeBytes(of: vlanTag.bigEndian, toByteOffset: 14, as: UInt16.self)
                 length &+= 4
             }
-            if length < TxDescriptor.minimumFrame {
-                memset(slot + length, 0, TxDescriptor.minimumFrame &- length)
-                length = TxDescriptor.minimumFrame
+            if length < AdvancedTxDescriptor.minimumFrame {
+                memset(slot + length, 0, AdvancedTxDescriptor.minimumFrame &- length)
+                length = AdvancedTxDescriptor.minimumFrame
             }
             if burst.spoofCheck {
                 let source = UInt64(slot.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
@@ -195,13 +195,13 @@ extension SimulatedVF {
         let ipLength = Int((context >> 16) & 0xFFFF)
         let tucmd = UInt32(truncatingIfNeeded: context >> 32)
         guard macLength > 0, ipLength > 0, macLength + ipLength <= length else { return }
-        if offloads & TxDescriptor.ixsm != 0 && tucmd & TxDescriptor.tucmdIPv4 != 0 {
+        if offloads & AdvancedTxDescriptor.ixsm != 0 && tucmd & AdvancedTxDescriptor.tucmdIPv4 != 0 {
             let sum = ~UInt16(onesComplementSum(frame + macLength, count: ipLength, initial: 0))
             frame.storeBytes(of: sum.bigEndian, toByteOffset: macLength + 10, as: UInt16.self)
         }
-        if offloads & TxDescriptor.txsm != 0 {
+        if offloads & AdvancedTxDescriptor.txsm != 0 {
             let l4 = macLength + ipLength
-            let l4Type = (tucmd >> TxDescriptor.tucmdL4Shift) & 3
+            let l4Type = (tucmd >> AdvancedTxDescriptor.tucmdL4Shift) & 3
             let field = l4Type == 0 ? 6 : l4Type == 1 ? 16 : -1
             guard field >= 0, l4 + field + 2 <= length else { return }
             var sum = ~UInt16(onesComplementSum(frame + l4, count: length - l4, initial: 0))

@@ -26,7 +26,7 @@ import Synchronization
 /// let engine = SimulationEngine(mode: .stepped)
 /// let vf = SimulatedVF(family: .ixgbe82599, container: SimulatedContainer(), engine: engine,
 ///                      settings: PFSettings(mac: mac))
-/// vf.connect(rx: TrafficGenerator(config), tx: MemorySink())
+/// vf.connect(rx: FrameGenerator(config), tx: MemorySink())
 /// // a driver opens `vf` as a PCIFunction; its delay(microseconds:) runs the model, and
 /// // engine.step() runs it between bursts
 /// ```

@@ -22,7 +22,7 @@ extension SimulatedVF {
         if !silent, !pendingPFMessages.isEmpty,
            registers.read(map.mailbox) & (MailboxBits.pfsts | MailboxBits.vfu | MailboxBits.req) == 0 {
             var words = pendingPFMessages.removeFirst()
-            if words[0] == MailboxMessage.pfControl, shared.withLock({ $0.view.clearToSend }) { words[0] |= MailboxMessage.cts }
+            if words[0] == PFMailboxMessage.pfControl, shared.withLock({ $0.view.clearToSend }) { words[0] |= PFMailboxMessage.cts }
             sendToVF(words)
             work = true
         }
