@@ -70,6 +70,8 @@ public struct RegisterMap: Sendable {
     public static let head = 0x10, tail = 0x18, queueControl = 0x28
     /// TX head write-back address (low, high).
     public static let txHeadWriteBackLow = 0x38, txHeadWriteBackHigh = 0x3C
+    /// Bytes per descriptor, RX and TX, both families: ring length = count × 16.
+    public static let descriptorSize = 16
 
     /// CTRL/VFCTRL reset bit.
     public static let ctrlReset: UInt32 = 0x0400_0000

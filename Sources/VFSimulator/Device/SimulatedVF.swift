@@ -81,6 +81,9 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     let macBits = Atomic<UInt64>(0)
     /// The last `controlVersion` the engine applied.
     let appliedVersion = Atomic<UInt64>(0)
+    /// 1 + the engine's pass count when the receive source was first seen exhausted (0: not
+    /// yet); `connect(rx:)` starts it anew.
+    let inputExhaustedAtPass = Atomic<UInt64>(0)
 
     // MARK: Engine-owned state
 
@@ -230,6 +233,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
             if let source { s.rxSource = source }
             if let sink { s.txSink = sink }
         }
+        if source != nil { inputExhaustedAtPass.store(0, ordering: .releasing) }
         controlVersion.add(1, ordering: .releasing)
     }
 
