@@ -54,7 +54,8 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     /// The register window (BAR0).
     public var bar0: RegisterWindow { registers.window }
 
-    /// Simulated time an ixgbe queue enable takes to read back (ns).
+    /// Simulated time an ixgbe queue enable takes to read back (ns): drivers poll the enable bit
+    /// (ixgbevf.md §3.7, "hardware sets/clears the read-back value with delay").
     public static let enableDelay: UInt64 = 20_000
 
     // MARK: Shared state (behind the lock)
@@ -126,10 +127,11 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         shared = Locked(Shared(settings: settings, responder: PFMailboxResponder(family: family), link: defaultLink))
         self.settings = settings
         link = defaultLink
-        rxQueues = .allocate(capacity: 8)
-        rxQueues.initialize(repeating: QueueState(), count: 8)
-        txQueues = .allocate(capacity: 8)
-        txQueues.initialize(repeating: QueueState(), count: 8)
+        let queues = RegisterMap.maxQueuesOfAnyFamily
+        rxQueues = .allocate(capacity: queues)
+        rxQueues.initialize(repeating: QueueState(), count: queues)
+        txQueues = .allocate(capacity: queues)
+        txQueues.initialize(repeating: QueueState(), count: queues)
         stats = StatisticsRegisters(family: family)
         counterStorage = .allocate(capacity: 1)
         counterStorage.initialize(to: Counters())

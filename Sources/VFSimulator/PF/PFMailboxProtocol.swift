@@ -23,6 +23,19 @@ public enum PFMailboxMessage {
     public static let getRSSKey: UInt32 = 0x0B, updateXcastMode: UInt32 = 0x0C, getLinkState: UInt32 = 0x10
     /// PF → VF control message ("ping").
     public static let pfControl: UInt32 = 0x0100
+
+    /// SET_VLAN: MSGINFO bit 0 adds (else removes); word 1 bits 11:0 hold the VLAN id.
+    static let vlanAdd: UInt32 = 0x01, vlanIDMask: UInt32 = 0xFFF
+    /// igb SET_MULTICAST: MSGINFO bits 6:0 count the hashes, bit 7 asks for multicast
+    /// promiscuous (the VF had more groups than fit).
+    static let igbMulticastCountMask: UInt32 = 0x7F, igbMulticastOverflow: UInt32 = 0x80
+    /// igb SET_PROMISC: MSGINFO flag for multicast promiscuous (0x01, unicast, is refused).
+    static let igbPromiscMulticast: UInt32 = 0x02
+    /// ixgbe RESET reply: word 0, the MAC in words 1–2, the multicast filter type in word 3.
+    static let ixgbeResetReplyWords = 4
+    /// GET_RETA: 128 entries of 2 bits, 16 per word in words 1–8; GET_RSS_KEY: the 40-byte key in
+    /// words 1–10, byte 4i + j in bits 8j of word 1 + i.
+    static let retaEntriesPerWord = 16, retaWords = 8, retaEntryBits: UInt32 = 2, rssKeyWords = 10
 }
 
 /// ixgbe mailbox API versions as they travel in API_NEGOTIATE word 1, as the PF negotiates them.

@@ -7,6 +7,8 @@ import PMDCore
 /// write back, or nil for "no reply" (igb's rate-limited NACK). The caller moves the words and
 /// raises PFACK/PFSTS.
 struct PFMailboxResponder {
+    private typealias M = PFMailboxMessage
+
     let family: SimulatedFamily
     /// When the igb PF last NACKed (or reset the VF's state), in engine nanoseconds.
     var lastNack: UInt64 = 0
@@ -19,6 +21,12 @@ struct PFMailboxResponder {
     static let igbMaxFrame = 16128
     /// Multicast hashes the PFs keep.
     static let maxMulticastHashes = 30
+    /// Bytes a frame adds to the MTU: Ethernet header (14) and CRC (4).
+    static let frameOverhead = EthernetHeader.length + EthernetFraming.crcLength
+    /// The standard MTU, and the largest untagged frame without and with CRC at that MTU.
+    static let standardMTU = 1500, standardFrame = 1514, standardFrameWithCRC = 1518
+    /// The smallest SET_LPE the ixgbe PF accepts.
+    static let ixgbeMinFrame = 68
 
     /// Answers `request`; `nacked` holds message types the test asked the PF to refuse.
     mutating func respond(
@@ -83,8 +91,8 @@ struct PFMailboxResponder {
         view.vlans = []
         view.xcastMode = .multi
         if view.mac == nil { view.mac = settings.administrativeMAC }
-        if family == .ixgbe82599 { view.receiveEnabled = settings.pfMTU <= 1500 }
-        view.maxFrame = max(view.maxFrame, settings.pfMTU + 18)
+        if family == .ixgbe82599 { view.receiveEnabled = settings.pfMTU <= Self.standardMTU }
+        view.maxFrame = max(view.maxFrame, settings.pfMTU + Self.frameOverhead)
         lastNack = now
         let mac = nacked ? nil : view.mac
         let (w1, w2) = mac.map(Self.words(of:)) ?? (0, 0)
@@ -92,7 +100,8 @@ struct PFMailboxResponder {
         if family.isIxgbe {
             // ixgbe PF: 4 words (permanent MAC, multicast filter type), no CTS; the rest of the
             // VF's mailbox memory is cleared first.
-            return [word0, w1, w2, settings.multicastFilterType] + Array(repeating: 0, count: 12)
+            let reply = [word0, w1, w2, settings.multicastFilterType]
+            return reply + Array(repeating: 0, count: MailboxBits.memoryWords - PFMailboxMessage.ixgbeResetReplyWords)
         }
         return [word0, w1, w2]
     }
@@ -112,7 +121,7 @@ struct PFMailboxResponder {
             view.multicastHashes = Self.hashes(msg, count: min(Int(info), Self.maxMulticastHashes))
             return true
         case PFMailboxMessage.setVLAN:
-            return setVLAN(add: info & 1 != 0, id: UInt16(msg[1] & 0xFFF), view: &view, settings: settings)
+            return setVLAN(add: info & M.vlanAdd != 0, id: UInt16(msg[1] & M.vlanIDMask), view: &view, settings: settings)
         case PFMailboxMessage.setLPE:
             return ixgbeSetLPE(Int(msg[1]), view: &view, settings: settings)
         case PFMailboxMessage.setMACVLAN:
@@ -132,15 +141,16 @@ struct PFMailboxResponder {
         case PFMailboxMessage.getRETA:
             guard rssQueryAllowed(view: view, settings: settings) else { return false }
             let mask = UInt8(max(1, min(4, settings.queuesPerPool)) - 1)
-            for i in 0..<8 {
+            let perWord = M.retaEntriesPerWord
+            for i in 0..<M.retaWords {
                 var w: UInt32 = 0
-                for j in 0..<16 { w |= UInt32(settings.pfRETA[16 * i + j] & mask) << (2 * UInt32(j)) }
+                for j in 0..<perWord { w |= UInt32(settings.pfRETA[perWord * i + j] & mask) << (M.retaEntryBits * UInt32(j)) }
                 msg[1 + i] = w
             }
             return true
         case PFMailboxMessage.getRSSKey:
             guard rssQueryAllowed(view: view, settings: settings) else { return false }
-            for i in 0..<10 {
+            for i in 0..<M.rssKeyWords {
                 let k = settings.pfRSSKey
                 msg[1 + i] = UInt32(k[4 * i]) | UInt32(k[4 * i + 1]) << 8 | UInt32(k[4 * i + 2]) << 16 | UInt32(k[4 * i + 3]) << 24
             }
@@ -164,15 +174,15 @@ struct PFMailboxResponder {
         if family == .ixgbe82599 {
             // 82599: PF and VFs share one max frame; a VF may use jumbo only with API >= 1.1 and
             // a jumbo PF; otherwise its receive path is turned off.
-            let pfMaxFrame = settings.pfMTU + 14
+            let pfMaxFrame = settings.pfMTU + EthernetHeader.length
             var bad = false
-            if !(view.api >= .v1_1 && pfMaxFrame > 1514) {
-                bad = pfMaxFrame > 1514 || maxFrame > 1518
+            if !(view.api >= .v1_1 && pfMaxFrame > Self.standardFrame) {
+                bad = pfMaxFrame > Self.standardFrame || maxFrame > Self.standardFrameWithCRC
             }
             view.receiveEnabled = !bad
             if bad { return false }
         }
-        guard maxFrame >= 68, maxFrame <= Self.ixgbeMaxFrame else { return false }
+        guard maxFrame >= Self.ixgbeMinFrame, maxFrame <= Self.ixgbeMaxFrame else { return false }
         view.maxFrame = max(view.maxFrame, maxFrame)
         return true
     }
@@ -210,19 +220,19 @@ struct PFMailboxResponder {
             if info == 0 { view.mac = mac }  // extra filters are accepted, not filtered on
             return true
         case PFMailboxMessage.setMulticast:
-            let count = Int(info & 0x7F)
+            let count = Int(info & M.igbMulticastCountMask)
             view.multicastHashes = Self.hashes(msg, count: min(count, Self.maxMulticastHashes))
-            view.multicastPromiscuous = count > Self.maxMulticastHashes || info & 0x80 != 0
+            view.multicastPromiscuous = count > Self.maxMulticastHashes || info & M.igbMulticastOverflow != 0
             return true
         case PFMailboxMessage.setVLAN:
-            return setVLAN(add: info & 1 != 0, id: UInt16(msg[1] & 0xFFF), view: &view, settings: settings)
+            return setVLAN(add: info & M.vlanAdd != 0, id: UInt16(msg[1] & M.vlanIDMask), view: &view, settings: settings)
         case PFMailboxMessage.setLPE:
             view.maxFrame = min(Int(msg[1]), Self.igbMaxFrame)
             return true
         case PFMailboxMessage.igbSetPromisc:
             // Multicast promiscuous only; the unicast flag is refused.
-            guard info & ~0x02 == 0 else { return false }
-            view.multicastPromiscuous = info & 0x02 != 0
+            guard info & ~M.igbPromiscMulticast == 0 else { return false }
+            view.multicastPromiscuous = info & M.igbPromiscMulticast != 0
             return true
         default:
             return false
