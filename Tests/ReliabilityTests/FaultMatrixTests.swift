@@ -105,11 +105,11 @@ struct FaultMatrixTests {
 
     /// The messages of a port's bring-up, each the one at which the PF falls silent: the open
     /// fails naming that message, and nothing stays mapped.
-    @Test(arguments: [(SimulatedFamily.ixgbe82599, VFDriver.MailboxMessage.reset), (.ixgbe82599, .apiNegotiate),
+    @Test(arguments: [(SimulatedFamily.ixgbe82599, MailboxMessage.reset), (.ixgbe82599, .apiNegotiate),
                       (.ixgbe82599, .getQueues), (.ixgbe82599, .setLPE), (.ixgbe82599, .setVLAN),
                       (.ixgbe82599, .updateXcastMode), (.ixgbe82599, .setMulticast), (.igb82576, .reset), (.igb82576, .setLPE), (.igb82576, .setPromisc),
                       (.igb82576, .setVLAN), (.igb82576, .setMulticast)])
-    func mailboxSilentAtEachStepOfInit(family: SimulatedFamily, message: VFDriver.MailboxMessage) throws {
+    func mailboxSilentAtEachStepOfInit(family: SimulatedFamily, message: MailboxMessage) throws {
         let setup = SimulatedSetup(family)
         setup.vf.configurePF { $0.trusted = true; $0.rssQueryEnabled = true }
         setup.vf.inject(.mailboxSilenceFrom(messageType: message.id))
@@ -128,13 +128,13 @@ struct FaultMatrixTests {
     /// Every request type NACKed in turn: the port either works without what was refused (API
     /// negotiation falls back; a refused MAC keeps the permanent one) or fails with a sentence
     /// that names the refused request; nothing stays mapped either way.
-    @Test(arguments: [(SimulatedFamily.ixgbe82599, VFDriver.MailboxMessage.reset), (.ixgbe82599, .setMACAddress),
+    @Test(arguments: [(SimulatedFamily.ixgbe82599, MailboxMessage.reset), (.ixgbe82599, .setMACAddress),
                       (.ixgbe82599, .apiNegotiate), (.ixgbe82599, .getQueues), (.ixgbe82599, .setLPE),
                       (.ixgbe82599, .setVLAN), (.ixgbe82599, .updateXcastMode), (.ixgbe82599, .setMulticast),
                       (.igb82576, .reset),
                       (.igb82576, .setMACAddress), (.igb82576, .setLPE), (.igb82576, .setPromisc),
                       (.igb82576, .setVLAN), (.igb82576, .setMulticast)])
-    func nackOfEachRequestType(family: SimulatedFamily, message: VFDriver.MailboxMessage) throws {
+    func nackOfEachRequestType(family: SimulatedFamily, message: MailboxMessage) throws {
         let setup = SimulatedSetup(family, settings: PFSettings())
         setup.vf.configurePF { $0.trusted = true; $0.rssQueryEnabled = true }
         setup.vf.inject(.nackMessages([message.id]))

@@ -10,23 +10,23 @@ struct FaultTests {
         rig.engine.step()
         rig.vf.connect(rx: MemorySource(frames: [Frames.udp()]))
         rig.engine.step()
-        #expect(r.writeBack(0).length == 2048 + 512 && r.writeBack(0).status & RxStatus.eop != 0)
+        #expect(r.writeBack(0).length == 2048 + 512 && r.writeBack(0).status & AdvancedRxWriteBack.eop != 0)
         rig.vf.inject(.rxMissingEOP(queue: 0))
         rig.engine.step()
         rig.vf.connect(rx: MemorySource(frames: [Frames.udp()]))
         rig.engine.step()
-        #expect(r.writeBack(1).length == 60 && r.writeBack(1).status & (RxStatus.dd | RxStatus.eop) == RxStatus.dd)
+        #expect(r.writeBack(1).length == 60 && r.writeBack(1).status & (AdvancedRxWriteBack.dd | AdvancedRxWriteBack.eop) == AdvancedRxWriteBack.dd)
         // Only once each.
         rig.vf.connect(rx: MemorySource(frames: [Frames.udp()]))
         rig.engine.step()
-        #expect(r.writeBack(2).length == 60 && r.writeBack(2).status & RxStatus.eop != 0)
+        #expect(r.writeBack(2).length == 60 && r.writeBack(2).status & AdvancedRxWriteBack.eop != 0)
     }
 
     @Test func doneBitOnASlotNeverPosted() throws {
         let (rig, r) = try ReceiveTests.receiving(.igb82576, [], count: 16)
         rig.vf.inject(.rxDoneOnUnpostedSlot(queue: 0))
         rig.engine.step()
-        #expect(r.writeBack(15).status & RxStatus.dd != 0)  // tail is 15: the driver's slot
+        #expect(r.writeBack(15).status & AdvancedRxWriteBack.dd != 0)  // tail is 15: the driver's slot
         #expect(r.writeBack(0).status == 0)
     }
 

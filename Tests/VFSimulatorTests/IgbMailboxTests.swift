@@ -5,7 +5,7 @@ import Testing
 /// The igb PF's answers, as the Linux igb PF gives them: 3-word RESET, 1-word replies,
 /// rate-limited NACKs while not clear to send.
 struct IgbMailboxTests {
-    typealias M = MailboxMessage
+    typealias M = PFMailboxMessage
 
     @Test func resetRepliesThreeWordsWithoutCTS() {
         let rig = Rig(.igb82576)

@@ -22,7 +22,7 @@ struct IgbModelTests {
         rig.bar.write(rig.regs.rx(0, rig.regs.srrctl), 0x8200_0000)  // one buffer, drop enable, size 0
         rig.vf.connect(rx: MemorySource(frames: [Frames.udp(size: 1518)]))
         rig.engine.step()
-        #expect(r.writeBack(0).length == 1514 && r.writeBack(0).status & RxStatus.eop != 0)
+        #expect(r.writeBack(0).length == 1514 && r.writeBack(0).status & AdvancedRxWriteBack.eop != 0)
     }
 
     @Test func secondQueueWorksAndRSSIsOff() throws {
@@ -33,7 +33,7 @@ struct IgbModelTests {
         rig.vf.connect(rx: MemorySource(frames: (0..<8).map { Frames.udp(flow: $0) }))
         rig.engine.step()
         #expect(rig.vf.counters.rxFrames == 8)
-        #expect(q0.writeBack(7).status & RxStatus.dd != 0 && q0.writeBack(0).rss == 0 && q0.writeBack(0).pktInfo & 0xF == 0)
+        #expect(q0.writeBack(7).status & AdvancedRxWriteBack.dd != 0 && q0.writeBack(0).rss == 0 && q0.writeBack(0).pktInfo & 0xF == 0)
         #expect(q1.writeBack(0).status == 0)
     }
 
@@ -45,6 +45,6 @@ struct IgbModelTests {
         let r = try rig.setUpRX(count: 16)
         rig.vf.connect(rx: MemorySource(frames: [Frames.tagged(Frames.udp(), tci: 0)]))
         rig.engine.step()
-        #expect(r.writeBack(0).length == 60 && r.writeBack(0).status & RxStatus.vp != 0)
+        #expect(r.writeBack(0).length == 60 && r.writeBack(0).status & AdvancedRxWriteBack.vp != 0)
     }
 }

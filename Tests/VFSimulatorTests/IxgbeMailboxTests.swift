@@ -4,7 +4,7 @@ import Testing
 
 /// The ixgbe PF's answers, word by word, as the Linux ixgbe PF gives them.
 struct IxgbeMailboxTests {
-    typealias M = MailboxMessage
+    typealias M = PFMailboxMessage
 
     @Test func resetRepliesFourWordsWithMACAndFilterTypeWithoutCTS() {
         var settings = PFSettings(mac: Rig.mac)
@@ -40,7 +40,7 @@ struct IxgbeMailboxTests {
 
     @Test func requestsBeforeResetAreNACKedWithoutCTS() {
         let rig = Rig(.ixgbe82599)
-        let reply = rig.send([M.apiNegotiate, MailboxAPI.v1_3.rawValue, 0])
+        let reply = rig.send([M.apiNegotiate, PFMailboxAPI.v1_3.rawValue, 0])
         #expect(reply[0] == M.apiNegotiate | M.nack)
         #expect(rig.vf.pfView.api == .v1_0)
     }
@@ -48,10 +48,10 @@ struct IxgbeMailboxTests {
     @Test func apiNegotiationAcceptsUpTo1_4() {
         let rig = Rig(.ixgbe82599)
         rig.resetHandshake()
-        #expect(rig.send([M.apiNegotiate, MailboxAPI.v1_5.rawValue, 0])[0] == M.apiNegotiate | M.nack | M.cts)
-        #expect(rig.send([M.apiNegotiate, MailboxAPI.v2_0.rawValue, 0])[0] == M.apiNegotiate | M.nack | M.cts)
-        let ok = rig.send([M.apiNegotiate, MailboxAPI.v1_4.rawValue, 0])
-        #expect(ok[0] == M.apiNegotiate | M.ack | M.cts && ok[1] == MailboxAPI.v1_4.rawValue)
+        #expect(rig.send([M.apiNegotiate, PFMailboxAPI.v1_5.rawValue, 0])[0] == M.apiNegotiate | M.nack | M.cts)
+        #expect(rig.send([M.apiNegotiate, PFMailboxAPI.v2_0.rawValue, 0])[0] == M.apiNegotiate | M.nack | M.cts)
+        let ok = rig.send([M.apiNegotiate, PFMailboxAPI.v1_4.rawValue, 0])
+        #expect(ok[0] == M.apiNegotiate | M.ack | M.cts && ok[1] == PFMailboxAPI.v1_4.rawValue)
         #expect(rig.vf.pfView.api == .v1_4)
     }
 
@@ -89,8 +89,8 @@ struct IxgbeMailboxTests {
     @Test func xcastModeIsCappedForUntrustedVFs() {
         let rig = Rig(.ixgbeX550)
         rig.bringUp(api: .v1_3)
-        let r = rig.send([M.updateXcastMode, XcastMode.promiscuous.rawValue])
-        #expect(r[0] == M.updateXcastMode | M.ack | M.cts && r[1] == XcastMode.multi.rawValue)
+        let r = rig.send([M.updateXcastMode, PFXcastMode.promiscuous.rawValue])
+        #expect(r[0] == M.updateXcastMode | M.ack | M.cts && r[1] == PFXcastMode.multi.rawValue)
         rig.vf.configurePF { $0.trusted = true }
         rig.engine.step()
         // Trusted, but the PF itself is not promiscuous.

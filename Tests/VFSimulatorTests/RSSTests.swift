@@ -4,7 +4,7 @@ import Testing
 
 /// RSS: the Toeplitz hash against the Microsoft verification suite, and queue selection.
 struct RSSTests {
-    typealias M = MailboxMessage
+    typealias M = PFMailboxMessage
 
     static func ipv4(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> [UInt8] { [a, b, c, d] }
     static func port(_ p: UInt16) -> [UInt8] { [UInt8(p >> 8), UInt8(p & 0xFF)] }
@@ -89,6 +89,6 @@ struct RSSTests {
         rig.bar.write(rig.regs.psrtype, 0)
         rig.vf.connect(rx: MemorySource(frames: [Frames.udp(flow: 1)]))
         rig.engine.step()
-        #expect(q0.writeBack(seen[0]).rss == 0 && q0.writeBack(seen[0]).status & RxStatus.dd != 0)
+        #expect(q0.writeBack(seen[0]).rss == 0 && q0.writeBack(seen[0]).status & AdvancedRxWriteBack.dd != 0)
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 /// The receive path with hand-programmed rings: write-back fields, buffers, drops.
 struct ReceiveTests {
-    typealias M = MailboxMessage
+    typealias M = PFMailboxMessage
 
     /// A rig after RESET, with RX queue 0 programmed and `frames` on its wire.
     static func receiving(_ family: SimulatedFamily, _ frames: [[UInt8]], count: Int = 64, bufferSize: Int = 2048,
@@ -23,8 +23,8 @@ struct ReceiveTests {
         let frame = Frames.udp(size: 64)
         let (rig, r) = try Self.receiving(family, [frame])
         let wb = r.writeBack(0)
-        #expect(wb.status == RxStatus.dd | RxStatus.eop | RxStatus.ipcs | RxStatus.l4cs | RxStatus.udpcs)
-        #expect(wb.length == 60 && wb.pktInfo == RxStatus.ptypeIPv4 | RxStatus.ptypeUDP)
+        #expect(wb.status == AdvancedRxWriteBack.dd | AdvancedRxWriteBack.eop | AdvancedRxWriteBack.ipcs | AdvancedRxWriteBack.l4cs | AdvancedRxWriteBack.udpcs)
+        #expect(wb.length == 60 && wb.pktInfo == AdvancedRxWriteBack.ptypeIPv4 | AdvancedRxWriteBack.ptypeUDP)
         #expect(r.bytes(0, 60) == frame)
         #expect(rig.bar.read(rig.regs.rx(0, RegisterMap.head)) == 1)
         #expect(rig.bar.read(rig.regs.gprc) == 1 && rig.bar.read(rig.regs.gorc) == 64)
@@ -39,8 +39,8 @@ struct ReceiveTests {
         var badUDP = Frames.udp()
         badUDP[40] ^= 0xFF  // UDP checksum
         let (_, r) = try Self.receiving(family, [badIP, badUDP])
-        let ipe = family.isIxgbe ? RxStatus.ixgbeIPE : RxStatus.igbIPE
-        let tcpe = family.isIxgbe ? RxStatus.ixgbeTCPE : RxStatus.igbTCPE
+        let ipe = family.isIxgbe ? AdvancedRxWriteBack.ixgbeIPE : AdvancedRxWriteBack.igbIPE
+        let tcpe = family.isIxgbe ? AdvancedRxWriteBack.ixgbeTCPE : AdvancedRxWriteBack.igbTCPE
         #expect(r.writeBack(0).status & (ipe | tcpe) == ipe)
         #expect(r.writeBack(1).status & (ipe | tcpe) == tcpe)
     }
@@ -50,9 +50,9 @@ struct ReceiveTests {
         frame[40] = 0
         frame[41] = 0
         let (_, r599) = try Self.receiving(.ixgbe82599, [frame])
-        #expect(r599.writeBack(0).status & RxStatus.ixgbeTCPE != 0)
+        #expect(r599.writeBack(0).status & AdvancedRxWriteBack.ixgbeTCPE != 0)
         let (_, r550) = try Self.receiving(.ixgbeX550, [frame])
-        #expect(r550.writeBack(0).status & RxStatus.ixgbeTCPE == 0 && r550.writeBack(0).status & RxStatus.l4cs != 0)
+        #expect(r550.writeBack(0).status & AdvancedRxWriteBack.ixgbeTCPE == 0 && r550.writeBack(0).status & AdvancedRxWriteBack.l4cs != 0)
     }
 
     @Test func vlanStripWithVMEAndFilteringByJoinedVLANs() throws {
@@ -63,7 +63,7 @@ struct ReceiveTests {
         let join: (Rig) -> Void = { $0.send([M.setVLAN | 1 << 16, 100]) }
         let (_, stripped) = try Self.receiving(.ixgbeX550, [tagged], strip: true, before: join)
         let wb = stripped.writeBack(0)
-        #expect(wb.status & RxStatus.vp != 0 && wb.vlan == 0x2064 && wb.length == 60)
+        #expect(wb.status & AdvancedRxWriteBack.vp != 0 && wb.vlan == 0x2064 && wb.length == 60)
         #expect(stripped.bytes(0, 60) == Frames.udp())
         let (_, kept) = try Self.receiving(.ixgbeX550, [tagged], strip: false, before: join)
         #expect(kept.writeBack(0).length == 64 && kept.writeBack(0).vlan == 0 && kept.bytes(0, 64) == tagged)
@@ -75,9 +75,9 @@ struct ReceiveTests {
     @Test func framesLargerThanTheBufferSpanDescriptors() throws {
         let frame = Frames.udp(size: 3004)
         let (rig, r) = try Self.receiving(.ixgbeX550, [frame], bufferSize: 1024) { $0.send([M.setLPE, 9018]) }
-        #expect(r.writeBack(0).status & (RxStatus.dd | RxStatus.eop) == RxStatus.dd && r.writeBack(0).length == 1024)
-        #expect(r.writeBack(1).status & (RxStatus.dd | RxStatus.eop) == RxStatus.dd && r.writeBack(1).length == 1024)
-        #expect(r.writeBack(2).status & (RxStatus.dd | RxStatus.eop) == RxStatus.dd | RxStatus.eop && r.writeBack(2).length == 952)
+        #expect(r.writeBack(0).status & (AdvancedRxWriteBack.dd | AdvancedRxWriteBack.eop) == AdvancedRxWriteBack.dd && r.writeBack(0).length == 1024)
+        #expect(r.writeBack(1).status & (AdvancedRxWriteBack.dd | AdvancedRxWriteBack.eop) == AdvancedRxWriteBack.dd && r.writeBack(1).length == 1024)
+        #expect(r.writeBack(2).status & (AdvancedRxWriteBack.dd | AdvancedRxWriteBack.eop) == AdvancedRxWriteBack.dd | AdvancedRxWriteBack.eop && r.writeBack(2).length == 952)
         #expect(r.bytes(0, 1024) + r.bytes(1, 1024) + r.bytes(2, 952) == frame)
         #expect(rig.bar.read(rig.regs.rx(0, RegisterMap.head)) == 3 && rig.bar.read(rig.regs.gprc) == 1)
     }

@@ -4,7 +4,7 @@ import Testing
 
 /// VF reset, PF reset and clear-to-send: what the driver's reset handshake and link check see.
 struct ResetTests {
-    typealias M = MailboxMessage
+    typealias M = PFMailboxMessage
 
     @Test(arguments: SimulatedFamily.allCases)
     func vfResetClearsControlBitAndCTSAndQueues(family: SimulatedFamily) {

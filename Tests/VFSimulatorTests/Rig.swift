@@ -56,16 +56,16 @@ final class Rig {
     func resetHandshake() -> [UInt32] {
         bar.write(regs.ctrl, RegisterMap.ctrlReset)
         settle { bar.read(regs.ctrl) == 0 }
-        let reply = send([MailboxMessage.reset])
+        let reply = send([PFMailboxMessage.reset])
         bar.write(regs.mailbox, MailboxBits.ack)
         settle()
         return reply
     }
 
     /// Reset, then negotiate `api` (ixgbe).
-    func bringUp(api: MailboxAPI = .v1_3) {
+    func bringUp(api: PFMailboxAPI = .v1_3) {
         resetHandshake()
-        send([MailboxMessage.apiNegotiate, api.rawValue, 0])
+        send([PFMailboxMessage.apiNegotiate, api.rawValue, 0])
         bar.write(regs.mailbox, MailboxBits.ack)
         settle()
     }

@@ -86,10 +86,10 @@ extension Rig {
                   vle: Bool = false, bufferOffset: Int = 0, idx: UInt32 = 0) {
         bytes.withUnsafeBytes { (r.buffer(slot) + bufferOffset).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
         var cmd: UInt32 = 0x2030_0000 | 0x0200_0000 | UInt32(bytes.count)
-        if eop { cmd |= TxDescriptor.eop }
-        if rs { cmd |= TxDescriptor.rs }
-        if vle { cmd |= TxDescriptor.vle }
-        let olinfo = UInt32(bytes.count) << 14 | (cc ? TxDescriptor.cc : 0) | idx << 4
+        if eop { cmd |= AdvancedTxDescriptor.eop }
+        if rs { cmd |= AdvancedTxDescriptor.rs }
+        if vle { cmd |= AdvancedTxDescriptor.vle }
+        let olinfo = UInt32(bytes.count) << 14 | (cc ? AdvancedTxDescriptor.cc : 0) | idx << 4
         let d = r.descriptor(slot)
         d.storeBytes(of: r.bufferIOVA(slot) + UInt64(bufferOffset), as: UInt64.self)
         d.storeBytes(of: cmd, toByteOffset: 8, as: UInt32.self)
@@ -111,12 +111,12 @@ enum Frames {
     /// A UDP/IPv4 frame from the generator's builder: `size` bytes on the wire with CRC.
     static func udp(size: Int = 64, flow: Int = 0, to destination: MACAddress = Rig.mac,
                     from source: MACAddress = MACAddress(0x02, 0, 0, 0, 0, 0x09)) -> [UInt8] {
-        var c = TrafficGenerator.Configuration()
+        var c = FrameGenerator.Configuration()
         c.frameSizes = [size]
         c.flows = flow + 1
         c.destination = destination
         c.source = source
-        let g = TrafficGenerator(c)
+        let g = FrameGenerator(c)
         let b = FrameBatch()
         _ = g.pull(into: b, limit: flow + 1, now: 0)
         return b[flow].bytes

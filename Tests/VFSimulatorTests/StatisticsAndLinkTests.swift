@@ -82,6 +82,6 @@ struct StatisticsAndLinkTests {
         rig.bar.write(rig.regs.tx(0, RegisterMap.tail), 1)
         rig.engine.step()
         #expect(rig.vf.counters.rxNotReady == 1 && rig.vf.counters.txLinkDown == 1 && sink.count == 0)
-        #expect(r.descriptor(0).load(fromByteOffset: 12, as: UInt32.self) == TxDescriptor.dd)
+        #expect(r.descriptor(0).load(fromByteOffset: 12, as: UInt32.self) == AdvancedTxDescriptor.dd)
     }
 }

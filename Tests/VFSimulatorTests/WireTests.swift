@@ -6,11 +6,11 @@ import Testing
 /// Wires: generator, memory source/sink, cable, L2 switch, and the threaded engine.
 struct WireTests {
     @Test func generatorBuildsValidFramesPerFlowAndSize() {
-        var c = TrafficGenerator.Configuration()
+        var c = FrameGenerator.Configuration()
         c.frameSizes = [64, 128]
         c.flows = 3
         c.count = 7
-        let g = TrafficGenerator(c)
+        let g = FrameGenerator(c)
         let b = FrameBatch()
         #expect(g.pull(into: b, limit: 32, now: 0) == 7 && g.isExhausted)
         #expect((0..<7).map { b[$0].length } == [60, 60, 60, 124, 124, 124, 60])
@@ -24,9 +24,9 @@ struct WireTests {
     }
 
     @Test func generatorHonoursItsRateInEngineTime() {
-        var c = TrafficGenerator.Configuration()
+        var c = FrameGenerator.Configuration()
         c.rate = 1_000_000  // one frame per microsecond
-        let g = TrafficGenerator(c)
+        let g = FrameGenerator(c)
         let b = FrameBatch(capacity: 1024)
         var total = g.pull(into: b, limit: 1024, now: 1_000)
         b.removeAll()
@@ -124,11 +124,11 @@ struct WireTests {
         let engine = SimulationEngine(mode: .threaded)
         let container = SimulatedContainer()
         let vf = SimulatedVF(family: .ixgbe82599, container: container, engine: engine, settings: PFSettings(mac: Rig.mac))
-        var c = TrafficGenerator.Configuration()
+        var c = FrameGenerator.Configuration()
         c.destination = Rig.mac
         c.count = 1000
         c.rate = 200_000
-        let generator = TrafficGenerator(c)
+        let generator = FrameGenerator(c)
         engine.start()
         defer { engine.stop() }
         let v = Rig(wrapping: vf)
@@ -142,7 +142,7 @@ struct WireTests {
         func accounted() -> UInt64 { UInt64(received) + vf.counters.rxMissed + vf.counters.rxNotReady }
         while accounted() < 1000 && MonotonicClock.nanoseconds() < deadline {
             let d = rx.descriptor(next)
-            if vfpmd_load_acquire32(d + 8) & RxStatus.dd != 0 {
+            if vfpmd_load_acquire32(d + 8) & AdvancedRxWriteBack.dd != 0 {
                 received += 1
                 d.storeBytes(of: rx.bufferIOVA(next), as: UInt64.self)
                 d.storeBytes(of: UInt64(0), toByteOffset: 8, as: UInt64.self)
@@ -161,7 +161,7 @@ struct WireTests {
 struct SteppedTimeTests {
     @Test func endlessSourceDoesNotShrinkTheTimeStep() {
         let rig = Rig(.ixgbe82599)
-        let generator = TrafficGenerator(TrafficGenerator.Configuration())
+        let generator = FrameGenerator(FrameGenerator.Configuration())
         rig.vf.connect(rx: generator)
         let before = rig.engine.now
         rig.vf.delay(microseconds: 1_000_000)

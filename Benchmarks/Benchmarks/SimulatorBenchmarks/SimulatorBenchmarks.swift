@@ -58,7 +58,7 @@ final class SimulatorBench {
         vf = SimulatedVF(family: family, container: SimulatedContainer(), engine: engine, settings: PFSettings(mac: mac))
         regs = family.registers
         let bar = vf.bar0
-        bar.write(regs.mailboxMemory, MailboxMessage.reset)
+        bar.write(regs.mailboxMemory, PFMailboxMessage.reset)
         bar.write(regs.mailbox, MailboxBits.req)
         engine.step()
         bar.write(regs.mailbox, MailboxBits.ack)
@@ -82,10 +82,10 @@ final class SimulatorBench {
     }
 
     func connectGenerator() {
-        var c = TrafficGenerator.Configuration()
+        var c = FrameGenerator.Configuration()
         c.destination = mac
         c.flows = 16
-        vf.connect(rx: TrafficGenerator(c), tx: CountingSink())
+        vf.connect(rx: FrameGenerator(c), tx: CountingSink())
     }
 
     private func postRX(_ i: Int) {

@@ -52,7 +52,7 @@ public final class DriverRig {
         var settingsB = PFSettings(mac: macB)
         settingsB.spoofCheck = false
         vfB = SimulatedVF(family: .ixgbe82599, container: container, engine: engine, settings: settingsB)
-        var generator = TrafficGenerator.Configuration()
+        var generator = FrameGenerator.Configuration()
         generator.frameSizes = [frameSize]
         generator.flows = 16
         generator.destination = macA
@@ -75,7 +75,7 @@ public final class DriverRig {
         }
         engine.advance(microseconds: 1000)
         // The source starts now that the rings run: nothing waits in the RX ring at the start.
-        if receiving { vfA.connect(rx: TrafficGenerator(generator), tx: CountingSink()) }
+        if receiving { vfA.connect(rx: FrameGenerator(generator), tx: CountingSink()) }
     }
 
     deinit {

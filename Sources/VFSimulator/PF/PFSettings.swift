@@ -46,7 +46,7 @@ public struct PFView: Sendable, Equatable {
     /// Clear to send: the VF completed RESET since its last reset or the PF's.
     public var clearToSend = false
     /// Negotiated mailbox API (ixgbe); 1.0 after every reset.
-    public var api: MailboxAPI = .v1_0
+    public var api: PFMailboxAPI = .v1_0
     /// The VF's MAC as the PF filters and checks it; nil before any.
     public var mac: MACAddress?
     /// Multicast hash vectors from SET_MULTICAST.
@@ -60,7 +60,7 @@ public struct PFView: Sendable, Equatable {
     /// ixgbe 82599: the PF turned the VF's receive path off (jumbo rules).
     public var receiveEnabled = true
     /// Applied UPDATE_XCAST_MODE.
-    public var xcastMode: XcastMode = .multi
+    public var xcastMode: PFXcastMode = .multi
     /// Requests handled since creation (every message type).
     public var requestsHandled = 0
 }

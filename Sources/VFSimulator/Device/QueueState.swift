@@ -56,6 +56,16 @@ struct QueueState {
         withUnsafeBytes(of: contextHeaders) { $0.load(fromByteOffset: (idx & 7) * 8, as: UInt64.self) }
     }
 
+    /// One context slot's checksum fields packed as `contextHeaders` keeps them.
+    static func packContextHeaders(macLength: UInt32, ipLength: UInt32, tucmd: UInt32) -> UInt64 {
+        UInt64(macLength) | UInt64(ipLength) << 16 | UInt64(tucmd) << 32
+    }
+
+    /// MACLEN, IPLEN and TUCMD of a packed context slot.
+    static func unpackContextHeaders(_ v: UInt64) -> (macLength: Int, ipLength: Int, tucmd: UInt32) {
+        (Int(v & 0xFFFF), Int((v >> 16) & 0xFFFF), UInt32(truncatingIfNeeded: v >> 32))
+    }
+
     func contextVLAN(_ idx: Int) -> UInt16 {
         withUnsafeBytes(of: contextVLAN) { $0.load(fromByteOffset: (idx & 7) * 2, as: UInt16.self) }
     }

@@ -65,7 +65,7 @@ extension SimulatedVF {
             registers.setBits(map.mailbox, MailboxBits.rsti)
         case .clearToSendLoss:
             shared.withLock { s in s.responder.vfStateReset(view: &s.view, now: now) }
-            pendingPFMessages.append([MailboxMessage.pfControl])
+            pendingPFMessages.append([PFMailboxMessage.pfControl])
         case .linkDown:
             link = .down
             writeLinkRegister()
@@ -83,14 +83,14 @@ extension SimulatedVF {
         case let .nackMessages(types):
             nacked = types
         case let .rxLengthExceedsBuffer(q):
-            rxQueues[q & 7].nextLengthOverflow = true
+            rxQueues[q & Self.queueIndexMask].nextLengthOverflow = true
         case let .rxMissingEOP(q):
-            rxQueues[q & 7].nextMissingEOP = true
+            rxQueues[q & Self.queueIndexMask].nextMissingEOP = true
         case let .rxDoneOnUnpostedSlot(q):
-            markUnpostedSlotDone(q & 7)
+            markUnpostedSlotDone(q & Self.queueIndexMask)
         case let .headJumpsBack(q, by):
             for rx in [true, false] {
-                let state = rx ? rxQueues[q & 7] : txQueues[q & 7]
+                let state = rx ? rxQueues[q & Self.queueIndexMask] : txQueues[q & Self.queueIndexMask]
                 guard state.count > 0 else { continue }
                 let back = ((state.head - by) % state.count + state.count) % state.count
                 registers.write(rx ? map.rx(q, RegisterMap.head) : map.tx(q, RegisterMap.head), UInt32(back))
@@ -108,11 +108,16 @@ extension SimulatedVF {
     /// Writes DD|EOP with a 60-byte length into the RX descriptor at the tail: a slot the
     /// device does not own.
     private func markUnpostedSlotDone(_ q: Int) {
+        typealias W = AdvancedRxWriteBack
         let state = rxQueues[q]
         guard let ring = state.ring, state.count > 0 else { return }
         let tail = Int(registers.read(map.rx(q, RegisterMap.tail))) % state.count
-        let d = ring + tail * 16
+        let d = ring + tail * RegisterMap.descriptorSize
         d.storeBytes(of: UInt64(0), toByteOffset: 0, as: UInt64.self)
-        d.storeBytes(of: UInt64(RxStatus.dd | RxStatus.eop) | UInt64(60) << 32, toByteOffset: 8, as: UInt64.self)
+        let status = UInt64(W.dd | W.eop) | UInt64(EthernetFraming.minimumLength) << W.lengthShift
+        d.storeBytes(of: status, toByteOffset: W.statusOffset, as: UInt64.self)
     }
+
+    /// Queue numbers in faults wrap to the queues the model keeps.
+    static let queueIndexMask = RegisterMap.maxQueuesOfAnyFamily - 1
 }

@@ -43,7 +43,7 @@ public final class SimulationEngine: @unchecked Sendable {
     private let running = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(true)
     private let names = Atomic<Int>(0)
-    /// Passes the engine thread completed (threaded mode).
+    /// Passes over every VF completed, in either mode.
     private let passes = Atomic<UInt64>(0)
 
     /// An engine with no VFs yet.
@@ -149,8 +149,9 @@ public final class SimulationEngine: @unchecked Sendable {
         while !stopped.load(ordering: .acquiring) { MonotonicClock.sleep(microseconds: 50) }
     }
 
-    /// Passes the engine thread has completed (threaded mode): one more than a value read
-    /// earlier means every VF was polled once in between, whatever the thread read then.
+    /// Passes over every VF the engine has completed (the engine thread's, or, stepped, the
+    /// steps'): one more than a value read earlier means every VF was polled once in between,
+    /// whatever the engine read then.
     public var passCount: UInt64 { passes.load(ordering: .acquiring) }
 
     /// Whether the engine thread runs.
@@ -160,7 +161,6 @@ public final class SimulationEngine: @unchecked Sendable {
         var idle = 0
         while running.load(ordering: .relaxed) {
             let busy = runOnce(now: MonotonicClock.nanoseconds())
-            passes.add(1, ordering: .releasing)
             if busy {
                 idle = 0
             } else {
@@ -188,6 +188,7 @@ public final class SimulationEngine: @unchecked Sendable {
             work = work || c || d
         }
         lastPassHadControlWork = control
+        passes.add(1, ordering: .releasing)
         return work
     }
 }

@@ -1,6 +1,7 @@
 /// The VF's mailbox as the model sees it: REQ and ACK raised by the VF, PF replies and
 /// PF-initiated messages written back with PFACK/PFSTS (82599/X550 VFMAILBOX and 82576
-/// V2PMAILBOX: same bits, same message format).
+/// V2PMAILBOX: same bits, same message format; the PF/VF mailbox of 82599 datasheet §7.10 and
+/// 82576 datasheet §7.10; ixgbevf.md §4, igbvf.md §4).
 extension SimulatedVF {
     func pollMailbox(now: UInt64) -> Bool {
         let m = registers.read(map.mailbox)
@@ -8,7 +9,7 @@ extension SimulatedVF {
         if m & MailboxBits.req != 0 {
             registers.clearBits(map.mailbox, MailboxBits.req)
             work = true
-            if let type = silentFrom, registers.read(map.mailboxMemory) & 0xFFFF == type { silent = true }
+            if let type = silentFrom, registers.read(map.mailboxWord(0)) & PFMailboxMessage.typeMask == type { silent = true }
             if !silent { answerRequest(now: now) }
         }
         if m & MailboxBits.ack != 0 {
@@ -22,7 +23,7 @@ extension SimulatedVF {
         if !silent, !pendingPFMessages.isEmpty,
            registers.read(map.mailbox) & (MailboxBits.pfsts | MailboxBits.vfu | MailboxBits.req) == 0 {
             var words = pendingPFMessages.removeFirst()
-            if words[0] == MailboxMessage.pfControl, shared.withLock({ $0.view.clearToSend }) { words[0] |= MailboxMessage.cts }
+            if words[0] == PFMailboxMessage.pfControl, shared.withLock({ $0.view.clearToSend }) { words[0] |= PFMailboxMessage.cts }
             sendToVF(words)
             work = true
         }
@@ -30,7 +31,7 @@ extension SimulatedVF {
     }
 
     private func answerRequest(now: UInt64) {
-        let request = (0..<16).map { registers.read(map.mailboxMemory + 4 * $0) }
+        let request = (0..<MailboxBits.memoryWords).map { registers.read(map.mailboxWord($0)) }
         let nackedTypes = nacked
         let reply = shared.withLock { s -> [UInt32]? in
             let r = s.responder.respond(to: request, view: &s.view, settings: s.settings, nacked: nackedTypes, now: now)
@@ -39,7 +40,7 @@ extension SimulatedVF {
             return r
         }
         if let reply {
-            for (i, w) in reply.enumerated() { registers.write(map.mailboxMemory + 4 * i, w) }
+            for (i, w) in reply.enumerated() { registers.write(map.mailboxWord(i), w) }
             registers.setBits(map.mailbox, MailboxBits.pfack | MailboxBits.pfsts)
         } else {
             registers.setBits(map.mailbox, MailboxBits.pfack)
@@ -50,7 +51,7 @@ extension SimulatedVF {
 
     /// A PF-initiated message: words into the mailbox memory, PFSTS raised.
     private func sendToVF(_ words: [UInt32]) {
-        for (i, w) in words.enumerated() { registers.write(map.mailboxMemory + 4 * i, w) }
+        for (i, w) in words.enumerated() { registers.write(map.mailboxWord(i), w) }
         registers.setBits(map.mailbox, MailboxBits.pfsts)
     }
 }

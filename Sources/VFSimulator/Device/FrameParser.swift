@@ -1,3 +1,5 @@
+import PMDCore
+
 /// What the receive path learns about a frame before writing it back: VLAN tag, L3/L4
 /// protocols, checksum verdicts and where the RSS hash input lies.
 struct ParsedFrame {
@@ -24,6 +26,11 @@ struct ParsedFrame {
     var isBroadcast = false
 }
 
+/// IP protocol numbers the parser and the offloads know.
+enum IPProtocolNumber {
+    static let tcp: UInt8 = 6, udp: UInt8 = 17
+}
+
 @inline(__always) func wireU16(_ p: UnsafeRawPointer, _ offset: Int) -> UInt16 {
     UInt16(p.load(fromByteOffset: offset, as: UInt8.self)) << 8 | UInt16(p.load(fromByteOffset: offset &+ 1, as: UInt8.self))
 }
@@ -34,15 +41,15 @@ struct ParsedFrame {
 @inline(__always)
 func parseFrame(_ p: UnsafeRawPointer, length: Int) -> ParsedFrame {
     var f = ParsedFrame()
-    guard length >= 14 else { return f }
+    guard length >= EthernetHeader.length else { return f }
     let d0 = p.load(as: UInt8.self)
     f.isMulticast = d0 & 1 != 0
     if f.isMulticast {
         f.isBroadcast = p.loadUnaligned(as: UInt32.self) == 0xFFFF_FFFF && p.loadUnaligned(fromByteOffset: 4, as: UInt16.self) == 0xFFFF
     }
-    var offset = 12
-    var type = wireU16(p, 12)
-    if type == 0x8100 && length >= 18 {
+    var offset = EthernetFraming.addressesLength
+    var type = wireU16(p, offset)
+    if type == EtherType.vlan && length >= EthernetHeader.length + EthernetFraming.vlanTagLength {
         f.hasVLAN = true
         f.vlanTCI = wireU16(p, 14)
         offset = 16
@@ -50,18 +57,18 @@ func parseFrame(_ p: UnsafeRawPointer, length: Int) -> ParsedFrame {
     }
     offset &+= 2
     f.l3Offset = offset
-    if type == 0x0800 && length >= offset + 20 {
+    if type == EtherType.ipv4 && length >= offset + IPv4Header.minimumLength {
         let vihl = p.load(fromByteOffset: offset, as: UInt8.self)
         let ihl = Int(vihl & 0xF) * 4
-        guard vihl >> 4 == 4, ihl >= 20, length >= offset + ihl else { return f }
+        guard vihl >> 4 == 4, ihl >= IPv4Header.minimumLength, length >= offset + ihl else { return f }
         f.isIPv4 = true
-        f.ipv4Options = ihl > 20
+        f.ipv4Options = ihl > IPv4Header.minimumLength
         f.ipChecked = true
         f.ipGood = onesComplementSum(p + offset, count: ihl, initial: 0) == 0xFFFF
         let totalLength = Int(wireU16(p, offset + 2))
         let fragment = wireU16(p, offset + 6) & 0x3FFF
         let proto = p.load(fromByteOffset: offset + 9, as: UInt8.self)
-        guard fragment == 0, proto == 6 || proto == 17, totalLength >= ihl, offset + totalLength <= length else { return f }
+        guard fragment == 0, proto == IPProtocolNumber.tcp || proto == IPProtocolNumber.udp, totalLength >= ihl, offset + totalLength <= length else { return f }
         f.l4Protocol = proto
         f.l4Offset = offset + ihl
         let l4Length = totalLength - ihl
@@ -69,14 +76,14 @@ func parseFrame(_ p: UnsafeRawPointer, length: Int) -> ParsedFrame {
         var pseudo = onesComplementSum(p + offset + 12, count: 8, initial: 0)
         pseudo = fold(pseudo &+ UInt32(proto) &+ UInt32(l4Length))
         checkL4(&f, p, l4Length: l4Length, pseudo: pseudo)
-    } else if type == 0x86DD && length >= offset + 40 {
+    } else if type == EtherType.ipv6 && length >= offset + ipv6HeaderLength {
         guard p.load(fromByteOffset: offset, as: UInt8.self) >> 4 == 6 else { return f }
         f.isIPv6 = true
         let payloadLength = Int(wireU16(p, offset + 4))
         let next = p.load(fromByteOffset: offset + 6, as: UInt8.self)
-        guard next == 6 || next == 17, offset + 40 + payloadLength <= length else { return f }
+        guard next == IPProtocolNumber.tcp || next == IPProtocolNumber.udp, offset + ipv6HeaderLength + payloadLength <= length else { return f }
         f.l4Protocol = next
-        f.l4Offset = offset + 40
+        f.l4Offset = offset + ipv6HeaderLength
         var pseudo = onesComplementSum(p + offset + 8, count: 32, initial: 0)
         pseudo = fold(pseudo &+ UInt32(next) &+ UInt32(payloadLength))
         checkL4(&f, p, l4Length: payloadLength, pseudo: pseudo)
@@ -86,10 +93,10 @@ func parseFrame(_ p: UnsafeRawPointer, length: Int) -> ParsedFrame {
 
 @inline(__always)
 private func checkL4(_ f: inout ParsedFrame, _ p: UnsafeRawPointer, l4Length: Int, pseudo: UInt32) {
-    let minimum = f.l4Protocol == 6 ? 20 : 8
+    let minimum = f.l4Protocol == IPProtocolNumber.tcp ? 20 : UDPHeader.length
     guard l4Length >= minimum else { f.l4Protocol = 0; return }
     f.l4Checked = true
-    if f.l4Protocol == 17 && wireU16(p, f.l4Offset + 6) == 0 {
+    if f.l4Protocol == IPProtocolNumber.udp && wireU16(p, f.l4Offset + 6) == 0 {
         f.udpZeroChecksum = true
         f.l4Good = true
         return
@@ -122,3 +129,6 @@ func onesComplementSum(_ p: UnsafeRawPointer, count: Int, initial: UInt32) -> UI
     sum = (sum & 0xFFFF_FFFF) &+ (sum >> 32)
     return fold(UInt32(truncatingIfNeeded: sum))
 }
+
+/// Bytes of the fixed IPv6 header (RFC 8200 §3).
+private let ipv6HeaderLength = 40

@@ -2,6 +2,12 @@ import PMDCore
 
 /// The control side of the model, run at every engine step: settings and faults handed over by
 /// other threads, VF reset, the mailbox, queue enables and the checks on ring programming.
+///
+/// VF reset: VFCTRL/CTRL.RST (82599 datasheet §8.2.3.1.1; ixgbevf.md §5.1, igbvf.md §4.6).
+/// Queue enables: RXDCTL/TXDCTL.ENABLE reads back once the queue runs (82599 datasheet
+/// §8.2.3.8.6, §8.2.3.9.10; the init order of §4.6.7 and §4.6.8); igb reads back at once
+/// (igbvf.md §3.5). Ring programming: base and length of §8.2.3.8.1–3 / §8.2.3.9.5–7, lengths in
+/// 128-byte units (§7.1.9, §7.2.3.3).
 extension SimulatedVF {
     /// One control pass; true when something happened.
     func controlPoll(now: UInt64) -> Bool {
@@ -68,9 +74,9 @@ extension SimulatedVF {
     func powerOnRegisters() {
         for q in 0..<map.maxQueues {
             // SRRCTL: 2 KiB packet buffer, 256-byte header buffer; DCA: relaxed-ordering defaults.
-            registers.write(map.rx(q, map.srrctl), 0x0000_0402)
-            registers.write(map.rx(q, map.rxDCA), 1 << 9 | 1 << 13 | 1 << 15)
-            registers.write(map.tx(q, map.txDCA), 1 << 9 | 1 << 11 | 1 << 13)
+            registers.write(map.rx(q, map.srrctl), RegisterMap.srrctlResetValue)
+            registers.write(map.rx(q, map.rxDCA), RegisterMap.rxDCAResetValue)
+            registers.write(map.tx(q, map.txDCA), RegisterMap.txDCAResetValue)
         }
         writeLinkRegister()
     }
@@ -102,27 +108,29 @@ extension SimulatedVF {
         stats.store(into: registers, map: map)
     }
 
-    /// The link register of the family from `link`.
+    /// The link register of the family from `link`: ixgbe VFLINKS (82599 datasheet
+    /// §8.2.3.22.20; X550 datasheet for 2.5G and 5G), igb STATUS (82576 datasheet, Device Status).
     func writeLinkRegister() {
+        typealias R = RegisterMap
         if let links = map.links {
             var v: UInt32 = 0
             if link.isUp {
-                v = 1 << 30
+                v = R.linksUp
                 switch link.speedMbps {
-                case 10_000: v |= 0x3000_0000
-                case 5000: v |= 0x1000_0000 | 0x0800_0000
-                case 2500: v |= 0x3000_0000 | 0x0800_0000
-                case 1000: v |= 0x2000_0000
-                case 100: v |= 0x1000_0000
+                case 10_000: v |= R.linksSpeed10G
+                case 5000: v |= R.linksSpeed100M | R.linksNonStandardSpeed
+                case 2500: v |= R.linksSpeed10G | R.linksNonStandardSpeed
+                case 1000: v |= R.linksSpeed1G
+                case 100: v |= R.linksSpeed100M
                 default: break
                 }
             }
             registers.write(links, v)
         } else {
-            var v: UInt32 = 0x1  // full duplex
+            var v = R.statusFullDuplex
             if link.isUp {
-                v |= 0x2
-                v |= link.speedMbps >= 1000 ? 0x80 : link.speedMbps >= 100 ? 0x40 : 0
+                v |= R.statusLinkUp
+                v |= link.speedMbps >= 1000 ? R.statusSpeed1000 : link.speedMbps >= 100 ? R.statusSpeed100 : 0
             }
             registers.write(map.status, v)
         }
@@ -181,8 +189,9 @@ extension SimulatedVF {
         queues[q].stoppedByDevice = false
         let low = registers.read(base + RegisterMap.ringBaseLow)
         let length = registers.read(base + RegisterMap.ringLength)
-        if low % 128 != 0 || length == 0 || length % 128 != 0 {
-            record(low % 128 != 0 ? .ringBaseMisaligned : .ringLengthInvalid, queue: q,
+        let alignment = RegisterMap.ringAlignment
+        if low % alignment != 0 || length == 0 || length % alignment != 0 {
+            record(low % alignment != 0 ? .ringBaseMisaligned : .ringLengthInvalid, queue: q,
                    "\(rx ? "RX" : "TX") base low 0x\(String(low, radix: 16)), length \(length); queue left disabled")
             registers.clearBits(base + RegisterMap.queueControl, RegisterMap.queueEnable)
             return true
@@ -215,7 +224,7 @@ extension SimulatedVF {
         s.baseLow = registers.read(base + RegisterMap.ringBaseLow)
         s.baseHigh = registers.read(base + RegisterMap.ringBaseHigh)
         s.lengthBytes = registers.read(base + RegisterMap.ringLength)
-        s.count = Int(s.lengthBytes / 16)
+        s.count = Int(s.lengthBytes) / RegisterMap.descriptorSize
         s.head = Int(registers.read(base + RegisterMap.head)) % s.count
         s.ringWriteReported = false
         s.contextValid = 0
@@ -251,8 +260,8 @@ extension SimulatedVF {
     private func readRxControl(_ q: Int, control: UInt32) {
         let srrctl = registers.read(map.rx(q, map.srrctl))
         var kib = Int(srrctl & RegisterMap.srrctlBufferSizeMask)
-        if kib == 0 { kib = 2 }  // igb: 0 means the PF's RCTL.BSIZE (2 KiB)
-        rxQueues[q].bufferSize = kib * 1024
+        if kib == 0 { kib = RegisterMap.igbDefaultBufferKiB }  // igb: 0 means the PF's RCTL.BSIZE
+        rxQueues[q].bufferSize = kib * RegisterMap.srrctlBufferSizeUnit
         if family.isIxgbe {
             rxQueues[q].vlanStrip = control & RegisterMap.rxVLANStrip != 0
             rxQueues[q].maxLength = family != .ixgbe82599 && control & RegisterMap.rlpmlEnable != 0

@@ -14,7 +14,8 @@ final class RegisterFile: @unchecked Sendable {
     // @unchecked: the memory is shared on purpose between the driver's thread and the device
     // engine, as a real BAR is; every access is a volatile or atomic 32-bit access.
 
-    /// Size of BAR0.
+    /// Size of BAR0: 16 KiB (QEMU's igb VF; the ixgbe VF's size is not confirmed, ixgbevf.md §2,
+    /// igbvf.md §2).
     static let length = 16 * 1024
     /// First byte.
     let base: UnsafeMutableRawPointer

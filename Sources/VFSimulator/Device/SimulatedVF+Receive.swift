@@ -3,18 +3,6 @@ import CShims
 import Glibc
 #endif
 
-/// RX write-back status and error bits (advanced descriptors).
-enum RxStatus {
-    static let dd: UInt32 = 0x01, eop: UInt32 = 0x02, vp: UInt32 = 0x08
-    static let udpcs: UInt32 = 0x10, l4cs: UInt32 = 0x20, ipcs: UInt32 = 0x40
-    /// Error bits: ixgbe TCPE bit 30, IPE bit 31; igb TCPE bit 29, IPE bit 30.
-    static let ixgbeTCPE: UInt32 = 0x4000_0000, ixgbeIPE: UInt32 = 0x8000_0000
-    static let igbTCPE: UInt32 = 0x2000_0000, igbIPE: UInt32 = 0x4000_0000
-    /// Packet type bits of pkt_info: IPv4, IPv4 with options, IPv6, TCP, UDP.
-    static let ptypeIPv4: UInt32 = 1 << 4, ptypeIPv4Options: UInt32 = 1 << 5, ptypeIPv6: UInt32 = 1 << 6
-    static let ptypeTCP: UInt32 = 1 << 8, ptypeUDP: UInt32 = 1 << 9
-}
-
 /// What one receive burst works with, copied out of the VF once per burst.
 struct ReceiveBurst {
     let table: IOMMUTableRef
@@ -28,7 +16,9 @@ struct ReceiveBurst {
 }
 
 /// The receive path: frames from the wire, through the PF's filters and RSS, into the buffers
-/// the driver posted, then written back. One call per engine step.
+/// the driver posted, then written back (`AdvancedRxWriteBack`: 82599 datasheet §7.1.6.2) and
+/// the head moved; the ring is the one of 82599 datasheet §7.1.9 (the device owns the
+/// descriptors from head up to, not including, tail). One call per engine step.
 extension SimulatedVF {
     func receive(now: UInt64) -> Bool {
         guard let source = rxSource else { return false }
@@ -59,7 +49,7 @@ extension SimulatedVF {
         }
         registers.write(map.gprc, UInt32(truncatingIfNeeded: stats.rxPackets))
         registers.write(map.gorc, UInt32(truncatingIfNeeded: stats.rxOctets))
-        if let msb = map.gorcMSB { registers.write(msb, UInt32(truncatingIfNeeded: stats.rxOctets >> 32) & 0xF) }
+        if let msb = map.gorcMSB { registers.write(msb, StatisticsRegisters.octetMSB(stats.rxOctets)) }
         registers.write(map.mprc, UInt32(truncatingIfNeeded: stats.rxMulticast))
         return true
     }
@@ -71,12 +61,12 @@ extension SimulatedVF {
         let data = frame.data
         let length = frame.length
         // The MAC drops runts: frames under 64 bytes on the wire (60 without CRC).
-        guard length >= TxDescriptor.minimumFrame else { c.pointee.rxUndersize &+= 1; return }
+        guard length >= EthernetFraming.minimumLength else { c.pointee.rxUndersize &+= 1; return }
         let parsed = parseFrame(data, length: length)
         guard burst.filter.accepts(data, parsed) else { c.pointee.rxFiltered &+= 1; return }
         // Max frame counts the CRC; a tagged frame may be 4 bytes longer.
-        let wireLength = length &+ 4
-        guard wireLength <= burst.filter.maxFrame &+ (parsed.hasVLAN ? 4 : 0) else { c.pointee.rxOversize &+= 1; return }
+        let wireLength = length &+ EthernetFraming.crcLength
+        guard wireLength <= burst.filter.maxFrame &+ (parsed.hasVLAN ? EthernetFraming.vlanTagLength : 0) else { c.pointee.rxOversize &+= 1; return }
 
         var hash: UInt32 = 0
         var rssType: UInt32 = 0
@@ -103,7 +93,7 @@ extension SimulatedVF {
             }
         }
         let strip = parsed.hasVLAN && st.pointee.vlanStrip
-        let outLength = strip ? length &- 4 : length
+        let outLength = strip ? length &- EthernetFraming.vlanTagLength : length
         let bufferSize = st.pointee.bufferSize
         let needed = (outLength &+ bufferSize &- 1) / bufferSize
         var head = st.pointee.head
@@ -111,32 +101,32 @@ extension SimulatedVF {
         guard free >= needed else { c.pointee.rxMissed &+= 1; return }
 
         // Fields common to every descriptor of the frame.
-        var status = RxStatus.dd
+        var status = AdvancedRxWriteBack.dd
         var errors: UInt32 = 0
         var ptype: UInt32 = 0
-        if parsed.hasVLAN { status |= RxStatus.vp }
-        if parsed.isIPv4 { ptype |= parsed.ipv4Options ? RxStatus.ptypeIPv4 | RxStatus.ptypeIPv4Options : RxStatus.ptypeIPv4 }
-        if parsed.isIPv6 { ptype |= RxStatus.ptypeIPv6 }
-        if parsed.l4Protocol == 6 { ptype |= RxStatus.ptypeTCP }
-        if parsed.l4Protocol == 17 { ptype |= RxStatus.ptypeUDP }
+        if parsed.hasVLAN { status |= AdvancedRxWriteBack.vp }
+        if parsed.isIPv4 { ptype |= parsed.ipv4Options ? AdvancedRxWriteBack.ptypeIPv4 | AdvancedRxWriteBack.ptypeIPv4Options : AdvancedRxWriteBack.ptypeIPv4 }
+        if parsed.isIPv6 { ptype |= AdvancedRxWriteBack.ptypeIPv6 }
+        if parsed.l4Protocol == IPProtocolNumber.tcp { ptype |= AdvancedRxWriteBack.ptypeTCP }
+        if parsed.l4Protocol == IPProtocolNumber.udp { ptype |= AdvancedRxWriteBack.ptypeUDP }
         if parsed.ipChecked {
-            status |= RxStatus.ipcs
-            if !parsed.ipGood { errors |= family.isIxgbe ? RxStatus.ixgbeIPE : RxStatus.igbIPE }
+            status |= AdvancedRxWriteBack.ipcs
+            if !parsed.ipGood { errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeIPE : AdvancedRxWriteBack.igbIPE }
         }
         if parsed.l4Checked {
-            status |= RxStatus.l4cs
-            if parsed.l4Protocol == 17 { status |= RxStatus.udpcs }
+            status |= AdvancedRxWriteBack.l4cs
+            if parsed.l4Protocol == IPProtocolNumber.udp { status |= AdvancedRxWriteBack.udpcs }
             // 82599 erratum: a UDP frame without checksum (0) may be reported with TCPE.
             let bad = !parsed.l4Good || (family == .ixgbe82599 && parsed.udpZeroChecksum)
-            if bad { errors |= family.isIxgbe ? RxStatus.ixgbeTCPE : RxStatus.igbTCPE }
+            if bad { errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeTCPE : AdvancedRxWriteBack.igbTCPE }
         }
-        let qword0 = UInt64(rssType | ptype) | UInt64(hash) << 32
-        let vlanField = strip ? UInt64(parsed.vlanTCI) << 48 : 0
+        let qword0 = UInt64(rssType | ptype) | UInt64(hash) << AdvancedRxWriteBack.rssHashShift
+        let vlanField = strip ? UInt64(parsed.vlanTCI) << AdvancedRxWriteBack.vlanShift : 0
 
         var copied = 0
         var k = 0
         while k < needed {
-            let d = ring + head &* 16
+            let d = ring + head &* RegisterMap.descriptorSize
             let address = d.load(as: UInt64.self)
             let chunk = min(bufferSize, outLength &- copied)
             guard let host = burst.table.translate(address, length: chunk, hint: &st.pointee.hint) else {
@@ -150,15 +140,16 @@ extension SimulatedVF {
             var s = status
             var reportedLength = UInt64(chunk)
             if last {
-                s |= RxStatus.eop | errors
-                if st.pointee.nextMissingEOP { s &= ~RxStatus.eop; st.pointee.nextMissingEOP = false }
+                s |= AdvancedRxWriteBack.eop | errors
+                if st.pointee.nextMissingEOP { s &= ~AdvancedRxWriteBack.eop; st.pointee.nextMissingEOP = false }
                 if st.pointee.nextLengthOverflow {
-                    reportedLength = UInt64(min(0xFFFF, bufferSize &+ 512))
+                    reportedLength = UInt64(min(AdvancedRxWriteBack.maxLength, bufferSize &+ Self.lengthOverflowExcess))
                     st.pointee.nextLengthOverflow = false
                 }
             }
             d.storeBytes(of: qword0, as: UInt64.self)
-            vfpmd_store_release64(d + 8, UInt64(s) | reportedLength << 32 | vlanField)
+            vfpmd_store_release64(d + AdvancedRxWriteBack.statusOffset,
+                                  UInt64(s) | reportedLength << AdvancedRxWriteBack.lengthShift | vlanField)
             head = head &+ 1 == count ? 0 : head &+ 1
             k &+= 1
         }
@@ -177,36 +168,52 @@ extension SimulatedVF {
             return
         }
         var out = 0
-        if from < 12 {
-            let n = min(12 &- from, count)
+        let addresses = EthernetFraming.addressesLength
+        if from < addresses {
+            let n = min(addresses &- from, count)
             memcpy(destination, data + from, n)
             out = n
         }
-        if out < count { memcpy(destination + out, data + (from &+ out &+ 4), count &- out) }
+        if out < count { memcpy(destination + out, data + (from &+ out &+ EthernetFraming.vlanTagLength), count &- out) }
     }
 
-    /// The Toeplitz hash and RSS type of a frame for the enabled hash fields.
+    /// Bytes past the buffer the `rxLengthExceedsBuffer` fault reports.
+    static let lengthOverflowExcess = 512
+
+    /// The Toeplitz hash and RSS type of a frame for the enabled hash fields: over the source and
+    /// destination addresses (IPv4 from byte 12 of the header, IPv6 from byte 8) and, for TCP and
+    /// UDP, the two ports (82599 datasheet §7.1.2.8).
     @inline(__always)
     private static func rssHash(_ data: UnsafeRawPointer, _ p: ParsedFrame, fields f: UInt32, hasher rss: RSSHash) -> (UInt32, UInt32) {
+        typealias W = AdvancedRxWriteBack
+        let ports = Self.portsLength
         if p.isIPv4 {
-            let ip = data + (p.l3Offset &+ 12)
-            if p.l4Protocol == 6 && f & RSSHash.fieldIPv4TCP != 0 {
-                return (rss.hash(ip, count: 8) ^ rss.hash(data + p.l4Offset, count: 4, position: 8), 1)
+            let ip = data + (p.l3Offset &+ Self.ipv4AddressesOffset)
+            let n = Self.ipv4AddressesLength
+            if p.l4Protocol == IPProtocolNumber.tcp && f & RSSHash.fieldIPv4TCP != 0 {
+                return (rss.hash(ip, count: n) ^ rss.hash(data + p.l4Offset, count: ports, position: n), W.rssTypeIPv4TCP)
             }
-            if p.l4Protocol == 17 && f & RSSHash.fieldIPv4UDP != 0 {
-                return (rss.hash(ip, count: 8) ^ rss.hash(data + p.l4Offset, count: 4, position: 8), 7)
+            if p.l4Protocol == IPProtocolNumber.udp && f & RSSHash.fieldIPv4UDP != 0 {
+                return (rss.hash(ip, count: n) ^ rss.hash(data + p.l4Offset, count: ports, position: n), W.rssTypeIPv4UDP)
             }
-            if f & RSSHash.fieldIPv4 != 0 { return (rss.hash(ip, count: 8), 2) }
+            if f & RSSHash.fieldIPv4 != 0 { return (rss.hash(ip, count: n), W.rssTypeIPv4) }
         } else if p.isIPv6 {
-            let ip = data + (p.l3Offset &+ 8)
-            if p.l4Protocol == 6 && f & RSSHash.fieldIPv6TCP != 0 {
-                return (rss.hash(ip, count: 32) ^ rss.hash(data + p.l4Offset, count: 4, position: 32), 3)
+            let ip = data + (p.l3Offset &+ Self.ipv6AddressesOffset)
+            let n = Self.ipv6AddressesLength
+            if p.l4Protocol == IPProtocolNumber.tcp && f & RSSHash.fieldIPv6TCP != 0 {
+                return (rss.hash(ip, count: n) ^ rss.hash(data + p.l4Offset, count: ports, position: n), W.rssTypeIPv6TCP)
             }
-            if p.l4Protocol == 17 && f & RSSHash.fieldIPv6UDP != 0 {
-                return (rss.hash(ip, count: 32) ^ rss.hash(data + p.l4Offset, count: 4, position: 32), 8)
+            if p.l4Protocol == IPProtocolNumber.udp && f & RSSHash.fieldIPv6UDP != 0 {
+                return (rss.hash(ip, count: n) ^ rss.hash(data + p.l4Offset, count: ports, position: n), W.rssTypeIPv6UDP)
             }
-            if f & RSSHash.fieldIPv6 != 0 { return (rss.hash(ip, count: 32), 5) }
+            if f & RSSHash.fieldIPv6 != 0 { return (rss.hash(ip, count: n), W.rssTypeIPv6) }
         }
         return (0, 0)
     }
+
+    /// Where the source and destination addresses sit in the IP headers, and their length.
+    static let ipv4AddressesOffset = 12, ipv4AddressesLength = 8
+    static let ipv6AddressesOffset = 8, ipv6AddressesLength = 32
+    /// Bytes of the TCP/UDP source and destination ports, at the start of the L4 header.
+    static let portsLength = 4
 }

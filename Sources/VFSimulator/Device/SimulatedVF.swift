@@ -26,7 +26,7 @@ import Synchronization
 /// let engine = SimulationEngine(mode: .stepped)
 /// let vf = SimulatedVF(family: .ixgbe82599, container: SimulatedContainer(), engine: engine,
 ///                      settings: PFSettings(mac: mac))
-/// vf.connect(rx: TrafficGenerator(config), tx: MemorySink())
+/// vf.connect(rx: FrameGenerator(config), tx: MemorySink())
 /// // a driver opens `vf` as a PCIFunction; its delay(microseconds:) runs the model, and
 /// // engine.step() runs it between bursts
 /// ```
@@ -54,7 +54,8 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     /// The register window (BAR0).
     public var bar0: RegisterWindow { registers.window }
 
-    /// Simulated time an ixgbe queue enable takes to read back (ns).
+    /// Simulated time an ixgbe queue enable takes to read back (ns): drivers poll the enable bit
+    /// (ixgbevf.md §3.7, "hardware sets/clears the read-back value with delay").
     public static let enableDelay: UInt64 = 20_000
 
     // MARK: Shared state (behind the lock)
@@ -81,8 +82,9 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     let macBits = Atomic<UInt64>(0)
     /// The last `controlVersion` the engine applied.
     let appliedVersion = Atomic<UInt64>(0)
-    /// 1 + the engine's pass count when the receive source was first seen exhausted (0: not yet).
-    let sourceExhaustedAtPass = Atomic<UInt64>(0)
+    /// 1 + the engine's pass count when the receive source was first seen exhausted (0: not
+    /// yet); `connect(rx:)` starts it anew.
+    let inputExhaustedAtPass = Atomic<UInt64>(0)
 
     // MARK: Engine-owned state
 
@@ -125,10 +127,11 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         shared = Locked(Shared(settings: settings, responder: PFMailboxResponder(family: family), link: defaultLink))
         self.settings = settings
         link = defaultLink
-        rxQueues = .allocate(capacity: 8)
-        rxQueues.initialize(repeating: QueueState(), count: 8)
-        txQueues = .allocate(capacity: 8)
-        txQueues.initialize(repeating: QueueState(), count: 8)
+        let queues = RegisterMap.maxQueuesOfAnyFamily
+        rxQueues = .allocate(capacity: queues)
+        rxQueues.initialize(repeating: QueueState(), count: queues)
+        txQueues = .allocate(capacity: queues)
+        txQueues.initialize(repeating: QueueState(), count: queues)
         stats = StatisticsRegisters(family: family)
         counterStorage = .allocate(capacity: 1)
         counterStorage.initialize(to: Counters())
@@ -232,6 +235,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
             if let source { s.rxSource = source }
             if let sink { s.txSink = sink }
         }
+        if source != nil { inputExhaustedAtPass.store(0, ordering: .releasing) }
         controlVersion.add(1, ordering: .releasing)
     }
 

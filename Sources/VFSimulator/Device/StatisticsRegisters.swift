@@ -16,6 +16,11 @@ public enum StatisticRegister: Sendable, CaseIterable {
 /// width, are not cleared on read, and restart from 0 at a VF reset (the Linux ixgbevf driver
 /// keeps "saved_reset" values for that reason). Octet counters include the 4-byte CRC of each
 /// frame, as the receive and transmit MACs count the wire frame.
+///
+/// Registers: 82599/X550 VFGPRC, VFGPTC, VFMPRC (32 bit) and VFGORC, VFGOTC (36 bit: LSB
+/// register, low 4 bits of the MSB register) (82599 datasheet, VF statistics registers;
+/// ixgbevf.md §3.6); 82576 VFGPRC, VFGPTC, VFGORC, VFGOTC, VFMPRC, all 32 bit (82576 datasheet,
+/// VF statistics registers; igbvf.md §3.4).
 struct StatisticsRegisters {
     var rxPackets: UInt64 = 0
     var rxOctets: UInt64 = 0
@@ -26,20 +31,29 @@ struct StatisticsRegisters {
     /// Width of the octet counters.
     let octetBits: UInt64
 
-    init(family: SimulatedFamily) { octetBits = family.isIxgbe ? 36 : 32 }
+    init(family: SimulatedFamily) { octetBits = family.isIxgbe ? Self.ixgbeOctetBits : Self.igbOctetBits }
 
+    /// Octet counter widths: 36 bits on ixgbe, 32 on igb.
+    static let ixgbeOctetBits: UInt64 = 36, igbOctetBits: UInt64 = 32
     static let packetMask: UInt64 = 0xFFFF_FFFF
+    /// The bits of a 36-bit octet counter that its MSB register holds (bits 35:32, in 3:0).
+    static let octetMSBMask: UInt64 = 0xF
+
+    /// The MSB register value of a 36-bit octet counter.
+    @inline(__always) static func octetMSB(_ octets: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: (octets >> 32) & octetMSBMask)
+    }
     var octetMask: UInt64 { (1 << octetBits) - 1 }
 
     @inline(__always) mutating func countRX(bytes: Int, multicast: Bool) {
         rxPackets = (rxPackets &+ 1) & Self.packetMask
-        rxOctets = (rxOctets &+ UInt64(bytes) &+ 4) & octetMask
+        rxOctets = (rxOctets &+ UInt64(bytes) &+ UInt64(EthernetFraming.crcLength)) & octetMask
         if multicast { rxMulticast = (rxMulticast &+ 1) & Self.packetMask }
     }
 
     @inline(__always) mutating func countTX(bytes: Int) {
         txPackets = (txPackets &+ 1) & Self.packetMask
-        txOctets = (txOctets &+ UInt64(bytes) &+ 4) & octetMask
+        txOctets = (txOctets &+ UInt64(bytes) &+ UInt64(EthernetFraming.crcLength)) & octetMask
     }
 
     /// Sets one counter (masked to its width).
@@ -70,7 +84,7 @@ struct StatisticsRegisters {
         regs.write(map.mprc, UInt32(truncatingIfNeeded: rxMulticast))
         regs.write(map.gorc, UInt32(truncatingIfNeeded: rxOctets))
         regs.write(map.gotc, UInt32(truncatingIfNeeded: txOctets))
-        if let msb = map.gorcMSB { regs.write(msb, UInt32(truncatingIfNeeded: rxOctets >> 32) & 0xF) }
-        if let msb = map.gotcMSB { regs.write(msb, UInt32(truncatingIfNeeded: txOctets >> 32) & 0xF) }
+        if let msb = map.gorcMSB { regs.write(msb, Self.octetMSB(rxOctets)) }
+        if let msb = map.gotcMSB { regs.write(msb, Self.octetMSB(txOctets)) }
     }
 }

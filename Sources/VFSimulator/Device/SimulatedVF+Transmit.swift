@@ -1,26 +1,8 @@
 import CShims
+import PMDCore
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// TX descriptor bits (advanced formats).
-enum TxDescriptor {
-    static let dtypShift: UInt32 = 20, dtypMask: UInt32 = 0xF
-    static let dtypData: UInt32 = 0x3, dtypContext: UInt32 = 0x2
-    static let eop: UInt32 = 1 << 24, rs: UInt32 = 1 << 27, dext: UInt32 = 1 << 29, vle: UInt32 = 1 << 30
-    static let lengthMask: UInt32 = 0xFFFF
-    /// olinfo: check context (ixgbe), context index shift.
-    static let cc: UInt32 = 1 << 7
-    static let idxShift: UInt32 = 4
-    /// olinfo POPTS: insert the IPv4 header checksum / the L4 checksum.
-    static let ixsm: UInt32 = 1 << 8, txsm: UInt32 = 1 << 9
-    /// Context TUCMD: IPv4; L4 type field (00 UDP, 01 TCP).
-    static let tucmdIPv4: UInt32 = 1 << 10, tucmdL4Shift: UInt32 = 11
-    /// Write-back: DD in the status dword.
-    static let dd: UInt32 = 1
-    /// Short frames are padded to this many bytes (without CRC).
-    static let minimumFrame = 60
-}
 
 /// What one transmit burst works with, copied out of the VF once per burst.
 struct TransmitBurst {
@@ -31,8 +13,14 @@ struct TransmitBurst {
 }
 
 /// The transmit path: descriptors gathered until EOP, the frame checked and sent to the wire,
-/// DD written back where RS asks. One call per engine step.
+/// DD written back where RS asks (`AdvancedTxDescriptor`: 82599 datasheet §7.2.3.2.3 context,
+/// §7.2.3.2.4 data; ring as in §7.2.3.3). X550 adds malicious driver detection: a data
+/// descriptor without CC, or without a context of its index, stops the queue (X550 datasheet,
+/// §7.2.3.2.4 CC and the malicious-driver-detection rules; ixgbevf.md §6.5). One call per engine
+/// step.
 extension SimulatedVF {
+    private typealias T = AdvancedTxDescriptor
+
     func transmit(now: UInt64) -> Bool {
         guard !txStalled, busMaster else { return false }
         let batch = txBatch
@@ -50,7 +38,7 @@ extension SimulatedVF {
         if work {
             registers.write(map.gptc, UInt32(truncatingIfNeeded: stats.txPackets))
             registers.write(map.gotc, UInt32(truncatingIfNeeded: stats.txOctets))
-            if let msb = map.gotcMSB { registers.write(msb, UInt32(truncatingIfNeeded: stats.txOctets >> 32) & 0xF) }
+            if let msb = map.gotcMSB { registers.write(msb, StatisticsRegisters.octetMSB(stats.txOctets)) }
         }
         return work
     }
@@ -71,21 +59,22 @@ extension SimulatedVF {
         guard head != tail else { return false }
         let table = container.table
         let c = counterStorage
-        let isIgb = !family.isIxgbe
-        let slotLimit = batch.slotSize &- 4
+        let indexMask = family.isIxgbe ? T.ixgbeContextIndexMask : T.igbContextIndexMask
+        // Room for a tag the device inserts.
+        let slotLimit = batch.slotSize &- EthernetFraming.vlanTagLength
 
         packets: while head != tail && !batch.isFull {
             // Find the packet's end; wait when the driver has not posted it whole yet.
             var end = -1
             var j = head
             while j != tail {
-                let cmd = (ring + j &* 16).load(fromByteOffset: 8, as: UInt32.self)
-                guard cmd & TxDescriptor.dext != 0 else {
+                let cmd = (ring + j &* RegisterMap.descriptorSize).load(fromByteOffset: T.commandOffset, as: UInt32.self)
+                guard cmd & T.dext != 0 else {
                     record(.txLegacyDescriptor, queue: q, "descriptor \(j) cmd_type_len 0x\(String(cmd, radix: 16)); queue stopped")
                     st.pointee.halted = true
                     break packets
                 }
-                if (cmd >> TxDescriptor.dtypShift) & TxDescriptor.dtypMask == TxDescriptor.dtypData && cmd & TxDescriptor.eop != 0 {
+                if (cmd >> T.dtypShift) & T.dtypMask == T.dtypData && cmd & T.eop != 0 {
                     end = j
                     break
                 }
@@ -102,21 +91,22 @@ extension SimulatedVF {
             var offloadContext: UInt64 = 0
             var k = head
             while true {
-                let d = ring + k &* 16
-                let cmd = d.load(fromByteOffset: 8, as: UInt32.self)
-                let dtyp = (cmd >> TxDescriptor.dtypShift) & TxDescriptor.dtypMask
-                if dtyp == TxDescriptor.dtypContext {
+                let d = ring + k &* RegisterMap.descriptorSize
+                let cmd = d.load(fromByteOffset: T.commandOffset, as: UInt32.self)
+                let dtyp = (cmd >> T.dtypShift) & T.dtypMask
+                if dtyp == T.dtypContext {
                     let vlanMacip = d.load(as: UInt32.self)
-                    let mssIdx = d.load(fromByteOffset: 12, as: UInt32.self)
-                    let idx = Int((mssIdx >> TxDescriptor.idxShift) & (isIgb ? 1 : 7))
-                    let tucmd = d.load(fromByteOffset: 8, as: UInt32.self)
+                    let mssIdx = d.load(fromByteOffset: T.statusOffset, as: UInt32.self)
+                    let idx = Int((mssIdx >> T.idxShift) & indexMask)
+                    let tucmd = d.load(fromByteOffset: T.commandOffset, as: UInt32.self)
                     st.pointee.contextValid |= 1 << UInt8(idx)
-                    st.pointee.setContextVLAN(idx, UInt16(truncatingIfNeeded: vlanMacip >> 16))
-                    st.pointee.setContextHeaders(idx, UInt64(vlanMacip >> 9 & 0x7F) | UInt64(vlanMacip & 0x1FF) << 16 | UInt64(tucmd) << 32)
+                    st.pointee.setContextVLAN(idx, UInt16(truncatingIfNeeded: vlanMacip >> T.contextVLANShift))
+                    st.pointee.setContextHeaders(idx, QueueState.packContextHeaders(
+                        macLength: vlanMacip >> T.macLengthShift & T.macLengthMask, ipLength: vlanMacip & T.ipLengthMask, tucmd: tucmd))
                 } else {
-                    let olinfo = d.load(fromByteOffset: 12, as: UInt32.self)
-                    let idx = Int((olinfo >> TxDescriptor.idxShift) & (isIgb ? 1 : 7))
-                    if family == .ixgbeX550 && (olinfo & TxDescriptor.cc == 0 || st.pointee.contextValid & (1 << UInt8(idx)) == 0) {
+                    let olinfo = d.load(fromByteOffset: T.statusOffset, as: UInt32.self)
+                    let idx = Int((olinfo >> T.idxShift) & indexMask)
+                    if family == .ixgbeX550 && (olinfo & T.cc == 0 || st.pointee.contextValid & (1 << UInt8(idx)) == 0) {
                         // Malicious driver detection: the queue stops.
                         c.pointee.mddEvents &+= 1
                         record(.txMissingContext, queue: q, "descriptor \(k) olinfo 0x\(String(olinfo, radix: 16)); queue stopped")
@@ -125,15 +115,15 @@ extension SimulatedVF {
                         stopQueueByDevice(rx: false, q)
                         return true
                     }
-                    if cmd & TxDescriptor.vle != 0 {
+                    if cmd & T.vle != 0 {
                         insertVLAN = true
                         vlanTag = st.pointee.contextVLAN(idx)
                     }
-                    if olinfo & (TxDescriptor.ixsm | TxDescriptor.txsm) != 0 {
-                        offloads = olinfo & (TxDescriptor.ixsm | TxDescriptor.txsm)
+                    if olinfo & (T.ixsm | T.txsm) != 0 {
+                        offloads = olinfo & (T.ixsm | T.txsm)
                         offloadContext = st.pointee.contextHeaders(idx)
                     }
-                    let dataLength = Int(cmd & TxDescriptor.lengthMask)
+                    let dataLength = Int(cmd & T.lengthMask)
                     if length &+ dataLength > slotLimit {
                         tooLong = true
                     } else if dataLength > 0 {
@@ -147,7 +137,7 @@ extension SimulatedVF {
                         memcpy(slot + length, host, dataLength)
                         length &+= dataLength
                     }
-                    if cmd & TxDescriptor.rs != 0 { vfpmd_store_release32(d + 12, TxDescriptor.dd) }
+                    if cmd & T.rs != 0 { vfpmd_store_release32(d + T.statusOffset, T.dd) }
                 }
                 if k == end { break }
                 k = k &+ 1 == count ? 0 : k &+ 1
@@ -160,15 +150,16 @@ extension SimulatedVF {
                 continue
             }
             if offloads != 0 { Self.insertChecksums(slot, length: length, offloads: offloads, context: offloadContext) }
-            if insertVLAN && length >= 12 {
-                memmove(slot + 16, slot + 12, length &- 12)
-                slot.storeBytes(of: UInt16(0x8100).bigEndian, toByteOffset: 12, as: UInt16.self)
-                slot.storeBytes(of: vlanTag.bigEndian, toByteOffset: 14, as: UInt16.self)
-                length &+= 4
+            let addresses = EthernetFraming.addressesLength
+            if insertVLAN && length >= addresses {
+                memmove(slot + addresses + EthernetFraming.vlanTagLength, slot + addresses, length &- addresses)
+                slot.storeBytes(of: EtherType.vlan.bigEndian, toByteOffset: addresses, as: UInt16.self)
+                slot.storeBytes(of: vlanTag.bigEndian, toByteOffset: addresses + 2, as: UInt16.self)
+                length &+= EthernetFraming.vlanTagLength
             }
-            if length < TxDescriptor.minimumFrame {
-                memset(slot + length, 0, TxDescriptor.minimumFrame &- length)
-                length = TxDescriptor.minimumFrame
+            if length < EthernetFraming.minimumLength {
+                memset(slot + length, 0, EthernetFraming.minimumLength &- length)
+                length = EthernetFraming.minimumLength
             }
             if burst.spoofCheck {
                 let source = UInt64(slot.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
@@ -191,22 +182,24 @@ extension SimulatedVF {
     /// header with its checksum field; L4 segment with its checksum field, where the driver
     /// puts the pseudo-header sum, as Intel's offload expects).
     private static func insertChecksums(_ frame: UnsafeMutableRawPointer, length: Int, offloads: UInt32, context: UInt64) {
-        let macLength = Int(context & 0xFFFF)
-        let ipLength = Int((context >> 16) & 0xFFFF)
-        let tucmd = UInt32(truncatingIfNeeded: context >> 32)
+        let (macLength, ipLength, tucmd) = QueueState.unpackContextHeaders(context)
         guard macLength > 0, ipLength > 0, macLength + ipLength <= length else { return }
-        if offloads & TxDescriptor.ixsm != 0 && tucmd & TxDescriptor.tucmdIPv4 != 0 {
+        if offloads & T.ixsm != 0 && tucmd & T.tucmdIPv4 != 0 {
             let sum = ~UInt16(onesComplementSum(frame + macLength, count: ipLength, initial: 0))
-            frame.storeBytes(of: sum.bigEndian, toByteOffset: macLength + 10, as: UInt16.self)
+            frame.storeBytes(of: sum.bigEndian, toByteOffset: macLength + Self.ipv4ChecksumOffset, as: UInt16.self)
         }
-        if offloads & TxDescriptor.txsm != 0 {
+        if offloads & T.txsm != 0 {
             let l4 = macLength + ipLength
-            let l4Type = (tucmd >> TxDescriptor.tucmdL4Shift) & 3
-            let field = l4Type == 0 ? 6 : l4Type == 1 ? 16 : -1
+            let l4Type = (tucmd >> T.tucmdL4Shift) & T.tucmdL4Mask
+            let field = l4Type == T.l4TypeUDP ? Self.udpChecksumOffset : l4Type == T.l4TypeTCP ? Self.tcpChecksumOffset : -1
             guard field >= 0, l4 + field + 2 <= length else { return }
             var sum = ~UInt16(onesComplementSum(frame + l4, count: length - l4, initial: 0))
-            if l4Type == 0 && sum == 0 { sum = 0xFFFF }
+            // UDP sends a computed 0 as all ones (0 means "no checksum").
+            if l4Type == T.l4TypeUDP && sum == 0 { sum = 0xFFFF }
             frame.storeBytes(of: sum.bigEndian, toByteOffset: l4 + field, as: UInt16.self)
         }
     }
+
+    /// Checksum fields: IPv4 header byte 10, UDP header byte 6, TCP header byte 16.
+    static let ipv4ChecksumOffset = 10, udpChecksumOffset = 6, tcpChecksumOffset = 16
 }

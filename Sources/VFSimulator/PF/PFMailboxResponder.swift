@@ -7,6 +7,8 @@ import PMDCore
 /// write back, or nil for "no reply" (igb's rate-limited NACK). The caller moves the words and
 /// raises PFACK/PFSTS.
 struct PFMailboxResponder {
+    private typealias M = PFMailboxMessage
+
     let family: SimulatedFamily
     /// When the igb PF last NACKed (or reset the VF's state), in engine nanoseconds.
     var lastNack: UInt64 = 0
@@ -19,18 +21,24 @@ struct PFMailboxResponder {
     static let igbMaxFrame = 16128
     /// Multicast hashes the PFs keep.
     static let maxMulticastHashes = 30
+    /// Bytes a frame adds to the MTU: Ethernet header (14) and CRC (4).
+    static let frameOverhead = EthernetHeader.length + EthernetFraming.crcLength
+    /// The standard MTU, and the largest untagged frame without and with CRC at that MTU.
+    static let standardMTU = 1500, standardFrame = 1514, standardFrameWithCRC = 1518
+    /// The smallest SET_LPE the ixgbe PF accepts.
+    static let ixgbeMinFrame = 68
 
     /// Answers `request`; `nacked` holds message types the test asked the PF to refuse.
     mutating func respond(
         to request: [UInt32], view: inout PFView, settings: PFSettings, nacked: Set<UInt32>, now: UInt64
     ) -> [UInt32]? {
         var msg = request
-        let type = msg[0] & MailboxMessage.typeMask
+        let type = msg[0] & PFMailboxMessage.typeMask
         // A PF ignores words that already carry a reply flag.
-        if msg[0] & (MailboxMessage.ack | MailboxMessage.nack) != 0 { return nil }
+        if msg[0] & (PFMailboxMessage.ack | PFMailboxMessage.nack) != 0 { return nil }
         view.requestsHandled += 1
 
-        if type == MailboxMessage.reset {
+        if type == PFMailboxMessage.reset {
             return resetReply(view: &view, settings: settings, nacked: nacked.contains(type), now: now)
         }
         guard view.clearToSend else {
@@ -40,7 +48,7 @@ struct PFMailboxResponder {
                 guard now &- lastNack > Self.igbNackInterval else { return nil }
                 lastNack = now
             }
-            return [msg[0] | MailboxMessage.nack]
+            return [msg[0] | PFMailboxMessage.nack]
         }
         let ok: Bool
         if nacked.contains(type) {
@@ -50,7 +58,7 @@ struct PFMailboxResponder {
         } else {
             ok = igbHandle(&msg, type: type, view: &view, settings: settings)
         }
-        msg[0] |= (ok ? MailboxMessage.ack : MailboxMessage.nack) | MailboxMessage.cts
+        msg[0] |= (ok ? PFMailboxMessage.ack : PFMailboxMessage.nack) | PFMailboxMessage.cts
         // The Linux ixgbe PF writes the whole 16-word buffer back; the igb PF one word.
         return family.isIxgbe ? msg : [msg[0]]
     }
@@ -63,7 +71,7 @@ struct PFMailboxResponder {
             guard now &- lastNack > Self.igbNackInterval else { return nil }
             lastNack = now
         }
-        return [MailboxMessage.nack]
+        return [PFMailboxMessage.nack]
     }
 
     /// The PF reset its state for the VF (VF reset, FLR, PF reset): CTS off, API 1.0.
@@ -83,16 +91,17 @@ struct PFMailboxResponder {
         view.vlans = []
         view.xcastMode = .multi
         if view.mac == nil { view.mac = settings.administrativeMAC }
-        if family == .ixgbe82599 { view.receiveEnabled = settings.pfMTU <= 1500 }
-        view.maxFrame = max(view.maxFrame, settings.pfMTU + 18)
+        if family == .ixgbe82599 { view.receiveEnabled = settings.pfMTU <= Self.standardMTU }
+        view.maxFrame = max(view.maxFrame, settings.pfMTU + Self.frameOverhead)
         lastNack = now
         let mac = nacked ? nil : view.mac
         let (w1, w2) = mac.map(Self.words(of:)) ?? (0, 0)
-        let word0 = MailboxMessage.reset | (mac != nil ? MailboxMessage.ack : MailboxMessage.nack)
+        let word0 = PFMailboxMessage.reset | (mac != nil ? PFMailboxMessage.ack : PFMailboxMessage.nack)
         if family.isIxgbe {
             // ixgbe PF: 4 words (permanent MAC, multicast filter type), no CTS; the rest of the
             // VF's mailbox memory is cleared first.
-            return [word0, w1, w2, settings.multicastFilterType] + Array(repeating: 0, count: 12)
+            let reply = [word0, w1, w2, settings.multicastFilterType]
+            return reply + Array(repeating: 0, count: MailboxBits.memoryWords - PFMailboxMessage.ixgbeResetReplyWords)
         }
         return [word0, w1, w2]
     }
@@ -100,54 +109,55 @@ struct PFMailboxResponder {
     // MARK: - ixgbe PF
 
     private func ixgbeHandle(_ msg: inout [UInt32], type: UInt32, view: inout PFView, settings: PFSettings) -> Bool {
-        let info = (msg[0] & MailboxMessage.infoMask) >> MailboxMessage.infoShift
+        let info = (msg[0] & PFMailboxMessage.infoMask) >> PFMailboxMessage.infoShift
         switch type {
-        case MailboxMessage.setMACAddress:
+        case PFMailboxMessage.setMACAddress:
             let mac = Self.mac(msg[1], msg[2])
             guard !mac.isMulticast, !mac.isZero else { return false }
             if let admin = settings.administrativeMAC, !settings.trusted, admin != mac { return false }
             view.mac = mac
             return true
-        case MailboxMessage.setMulticast:
+        case PFMailboxMessage.setMulticast:
             view.multicastHashes = Self.hashes(msg, count: min(Int(info), Self.maxMulticastHashes))
             return true
-        case MailboxMessage.setVLAN:
-            return setVLAN(add: info & 1 != 0, id: UInt16(msg[1] & 0xFFF), view: &view, settings: settings)
-        case MailboxMessage.setLPE:
+        case PFMailboxMessage.setVLAN:
+            return setVLAN(add: info & M.vlanAdd != 0, id: UInt16(msg[1] & M.vlanIDMask), view: &view, settings: settings)
+        case PFMailboxMessage.setLPE:
             return ixgbeSetLPE(Int(msg[1]), view: &view, settings: settings)
-        case MailboxMessage.setMACVLAN:
+        case PFMailboxMessage.setMACVLAN:
             // Extra unicast filters: accepted (the model filters on the primary MAC only).
             return info == 0 || !Self.mac(msg[1], msg[2]).isMulticast
-        case MailboxMessage.apiNegotiate:
-            guard let api = MailboxAPI(rawValue: msg[1]), api != .v2_0, api <= .v1_4 else { return false }
+        case PFMailboxMessage.apiNegotiate:
+            guard let api = PFMailboxAPI(rawValue: msg[1]), api != .v2_0, api <= .v1_4 else { return false }
             view.api = api
             return true
-        case MailboxMessage.getQueues:
+        case PFMailboxMessage.getQueues:
             guard view.api >= .v1_1 else { return false }
             msg[1] = UInt32(settings.queuesPerPool)
             msg[2] = UInt32(settings.queuesPerPool)
             msg[3] = settings.portVLAN != nil ? 1 : 0
             msg[4] = 0
             return true
-        case MailboxMessage.getRETA:
+        case PFMailboxMessage.getRETA:
             guard rssQueryAllowed(view: view, settings: settings) else { return false }
             let mask = UInt8(max(1, min(4, settings.queuesPerPool)) - 1)
-            for i in 0..<8 {
+            let perWord = M.retaEntriesPerWord
+            for i in 0..<M.retaWords {
                 var w: UInt32 = 0
-                for j in 0..<16 { w |= UInt32(settings.pfRETA[16 * i + j] & mask) << (2 * UInt32(j)) }
+                for j in 0..<perWord { w |= UInt32(settings.pfRETA[perWord * i + j] & mask) << (M.retaEntryBits * UInt32(j)) }
                 msg[1 + i] = w
             }
             return true
-        case MailboxMessage.getRSSKey:
+        case PFMailboxMessage.getRSSKey:
             guard rssQueryAllowed(view: view, settings: settings) else { return false }
-            for i in 0..<10 {
+            for i in 0..<M.rssKeyWords {
                 let k = settings.pfRSSKey
                 msg[1 + i] = UInt32(k[4 * i]) | UInt32(k[4 * i + 1]) << 8 | UInt32(k[4 * i + 2]) << 16 | UInt32(k[4 * i + 3]) << 24
             }
             return true
-        case MailboxMessage.updateXcastMode:
+        case PFMailboxMessage.updateXcastMode:
             return updateXcast(&msg, view: &view, settings: settings)
-        case MailboxMessage.getLinkState:
+        case PFMailboxMessage.getLinkState:
             guard view.api >= .v1_2, view.api <= .v1_4 else { return false }
             msg[1] = settings.administrativeLinkEnabled ? 1 : 0
             return true
@@ -164,21 +174,21 @@ struct PFMailboxResponder {
         if family == .ixgbe82599 {
             // 82599: PF and VFs share one max frame; a VF may use jumbo only with API >= 1.1 and
             // a jumbo PF; otherwise its receive path is turned off.
-            let pfMaxFrame = settings.pfMTU + 14
+            let pfMaxFrame = settings.pfMTU + EthernetHeader.length
             var bad = false
-            if !(view.api >= .v1_1 && pfMaxFrame > 1514) {
-                bad = pfMaxFrame > 1514 || maxFrame > 1518
+            if !(view.api >= .v1_1 && pfMaxFrame > Self.standardFrame) {
+                bad = pfMaxFrame > Self.standardFrame || maxFrame > Self.standardFrameWithCRC
             }
             view.receiveEnabled = !bad
             if bad { return false }
         }
-        guard maxFrame >= 68, maxFrame <= Self.ixgbeMaxFrame else { return false }
+        guard maxFrame >= Self.ixgbeMinFrame, maxFrame <= Self.ixgbeMaxFrame else { return false }
         view.maxFrame = max(view.maxFrame, maxFrame)
         return true
     }
 
     private func updateXcast(_ msg: inout [UInt32], view: inout PFView, settings: PFSettings) -> Bool {
-        guard let requested = XcastMode(rawValue: msg[1]) else { return false }
+        guard let requested = PFXcastMode(rawValue: msg[1]) else { return false }
         switch view.api {
         case .v1_2: if requested == .promiscuous { return false }
         case .v1_3, .v1_4: break
@@ -199,9 +209,9 @@ struct PFMailboxResponder {
     // MARK: - igb PF
 
     private func igbHandle(_ msg: inout [UInt32], type: UInt32, view: inout PFView, settings: PFSettings) -> Bool {
-        let info = (msg[0] & MailboxMessage.infoMask) >> MailboxMessage.infoShift
+        let info = (msg[0] & PFMailboxMessage.infoMask) >> PFMailboxMessage.infoShift
         switch type {
-        case MailboxMessage.setMACAddress:
+        case PFMailboxMessage.setMACAddress:
             // The primary MAC (MSGINFO 0) or an extra filter (1 clear, 2 add): both refused when
             // the administrator set the MAC of an untrusted VF, or for an invalid address.
             if settings.administrativeMAC != nil && !settings.trusted { return false }
@@ -209,20 +219,20 @@ struct PFMailboxResponder {
             guard !mac.isMulticast, !mac.isZero else { return false }
             if info == 0 { view.mac = mac }  // extra filters are accepted, not filtered on
             return true
-        case MailboxMessage.setMulticast:
-            let count = Int(info & 0x7F)
+        case PFMailboxMessage.setMulticast:
+            let count = Int(info & M.igbMulticastCountMask)
             view.multicastHashes = Self.hashes(msg, count: min(count, Self.maxMulticastHashes))
-            view.multicastPromiscuous = count > Self.maxMulticastHashes || info & 0x80 != 0
+            view.multicastPromiscuous = count > Self.maxMulticastHashes || info & M.igbMulticastOverflow != 0
             return true
-        case MailboxMessage.setVLAN:
-            return setVLAN(add: info & 1 != 0, id: UInt16(msg[1] & 0xFFF), view: &view, settings: settings)
-        case MailboxMessage.setLPE:
+        case PFMailboxMessage.setVLAN:
+            return setVLAN(add: info & M.vlanAdd != 0, id: UInt16(msg[1] & M.vlanIDMask), view: &view, settings: settings)
+        case PFMailboxMessage.setLPE:
             view.maxFrame = min(Int(msg[1]), Self.igbMaxFrame)
             return true
-        case MailboxMessage.igbSetPromisc:
+        case PFMailboxMessage.igbSetPromisc:
             // Multicast promiscuous only; the unicast flag is refused.
-            guard info & ~0x02 == 0 else { return false }
-            view.multicastPromiscuous = info & 0x02 != 0
+            guard info & ~M.igbPromiscMulticast == 0 else { return false }
+            view.multicastPromiscuous = info & M.igbPromiscMulticast != 0
             return true
         default:
             return false

@@ -8,7 +8,11 @@ struct RSSHash {
         0x6A, 0x42, 0xB7, 0x3B, 0xBE, 0xAC, 0x01, 0xFA,
     ]
 
-    /// MRQC hash-field bits: IPv4/TCP, IPv4, IPv6, IPv6/TCP, IPv4/UDP, IPv6/UDP.
+    /// Bytes of an RSS key (82599 datasheet §7.1.2.8.3: the verification key above).
+    static let keyLength = 40
+
+    /// MRQC hash-field bits: IPv4/TCP, IPv4, IPv6, IPv6/TCP, IPv4/UDP, IPv6/UDP (VFMRQC of the
+    /// X550; the PF's MRQC on 82599, which the PF settings stand for).
     static let fieldIPv4TCP: UInt32 = 1 << 16, fieldIPv4: UInt32 = 1 << 17, fieldIPv6: UInt32 = 1 << 20
     static let fieldIPv6TCP: UInt32 = 1 << 21, fieldIPv4UDP: UInt32 = 1 << 22, fieldIPv6UDP: UInt32 = 1 << 23
     /// Fields a PF enables by default (no UDP ports).
@@ -33,7 +37,7 @@ struct RSSHash {
 
     /// Rebuilds the table for `key` (40 bytes) when it changed.
     mutating func rebuild(key newKey: [UInt8]) {
-        guard newKey != key, newKey.count >= 40 else { return }
+        guard newKey != key, newKey.count >= Self.keyLength else { return }
         key = newKey
         for p in 0..<Self.maxInput {
             var bitWindows = [UInt32](repeating: 0, count: 8)

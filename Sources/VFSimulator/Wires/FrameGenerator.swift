@@ -9,7 +9,7 @@ import Glibc
 /// Every (flow, size) frame is built once, with valid IPv4 and UDP checksums; pulling hands
 /// out references to them (no copy). Flow `i` differs in the UDP source port (1024 + i) and the
 /// last byte of the source address, so RSS spreads flows over queues.
-public final class TrafficGenerator: FrameSource, @unchecked Sendable {
+public final class FrameGenerator: FrameSource, @unchecked Sendable {
     // @unchecked: pulled by one engine thread; counters read by others are atomics.
 
     /// What to generate.
