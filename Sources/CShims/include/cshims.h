@@ -94,8 +94,6 @@ VFPMD_INLINE uint64_t vfpmd_rdtsc(void) {
 
 /// Prefetch a cache line for reading.
 VFPMD_INLINE void vfpmd_prefetch(const void *addr) { __builtin_prefetch(addr, 0, 3); }
-/// Prefetch a cache line for writing.
-VFPMD_INLINE void vfpmd_prefetch_write(const void *addr) { __builtin_prefetch(addr, 1, 3); }
 
 // MARK: - Memory shared with a device model
 
@@ -104,9 +102,6 @@ VFPMD_INLINE uint32_t vfpmd_load_acquire32(const void *addr) {
 }
 VFPMD_INLINE void vfpmd_store_release32(void *addr, uint32_t value) {
     __atomic_store_n((uint32_t *)addr, value, __ATOMIC_RELEASE);
-}
-VFPMD_INLINE uint64_t vfpmd_load_acquire64(const void *addr) {
-    return __atomic_load_n((const uint64_t *)addr, __ATOMIC_ACQUIRE);
 }
 VFPMD_INLINE void vfpmd_store_release64(void *addr, uint64_t value) {
     __atomic_store_n((uint64_t *)addr, value, __ATOMIC_RELEASE);
