@@ -1,9 +1,10 @@
 import PMDCore
 
 /// What the VF asks of its PF: frame size, unicast/multicast modes, multicast list, VLAN
-/// filters, MAC address; and RSS (82599 VF mailbox messages; 82576 VF mailbox messages).
+/// filters, MAC address (the PF–VF mailbox messages of Linux ixgbe_mbx.h IXGBE_VF_* and
+/// e1000_mbx.h E1000_VF_*, word layouts in Mailbox.swift); and RSS (VFMRQC, VFRSSRK, VFRETA).
 extension VFPort {
-    /// UPDATE_XCAST_MODE values.
+    /// UPDATE_XCAST_MODE values (Linux ixgbe_mbx.h `enum ixgbevf_xcast_modes`).
     enum XcastMode: UInt32 {
         /// Broadcast and the VF's own address only.
         case none = 0
@@ -24,6 +25,17 @@ extension VFPort {
         }
     }
 
+    /// The largest MTU without jumbo frames (Ethernet's 1500 bytes).
+    static let standardMTU = 1500
+
+    /// The largest frame the PF accepts: the largest MTU with the Ethernet header, a VLAN
+    /// tag and the CRC.
+    static let largestPFFrame: Int = {
+        var largest = VFPortConfiguration()
+        largest.mtu = VFPortConfiguration.mtuRange.upperBound
+        return largest.maxFrameLength
+    }()
+
     /// Sends every setting the PF keeps for the VF (after RESET the PF has forgotten them).
     func applyPFSettings() throws(VFDriverError) {
         try applyMaxFrame()
@@ -34,18 +46,19 @@ extension VFPort {
 
     // MARK: - Frame size
 
-    /// SET_LPE with the largest frame; sent even at MTU 1500 (the 82599 PF re-enables a VF's
-    /// receive only on an acceptable SET_LPE).
+    /// SET_LPE (word 1: the largest frame) with the largest frame; sent even at MTU 1500 (the
+    /// 82599 PF re-enables a VF's receive only on an acceptable SET_LPE).
     func applyMaxFrame() throws(VFDriverError) {
-        if table.generation == .x82599 && apiVersion < .v1_1 && configuration.mtu > 1500 {
+        if table.generation == .x82599 && apiVersion < .v1_1 && configuration.mtu > Self.standardMTU {
             throw .refusedByPF(address: function.address, what: "MTU \(configuration.mtu)",
                                reason: .limitation("an 82599 VF speaking mailbox API 1.0 cannot use jumbo frames: update the PF driver"))
         }
         let frame = configuration.mtu + table.maxFrameOverhead
-        let reply = try mailbox.request([MailboxMessage.setLPE.id, UInt32(frame)], .setLPE, replyWords: 1)
+        let reply = try mailbox.request([MailboxMessage.setLPE.id, UInt32(frame)], .setLPE,
+                                        replyWords: MailboxReply.statusOnlyWords)
         guard reply.acked else {
             let reason: PFRefusal = table.perVFJumbo
-                ? .limitation("the PF accepts frames of 68 to 9728 bytes; use an MTU of at most 9706")
+                ? .limitation("the PF accepts frames of \(VFPortConfiguration.mtuRange.lowerBound) to \(Self.largestPFFrame) bytes; use an MTU of at most \(VFPortConfiguration.mtuRange.upperBound)")
                 : .sharedFrameLimit(mtu: configuration.mtu)
             throw .refusedByPF(address: function.address, what: "MTU \(configuration.mtu) (frames of \(frame) bytes)", reason: reason)
         }
@@ -67,9 +80,11 @@ extension VFPort {
             try withRecovery { () throws(VFDriverError) in
                 try applyMaxFrame()
                 if table.hasPerQueueMaxLength {
+                    // RXDCTL.RLPML / RLPML_EN (VFRXDCTL, X540 and later).
                     for q in 0..<queueCount {
                         let control = table.rxQueue.offset(table.rxQueue.control, queue: q)
-                        let value = window.read(control) & ~0x3FFF | UInt32(configuration.maxFrameLength) & 0x3FFF | 0x8000
+                        let value = window.read(control) & ~VFFamilyTable.rxControlMaxLengthMask
+                            | VFFamilyTable.rxControlMaxLength(configuration.maxFrameLength)
                         window.write(control, value)
                     }
                 }
@@ -95,27 +110,28 @@ extension VFPort {
                 return
             }
             var mode = XcastMode.multicast
-            if configuration.allMulticast || configuration.multicast.count > 30 { mode = .allMulticast }
+            if configuration.allMulticast || configuration.multicast.count > MulticastRequest.maxHashes { mode = .allMulticast }
             if configuration.promiscuous { mode = .promiscuous }
             if mode == .promiscuous && apiVersion < .v1_3 {
                 throw .refusedByPF(address: function.address, what: mode.name,
                                    reason: .limitation("the PF speaks mailbox API \(apiVersion); promiscuous mode needs 1.3: update the PF driver"))
             }
+            // UPDATE_XCAST_MODE: word 1 the mode asked; the reply's word 1 the mode applied.
             let reply = try mailbox.request([MailboxMessage.updateXcastMode.id, mode.rawValue],
-                                            .updateXcastMode, replyWords: 2)
+                                            .updateXcastMode, replyWords: XcastModeReply.words)
             // An untrusted VF is capped by the Linux PF, which still ACKs: check the mode applied.
-            guard reply.acked && reply.words[1] >= mode.rawValue else {
+            guard reply.acked && reply.words[XcastModeReply.appliedModeWord] >= mode.rawValue else {
                 throw .refusedByPF(address: function.address, what: mode.name, reason: refusal(of: mode))
             }
         case .igbSetPromisc:
-            // SET_PROMISC: 0x01 unicast, 0x02 multicast. Sent only when a mode is or was on
-            // (a PF without the message NACKs it).
+            // SET_PROMISC: the unicast and multicast flags in MSGINFO. Sent only when a mode is
+            // or was on (a PF without the message NACKs it).
             var flags: UInt32 = 0
-            if configuration.allMulticast { flags |= 0x02 }
-            if configuration.promiscuous { flags |= 0x01 | 0x02 }
+            if configuration.allMulticast { flags |= IgbPromiscuousFlags.multicast }
+            if configuration.promiscuous { flags |= IgbPromiscuousFlags.unicast | IgbPromiscuousFlags.multicast }
             guard flags != 0 || igbPromiscuousRequested else { return }
             let reply = try mailbox.request([MailboxMessage.setPromisc.id | flags << MessageWord.infoShift],
-                                            .setPromisc, replyWords: 1)
+                                            .setPromisc, replyWords: MailboxReply.statusOnlyWords)
             guard reply.acked else {
                 let what = configuration.promiscuous ? XcastMode.promiscuous.name : XcastMode.allMulticast.name
                 throw .refusedByPF(address: function.address, what: what,
@@ -148,27 +164,31 @@ extension VFPort {
 
     // MARK: - Multicast list
 
-    /// The 12-bit multicast hash of `mac` for the PF's hash type (bits 47:36, 46:35, 45:34, 43:32).
+    /// The 12-bit multicast hash of `mac` for the PF's hash type (bits 47:36, 46:35, 45:34, 43:32):
+    /// the address's last two bytes, little endian, shifted by the filter type.
     static func multicastHash(_ mac: MACAddress, filterType: Int) -> UInt32 {
         let b = mac.array
         let value = UInt32(b[4]) | UInt32(b[5]) << 8
-        let shift: UInt32 = [4, 3, 2, 0][filterType & 3]
-        return (value >> shift) & 0xFFF
+        let shift = VFFamilyTable.multicastHashShifts[filterType & Int(ResetReply.filterTypeMask)]
+        return (value >> shift) & VFFamilyTable.multicastHashMask
     }
 
-    /// SET_MULTICAST with up to 30 hashes, two per word; MSGINFO carries the count (an igb PF
-    /// given more than 30 turns on multicast promiscuous; an ixgbe VF uses all-multicast instead).
+    /// SET_MULTICAST with up to 30 hashes, two per word from word 1; MSGINFO carries the count
+    /// (an igb PF given more than 30 turns on multicast promiscuous; an ixgbe VF uses
+    /// all-multicast instead).
     func applyMulticastList() throws(VFDriverError) {
         let groups = configuration.multicast
         if groups.isEmpty && table.family == .igbvf { return }
-        var words = [UInt32](repeating: 0, count: 16)
-        let count = min(groups.count, 30)
-        for (i, group) in groups.prefix(30).enumerated() {
-            words[1 + i / 2] |= Self.multicastHash(group, filterType: multicastFilterType) << (16 * UInt32(i % 2))
+        var words = [UInt32](repeating: 0, count: VFFamilyTable.mailboxWords)
+        let count = min(groups.count, MulticastRequest.maxHashes)
+        for (i, group) in groups.prefix(MulticastRequest.maxHashes).enumerated() {
+            let hash = Self.multicastHash(group, filterType: multicastFilterType)
+            words[1 + i / MulticastRequest.hashesPerWord] |=
+                hash << (MulticastRequest.hashBits * UInt32(i % MulticastRequest.hashesPerWord))
         }
-        let info = table.family == .igbvf ? UInt32(min(groups.count, 255)) : UInt32(count)
+        let info = table.family == .igbvf ? UInt32(min(groups.count, Int(MessageWord.infoMask))) : UInt32(count)
         words[0] = MailboxMessage.setMulticast.id | info << MessageWord.infoShift
-        let reply = try mailbox.request(words, .setMulticast, replyWords: 1)
+        let reply = try mailbox.request(words, .setMulticast, replyWords: MailboxReply.statusOnlyWords)
         guard reply.acked else {
             throw .refusedByPF(address: function.address, what: "the multicast list (\(groups.count) groups)",
                                reason: .limitation("use all-multicast mode instead"))
@@ -185,10 +205,11 @@ extension VFPort {
 
     // MARK: - VLAN filters
 
-    /// SET_VLAN add or remove.
+    /// SET_VLAN add or remove (MSGINFO add or remove, word 1 the VLAN ID).
     func requestVLAN(_ id: UInt16, add: Bool) throws(VFDriverError) {
-        let reply = try mailbox.request(
-            [MailboxMessage.setVLAN.id | (add ? 1 : 0) << MessageWord.infoShift, UInt32(id)], .setVLAN, replyWords: 1)
+        let info = add ? VLANRequest.add : VLANRequest.remove
+        let reply = try mailbox.request([MailboxMessage.setVLAN.id | info << MessageWord.infoShift, UInt32(id)],
+                                        .setVLAN, replyWords: MailboxReply.statusOnlyWords)
         guard reply.acked else {
             throw .refusedByPF(address: function.address, what: "VLAN \(id)",
                                reason: .portVLAN)
@@ -216,7 +237,7 @@ extension VFPort {
         }
         try changeSetting({ $0.mac = mac }) { () throws(VFDriverError) in
             let reply = try mailbox.request([MailboxMessage.setMACAddress.id] + Mailbox.words(for: mac),
-                                            .setMACAddress, replyWords: 1)
+                                            .setMACAddress, replyWords: MailboxReply.statusOnlyWords)
             guard reply.acked else {
                 throw .refusedByPF(address: function.address, what: "the MAC address \(mac)",
                                    reason: .macFixed(wanted: mac))
@@ -248,50 +269,71 @@ extension VFPort {
 
     // MARK: - RSS
 
-    /// Programs the VF's RSS registers where it owns them (X550 and later): hash on IPv4,
-    /// IPv4/TCP, IPv6, IPv6/TCP; the 64-entry table spreads over the queues.
+    /// Programs the VF's RSS registers where it owns them (X550 and later: VFMRQC, VFRSSRK,
+    /// VFRETA, layout in `VFFamilyTable.RSSRegisters`; the hash of 82599 datasheet §7.1.2.8):
+    /// hash on IPv4, IPv4/TCP, IPv6, IPv6/TCP; the 64-entry table spreads over the queues.
     func configureRSS() {
+        typealias RSS = VFFamilyTable.RSSRegisters
         guard case let .vfRegisters(mrqc, keyOffset, retaOffset) = table.rss else { return }
         guard queueCount > 1 else {
+            // RSSEN and every hash field clear: RSS off.
             window.write(mrqc, 0)
             return
         }
         let key = configuration.rssKey ?? Self.defaultRSSKey
-        for i in 0..<10 {
-            let word = UInt32(key[4 * i]) | UInt32(key[4 * i + 1]) << 8 | UInt32(key[4 * i + 2]) << 16 | UInt32(key[4 * i + 3]) << 24
-            window.write(keyOffset + 4 * i, word)
+        for (i, word) in Self.rssKeyWords(key).enumerated() {
+            window.write(keyOffset + RSS.registerStride * i, word)
         }
-        for r in 0..<16 {
+        for r in 0..<RSS.redirectionRegisters {
             var word: UInt32 = 0
-            for e in 0..<4 { word |= UInt32((r * 4 + e) % queueCount) << (8 * UInt32(e)) }
-            window.write(retaOffset + 4 * r, word)
+            for e in 0..<RSS.entriesPerRedirectionRegister {
+                let queue = (r * RSS.entriesPerRedirectionRegister + e) % queueCount
+                word |= UInt32(queue) << (RSS.redirectionEntryBits * UInt32(e))
+            }
+            window.write(retaOffset + RSS.registerStride * r, word)
         }
-        // RSSEN | IPv4/TCP | IPv4 | IPv6 | IPv6/TCP.
-        window.write(mrqc, 1 | 1 << 16 | 1 << 17 | 1 << 20 | 1 << 21)
+        window.write(mrqc, RSS.enable | RSS.hashIPv4TCP | RSS.hashIPv4 | RSS.hashIPv6 | RSS.hashIPv6TCP)
     }
 
-    /// The well-known default Toeplitz key.
+    /// The well-known default Toeplitz key (82599 datasheet §7.1.2.8.3).
     static let defaultRSSKey: [UInt8] = [
         0x6D, 0x5A, 0x56, 0xDA, 0x25, 0x5B, 0x0E, 0xC2, 0x41, 0x67, 0x25, 0x3D, 0x43, 0xA3, 0x8F, 0xB0,
         0xD0, 0xCA, 0x2B, 0xCB, 0xAE, 0x7B, 0x30, 0xB4, 0x77, 0xCB, 0x2D, 0xA3, 0x80, 0x30, 0xF2, 0x0C,
         0x6A, 0x42, 0xB7, 0x3B, 0xBE, 0xAC, 0x01, 0xFA,
     ]
 
+    /// Bytes of the RSS key in one VFRSSRK register or GET_RSS_KEY reply word.
+    static let rssKeyBytesPerWord = MemoryLayout<UInt32>.size
+
+    /// The RSS key as its `RSSRegisters.keyRegisters` words, byte 0 in bits 7:0 of the first.
+    static func rssKeyWords(_ key: [UInt8]) -> [UInt32] {
+        (0..<VFFamilyTable.RSSRegisters.keyRegisters).map { i in
+            (0..<rssKeyBytesPerWord).reduce(0) { word, b in
+                word | UInt32(key[rssKeyBytesPerWord * i + b]) << (UInt32(UInt8.bitWidth) * UInt32(b))
+            }
+        }
+    }
+
+    /// The RSS key bytes held in `words`, byte 0 in bits 7:0 of the first.
+    static func rssKeyBytes(_ words: some Sequence<UInt32>) -> [UInt8] {
+        words.flatMap { w in
+            (0..<rssKeyBytesPerWord).map { b in UInt8(truncatingIfNeeded: w >> (UInt32(UInt8.bitWidth) * UInt32(b))) }
+        }
+    }
+
     /// The RSS key and redirection table in effect: the VF's own (X550+), or the PF's read
     /// through GET_RSS_KEY / GET_RETA (82599/X540, API 1.2+, when the administrator allows it).
     public func rssConfiguration() throws -> (key: [UInt8], redirection: [UInt8]) {
         switch table.rss {
         case let .vfRegisters(_, keyOffset, retaOffset):
-            var key: [UInt8] = []
-            for i in 0..<10 {
-                let w = window.read(keyOffset + 4 * i)
-                key += [UInt8(truncatingIfNeeded: w), UInt8(truncatingIfNeeded: w >> 8),
-                        UInt8(truncatingIfNeeded: w >> 16), UInt8(truncatingIfNeeded: w >> 24)]
-            }
+            typealias RSS = VFFamilyTable.RSSRegisters
+            let key = Self.rssKeyBytes((0..<RSS.keyRegisters).map { window.read(keyOffset + RSS.registerStride * $0) })
             var table: [UInt8] = []
-            for r in 0..<16 {
-                let w = window.read(retaOffset + 4 * r)
-                for e in 0..<4 { table.append(UInt8(truncatingIfNeeded: w >> (8 * UInt32(e)))) }
+            for r in 0..<RSS.redirectionRegisters {
+                let w = window.read(retaOffset + RSS.registerStride * r)
+                for e in 0..<RSS.entriesPerRedirectionRegister {
+                    table.append(UInt8(truncatingIfNeeded: w >> (RSS.redirectionEntryBits * UInt32(e))))
+                }
             }
             return (key, table)
         case .sharedWithPF:
@@ -302,21 +344,22 @@ extension VFPort {
             var key: [UInt8] = []
             var table: [UInt8] = []
             try withRecovery { () throws(VFDriverError) in
-                let keyReply = try mailbox.request([MailboxMessage.getRSSKey.id], .getRSSKey, replyWords: 11)
+                let keyReply = try mailbox.request([MailboxMessage.getRSSKey.id], .getRSSKey,
+                                                   replyWords: SharedRSSReply.keyReplyWords)
                 guard keyReply.acked else {
                     throw .refusedByPF(address: function.address, what: "reading the RSS key", reason: .rssQueryDisabled)
                 }
-                for w in keyReply.words[1...10] {
-                    key += [UInt8(truncatingIfNeeded: w), UInt8(truncatingIfNeeded: w >> 8),
-                            UInt8(truncatingIfNeeded: w >> 16), UInt8(truncatingIfNeeded: w >> 24)]
-                }
-                let retaReply = try mailbox.request([MailboxMessage.getRETA.id], .getRETA, replyWords: 9)
+                key = Self.rssKeyBytes(keyReply.words[1..<SharedRSSReply.keyReplyWords])
+                let retaReply = try mailbox.request([MailboxMessage.getRETA.id], .getRETA,
+                                                    replyWords: SharedRSSReply.redirectionReplyWords)
                 guard retaReply.acked else {
                     throw .refusedByPF(address: function.address, what: "reading the RSS redirection table", reason: .rssQueryDisabled)
                 }
-                // 128 entries of 2 bits, 16 per word.
-                for w in retaReply.words[1...8] {
-                    for j in 0..<16 { table.append(UInt8((w >> (2 * UInt32(j))) & 0x3)) }
+                for w in retaReply.words[1..<SharedRSSReply.redirectionReplyWords] {
+                    for j in 0..<SharedRSSReply.redirectionEntriesPerWord {
+                        let entry = (w >> (SharedRSSReply.redirectionEntryBits * UInt32(j))) & SharedRSSReply.redirectionEntryMask
+                        table.append(UInt8(entry))
+                    }
                 }
             }
             return (key, table)

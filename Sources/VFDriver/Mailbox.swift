@@ -126,6 +126,9 @@ enum XcastModeReply {
 
 /// The PF's answer to a request.
 struct MailboxReply {
+    /// Words of a reply that carries only ACK or NACK in word 0 (SET_LPE, SET_MAC_ADDR,
+    /// SET_MULTICAST, SET_VLAN, SET_PROMISC).
+    static let statusOnlyWords = 1
     /// The words read back (word 0 carries ACK or NACK).
     var words: [UInt32]
     /// Whether the PF acknowledged (ACK) rather than refused (NACK).
