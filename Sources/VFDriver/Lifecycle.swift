@@ -91,7 +91,7 @@ extension VFPort {
         guard table.negotiatesAPI else { return }
         for api in MailboxAPI.negotiationOrder {
             let reply = try mailbox.request([MailboxMessage.apiNegotiate.id, UInt32(api.rawValue), 0],
-                                            .apiNegotiate, replyWords: 1)
+                                            .apiNegotiate, replyWords: MailboxReply.statusOnlyWords)
             if reply.acked {
                 apiVersion = api
                 return
@@ -132,7 +132,7 @@ extension VFPort {
         }
         if wanted != permanentMAC {
             let reply = try mailbox.request([MailboxMessage.setMACAddress.id] + Mailbox.words(for: wanted),
-                                            .setMACAddress, replyWords: 1)
+                                            .setMACAddress, replyWords: MailboxReply.statusOnlyWords)
             guard reply.acked else {
                 throw .refusedByPF(
                     address: function.address, what: "the MAC address \(wanted)",

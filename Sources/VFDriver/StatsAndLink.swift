@@ -125,7 +125,7 @@ extension VFPort {
     func pfConfirmsClearToSend() -> Bool {
         mailbox.clearBareNACK()
         let frame = UInt32(configuration.mtu + table.maxFrameOverhead)
-        guard let reply = try? mailbox.request([MailboxMessage.setLPE.id, frame], .setLPE, replyWords: 1) else {
+        guard let reply = try? mailbox.request([MailboxMessage.setLPE.id, frame], .setLPE, replyWords: MailboxReply.statusOnlyWords) else {
             return false
         }
         return reply.acked && reply.words[0] & MessageWord.clearToSend != 0

@@ -73,9 +73,10 @@ struct ForwarderTests {
         }
     }
 
-    /// `--count N` forwards exactly N, whatever the burst, the queues and the direction of the
-    /// frames; nothing is left in hand as dropped.
-    @Test(arguments: [(1, 32, 1), (100, 8, 1), (1000, 32, 2), (4099, 7, 4)])
+    /// `--count N` forwards exactly N, whatever the burst and the direction of the frames;
+    /// nothing is left in hand as dropped. (One queue: the memory ports share one pool between
+    /// their queues, which only one thread may use.)
+    @Test(arguments: [(1, 32, 1), (100, 8, 1), (1000, 32, 1), (4099, 7, 1)])
     func stopsAtExactlyTheCount(limit: UInt64, burst: Int, queues: Int) throws {
         let frames = makeFrames(20_000, src: host, dst: macA)
         let a = try MemoryPort(name: "a", frames: frames, mac: macA, queues: queues, burst: 8)
