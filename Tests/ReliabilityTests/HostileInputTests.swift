@@ -49,7 +49,7 @@ struct HostileInputTests {
 
     @Test(arguments: badCaptures)
     func aMalformedCaptureOnAPcapPortIsOneLineAndExitStatus1(file: String) throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("vfpmd-hostile-\(getpid()).pcap").path
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("vfpmd-hostile-\(getpid())-\(file)").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         let run = try Self.vfpmd(["forward", "--port", "pcap:rx=pcaps/bad/\(file)", "--port", "pcap:tx=\(out)"])
         #expect(run.status == 1, "\(run.stderr)")
