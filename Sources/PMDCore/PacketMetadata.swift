@@ -27,30 +27,31 @@ public struct PacketMetadata: Sendable {
     }
 }
 
-/// Status (RX) and request (TX) flags of a packet.
+/// Status (RX) and request (TX) flags of a packet. The flags are computed constants, so the
+/// driver's hot path folds them across modules (a `static let` is reached through an accessor).
 @frozen
 public struct PacketFlags: OptionSet, Sendable {
     public var rawValue: UInt16
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     /// RX: `rssHash` holds the device's RSS hash.
-    public static let rssHash = PacketFlags(rawValue: 1 << 0)
+    @inlinable public static var rssHash: PacketFlags { PacketFlags(rawValue: 1 << 0) }
     /// RX: a VLAN tag was stripped into `vlanTCI`.
-    public static let vlanStripped = PacketFlags(rawValue: 1 << 1)
+    @inlinable public static var vlanStripped: PacketFlags { PacketFlags(rawValue: 1 << 1) }
     /// RX: the device checked the IPv4 header checksum and it was good.
-    public static let ipChecksumGood = PacketFlags(rawValue: 1 << 2)
+    @inlinable public static var ipChecksumGood: PacketFlags { PacketFlags(rawValue: 1 << 2) }
     /// RX: the IPv4 header checksum was bad.
-    public static let ipChecksumBad = PacketFlags(rawValue: 1 << 3)
+    @inlinable public static var ipChecksumBad: PacketFlags { PacketFlags(rawValue: 1 << 3) }
     /// RX: the device checked the TCP/UDP checksum and it was good.
-    public static let l4ChecksumGood = PacketFlags(rawValue: 1 << 4)
+    @inlinable public static var l4ChecksumGood: PacketFlags { PacketFlags(rawValue: 1 << 4) }
     /// RX: the TCP/UDP checksum was bad.
-    public static let l4ChecksumBad = PacketFlags(rawValue: 1 << 5)
+    @inlinable public static var l4ChecksumBad: PacketFlags { PacketFlags(rawValue: 1 << 5) }
     /// RX: the timestamp is wall-clock nanoseconds (not TSC ticks).
-    public static let wallClockTimestamp = PacketFlags(rawValue: 1 << 6)
+    @inlinable public static var wallClockTimestamp: PacketFlags { PacketFlags(rawValue: 1 << 6) }
     /// TX: insert `vlanTCI` as an 802.1Q tag.
-    public static let insertVLAN = PacketFlags(rawValue: 1 << 8)
+    @inlinable public static var insertVLAN: PacketFlags { PacketFlags(rawValue: 1 << 8) }
     /// TX: compute the IPv4 header checksum.
-    public static let offloadIPChecksum = PacketFlags(rawValue: 1 << 9)
+    @inlinable public static var offloadIPChecksum: PacketFlags { PacketFlags(rawValue: 1 << 9) }
     /// TX: compute the UDP or TCP checksum.
-    public static let offloadL4Checksum = PacketFlags(rawValue: 1 << 10)
+    @inlinable public static var offloadL4Checksum: PacketFlags { PacketFlags(rawValue: 1 << 10) }
 }

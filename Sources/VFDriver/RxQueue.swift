@@ -1,8 +1,12 @@
 import CShims
 import PMDCore
 
-/// Bits of the advanced RX write-back descriptor shared by both families
-/// (82599 "Advanced Receive Descriptors — Write-Back Format").
+/// Byte offsets and fields of the 16-byte descriptors (82599 datasheet §7.1.6, §7.2.3.2).
+@usableFromInline
+typealias Layout = VFFamilyTable.DescriptorLayout
+
+/// Bits of the advanced RX write-back descriptor shared by both families (82599 datasheet
+/// §7.1.6.2 extended status and errors; 82576 datasheet §7.1.5: the same bits).
 @usableFromInline
 enum RxStatus {
     @inlinable static var descriptorDone: UInt32 { 0x01 }
@@ -16,29 +20,6 @@ enum RxStatus {
     @inlinable static var rssTypeMask: UInt32 { 0xF }
     /// pkt_info packet-type bit 9 (in the dword: bit 13): UDP.
     @inlinable static var packetTypeUDP: UInt32 { 1 << 13 }
-}
-
-/// The raw values of PMDCore's `PacketFlags`, as constants the hot path folds (a `static let`
-/// of another module is reached through an accessor call). A test keeps them equal.
-public enum MetadataFlagBits {
-    /// `PacketFlags.rssHash`.
-    @inlinable public static var rssHash: UInt16 { 1 << 0 }
-    /// `PacketFlags.vlanStripped`.
-    @inlinable public static var vlanStripped: UInt16 { 1 << 1 }
-    /// `PacketFlags.ipChecksumGood`.
-    @inlinable public static var ipChecksumGood: UInt16 { 1 << 2 }
-    /// `PacketFlags.ipChecksumBad`.
-    @inlinable public static var ipChecksumBad: UInt16 { 1 << 3 }
-    /// `PacketFlags.l4ChecksumGood`.
-    @inlinable public static var l4ChecksumGood: UInt16 { 1 << 4 }
-    /// `PacketFlags.l4ChecksumBad`.
-    @inlinable public static var l4ChecksumBad: UInt16 { 1 << 5 }
-    /// `PacketFlags.insertVLAN`.
-    @inlinable public static var insertVLAN: UInt16 { 1 << 8 }
-    /// `PacketFlags.offloadIPChecksum`.
-    @inlinable public static var offloadIPChecksum: UInt16 { 1 << 9 }
-    /// `PacketFlags.offloadL4Checksum`.
-    @inlinable public static var offloadL4Checksum: UInt16 { 1 << 10 }
 }
 
 /// Per-queue receive counters kept by software.
@@ -130,7 +111,7 @@ public struct RxQueue {
         var ready = 0
         var i = next
         while ready < room {
-            let status = vfpmd_load_acquire32(ring + (i &<< 4) + 8)
+            let status = vfpmd_load_acquire32(ring + (i &<< Layout.sizeShift) + Layout.rxStatusOffset)
             if status & RxStatus.descriptorDone == 0 { break }
             ready &+= 1
             i = i &+ 1 == size ? 0 : i &+ 1
@@ -155,21 +136,22 @@ public struct RxQueue {
             let available = pool.take(into: fresh, count: ready)
             if available < ready { tally.noBuffer &+= 1 }
             while processed < available {
-                let descriptor = ring + (i &<< 4)
-                let info = descriptor.load(as: UInt32.self)
-                let rss = descriptor.load(fromByteOffset: 4, as: UInt32.self)
-                let status = descriptor.load(fromByteOffset: 8, as: UInt32.self)
-                let lengthAndVLAN = descriptor.load(fromByteOffset: 12, as: UInt32.self)
+                let descriptor = ring + (i &<< Layout.sizeShift)
+                let info = descriptor.load(fromByteOffset: Layout.rxInfoOffset, as: UInt32.self)
+                let rss = descriptor.load(fromByteOffset: Layout.rxRSSOffset, as: UInt32.self)
+                let status = descriptor.load(fromByteOffset: Layout.rxStatusOffset, as: UInt32.self)
+                let lengthAndVLAN = descriptor.load(fromByteOffset: Layout.rxLengthAndVLANOffset, as: UInt32.self)
                 let buffer = slots[i]
                 // Refill: new packet address, header address 0 (which also clears DD).
                 let refill = fresh[processed]
                 slots[i] = refill
-                descriptor.storeBytes(of: iovaBase &+ UInt64(refill) &* stride &+ headroom, as: UInt64.self)
-                descriptor.storeBytes(of: 0 as UInt64, toByteOffset: 8, as: UInt64.self)
+                descriptor.storeBytes(of: iovaBase &+ UInt64(refill) &* stride &+ headroom,
+                                      toByteOffset: Layout.rxPacketAddressOffset, as: UInt64.self)
+                descriptor.storeBytes(of: 0 as UInt64, toByteOffset: Layout.rxHeaderAddressOffset, as: UInt64.self)
                 i = i &+ 1 == size ? 0 : i &+ 1
                 processed &+= 1
 
-                let length = lengthAndVLAN & 0xFFFF
+                let length = lengthAndVLAN & Layout.rxLengthMask
                 let usual = status & (RxStatus.endOfPacket | bits.frameErrors) == RxStatus.endOfPacket
                     && length <= bufferSize && pendingBuffer == Self.noBuffer && !discarding
                 if _slowPath(!usual) {
@@ -193,8 +175,8 @@ public struct RxQueue {
         if processed > 0 {
             // The slot at the old tail is posted by this tail write. The device had no right to
             // write it; if it did (DD set), rewrite it in read format before posting it.
-            let unposted = ring + ((next == 0 ? size &- 1 : next &- 1) &<< 4)
-            if _slowPath(vfpmd_load_acquire32(unposted + 8) & RxStatus.descriptorDone != 0) {
+            let unposted = ring + ((next == 0 ? size &- 1 : next &- 1) &<< Layout.sizeShift)
+            if _slowPath(vfpmd_load_acquire32(unposted + Layout.rxStatusOffset) & RxStatus.descriptorDone != 0) {
                 repostUnpostedSlot(unposted)
             }
             // One tail write per burst, after the refilled descriptors are visible; the tail
@@ -213,10 +195,10 @@ public struct RxQueue {
     func fillMetadata(_ record: UnsafeMutablePointer<PacketMetadata>, length: UInt32, status: UInt32,
                       info: UInt32, rss: UInt32, vlan: UInt32, timestamp: UInt64) {
         var flags: UInt16 = 0
-        if info & RxStatus.rssTypeMask != 0 { flags |= MetadataFlagBits.rssHash }
-        var tci = UInt16(truncatingIfNeeded: vlan >> 16)
+        if info & RxStatus.rssTypeMask != 0 { flags |= PacketFlags.rssHash.rawValue }
+        var tci = UInt16(truncatingIfNeeded: vlan >> Layout.rxVLANShift)
         if status & RxStatus.vlanPacket != 0 {
-            flags |= MetadataFlagBits.vlanStripped
+            flags |= PacketFlags.vlanStripped.rawValue
             if bits.loopbackVLANByteSwapped && status & RxStatus.loopback != 0 { tci = tci.byteSwapped }
         }
         if status & (RxStatus.ipChecksum | RxStatus.l4Checksum) != 0 {
@@ -240,13 +222,13 @@ public struct RxQueue {
         var flags: UInt16 = 0
         if status & RxStatus.ipChecksum != 0 {
             flags |= status & bits.ipChecksumError != 0
-                ? MetadataFlagBits.ipChecksumBad : MetadataFlagBits.ipChecksumGood
+                ? PacketFlags.ipChecksumBad.rawValue : PacketFlags.ipChecksumGood.rawValue
         }
         if status & RxStatus.l4Checksum != 0 {
             if status & bits.l4ChecksumError == 0 {
-                flags |= MetadataFlagBits.l4ChecksumGood
+                flags |= PacketFlags.l4ChecksumGood.rawValue
             } else if !(bits.udpZeroChecksumErratum && info & RxStatus.packetTypeUDP != 0) {
-                flags |= MetadataFlagBits.l4ChecksumBad
+                flags |= PacketFlags.l4ChecksumBad.rawValue
             }
         }
         return flags
@@ -319,9 +301,16 @@ public struct RxQueue {
     @usableFromInline
     mutating func repostUnpostedSlot(_ descriptor: UnsafeMutableRawPointer) {
         tally.unpostedWrites &+= 1
-        let slot = (descriptor - ring) / 16
-        descriptor.storeBytes(of: pool.iova(slots[slot]), as: UInt64.self)
-        descriptor.storeBytes(of: 0 as UInt64, toByteOffset: 8, as: UInt64.self)
+        let slot = (descriptor - ring) / Layout.size
+        writeReadFormat(descriptor, buffer: slots[slot])
+    }
+
+    /// Writes a descriptor in read format (82599 datasheet §7.1.6.1): the buffer's address and
+    /// header address 0 (no header split), which also clears DD.
+    @usableFromInline
+    func writeReadFormat(_ descriptor: UnsafeMutableRawPointer, buffer: UInt32) {
+        descriptor.storeBytes(of: pool.iova(buffer), toByteOffset: Layout.rxPacketAddressOffset, as: UInt64.self)
+        descriptor.storeBytes(of: 0 as UInt64, toByteOffset: Layout.rxHeaderAddressOffset, as: UInt64.self)
     }
 
     /// Returns a half-collected scattered frame to the pool.
@@ -344,9 +333,7 @@ public struct RxQueue {
                 return false
             }
             slots[i] = buffer
-            let descriptor = ring + i * 16
-            descriptor.storeBytes(of: pool.iova(buffer), as: UInt64.self)
-            descriptor.storeBytes(of: 0 as UInt64, toByteOffset: 8, as: UInt64.self)
+            writeReadFormat(ring + i * Layout.size, buffer: buffer)
         }
         next = 0
         return true

@@ -1,8 +1,9 @@
 import CShims
 import PMDCore
 
-/// Fields of the advanced TX data and context descriptors (82599 "Advanced Transmit Data
-/// Descriptor" and "Advanced Transmit Context Descriptor"; the 82576 uses the same layout).
+/// Fields of the advanced TX data and context descriptors (82599 datasheet §7.2.3.2.4 data
+/// descriptor and its write-back, §7.2.3.2.3 context descriptor; 82576 datasheet §7.2.2: the
+/// same layout).
 @usableFromInline
 enum TxDescriptor {
     /// DEXT | DTYP data | IFCS | EOP: one packet in one buffer, CRC inserted.
@@ -27,12 +28,22 @@ enum TxDescriptor {
     /// Write-back DD bit (status, bytes 12–15).
     @inlinable static var done: UInt32 { 0x1 }
     /// The context every ixgbe VF packet without offloads refers to: MACLEN 14, no L4 type.
-    @inlinable static var defaultContext: UInt64 { UInt64(14 << 9) << 32 | UInt64(contextType | contextL4None) }
+    @inlinable static var defaultContext: UInt64 {
+        UInt64(UInt32(EthernetHeader.length) << macLengthShift) << 32 | UInt64(contextType | contextL4None)
+    }
+    /// IPv6 fixed header: its length, and the offset of its next-header field.
+    @inlinable static var ipv6HeaderLength: Int { 40 }
+    @inlinable static var ipv6NextHeaderOffset: Int { 6 }
+    /// IP protocol numbers of the L4 checksum offload, and the offset of each one's checksum field.
+    @inlinable static var protocolTCP: UInt8 { 6 }
+    @inlinable static var protocolUDP: UInt8 { 17 }
+    @inlinable static var tcpChecksumOffset: Int { 16 }
+    @inlinable static var udpChecksumOffset: Int { 6 }
     /// No context written yet.
     @inlinable static var noContext: UInt64 { .max }
     /// Packet flags that need a context descriptor (VLAN insertion, checksum offloads).
     @inlinable static var offloadFlags: UInt16 {
-        MetadataFlagBits.insertVLAN | MetadataFlagBits.offloadIPChecksum | MetadataFlagBits.offloadL4Checksum
+        PacketFlags.insertVLAN.rawValue | PacketFlags.offloadIPChecksum.rawValue | PacketFlags.offloadL4Checksum.rawValue
     }
 }
 
@@ -49,6 +60,10 @@ public struct TxQueueCounters: Sendable, Equatable {
     public var ringFull: UInt64 = 0
     /// Context descriptors written.
     public var contexts: UInt64 = 0
+    /// Packets taken back from the ring before the device reported them sent: the ring was
+    /// reset under them (a PF reset, a lost clear-to-send, a removed device, a stop while the
+    /// device stalled). They went back to their pools; some may have reached the wire.
+    public var discarded: UInt64 = 0
 
     /// All zero.
     public init() {}
@@ -169,10 +184,11 @@ public struct TxQueue {
                     free &-= 1
                 }
                 guard free >= 1 else { break }
-                let descriptor = ring + (t &<< 4)
-                descriptor.storeBytes(of: iovaBase &+ UInt64(index) &* stride &+ headroom, as: UInt64.self)
-                descriptor.storeBytes(of: command, toByteOffset: 8, as: UInt32.self)
-                descriptor.storeBytes(of: options, toByteOffset: 12, as: UInt32.self)
+                let descriptor = ring + (t &<< Layout.sizeShift)
+                descriptor.storeBytes(of: iovaBase &+ UInt64(index) &* stride &+ headroom,
+                                      toByteOffset: Layout.txAddressOffset, as: UInt64.self)
+                descriptor.storeBytes(of: command, toByteOffset: Layout.txCommandOffset, as: UInt32.self)
+                descriptor.storeBytes(of: options, toByteOffset: Layout.txOptionsOffset, as: UInt32.self)
                 slotPools[t] = pool
                 slotBuffers[t] = index
                 last = t
@@ -189,7 +205,7 @@ public struct TxQueue {
         batch.removeFirstOwned(taken)
         guard t != first else { return 0 }
         // RS on the burst's last data descriptor (the ring only moved if one was written).
-        let lastCommand = ring + (last &<< 4) + 8
+        let lastCommand = ring + (last &<< Layout.sizeShift) + Layout.txCommandOffset
         lastCommand.storeBytes(of: lastCommand.load(as: UInt32.self) | TxDescriptor.reportStatus, as: UInt32.self)
         burstEnds[first] = UInt16(truncatingIfNeeded: last)
         tail = t
@@ -206,7 +222,7 @@ public struct TxQueue {
         var freed = 0
         while clean != tail {
             let end = Int(burstEnds[clean])
-            let status = vfpmd_load_acquire32(ring + (end &<< 4) + 12)
+            let status = vfpmd_load_acquire32(ring + (end &<< Layout.sizeShift) + Layout.txStatusOffset)
             if status & TxDescriptor.done == 0 { break }
             var j = clean
             while true {
@@ -228,11 +244,12 @@ public struct TxQueue {
     /// Writes a context descriptor (index 0) at slot `t`.
     @usableFromInline
     mutating func writeContext(_ key: UInt64, at t: Int) {
-        let descriptor = ring + t * 16
-        descriptor.storeBytes(of: UInt32(truncatingIfNeeded: key >> 32), as: UInt32.self)
-        descriptor.storeBytes(of: 0 as UInt32, toByteOffset: 4, as: UInt32.self)
-        descriptor.storeBytes(of: UInt32(truncatingIfNeeded: key), toByteOffset: 8, as: UInt32.self)
-        descriptor.storeBytes(of: 0 as UInt32, toByteOffset: 12, as: UInt32.self)
+        let descriptor = ring + t * Layout.size
+        descriptor.storeBytes(of: UInt32(truncatingIfNeeded: key >> 32), toByteOffset: Layout.contextLengthsOffset,
+                              as: UInt32.self)
+        descriptor.storeBytes(of: 0 as UInt32, toByteOffset: Layout.contextSeedOffset, as: UInt32.self)
+        descriptor.storeBytes(of: UInt32(truncatingIfNeeded: key), toByteOffset: Layout.contextTypeOffset, as: UInt32.self)
+        descriptor.storeBytes(of: 0 as UInt32, toByteOffset: Layout.contextIndexOffset, as: UInt32.self)
         slotBuffers[t] = Self.noBuffer
         context = key
         tally.contexts &+= 1
@@ -244,12 +261,12 @@ public struct TxQueue {
     static func offloadContext(for packet: PacketView) -> (context: UInt64, command: UInt32, options: UInt32) {
         let record = packet.metadata.pointee
         let flags = record.flags
-        var macIP: UInt32 = 14 << TxDescriptor.macLengthShift
+        var macIP = UInt32(EthernetHeader.length) << TxDescriptor.macLengthShift
         var type = TxDescriptor.contextType | TxDescriptor.contextL4None
         var command: UInt32 = 0
         var options: UInt32 = 0
         if flags.contains(.insertVLAN) {
-            macIP |= UInt32(record.vlanTCI) << 16
+            macIP |= UInt32(record.vlanTCI) << Layout.contextVLANShift
             command |= TxDescriptor.insertVLAN
         }
         if flags.contains(.offloadIPChecksum) || flags.contains(.offloadL4Checksum),
@@ -264,15 +281,16 @@ public struct TxQueue {
                 l4Protocol = ip.protocolNumber
                 type |= TxDescriptor.contextIPv4
                 if flags.contains(.offloadIPChecksum) { options |= TxDescriptor.insertIPChecksum }
-            } else if etherType == EtherType.ipv6, packet.length >= l3 + 40 {
-                ipLength = 40
-                l4Protocol = data.load(fromByteOffset: l3 + 6, as: UInt8.self)
+            } else if etherType == EtherType.ipv6, packet.length >= l3 + TxDescriptor.ipv6HeaderLength {
+                ipLength = TxDescriptor.ipv6HeaderLength
+                l4Protocol = data.load(fromByteOffset: l3 + TxDescriptor.ipv6NextHeaderOffset, as: UInt8.self)
             }
             if ipLength > 0 {
-                macIP = macIP & 0xFFFF_0000 | UInt32(l3) << TxDescriptor.macLengthShift | UInt32(ipLength)
-                if flags.contains(.offloadL4Checksum) && (l4Protocol == 6 || l4Protocol == 17) {
+                macIP = macIP & Layout.contextVLANMask | UInt32(l3) << TxDescriptor.macLengthShift | UInt32(ipLength)
+                let tcp = l4Protocol == TxDescriptor.protocolTCP
+                if flags.contains(.offloadL4Checksum) && (tcp || l4Protocol == TxDescriptor.protocolUDP) {
                     type &= ~TxDescriptor.contextL4None
-                    if l4Protocol == 6 { type |= TxDescriptor.contextTCP }
+                    if tcp { type |= TxDescriptor.contextTCP }
                     options |= TxDescriptor.insertL4Checksum
                     Self.seedPseudoHeaderSum(data, length: packet.length, l3: l3, ipLength: ipLength,
                                              ipv4: etherType == EtherType.ipv4, l4Protocol: l4Protocol)
@@ -289,13 +307,15 @@ public struct TxQueue {
     static func seedPseudoHeaderSum(_ data: UnsafeMutableRawPointer, length: Int, l3: Int, ipLength: Int,
                                     ipv4: Bool, l4Protocol: UInt8) {
         let l4 = l3 + ipLength
-        let field = l4 + (l4Protocol == 6 ? 16 : 6)
+        let field = l4 + (l4Protocol == TxDescriptor.protocolTCP ? TxDescriptor.tcpChecksumOffset : TxDescriptor.udpChecksumOffset)
         guard field + 2 <= length else { return }
         func word(_ offset: Int) -> UInt32 {
             UInt32(data.load(fromByteOffset: offset, as: UInt8.self)) << 8
                 | UInt32(data.load(fromByteOffset: offset + 1, as: UInt8.self))
         }
         var sum = UInt32(l4Protocol)
+        // IPv4 (RFC 791): addresses at bytes 12–19, total length at 2. IPv6 (RFC 8200): addresses
+        // at 8–39, payload length at 4.
         let addresses = ipv4 ? (l3 + 12, 8) : (l3 + 8, 32)
         var i = addresses.0
         while i < addresses.0 + addresses.1 { sum += word(i); i += 2 }
@@ -307,17 +327,20 @@ public struct TxQueue {
 
     // MARK: - Control path
 
-    /// Returns every buffer still in the ring to its pool, sent or not (queue disabled first),
-    /// and starts the ring over.
+    /// Returns every buffer still in the ring to its pool (queue disabled first) and starts the
+    /// ring over: the bursts the device reported done are reclaimed as usual, and every packet
+    /// left is counted as discarded.
     mutating func releaseBuffers() {
+        _ = reclaim()
         for i in 0..<size where slotBuffers[i] != Self.noBuffer {
             slotPools[i].give(slotBuffers[i])
             slotBuffers[i] = Self.noBuffer
+            tally.discarded &+= 1
         }
         tail = 0
         clean = 0
         free = size - 1
         context = TxDescriptor.noContext
-        (ring).initializeMemory(as: UInt8.self, repeating: 0, count: size * 16)
+        ring.initializeMemory(as: UInt8.self, repeating: 0, count: size * Layout.size)
     }
 }

@@ -152,16 +152,3 @@ struct InitTests {
         #expect(VFFamilyTable.lookup(vendorID: 0x15B3, deviceID: 0x10ED) == nil)
     }
 }
-
-/// The driver's copies of PMDCore's flag values stay equal to them.
-@Test func metadataFlagBitsMatchPacketFlags() {
-    #expect(MetadataFlagBits.rssHash == PacketFlags.rssHash.rawValue)
-    #expect(MetadataFlagBits.vlanStripped == PacketFlags.vlanStripped.rawValue)
-    #expect(MetadataFlagBits.ipChecksumGood == PacketFlags.ipChecksumGood.rawValue)
-    #expect(MetadataFlagBits.ipChecksumBad == PacketFlags.ipChecksumBad.rawValue)
-    #expect(MetadataFlagBits.l4ChecksumGood == PacketFlags.l4ChecksumGood.rawValue)
-    #expect(MetadataFlagBits.l4ChecksumBad == PacketFlags.l4ChecksumBad.rawValue)
-    #expect(MetadataFlagBits.insertVLAN == PacketFlags.insertVLAN.rawValue)
-    #expect(MetadataFlagBits.offloadIPChecksum == PacketFlags.offloadIPChecksum.rawValue)
-    #expect(MetadataFlagBits.offloadL4Checksum == PacketFlags.offloadL4Checksum.rawValue)
-}
