@@ -106,6 +106,9 @@ public struct PortStats: Equatable, Sendable {
     public var rxErrors: UInt64 = 0
     /// Packets that could not be sent for errors.
     public var txErrors: UInt64 = 0
+    /// Packets taken back from a transmit ring before the device reported them sent (a PF
+    /// reset or a removed device reset the ring under them); back in their pools, not sent.
+    public var txDiscarded: UInt64 = 0
     /// Times a receive slot could not be refilled because the pool was empty.
     public var rxNoBuffer: UInt64 = 0
     /// Times the port re-initialised itself (PF reset, lost clear-to-send).
@@ -126,6 +129,7 @@ public struct PortStats: Equatable, Sendable {
         d.rxMissed = rxMissed &- older.rxMissed
         d.rxErrors = rxErrors &- older.rxErrors
         d.txErrors = txErrors &- older.txErrors
+        d.txDiscarded = txDiscarded &- older.txDiscarded
         d.rxNoBuffer = rxNoBuffer &- older.rxNoBuffer
         d.resets = resets &- older.resets
         d.dmaFaults = dmaFaults &- older.dmaFaults

@@ -81,16 +81,18 @@ extension VFPort {
             stats.txPackets = c.txPackets.total
             stats.txBytes = c.txOctets.total
         }
-        var rxErrors: UInt64 = 0, rxNoBuffer: UInt64 = 0, txErrors: UInt64 = 0
+        var rxErrors: UInt64 = 0, rxNoBuffer: UInt64 = 0, txErrors: UInt64 = 0, txDiscarded: UInt64 = 0
         for q in 0..<allocatedQueues {
             let rx = rxQueues[q].counters
             rxErrors &+= rx.frameErrors &+ rx.oversize &+ rx.multiDescriptorDrops &+ rx.unpostedWrites
             rxNoBuffer &+= rx.noBuffer
             txErrors &+= txQueues[q].counters.errors
+            txDiscarded &+= txQueues[q].counters.discarded
         }
         stats.rxErrors = rxErrors
         stats.rxNoBuffer = rxNoBuffer
         stats.txErrors = txErrors
+        stats.txDiscarded = txDiscarded
         stats.dmaFaults = UInt64(function.dmaFaults)
     }
 

@@ -73,6 +73,12 @@ struct AppFaultTests {
         #expect(summary.portStats[0].resets >= 2 && summary.portStats[1].resets >= 2,
                 "resets \(summary.portStats.map(\.resets))")
         #expect(summary.ports[0].received == summary.ports[1].sent + summary.ports[1].dropped)
+        // The summary names what a reset took out of a TX ring, when it did.
+        let text = summary.text(names: ports.map(\.spec))
+        for (i, stats) in summary.portStats.enumerated() {
+            let line = text.split(separator: "\n").first { $0.contains("port \(i) ") }.map(String.init) ?? ""
+            #expect(line.contains("discarded from the TX ring at reset \(stats.txDiscarded)") == (stats.txDiscarded > 0), "\(line)")
+        }
         #expect(ports.allSatisfy { $0.port.link.isUp })
         #expect(OpenedPort.closeAll(ports).isEmpty)
         #expect(lab.container.mappedRegionCount == 0)
@@ -107,6 +113,14 @@ struct AppFaultTests {
         // Frames sat in the stalled ring: the stop waited its bound (1 s), then gave up.
         #expect(wall > 0.5 && wall < 3, "stop took \(wall) s")
         #expect(cpu < 0.25 * max(wall, 0.1), "stop used \(cpu) s of CPU in \(wall) s")
+        // What the ring still held is counted: every frame sent reached the wire or was
+        // discarded (a burst the device had begun counts whole: its completion was never reported).
+        ports[1].port.updateStats()
+        let discarded = ports[1].port.stats.txDiscarded
+        #expect(discarded > 0)
+        #expect(vf.counters.txFrames <= summary.ports[1].sent)
+        #expect(vf.counters.txFrames + discarded >= summary.ports[1].sent,
+                "wire \(vf.counters.txFrames) + discarded \(discarded) < sent \(summary.ports[1].sent)")
         vf.inject(.txStall(false))
         #expect(OpenedPort.closeAll(ports).isEmpty)
         #expect(lab.container.mappedRegionCount == 0)

@@ -42,6 +42,43 @@ struct FaultMatrixTests {
         closeAndExpectWholePools(port, extra: [pool])
     }
 
+    /// Frames a stalled device still holds in the TX ring when the PF resets are taken back,
+    /// counted as discarded, and returned to their pool; frames the device had sent are not.
+    @Test(arguments: allFamilies)
+    func framesInTheTransmitRingAtAPFResetAreCountedAsDiscarded(family: SimulatedFamily) throws {
+        let setup = SimulatedSetup(family)
+        let port = try setup.open()
+        let pool = try transmitPool(for: port)
+        let early = (0..<10).map { udpFrame(to: peerMAC, from: assignedMAC, length: 80, sequence: $0) }
+        #expect(setup.transmit(port, early, from: pool) == 10)
+        #expect(setup.sentFrames().count == 10)
+        _ = port.reclaimTransmitted(queue: 0)
+        #expect(pool.inUse == 0)
+        setup.vf.inject(.txStall(true))
+        setup.advance(10)
+        let stuck = (10..<30).map { udpFrame(to: peerMAC, from: assignedMAC, length: 80, sequence: $0) }
+        #expect(setup.transmit(port, stuck, from: pool) == 20)
+        #expect(pool.inUse == 20)
+        setup.vf.inject(.pfReset(microseconds: 2000))
+        setup.advance(3000)
+        setup.vf.inject(.txStall(false))
+        port.updateStats()
+        port.updateStats()
+        #expect(port.stats.resets >= 1)
+        #expect(port.stats.txDiscarded == 20)
+        #expect(port.txCounters(queue: 0).discarded == 20)
+        #expect(pool.inUse == 0)
+        #expect(setup.sentFrames().isEmpty)
+        // After the reset the ring sends again, and nothing more is counted as discarded.
+        let after = (30..<40).map { udpFrame(to: peerMAC, from: assignedMAC, length: 80, sequence: $0) }
+        #expect(setup.transmit(port, after, from: pool) == 10)
+        #expect(setup.sentFrames().count == 10)
+        port.updateStats()
+        #expect(port.stats.txDiscarded == 20)
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port, extra: [pool])
+    }
+
     @Test(arguments: allFamilies)
     func clearToSendLostIsRecovered(family: SimulatedFamily) throws {
         let setup = SimulatedSetup(family)

@@ -15,6 +15,8 @@ public struct PortReportLine: Codable, Sendable, Equatable {
     public var errors: UInt64
     public var noBuffer: UInt64
     public var resets: UInt64
+    /// Packets a transmit ring held when a PF reset (or a removed device) took it back.
+    public var txDiscarded: UInt64
     public var link: String
 }
 
@@ -39,7 +41,7 @@ public struct ForwardReport: Codable, Sendable {
                 rxPackets: s.rxPackets, txPackets: s.txPackets,
                 dropped: interval.totals[i].dropped, missed: s.rxMissed,
                 errors: s.rxErrors &+ s.txErrors, noBuffer: s.rxNoBuffer, resets: s.resets,
-                link: interval.links[i].description)
+                txDiscarded: s.txDiscarded, link: interval.links[i].description)
         }
     }
 
@@ -77,7 +79,8 @@ extension ForwardSummary {
         for (i, name) in names.enumerated() {
             let t = s.ports[i], st = s.portStats[i]
             text += "  port \(i) \(name): received \(t.received), sent \(t.sent), dropped \(t.dropped), "
-                + "missed \(st.rxMissed), errors \(st.rxErrors + st.txErrors), no-buffer \(st.rxNoBuffer), resets \(st.resets)\n"
+                + "missed \(st.rxMissed), errors \(st.rxErrors + st.txErrors), no-buffer \(st.rxNoBuffer), resets \(st.resets)"
+                + (st.txDiscarded > 0 ? ", discarded from the TX ring at reset \(st.txDiscarded)" : "") + "\n"
         }
         return text
     }
