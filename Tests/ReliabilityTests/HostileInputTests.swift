@@ -40,6 +40,19 @@ struct HostileInputTests {
         return Run(status: process.terminationStatus, stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// A capture compared with itself, when it has frames under 60 bytes: the difference is
+    /// the padding a wire adds, and the sentence says so and how to compare unpadded.
+    @Test func comparingACaptureOfShortFramesWithItselfExplainsThePadding() throws {
+        let padded = try Self.vfpmd(["compare", "pcaps/protocols.pcap", "pcaps/protocols.pcap"])
+        #expect(padded.status == 1)
+        let first = padded.stderr.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasPrefix("error: frame 1 differs"), "\(padded.stderr)")
+        #expect(first.contains("the reference frame has 42 bytes, padded with zeros to 60"), "\(first)")
+        #expect(first.contains("--minimum-frame 0"), "\(first)")
+        let unpadded = try Self.vfpmd(["compare", "pcaps/protocols.pcap", "pcaps/protocols.pcap", "--minimum-frame", "0"])
+        #expect(unpadded.status == 0 && unpadded.stderr.isEmpty, "\(unpadded.stderr)")
+    }
+
     static let badCaptures = (try? FileManager.default.contentsOfDirectory(
         atPath: root.appendingPathComponent("pcaps/bad").path))?.sorted() ?? []
 

@@ -29,9 +29,9 @@ public struct CaptureComparison: Sendable {
 
     /// Reads both captures and compares them.
     public func run() throws(PcapError) -> Verdict {
-        let reference = try PcapReader(path: expected).readAll().map { frame -> [UInt8] in
-            frame.bytes.count < minimumFrame
-                ? frame.bytes + [UInt8](repeating: 0, count: minimumFrame - frame.bytes.count) : frame.bytes
+        let originals = try PcapReader(path: expected).readAll().map(\.bytes)
+        let reference = originals.map { bytes in
+            bytes.count < minimumFrame ? bytes + [UInt8](repeating: 0, count: minimumFrame - bytes.count) : bytes
         }
         let reader = try PcapReader(path: actual)
         defer { reader.close() }
@@ -44,7 +44,12 @@ public struct CaptureComparison: Sendable {
             let want = reference[index % reference.count]
             if frame.bytes != want {
                 let at = zip(frame.bytes, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(frame.bytes.count, want.count)
-                return .differs(index: index, detail: "frame \(index + 1) differs from frame \(index % reference.count + 1) of \(expected) at byte \(at) (lengths \(frame.bytes.count) and \(want.count))")
+                let original = originals[index % reference.count].count
+                let padding = original < want.count
+                    ? "; the reference frame has \(original) bytes, padded with zeros to \(want.count) as a wire delivers it"
+                        + " (--minimum-frame 0 compares it unpadded)"
+                    : ""
+                return .differs(index: index, detail: "frame \(index + 1) differs from frame \(index % reference.count + 1) of \(expected) at byte \(at) (lengths \(frame.bytes.count) and \(want.count))" + padding)
             }
             index += 1
         }
