@@ -41,16 +41,11 @@ public struct RegisterWindow: @unchecked Sendable {
     }
 }
 
-/// CPU memory barriers, named for what a driver needs them for.
+/// CPU memory barriers, named for what a driver needs them for. (A descriptor's done bit is
+/// read with acquire semantics instead of a read barrier: no later load passes it.)
 public enum Barrier {
     /// Every earlier store (descriptors) is visible to the device before a later one (a tail write).
     @inlinable public static func beforeTailWrite() { vfpmd_write_fence() }
-    /// No field of a descriptor is read before its done bit was seen.
-    @inlinable public static func afterDescriptorDone() { vfpmd_read_fence() }
-    /// Full fence.
-    @inlinable public static func full() { vfpmd_full_fence() }
-    /// Compiler-only barrier.
-    @inlinable public static func compiler() { vfpmd_compiler_barrier() }
 }
 
 /// The CPU's time stamp counter.

@@ -56,6 +56,12 @@ public final class Mempool: @unchecked Sendable {
     public var capacity: Int { ref.capacity }
     /// Bytes of frame data per buffer.
     public var dataRoom: Int { Int(ref.storage.pointee.dataRoom) }
+    /// How the receive status of this pool's packets decodes: a driver sets it on the pools its
+    /// receive queues fill.
+    public var receiveFormat: ReceiveStatusFormat {
+        get { ref.storage.pointee.receiveFormat }
+        set { ref.storage.pointee.receiveFormat = newValue }
+    }
     /// Returns of a buffer that was already in the pool, caught by the debug check (ignored, not pushed twice).
     public var doubleFrees: Int { Int(ref.storage.pointee.doubleFrees) }
 }
@@ -85,6 +91,9 @@ public struct MempoolStorage {
     public let metadata: UnsafeMutablePointer<PacketMetadata>
     /// Debug builds: 1 where the buffer is in the pool.
     public let inPool: UnsafeMutablePointer<UInt8>
+    /// How the receive status in the buffers' metadata decodes (set by the driver whose
+    /// receive queue fills the pool; all zero otherwise).
+    public var receiveFormat: ReceiveStatusFormat
 
     static func allocate(
         base: UnsafeMutableRawPointer, capacity: Int, stride: Int, headroom: Int, dataRoom: Int
@@ -100,7 +109,7 @@ public struct MempoolStorage {
         s.initialize(to: MempoolStorage(
             base: base, iovaBase: 0, stride: UInt32(stride), headroom: UInt32(headroom),
             dataRoom: UInt32(dataRoom), capacity: UInt32(capacity), freeCount: UInt32(capacity),
-            doubleFrees: 0, freeStack: stack, metadata: meta, inPool: inPool))
+            doubleFrees: 0, freeStack: stack, metadata: meta, inPool: inPool, receiveFormat: ReceiveStatusFormat()))
         return s
     }
 
@@ -176,6 +185,33 @@ public struct PoolRef: Equatable, @unchecked Sendable {
         let n = storage.pointee.freeCount
         storage.pointee.freeStack[Int(n)] = index
         storage.pointee.freeCount = n &+ 1
+    }
+
+    /// Returns `count` buffer indices read from `indices` to the pool, skipping any equal to
+    /// `skipping` (a ring's marker for a slot without a buffer). Returns how many it returned.
+    @inlinable
+    public func give(from indices: UnsafePointer<UInt32>, count: Int, skipping: UInt32) -> Int {
+        #if DEBUG
+        var given = 0
+        for i in 0..<count where indices[i] != skipping {
+            give(indices[i])
+            given &+= 1
+        }
+        return given
+        #else
+        var n = Int(storage.pointee.freeCount)
+        let stack = storage.pointee.freeStack
+        var i = 0
+        while i < count {
+            let index = indices[i]
+            stack[n] = index
+            n &+= index != skipping ? 1 : 0
+            i &+= 1
+        }
+        let given = n &- Int(storage.pointee.freeCount)
+        storage.pointee.freeCount = UInt32(n)
+        return given
+        #endif
     }
 
     /// First byte of frame data of buffer `index`.

@@ -41,6 +41,8 @@ public struct Packet: ~Copyable {
     @inlinable public var iova: UInt64 { view.iova }
     /// The packet's metadata record.
     @inlinable public var metadata: UnsafeMutablePointer<PacketMetadata> { view.metadata }
+    /// The packet's flags, software and device (see `PacketView.flags`).
+    @inlinable public var flags: PacketFlags { view.flags }
     /// Frame length in bytes.
     @inlinable public var length: Int {
         get { view.length }
@@ -74,6 +76,12 @@ public struct PacketView {
     @inlinable public var iova: UInt64 { pool.iova(index) }
     /// The packet's metadata record.
     @inlinable public var metadata: UnsafeMutablePointer<PacketMetadata> { pool.metadata(index) }
+    /// The packet's flags: those set in software (`PacketMetadata.flags`) and, for a packet a
+    /// device received, those its receive status says (decoded with the pool's format).
+    @inlinable public var flags: PacketFlags {
+        let record = metadata.pointee
+        return record.flags.union(pool.storage.pointee.receiveFormat.flags(status: record.receiveStatus, info: record.packetInfo))
+    }
     /// Frame length in bytes.
     @inlinable public var length: Int {
         get { Int(metadata.pointee.length) }

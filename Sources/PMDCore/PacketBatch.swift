@@ -114,6 +114,23 @@ public struct PacketBatch: ~Copyable {
         end &+= 1
     }
 
+    /// Lets `body` write raw buffer indices that the caller owns and gives up straight into the
+    /// free space at the back (ports filling a batch from a ring). `body` gets where to write and
+    /// how many fit (`freeCapacity`, after `compact()`), and returns how many it wrote; that is
+    /// checked once, not per index. Returns it.
+    @inlinable
+    public mutating func appendOwnedIndices(_ body: (UnsafeMutablePointer<UInt32>, Int) -> Int) -> Int {
+        compact()
+        let room = burst &- end
+        let end = self.end
+        let written = withUnsafeMutablePointer(to: &slots) { all in
+            body(UnsafeMutableRawPointer(all).assumingMemoryBound(to: UInt32.self) + end, room)
+        }
+        precondition(written >= 0 && written <= room, "batch overflow")
+        self.end = end &+ written
+        return written
+    }
+
     /// Removes and returns the front packet.
     @inlinable
     public mutating func popFirst() -> Packet? {

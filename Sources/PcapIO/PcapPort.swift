@@ -111,7 +111,7 @@ public final class PcapPort: Port, @unchecked Sendable {
         guard started, queue == 0, !rxExhausted.load(ordering: .relaxed), let reader, let pool else { return 0 }
         let n: Int
         do throws(PcapError) {
-            n = try reader.read(into: &batch, from: pool.ref, port: portNumber)
+            n = try reader.read(into: &batch, from: pool.ref)
         } catch {
             record(error)
             counters.rxErrors &+= 1

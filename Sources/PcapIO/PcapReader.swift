@@ -130,7 +130,7 @@ public final class PcapReader {
     /// Returns how many it read (0 at the end of the file or when the pool is empty); throws
     /// at a malformed record or a frame larger than the pool's buffers. Frames read before an
     /// error are returned first; the error comes with the next call.
-    public func read(into batch: inout PacketBatch, from pool: PoolRef, port: UInt16 = 0) throws(PcapError) -> Int {
+    public func read(into batch: inout PacketBatch, from pool: PoolRef) throws(PcapError) -> Int {
         if let error = pendingError {
             pendingError = nil
             throw error
@@ -165,7 +165,6 @@ public final class PcapReader {
             let meta = pool.metadata(index)
             meta.pointee = PacketMetadata()
             meta.pointee.length = UInt32(truncatingIfNeeded: caplen)
-            meta.pointee.port = port
             meta.pointee.timestamp = Self.nanoseconds(header.pointee.ts)
             meta.pointee.flags = .wallClockTimestamp
             batch.appendOwnedIndex(index)

@@ -83,6 +83,16 @@ public struct RxDescriptorBits: Sendable {
     public var udpZeroChecksumErratum: Bool
     /// I350: the stripped tag of a loopback (VM-to-VM) frame is big endian.
     public var loopbackVLANByteSwapped: Bool
+
+    /// How the status a receive queue copies into a packet's metadata decodes into flags
+    /// (Linux's receive checksum rules: an L4 error of a UDP frame is not reported under the
+    /// 82599 zero-checksum erratum; igb's "ignore checksum" bit hides both indications).
+    public var receiveFormat: ReceiveStatusFormat {
+        ReceiveStatusFormat(
+            vlanStripped: RxStatus.vlanPacket, ipChecked: RxStatus.ipChecksum, l4Checked: RxStatus.l4Checksum,
+            ipError: ipChecksumError, l4Error: l4ChecksumError, checksumIgnored: ignoreChecksum,
+            rssType: RxStatus.rssTypeMask, l4ErrorUnreliable: udpZeroChecksumErratum ? RxStatus.packetTypeUDP : 0)
+    }
 }
 
 /// Where RSS is configured for the VF.
@@ -356,7 +366,9 @@ extension VFFamilyTable {
         @inlinable static var rxStatusOffset: Int { 8 }
         @inlinable static var rxLengthAndVLANOffset: Int { 12 }
         @inlinable static var rxLengthMask: UInt32 { 0xFFFF }
-        @inlinable static var rxVLANShift: UInt32 { 16 }
+        /// In the 64-bit word at `rxStatusOffset` (status and errors, then length and tag), the
+        /// length's first bit.
+        @inlinable static var rxLengthShift: UInt64 { 32 }
         /// TX data read format: buffer address (bytes 0–7), cmd_type_len (8–11),
         /// olinfo_status (12–15); the write-back puts DD in bytes 12–15.
         @inlinable static var txAddressOffset: Int { 0 }

@@ -183,7 +183,7 @@ extension VFPort {
             let ends = UnsafeMutablePointer<UInt16>.allocate(capacity: n)
             sideArrays += [UnsafeMutableRawPointer(pools), UnsafeMutableRawPointer(buffers), UnsafeMutableRawPointer(ends)]
             (txQueues + q).initialize(to: TxQueue(
-                ring: txRing.address, slotPools: pools, slotBuffers: buffers, burstEnds: ends, size: n,
+                ring: txRing.address, burstPools: pools, slotBuffers: buffers, burstEnds: ends, size: n,
                 tailRegister: window.base + table.txQueue.offset(table.txQueue.tail, queue: q),
                 checkContext: table.txCheckContext, freeThreshold: config.txFreeThreshold,
                 maxBytes: table.maxTxBytesPerDescriptor))

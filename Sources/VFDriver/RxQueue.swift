@@ -48,6 +48,10 @@ public struct RxQueueCounters: Sendable, Equatable {
 /// One receive queue: a ring of advanced descriptors in DMA memory, the buffer index of each
 /// slot, and the queue's pool. Owned by one thread; the port keeps it in stable memory.
 ///
+/// One pass over the ring per burst: each descriptor's done bit is read with acquire
+/// semantics, its 16-byte write-back copied as it is into the packet's metadata record (what
+/// the status bits mean is decoded only when asked: `PacketView.flags`), and the slot refilled.
+///
 /// A frame normally fits one buffer. A frame that spans descriptors (EOP clear) is dropped and
 /// counted, unless scattered receive is on: then its segments are copied, in order, into the
 /// first segment's buffer (whose pool buffer is sized for the largest frame while the device
@@ -65,7 +69,11 @@ public struct RxQueue {
     /// Bytes the device may write into one buffer (SRRCTL.BSIZEPKT).
     @usableFromInline let bufferSize: UInt32
     @usableFromInline let bits: RxDescriptorBits
-    @usableFromInline let queueID: UInt16
+    /// The status bits a frame of the usual kind has, and the bits that are tested for it: done,
+    /// end of packet, no frame error (and, where the tag needs fixing, not a loopback frame).
+    @usableFromInline let usualStatusMask: UInt64
+    /// The first word of the metadata records of this queue's packets (its queue number).
+    @usableFromInline let queueWord: UInt64
     @usableFromInline let scattered: Bool
     @usableFromInline var next: Int
     /// Scattered receive: the buffer collecting a frame, its length, and whether the rest of
@@ -87,7 +95,9 @@ public struct RxQueue {
         self.tailRegister = tailRegister
         self.bufferSize = UInt32(bufferSize)
         self.bits = bits
-        self.queueID = UInt16(queueID)
+        usualStatusMask = UInt64(RxStatus.descriptorDone | RxStatus.endOfPacket | bits.frameErrors
+            | (bits.loopbackVLANByteSwapped ? RxStatus.loopback : 0))
+        queueWord = PacketMetadata.queueWord(UInt16(queueID))
         self.scattered = scattered
         next = 0
         pendingBuffer = Self.noBuffer
@@ -95,82 +105,86 @@ public struct RxQueue {
         discarding = false
         tally = RxQueueCounters()
         slots.initialize(repeating: Self.noBuffer, count: size)
+        pool.storage.pointee.receiveFormat = bits.receiveFormat
     }
 
     /// Receives up to `batch.freeCapacity` frames into the back of `batch`; returns how many.
     /// A batch holding packets of another pool receives nothing.
     @inlinable
     public mutating func receive(into batch: inout PacketBatch) -> Int {
-        guard batch.adopt(pool: pool) else { return 0 }
-        batch.compact()
-        // The device owns at most size - 1 slots (the tail slot is never posted): a DD beyond
-        // them is not the device's to write and is never read as a frame.
-        let room = min(batch.freeCapacity, size &- 1)
-        // Count the descriptors the device is done with, then one read barrier before any
-        // other field of them is read (RX descriptor DD, "read barrier after DD").
-        var ready = 0
-        var i = next
-        while ready < room {
-            let status = vfpmd_load_acquire32(ring + (i &<< Layout.sizeShift) + Layout.rxStatusOffset)
-            if status & RxStatus.descriptorDone == 0 { break }
-            ready &+= 1
-            i = i &+ 1 == size ? 0 : i &+ 1
+        // An idle poll costs one load: the next slot is not done.
+        let first = vfpmd_load_acquire32(ring + (next &<< Layout.sizeShift) + Layout.rxStatusOffset)
+        guard first & RxStatus.descriptorDone != 0, batch.adopt(pool: pool) else { return 0 }
+        var delivered = 0
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: PacketBatch.capacity) { freshBuffers in
+            let fresh = freshBuffers.baseAddress!
+            delivered = batch.appendOwnedIndices { out, room in
+                receiveBurst(into: out, room: room, fresh: fresh)
+            }
         }
-        guard ready > 0 else { return 0 }
-        Barrier.afterDescriptorDone()
+        return delivered
+    }
 
+    /// The burst: takes up to `room` fresh buffers (the device owns at most `size - 1` slots),
+    /// then walks the ring while descriptors are done, writing the delivered buffer indices to
+    /// `out`; gives back the fresh buffers it did not use and writes the tail once.
+    @inlinable
+    mutating func receiveBurst(into out: UnsafeMutablePointer<UInt32>, room: Int,
+                               fresh: UnsafeMutablePointer<UInt32>) -> Int {
+        let wanted = room < size &- 1 ? room : size &- 1
+        let available = pool.take(into: fresh, count: wanted)
+        if available < wanted { tally.noBuffer &+= 1 }
         let storage = pool.storage
         let iovaBase = storage.pointee.iovaBase
         let stride = UInt64(storage.pointee.stride)
         let headroom = UInt64(storage.pointee.headroom)
         let metadata = storage.pointee.metadata
+        // The queue's fields in locals: stores into the ring could alias `self`.
+        let ring = self.ring, slots = self.slots, size = self.size
+        let usualMask = usualStatusMask, queueWord = self.queueWord, bufferSize = UInt64(self.bufferSize)
+        let usual = UInt64(RxStatus.descriptorDone | RxStatus.endOfPacket)
         let timestamp = TSC.now()
+        var collecting = pendingBuffer != Self.noBuffer || discarding
         var delivered = 0
         var bytes = 0
         var processed = 0
-        i = next
-        // Refill buffers for the whole burst in one take from the pool; a short pool cuts
-        // the burst (the rest stays done in the ring for the next call).
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: PacketBatch.capacity) { freshBuffers in
-            let fresh = freshBuffers.baseAddress!
-            let available = pool.take(into: fresh, count: ready)
-            if available < ready { tally.noBuffer &+= 1 }
-            while processed < available {
-                let descriptor = ring + (i &<< Layout.sizeShift)
-                let info = descriptor.load(fromByteOffset: Layout.rxInfoOffset, as: UInt32.self)
-                let rss = descriptor.load(fromByteOffset: Layout.rxRSSOffset, as: UInt32.self)
-                let status = descriptor.load(fromByteOffset: Layout.rxStatusOffset, as: UInt32.self)
-                let lengthAndVLAN = descriptor.load(fromByteOffset: Layout.rxLengthAndVLANOffset, as: UInt32.self)
-                let buffer = slots[i]
-                // Refill: new packet address, header address 0 (which also clears DD).
-                let refill = fresh[processed]
-                slots[i] = refill
-                descriptor.storeBytes(of: iovaBase &+ UInt64(refill) &* stride &+ headroom,
-                                      toByteOffset: Layout.rxPacketAddressOffset, as: UInt64.self)
-                descriptor.storeBytes(of: 0 as UInt64, toByteOffset: Layout.rxHeaderAddressOffset, as: UInt64.self)
-                i = i &+ 1 == size ? 0 : i &+ 1
-                processed &+= 1
-
-                let length = lengthAndVLAN & Layout.rxLengthMask
-                let usual = status & (RxStatus.endOfPacket | bits.frameErrors) == RxStatus.endOfPacket
-                    && length <= bufferSize && pendingBuffer == Self.noBuffer && !discarding
-                if _slowPath(!usual) {
-                    let frame = completeUnusualFrame(
-                        buffer: buffer, length: length, status: status, info: info, rss: rss,
-                        vlan: lengthAndVLAN, timestamp: timestamp)
-                    if frame != Self.noBuffer {
-                        batch.appendOwnedIndex(frame)
-                        delivered &+= 1
-                        bytes &+= Int(metadata[Int(frame)].length)
-                    }
-                    continue
+        var i = next
+        while processed < available {
+            let descriptor = ring + (i &<< Layout.sizeShift)
+            // Status, errors, length and tag in one acquire load: nothing else of the
+            // descriptor is read before its done bit was seen.
+            let high = vfpmd_load_acquire64(descriptor + Layout.rxStatusOffset)
+            if high & UInt64(RxStatus.descriptorDone) == 0 { break }
+            let low = descriptor.load(fromByteOffset: Layout.rxInfoOffset, as: UInt64.self)
+            let buffer = slots[i]
+            // Refill: new packet address, header address 0 (which also clears DD).
+            let refill = fresh[processed]
+            slots[i] = refill
+            descriptor.storeBytes(of: iovaBase &+ UInt64(refill) &* stride &+ headroom,
+                                  toByteOffset: Layout.rxPacketAddressOffset, as: UInt64.self)
+            descriptor.storeBytes(of: 0 as UInt64, toByteOffset: Layout.rxHeaderAddressOffset, as: UInt64.self)
+            i = i &+ 1 == size ? 0 : i &+ 1
+            processed &+= 1
+            let length = (high &>> Layout.rxLengthShift) & UInt64(Layout.rxLengthMask)
+            if _slowPath(high & usualMask != usual || length > bufferSize || collecting) {
+                let frame = completeUnusualFrame(buffer: buffer, low: low, high: high, timestamp: timestamp)
+                collecting = pendingBuffer != Self.noBuffer || discarding
+                if frame != Self.noBuffer {
+                    out[delivered] = frame
+                    delivered &+= 1
+                    bytes &+= Int(metadata[Int(frame)].length)
                 }
-                fillMetadata(metadata + Int(buffer), length: length, status: status, info: info, rss: rss,
-                             vlan: lengthAndVLAN, timestamp: timestamp)
-                batch.appendOwnedIndex(buffer)
-                delivered &+= 1
-                bytes &+= Int(length)
+                continue
             }
+            PacketMetadata.storeReceived(into: metadata + Int(buffer), length: UInt32(truncatingIfNeeded: length),
+                                         queueWord: queueWord, writeBackLow: low, writeBackHigh: high,
+                                         timestamp: timestamp)
+            out[delivered] = buffer
+            delivered &+= 1
+            bytes &+= Int(length)
+        }
+        if processed < available {
+            _ = pool.give(from: fresh + processed, count: available &- processed, skipping: Self.noBuffer)
         }
         if processed > 0 {
             // The slot at the old tail is posted by this tail write. The device had no right to
@@ -190,56 +204,14 @@ public struct RxQueue {
         return delivered
     }
 
-    /// Writes a received frame's metadata record.
-    @inlinable
-    func fillMetadata(_ record: UnsafeMutablePointer<PacketMetadata>, length: UInt32, status: UInt32,
-                      info: UInt32, rss: UInt32, vlan: UInt32, timestamp: UInt64) {
-        var flags: UInt16 = 0
-        if info & RxStatus.rssTypeMask != 0 { flags |= PacketFlags.rssHash.rawValue }
-        var tci = UInt16(truncatingIfNeeded: vlan >> Layout.rxVLANShift)
-        if status & RxStatus.vlanPacket != 0 {
-            flags |= PacketFlags.vlanStripped.rawValue
-            if bits.loopbackVLANByteSwapped && status & RxStatus.loopback != 0 { tci = tci.byteSwapped }
-        }
-        if status & (RxStatus.ipChecksum | RxStatus.l4Checksum) != 0 {
-            flags |= checksumFlags(status: status, info: info)
-        }
-        record.pointee.length = length
-        record.pointee.port = 0
-        record.pointee.queue = queueID
-        record.pointee.rssHash = rss
-        record.pointee.vlanTCI = tci
-        record.pointee.flags = PacketFlags(rawValue: flags)
-        record.pointee.packetType = UInt16(truncatingIfNeeded: info)
-        record.pointee.timestamp = timestamp
-    }
-
-    /// Checksum status from IPCS/L4CS and the family's error bits (Linux rx checksum rules,
-    /// including the 82599 zero-UDP-checksum erratum and igb's "ignore checksum" bit).
-    @inlinable
-    func checksumFlags(status: UInt32, info: UInt32) -> UInt16 {
-        if status & bits.ignoreChecksum != 0 { return 0 }
-        var flags: UInt16 = 0
-        if status & RxStatus.ipChecksum != 0 {
-            flags |= status & bits.ipChecksumError != 0
-                ? PacketFlags.ipChecksumBad.rawValue : PacketFlags.ipChecksumGood.rawValue
-        }
-        if status & RxStatus.l4Checksum != 0 {
-            if status & bits.l4ChecksumError == 0 {
-                flags |= PacketFlags.l4ChecksumGood.rawValue
-            } else if !(bits.udpZeroChecksumErratum && info & RxStatus.packetTypeUDP != 0) {
-                flags |= PacketFlags.l4ChecksumBad.rawValue
-            }
-        }
-        return flags
-    }
-
     /// The rare cases: a frame error, a length larger than the buffer, a frame spanning
-    /// descriptors. Returns the buffer of a completed frame to deliver, or `noBuffer`.
-    /// `buffer` has already been replaced in its slot; it is either delivered or returned.
+    /// descriptors, a loopback frame whose tag needs fixing. Returns the buffer of a completed
+    /// frame to deliver, or `noBuffer`. `buffer` has already been replaced in its slot; it is
+    /// either delivered or returned.
     @usableFromInline
-    mutating func completeUnusualFrame(buffer: UInt32, length: UInt32, status: UInt32, info: UInt32,
-                                       rss: UInt32, vlan: UInt32, timestamp: UInt64) -> UInt32 {
+    mutating func completeUnusualFrame(buffer: UInt32, low: UInt64, high: UInt64, timestamp: UInt64) -> UInt32 {
+        let status = UInt32(truncatingIfNeeded: high)
+        let length = UInt32(truncatingIfNeeded: high >> Layout.rxLengthShift) & Layout.rxLengthMask
         let endOfPacket = status & RxStatus.endOfPacket != 0
         if discarding {
             pool.give(buffer)
@@ -275,8 +247,7 @@ public struct RxQueue {
                 pool.give(frame)
                 return Self.noBuffer
             }
-            fillMetadata(pool.metadata(frame), length: UInt32(total), status: status, info: info, rss: rss,
-                         vlan: vlan, timestamp: timestamp)
+            storeMetadata(of: frame, length: UInt32(total), low: low, high: high, timestamp: timestamp)
             return frame
         }
         if !endOfPacket {
@@ -290,10 +261,26 @@ public struct RxQueue {
             }
             return Self.noBuffer
         }
-        // A one-descriptor frame with a frame error.
-        tally.frameErrors &+= 1
-        pool.give(buffer)
-        return Self.noBuffer
+        if status & bits.frameErrors != 0 {
+            tally.frameErrors &+= 1
+            pool.give(buffer)
+            return Self.noBuffer
+        }
+        // A loopback frame on a family that writes its stripped tag big endian.
+        storeMetadata(of: buffer, length: length, low: low, high: high, timestamp: timestamp)
+        return buffer
+    }
+
+    /// The metadata of a frame completed on the slow path; a loopback frame's tag is put in
+    /// host order where the family writes it big endian (I350).
+    @usableFromInline
+    func storeMetadata(of buffer: UInt32, length: UInt32, low: UInt64, high: UInt64, timestamp: UInt64) {
+        let record = pool.metadata(buffer)
+        PacketMetadata.storeReceived(into: record, length: length, queueWord: queueWord, writeBackLow: low,
+                                     writeBackHigh: high, timestamp: timestamp)
+        if bits.loopbackVLANByteSwapped && UInt32(truncatingIfNeeded: high) & RxStatus.loopback != 0 {
+            record.pointee.vlanTCI = record.pointee.vlanTCI.byteSwapped
+        }
     }
 
     /// Counts a device write to the unposted tail slot and restores the slot's read format

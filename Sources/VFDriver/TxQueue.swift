@@ -69,18 +69,20 @@ public struct TxQueueCounters: Sendable, Equatable {
     public init() {}
 }
 
-/// One transmit queue: a ring of advanced descriptors, and for each slot the pool and index
-/// of the buffer it carries, so that every buffer returns to its own pool. Owned by one thread.
+/// One transmit queue: a ring of advanced descriptors, the buffer index of each slot, and for
+/// each burst the pool its packets came from (a batch holds packets of one pool), so that every
+/// buffer returns to its own pool. Owned by one thread.
 ///
 /// RS is set on the last descriptor of each burst; the slot where a burst starts remembers
-/// where it ends, and completed bursts are reclaimed lazily (by DD) when fewer than the free
-/// threshold of slots remain.
+/// where it ends and its pool, and completed bursts are reclaimed lazily (by DD), a burst's
+/// buffers returned to its pool in one copy, when fewer than the free threshold of slots remain.
+/// The slots in use are those from `clean` up to `tail`.
 @frozen
 public struct TxQueue {
     @inlinable static var noBuffer: UInt32 { .max }
 
     @usableFromInline let ring: UnsafeMutableRawPointer
-    @usableFromInline let slotPools: UnsafeMutablePointer<PoolRef>
+    @usableFromInline let burstPools: UnsafeMutablePointer<PoolRef>
     @usableFromInline let slotBuffers: UnsafeMutablePointer<UInt32>
     @usableFromInline let burstEnds: UnsafeMutablePointer<UInt16>
     @usableFromInline let size: Int
@@ -101,11 +103,11 @@ public struct TxQueue {
     /// Software counters of this queue.
     public var counters: TxQueueCounters { tally }
 
-    init(ring: UnsafeMutableRawPointer, slotPools: UnsafeMutablePointer<PoolRef>,
+    init(ring: UnsafeMutableRawPointer, burstPools: UnsafeMutablePointer<PoolRef>,
          slotBuffers: UnsafeMutablePointer<UInt32>, burstEnds: UnsafeMutablePointer<UInt16>, size: Int,
          tailRegister: UnsafeMutableRawPointer, checkContext: UInt32, freeThreshold: Int, maxBytes: Int) {
         self.ring = ring
-        self.slotPools = slotPools
+        self.burstPools = burstPools
         self.slotBuffers = slotBuffers
         self.burstEnds = burstEnds
         self.size = size
@@ -118,7 +120,7 @@ public struct TxQueue {
         free = size - 1
         context = TxDescriptor.noContext
         tally = TxQueueCounters()
-        slotPools.initialize(repeating: PoolRef.detached, count: size)
+        burstPools.initialize(repeating: PoolRef.detached, count: size)
         slotBuffers.initialize(repeating: Self.noBuffer, count: size)
         burstEnds.initialize(repeating: 0, count: size)
     }
@@ -142,8 +144,11 @@ public struct TxQueue {
         let metadata = storage.pointee.metadata
         // The queue's fields in locals: stores into the ring could alias `self`, and the
         // compiler would reload each field (and store `free`) for every packet.
-        let ring = self.ring, slotPools = self.slotPools, slotBuffers = self.slotBuffers
+        let ring = self.ring, slotBuffers = self.slotBuffers
         let size = self.size, checkContext = self.checkContext, maxBytes = self.maxBytes
+        // An ixgbe VF's CC bit needs a context written before every data descriptor (MDD on
+        // X550): the default one unless a packet asked for offloads.
+        var contextReady = checkContext == 0 || context == TxDescriptor.defaultContext
         var free = self.free
         let first = tail
         var t = tail
@@ -166,22 +171,21 @@ public struct TxQueue {
                     taken &+= 1
                     continue
                 }
-                if _slowPath(flags & TxDescriptor.offloadFlags != 0) {
-                    let (wanted, dataBits, optionBits) = Self.offloadContext(for: PacketView(pool: pool, index: index))
-                    command |= dataBits
-                    options |= optionBits
+                if _slowPath(flags & TxDescriptor.offloadFlags != 0 || !contextReady) {
+                    var wanted = TxDescriptor.defaultContext
+                    if flags & TxDescriptor.offloadFlags != 0 {
+                        let (key, dataBits, optionBits) = Self.offloadContext(for: PacketView(pool: pool, index: index))
+                        wanted = key
+                        command |= dataBits
+                        options |= optionBits
+                    }
                     if wanted != context {
                         guard free >= 2 else { break }
                         writeContext(wanted, at: t)
                         t = t &+ 1 == size ? 0 : t &+ 1
                         free &-= 1
                     }
-                } else if checkContext != 0 && context != TxDescriptor.defaultContext {
-                    // An ixgbe VF's CC bit needs a context written before (MDD on X550).
-                    guard free >= 2 else { break }
-                    writeContext(TxDescriptor.defaultContext, at: t)
-                    t = t &+ 1 == size ? 0 : t &+ 1
-                    free &-= 1
+                    contextReady = checkContext == 0 || wanted == TxDescriptor.defaultContext
                 }
                 guard free >= 1 else { break }
                 let descriptor = ring + (t &<< Layout.sizeShift)
@@ -189,7 +193,6 @@ public struct TxQueue {
                                       toByteOffset: Layout.txAddressOffset, as: UInt64.self)
                 descriptor.storeBytes(of: command, toByteOffset: Layout.txCommandOffset, as: UInt32.self)
                 descriptor.storeBytes(of: options, toByteOffset: Layout.txOptionsOffset, as: UInt32.self)
-                slotPools[t] = pool
                 slotBuffers[t] = index
                 last = t
                 t = t &+ 1 == size ? 0 : t &+ 1
@@ -208,6 +211,7 @@ public struct TxQueue {
         let lastCommand = ring + (last &<< Layout.sizeShift) + Layout.txCommandOffset
         lastCommand.storeBytes(of: lastCommand.load(as: UInt32.self) | TxDescriptor.reportStatus, as: UInt32.self)
         burstEnds[first] = UInt16(truncatingIfNeeded: last)
+        burstPools[first] = pool
         tail = t
         Barrier.beforeTailWrite()
         vfpmd_mmio_write32(tailRegister, UInt32(t))
@@ -224,21 +228,25 @@ public struct TxQueue {
             let end = Int(burstEnds[clean])
             let status = vfpmd_load_acquire32(ring + (end &<< Layout.sizeShift) + Layout.txStatusOffset)
             if status & TxDescriptor.done == 0 { break }
-            var j = clean
-            while true {
-                let buffer = slotBuffers[j]
-                if buffer != Self.noBuffer {
-                    slotPools[j].give(buffer)
-                    slotBuffers[j] = Self.noBuffer
-                }
-                freed &+= 1
-                if j == end { break }
-                j = j &+ 1 == size ? 0 : j &+ 1
-            }
+            freed &+= returnBurst(from: clean, to: end)
             clean = end &+ 1 == size ? 0 : end &+ 1
         }
         free &+= freed
         return freed
+    }
+
+    /// Gives the buffers of the burst in slots `start...end` (which may wrap) back to the
+    /// burst's pool, skipping context slots; returns the slots the burst took.
+    @inlinable
+    func returnBurst(from start: Int, to end: Int) -> Int {
+        let pool = burstPools[start]
+        if end >= start {
+            _ = pool.give(from: slotBuffers + start, count: end &- start &+ 1, skipping: Self.noBuffer)
+            return end &- start &+ 1
+        }
+        _ = pool.give(from: slotBuffers + start, count: size &- start, skipping: Self.noBuffer)
+        _ = pool.give(from: slotBuffers, count: end &+ 1, skipping: Self.noBuffer)
+        return size &- start &+ end &+ 1
     }
 
     /// Writes a context descriptor (index 0) at slot `t`.
@@ -332,11 +340,18 @@ public struct TxQueue {
     /// left is counted as discarded.
     mutating func releaseBuffers() {
         _ = reclaim()
-        for i in 0..<size where slotBuffers[i] != Self.noBuffer {
-            slotPools[i].give(slotBuffers[i])
-            slotBuffers[i] = Self.noBuffer
-            tally.discarded &+= 1
+        while clean != tail {
+            let end = Int(burstEnds[clean])
+            var j = clean
+            while true {
+                if slotBuffers[j] != Self.noBuffer { tally.discarded &+= 1 }
+                if j == end { break }
+                j = j &+ 1 == size ? 0 : j &+ 1
+            }
+            _ = returnBurst(from: clean, to: end)
+            clean = end &+ 1 == size ? 0 : end &+ 1
         }
+        slotBuffers.update(repeating: Self.noBuffer, count: size)
         tail = 0
         clean = 0
         free = size - 1

@@ -61,13 +61,13 @@ public final class SimulatedSetup {
     /// Puts `frames` on the wire in waves of at most `wave` (fewer than the ring's free
     /// descriptors, so that the device has room for each) and receives them on `queue`.
     public func deliver(_ frames: [[UInt8]], to port: VFPort, queue: Int = 0, wave: Int = 32,
-                 metadata: ((PacketMetadata) -> Void)? = nil) -> [[UInt8]] {
+                 inspect: ((PacketView) -> Void)? = nil) -> [[UInt8]] {
         var received: [[UInt8]] = []
         var start = 0
         while start < frames.count {
             let end = min(start + wave, frames.count)
             inject(Array(frames[start..<end]))
-            received += receive(port, count: end - start, queue: queue, metadata: metadata)
+            received += receive(port, count: end - start, queue: queue, inspect: inspect)
             start = end
         }
         return received
@@ -87,8 +87,8 @@ public final class SimulatedSetup {
     }
 
     /// Receives until `count` frames arrived on `queue` or the model stops delivering; returns
-    /// their bytes (and frees the buffers).
-    public func receive(_ port: VFPort, count: Int, queue: Int = 0, metadata: ((PacketMetadata) -> Void)? = nil) -> [[UInt8]] {
+    /// their bytes (and frees the buffers); `inspect` sees each packet before it is freed.
+    public func receive(_ port: VFPort, count: Int, queue: Int = 0, inspect: ((PacketView) -> Void)? = nil) -> [[UInt8]] {
         var frames: [[UInt8]] = []
         var idle = 0
         while frames.count < count && idle < 200 {
@@ -103,7 +103,7 @@ public final class SimulatedSetup {
             for i in 0..<batch.count {
                 let view = batch[i]
                 frames.append(Array(UnsafeRawBufferPointer(start: view.data, count: view.length)))
-                metadata?(view.metadata.pointee)
+                inspect?(view)
             }
         }
         return frames

@@ -42,7 +42,7 @@ struct RSSTests {
                     if let known = queueOfFlow[flow], known != q { consistent = false }
                     queueOfFlow[flow] = q
                     perQueue[q] += 1
-                    if !view.metadata.pointee.flags.contains(.rssHash) { hashed = false }
+                    if !view.flags.contains(.rssHash) { hashed = false }
                 }
             }
         }
@@ -77,8 +77,7 @@ struct RSSTests {
         for q in 0..<4 {
             var batch = PacketBatch()
             if port.receive(queue: q, into: &batch) == 1 {
-                let meta = batch[0].metadata.pointee
-                found = (q, meta.rssHash, meta.flags.contains(.rssHash))
+                found = (q, batch[0].metadata.pointee.rssHash, batch[0].flags.contains(.rssHash))
             }
         }
         #expect(found?.hash == expected)

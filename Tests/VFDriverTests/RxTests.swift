@@ -166,8 +166,8 @@ struct RxTests {
         #expect(setup.vf.pfView.vlans == [100])
         let tagged = udpFrame(to: assignedMAC, length: 200, sequence: 7, vlan: 0x2064)
         setup.inject([tagged])
-        var meta: [PacketMetadata] = []
-        let received = setup.receive(port, count: 1) { meta.append($0) }
+        var meta: [(flags: PacketFlags, vlanTCI: UInt16)] = []
+        let received = setup.receive(port, count: 1) { meta.append(($0.flags, $0.metadata.pointee.vlanTCI)) }
         // The same frame without its 4-byte tag; the TCI in the metadata.
         #expect(difference(received, [Array(tagged[0..<12] + tagged[16...])]) == nil)
         #expect(meta.first?.flags.contains(.vlanStripped) == true)

@@ -100,6 +100,9 @@ VFPMD_INLINE void vfpmd_prefetch(const void *addr) { __builtin_prefetch(addr, 0,
 VFPMD_INLINE uint32_t vfpmd_load_acquire32(const void *addr) {
     return __atomic_load_n((const uint32_t *)addr, __ATOMIC_ACQUIRE);
 }
+VFPMD_INLINE uint64_t vfpmd_load_acquire64(const void *addr) {
+    return __atomic_load_n((const uint64_t *)addr, __ATOMIC_ACQUIRE);
+}
 VFPMD_INLINE void vfpmd_store_release32(void *addr, uint32_t value) {
     __atomic_store_n((uint32_t *)addr, value, __ATOMIC_RELEASE);
 }
