@@ -69,6 +69,16 @@ public struct PacketBatch: ~Copyable {
         }
     }
 
+    /// Calls `body` with a pointer to the buffer indices of the packets, front to back, and
+    /// their count, in place (for a port that hands them to a ring; no copy of the batch).
+    @inlinable
+    public mutating func withIndexPointer<R>(_ body: (UnsafePointer<UInt32>, Int) throws -> R) rethrows -> R {
+        let start = self.start, count = self.count
+        return try withUnsafeMutablePointer(to: &slots) { all in
+            try body(UnsafeRawPointer(all).assumingMemoryBound(to: UInt32.self) + start, count)
+        }
+    }
+
     /// Moves the packets to the front so that `freeCapacity` slots are free at the back.
     @inlinable
     public mutating func compact() {

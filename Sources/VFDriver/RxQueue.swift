@@ -126,62 +126,29 @@ public struct RxQueue {
     }
 
     /// The burst: takes up to `room` fresh buffers (the device owns at most `size - 1` slots),
-    /// then walks the ring while descriptors are done, writing the delivered buffer indices to
-    /// `out`; gives back the fresh buffers it did not use and writes the tail once.
+    /// then walks the ring while descriptors are done, in at most two stretches that do not wrap,
+    /// writing the delivered buffer indices to `out`; gives back the fresh buffers it did not use
+    /// and writes the tail once.
     @inlinable
     mutating func receiveBurst(into out: UnsafeMutablePointer<UInt32>, room: Int,
                                fresh: UnsafeMutablePointer<UInt32>) -> Int {
         let wanted = room < size &- 1 ? room : size &- 1
         let available = pool.take(into: fresh, count: wanted)
         if available < wanted { tally.noBuffer &+= 1 }
-        let storage = pool.storage
-        let iovaBase = storage.pointee.iovaBase
-        let stride = UInt64(storage.pointee.stride)
-        let headroom = UInt64(storage.pointee.headroom)
-        let metadata = storage.pointee.metadata
-        // The queue's fields in locals: stores into the ring could alias `self`.
-        let ring = self.ring, slots = self.slots, size = self.size
-        let usualMask = usualStatusMask, queueWord = self.queueWord, bufferSize = UInt64(self.bufferSize)
-        let usual = UInt64(RxStatus.descriptorDone | RxStatus.endOfPacket)
         let timestamp = TSC.now()
-        var collecting = pendingBuffer != Self.noBuffer || discarding
+        var processed = 0
         var delivered = 0
         var bytes = 0
-        var processed = 0
         var i = next
         while processed < available {
-            let descriptor = ring + (i &<< Layout.sizeShift)
-            // Status, errors, length and tag in one acquire load: nothing else of the
-            // descriptor is read before its done bit was seen.
-            let high = vfpmd_load_acquire64(descriptor + Layout.rxStatusOffset)
-            if high & UInt64(RxStatus.descriptorDone) == 0 { break }
-            let low = descriptor.load(fromByteOffset: Layout.rxInfoOffset, as: UInt64.self)
-            let buffer = slots[i]
-            // Refill: new packet address, header address 0 (which also clears DD).
-            let refill = fresh[processed]
-            slots[i] = refill
-            descriptor.storeBytes(of: iovaBase &+ UInt64(refill) &* stride &+ headroom,
-                                  toByteOffset: Layout.rxPacketAddressOffset, as: UInt64.self)
-            descriptor.storeBytes(of: 0 as UInt64, toByteOffset: Layout.rxHeaderAddressOffset, as: UInt64.self)
-            i = i &+ 1 == size ? 0 : i &+ 1
-            processed &+= 1
-            let length = (high &>> Layout.rxLengthShift) & UInt64(Layout.rxLengthMask)
-            if _slowPath(high & usualMask != usual || length > bufferSize || collecting) {
-                let frame = completeUnusualFrame(buffer: buffer, low: low, high: high, timestamp: timestamp)
-                collecting = pendingBuffer != Self.noBuffer || discarding
-                if frame != Self.noBuffer {
-                    out[delivered] = frame
-                    delivered &+= 1
-                    bytes &+= Int(metadata[Int(frame)].length)
-                }
-                continue
-            }
-            PacketMetadata.storeReceived(into: metadata + Int(buffer), length: UInt32(truncatingIfNeeded: length),
-                                         queueWord: queueWord, writeBackLow: low, writeBackHigh: high,
-                                         timestamp: timestamp)
-            out[delivered] = buffer
-            delivered &+= 1
-            bytes &+= Int(length)
+            let stretch = min(available &- processed, size &- i)
+            let done = receiveStretch(from: i, count: stretch, fresh: fresh + processed, out: out + delivered,
+                                      timestamp: timestamp)
+            processed &+= done.processed
+            delivered &+= done.delivered
+            bytes &+= done.bytes
+            i = i &+ done.processed == size ? 0 : i &+ done.processed
+            if done.processed < stretch { break }
         }
         if processed < available {
             _ = pool.give(from: fresh + processed, count: available &- processed, skipping: Self.noBuffer)
@@ -202,6 +169,62 @@ public struct RxQueue {
         tally.packets &+= UInt64(delivered)
         tally.bytes &+= UInt64(bytes)
         return delivered
+    }
+
+    /// Up to `count` slots from `start` (which do not wrap): while a descriptor is done, its
+    /// write-back is copied into the packet's metadata, its slot refilled from `fresh`, and its
+    /// buffer written to `out`. Returns the slots used, the packets delivered and their bytes.
+    @usableFromInline
+    mutating func receiveStretch(from start: Int, count: Int, fresh: UnsafeMutablePointer<UInt32>,
+                                 out: UnsafeMutablePointer<UInt32>, timestamp: UInt64)
+        -> (processed: Int, delivered: Int, bytes: Int) {
+        let storage = pool.storage
+        let iovaBase = storage.pointee.iovaBase &+ UInt64(storage.pointee.headroom)
+        let stride = UInt64(storage.pointee.stride)
+        let metadata = storage.pointee.metadata
+        let ring = self.ring + (start &<< Layout.sizeShift), slots = self.slots + start
+        let queueWord = self.queueWord, bufferSize = UInt64(self.bufferSize)
+        let usual = UInt64(RxStatus.descriptorDone | RxStatus.endOfPacket)
+        // While a scattered frame is collected or discarded, every descriptor takes the slow
+        // path: a mask of 0 never matches `usual`.
+        var mask = pendingBuffer != Self.noBuffer || discarding ? 0 : usualStatusMask
+        var k = 0
+        var delivered = 0
+        var bytes = 0
+        while k < count {
+            let descriptor = ring + (k &<< Layout.sizeShift)
+            // Status, errors, length and tag in one acquire load: nothing else of the
+            // descriptor is read before its done bit was seen.
+            let high = vfpmd_load_acquire64(descriptor + Layout.rxStatusOffset)
+            if high & UInt64(RxStatus.descriptorDone) == 0 { break }
+            let low = descriptor.load(fromByteOffset: Layout.rxInfoOffset, as: UInt64.self)
+            let buffer = slots[k]
+            // Refill: new packet address, header address 0 (which also clears DD).
+            let refill = fresh[k]
+            slots[k] = refill
+            descriptor.storeBytes(of: iovaBase &+ UInt64(refill) &* stride,
+                                  toByteOffset: Layout.rxPacketAddressOffset, as: UInt64.self)
+            descriptor.storeBytes(of: 0 as UInt64, toByteOffset: Layout.rxHeaderAddressOffset, as: UInt64.self)
+            k &+= 1
+            let length = (high &>> Layout.rxLengthShift) & UInt64(Layout.rxLengthMask)
+            if _slowPath(high & mask != usual || length > bufferSize) {
+                let frame = completeUnusualFrame(buffer: buffer, low: low, high: high, timestamp: timestamp)
+                mask = pendingBuffer != Self.noBuffer || discarding ? 0 : usualStatusMask
+                if frame != Self.noBuffer {
+                    out[delivered] = frame
+                    delivered &+= 1
+                    bytes &+= Int(metadata[Int(frame)].length)
+                }
+                continue
+            }
+            PacketMetadata.storeReceived(into: metadata + Int(buffer), length: UInt32(truncatingIfNeeded: length),
+                                         queueWord: queueWord, writeBackLow: low, writeBackHigh: high,
+                                         timestamp: timestamp)
+            out[delivered] = buffer
+            delivered &+= 1
+            bytes &+= Int(length)
+        }
+        return (k, delivered, bytes)
     }
 
     /// The rare cases: a frame error, a length larger than the buffer, a frame spanning

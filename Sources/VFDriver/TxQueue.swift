@@ -137,87 +137,140 @@ public struct TxQueue {
         guard count > 0 else { return 0 }
         if free < freeThreshold || free < count { _ = reclaim() }
         let pool = batch.pool
-        let storage = pool.storage
-        let iovaBase = storage.pointee.iovaBase
-        let stride = UInt64(storage.pointee.stride)
-        let headroom = UInt64(storage.pointee.headroom)
-        let metadata = storage.pointee.metadata
-        // The queue's fields in locals: stores into the ring could alias `self`, and the
-        // compiler would reload each field (and store `free`) for every packet.
-        let ring = self.ring, slotBuffers = self.slotBuffers
-        let size = self.size, checkContext = self.checkContext, maxBytes = self.maxBytes
-        // An ixgbe VF's CC bit needs a context written before every data descriptor (MDD on
-        // X550): the default one unless a packet asked for offloads.
-        var contextReady = checkContext == 0 || context == TxDescriptor.defaultContext
-        var free = self.free
         let first = tail
-        var t = tail
-        var last = -1
-        var sent = 0
-        var bytes = 0
-        // The indices are read in place: `index(at:)` in a loop would copy the batch each time.
-        let taken = batch.withIndices { indices in
-            var taken = 0
-            while taken < count {
-                let index = indices[taken]
-                let record = metadata + Int(index)
-                let length = record.pointee.length
-                let flags = record.pointee.flags.rawValue
-                var command = TxDescriptor.dataCommand | length
-                var options = length << TxDescriptor.payloadShift | checkContext
-                if _slowPath(length == 0 || length > maxBytes) {
-                    pool.give(index)
-                    tally.errors &+= 1
-                    taken &+= 1
-                    continue
-                }
-                if _slowPath(flags & TxDescriptor.offloadFlags != 0 || !contextReady) {
-                    var wanted = TxDescriptor.defaultContext
-                    if flags & TxDescriptor.offloadFlags != 0 {
-                        let (key, dataBits, optionBits) = Self.offloadContext(for: PacketView(pool: pool, index: index))
-                        wanted = key
-                        command |= dataBits
-                        options |= optionBits
-                    }
-                    if wanted != context {
-                        guard free >= 2 else { break }
-                        writeContext(wanted, at: t)
-                        t = t &+ 1 == size ? 0 : t &+ 1
-                        free &-= 1
-                    }
-                    contextReady = checkContext == 0 || wanted == TxDescriptor.defaultContext
-                }
-                guard free >= 1 else { break }
-                let descriptor = ring + (t &<< Layout.sizeShift)
-                descriptor.storeBytes(of: iovaBase &+ UInt64(index) &* stride &+ headroom,
-                                      toByteOffset: Layout.txAddressOffset, as: UInt64.self)
-                descriptor.storeBytes(of: command, toByteOffset: Layout.txCommandOffset, as: UInt32.self)
-                descriptor.storeBytes(of: options, toByteOffset: Layout.txOptionsOffset, as: UInt32.self)
-                slotBuffers[t] = index
-                last = t
-                t = t &+ 1 == size ? 0 : t &+ 1
-                free &-= 1
-                taken &+= 1
-                sent &+= 1
-                bytes &+= Int(length)
-            }
-            return taken
-        }
-        self.free = free
-        if taken < count { tally.ringFull &+= 1 }
-        batch.removeFirstOwned(taken)
-        guard t != first else { return 0 }
-        // RS on the burst's last data descriptor (the ring only moved if one was written).
+        let placed = batch.withIndexPointer { indices, count in placeBurst(indices, count: count, pool: pool) }
+        if placed.taken < count { tally.ringFull &+= 1 }
+        batch.removeFirstOwned(placed.taken)
+        guard tail != first else { return 0 }
+        // RS on the burst's last descriptor, a data descriptor (a context precedes its data).
+        let last = tail == 0 ? size &- 1 : tail &- 1
         let lastCommand = ring + (last &<< Layout.sizeShift) + Layout.txCommandOffset
         lastCommand.storeBytes(of: lastCommand.load(as: UInt32.self) | TxDescriptor.reportStatus, as: UInt32.self)
         burstEnds[first] = UInt16(truncatingIfNeeded: last)
         burstPools[first] = pool
-        tail = t
         Barrier.beforeTailWrite()
-        vfpmd_mmio_write32(tailRegister, UInt32(t))
-        tally.packets &+= UInt64(sent)
-        tally.bytes &+= UInt64(bytes)
-        return sent
+        vfpmd_mmio_write32(tailRegister, UInt32(tail))
+        tally.packets &+= UInt64(placed.sent)
+        tally.bytes &+= UInt64(placed.bytes)
+        return placed.sent
+    }
+
+    /// Places up to `count` packets (buffer indices of `pool`) in the ring from `tail`, in
+    /// stretches of usual packets that do not wrap, each unusual packet (an offload request,
+    /// a context to write, a length the device cannot send) on its own. Moves `tail` and
+    /// `free`; returns the packets taken from the batch, those sent, and their bytes.
+    @usableFromInline
+    mutating func placeBurst(_ indices: UnsafePointer<UInt32>, count: Int, pool: PoolRef)
+        -> (taken: Int, sent: Int, bytes: Int) {
+        var taken = 0, sent = 0, bytes = 0
+        while taken < count && free > 0 {
+            // An ixgbe VF's CC bit needs a context written before every data descriptor (MDD
+            // on X550): the default one, unless the last packet asked for offloads.
+            let contextReady = checkContext == 0 || context == TxDescriptor.defaultContext
+            let stretch = contextReady ? min(count &- taken, free, size &- tail) : 0
+            let usual = placeStretch(indices + taken, count: stretch, at: tail, pool: pool)
+            taken &+= usual.placed
+            sent &+= usual.placed
+            bytes &+= usual.bytes
+            free &-= usual.placed
+            tail = tail &+ usual.placed == size ? 0 : tail &+ usual.placed
+            guard usual.placed < stretch || !contextReady, taken < count else { continue }
+            switch placeUnusual(indices[taken], pool: pool) {
+            case .refused:
+                taken &+= 1
+            case .placed(let length):
+                taken &+= 1
+                sent &+= 1
+                bytes &+= length
+            case .ringFull:
+                return (taken, sent, bytes)
+            }
+        }
+        return (taken, sent, bytes)
+    }
+
+    /// Writes data descriptors for up to `count` usual packets (no offload, a length the device
+    /// can send) into slots from `start`, which do not wrap; stops at the first other packet.
+    /// Returns how many it placed and their bytes.
+    @inlinable
+    func placeStretch(_ indices: UnsafePointer<UInt32>, count: Int, at start: Int, pool: PoolRef)
+        -> (placed: Int, bytes: Int) {
+        let storage = pool.storage
+        let iovaBase = storage.pointee.iovaBase &+ UInt64(storage.pointee.headroom)
+        let stride = UInt64(storage.pointee.stride)
+        let metadata = storage.pointee.metadata
+        let ring = self.ring + (start &<< Layout.sizeShift), slots = slotBuffers + start
+        let maxBytes = self.maxBytes, checkContext = self.checkContext
+        var k = 0
+        var bytes = 0
+        while k < count {
+            let index = indices[k]
+            let record = metadata + Int(index)
+            let length = record.pointee.length
+            if _slowPath(length &- 1 >= maxBytes || record.pointee.flags.rawValue & TxDescriptor.offloadFlags != 0) {
+                break
+            }
+            let descriptor = ring + (k &<< Layout.sizeShift)
+            descriptor.storeBytes(of: iovaBase &+ UInt64(index) &* stride, toByteOffset: Layout.txAddressOffset,
+                                  as: UInt64.self)
+            descriptor.storeBytes(of: TxDescriptor.dataCommand | length, toByteOffset: Layout.txCommandOffset,
+                                  as: UInt32.self)
+            descriptor.storeBytes(of: length << TxDescriptor.payloadShift | checkContext,
+                                  toByteOffset: Layout.txOptionsOffset, as: UInt32.self)
+            slots[k] = index
+            bytes &+= Int(length)
+            k &+= 1
+        }
+        return (k, bytes)
+    }
+
+    /// What became of a packet placed on its own.
+    @usableFromInline
+    enum UnusualPlacement {
+        /// The device cannot send it (length 0 or too long): back to its pool, counted.
+        case refused
+        /// In the ring, with a context before it if it needed one; its length.
+        case placed(Int)
+        /// No room for it (and its context): it stays in the batch.
+        case ringFull
+    }
+
+    /// Places one packet that needs more than a data descriptor: refuses a length the device
+    /// cannot send; writes the context its offload requests need (or the default context an
+    /// ixgbe VF needs) when the ring's is another; then its data descriptor.
+    @usableFromInline
+    mutating func placeUnusual(_ index: UInt32, pool: PoolRef) -> UnusualPlacement {
+        let record = pool.metadata(index)
+        let length = record.pointee.length
+        guard length != 0 && length <= maxBytes else {
+            pool.give(index)
+            tally.errors &+= 1
+            return .refused
+        }
+        var command = TxDescriptor.dataCommand | length
+        var options = length << TxDescriptor.payloadShift | checkContext
+        var wanted = TxDescriptor.defaultContext
+        if record.pointee.flags.rawValue & TxDescriptor.offloadFlags != 0 {
+            let offload = Self.offloadContext(for: PacketView(pool: pool, index: index))
+            wanted = offload.context
+            command |= offload.command
+            options |= offload.options
+        }
+        if wanted != context {
+            guard free >= 2 else { return .ringFull }
+            writeContext(wanted, at: tail)
+            tail = tail &+ 1 == size ? 0 : tail &+ 1
+            free &-= 1
+        }
+        guard free >= 1 else { return .ringFull }
+        let descriptor = ring + (tail &<< Layout.sizeShift)
+        descriptor.storeBytes(of: pool.iova(index), toByteOffset: Layout.txAddressOffset, as: UInt64.self)
+        descriptor.storeBytes(of: command, toByteOffset: Layout.txCommandOffset, as: UInt32.self)
+        descriptor.storeBytes(of: options, toByteOffset: Layout.txOptionsOffset, as: UInt32.self)
+        slotBuffers[tail] = index
+        tail = tail &+ 1 == size ? 0 : tail &+ 1
+        free &-= 1
+        return .placed(Int(length))
     }
 
     /// Returns the buffers of every completed burst to their pools; returns how many slots it freed.
