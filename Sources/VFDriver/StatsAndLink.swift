@@ -92,6 +92,7 @@ extension VFPort {
         stats.rxNoBuffer = rxNoBuffer
         stats.txErrors = txErrors
         stats.dmaFaults = UInt64(function.dmaFaults)
+        stats.filterDrops = backing?.filterDrops ?? FilterDrops()
     }
 
     // MARK: - Link and PF health
