@@ -115,6 +115,9 @@ public struct PortStats: Equatable, Sendable {
     public var resets: UInt64 = 0
     /// DMA accesses the I/O address space refused (where visible).
     public var dmaFaults: UInt64 = 0
+    /// Frames the PF's filters did not deliver to this VF, by reason (simulated ports only: a
+    /// real VF cannot see its PF's filter drops, and the counts stay zero).
+    public var filterDrops = FilterDrops()
 
     /// All zero.
     public init() {}
@@ -133,6 +136,7 @@ public struct PortStats: Equatable, Sendable {
         d.rxNoBuffer = rxNoBuffer &- older.rxNoBuffer
         d.resets = resets &- older.resets
         d.dmaFaults = dmaFaults &- older.dmaFaults
+        d.filterDrops = filterDrops.delta(since: older.filterDrops)
         return d
     }
 }

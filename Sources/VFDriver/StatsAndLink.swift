@@ -94,6 +94,7 @@ extension VFPort {
         stats.txErrors = txErrors
         stats.txDiscarded = txDiscarded
         stats.dmaFaults = UInt64(function.dmaFaults)
+        stats.filterDrops = backing?.filterDrops ?? FilterDrops()
     }
 
     // MARK: - Link and PF health

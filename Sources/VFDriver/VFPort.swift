@@ -208,4 +208,7 @@ public protocol VFPortBacking: AnyObject, Sendable {
     /// What stopped working behind the port (a simulated wire's capture file that could not
     /// be written), as one sentence; nil while all is well.
     var failure: String? { get }
+    /// Frames the PF's filters did not deliver to the VF, as the PF counted them: a simulated
+    /// PF knows them; a real VF cannot see its PF's counts (zero).
+    var filterDrops: FilterDrops { get }
 }

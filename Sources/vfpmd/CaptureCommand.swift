@@ -72,9 +72,10 @@ struct CaptureCommand: ParsableCommand {
         do { engine = try CaptureEngine(port: opened.port, options: options) } catch { throw CommandFailure(error.description) }
 
         StopSignal.install()
-        let summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
+        var summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
         }
+        summary.filterDrops = opened.filterDropReport()
         let problems = OpenedPort.closeAll([opened])
         var failure: String?
         if case .writeFailed(let error) = summary.reason { failure = error.description }

@@ -12,7 +12,8 @@ struct ForwardCommand: ParsableCommand {
         abstract: "Forward packets between ports in pairs (0↔1, 2↔3, …), both directions.",
         discussion: """
             One polling thread per (pair, queue); no byte is copied. A table of rates goes to \
-            standard error every second (--json: one JSON object per second on standard output). \
+            standard error every second (--json: one JSON object per second on standard output, \
+            and the summary as one last object). \
             Stops on SIGINT, --count, --duration, or when every input is a finite source that is \
             exhausted and everything in flight has left; then prints a summary, closes the ports \
             and checks that every buffer is back in its pool.
@@ -91,6 +92,7 @@ struct ForwardCommand: ParsableCommand {
             if json { print(report.json); fflush(nil) }
             printToStandardError(report.table, terminator: "")
         }
+        if json { print(summary.json(names: ports.map(\.spec))) }
         let text = summary.text(names: ports.map(\.spec))
         let gone = ports.filter(\.isRemoved).map(\.spec).joined(separator: ", ")
         let problems = OpenedPort.closeAll(ports)

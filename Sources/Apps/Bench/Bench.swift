@@ -69,6 +69,9 @@ public struct BenchPortRates: Codable, Sendable {
     public var lost: UInt64
     public var reordered: UInt64
     public var queues: [BenchQueueResult]
+    /// The frames the port's PF did not deliver as of its last statistics, with advice; absent
+    /// when none.
+    public var filterDrops: FilterDropReport?
 }
 
 /// Latency percentiles in nanoseconds.
@@ -251,7 +254,8 @@ public final class Bench: @unchecked Sendable {
                 txMpps: Double(txp) / secs / 1e6, txGbps: Double(txb) * 8 / secs / 1e9, txGbpsL1: txL1,
                 rxMpps: Double(rxp) / secs / 1e6, rxGbps: Double(rxb) * 8 / secs / 1e9, rxGbpsL1: rxL1,
                 lineRatePercent: speed > 0 ? max(txL1, rxL1) * 1000 / Double(speed) * 100 : nil,
-                lost: sum(\.lost, queues), reordered: sum(\.reordered, queues), queues: queues)
+                lost: sum(\.lost, queues), reordered: sum(\.reordered, queues), queues: queues,
+                filterDrops: ports[i].filterDropReport())
         }
         return BenchReport(elapsed: elapsed, final: final, ports: rates, latency: nil)
     }

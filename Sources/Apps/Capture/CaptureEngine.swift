@@ -86,6 +86,9 @@ public struct CaptureSummary: Sendable {
     public var files: [String]
     /// Seconds from start to stop.
     public var elapsedSeconds: Double
+    /// The frames the port's PF did not deliver, with advice; nil when none (the caller, who
+    /// knows the port's spec, fills it in).
+    public var filterDrops: FilterDropReport?
 
     /// The summary as printed at the end of `vfpmd capture`.
     public var text: String {
@@ -108,6 +111,7 @@ public struct CaptureSummary: Sendable {
         out += c.addsUp
             ? "  received = written + filtered out + dropped by writer" + (c.leftAtStop > 0 ? " + left at stop" : "")
             : "  counters do not add up: \(c.received) received, \(c.written + c.filteredOut + c.droppedByWriter + c.leftAtStop) accounted for"
+        if let filterDrops { out += "\n" + filterDrops.lines(indent: "  ").dropLast() }
         return out
     }
 }

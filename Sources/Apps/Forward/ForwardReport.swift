@@ -18,6 +18,8 @@ public struct PortReportLine: Codable, Sendable, Equatable {
     /// Packets a transmit ring held when a PF reset (or a removed device) took it back.
     public var txDiscarded: UInt64
     public var link: String
+    /// Frames the PF's filters did not deliver since the start; absent when none.
+    public var filterDrops: FilterDrops?
 }
 
 /// A report: the JSON object written once per interval with `--json`, and the table on stderr.
@@ -41,7 +43,8 @@ public struct ForwardReport: Codable, Sendable {
                 rxPackets: s.rxPackets, txPackets: s.txPackets,
                 dropped: interval.totals[i].dropped, missed: s.rxMissed,
                 errors: s.rxErrors &+ s.txErrors, noBuffer: s.rxNoBuffer, resets: s.resets,
-                txDiscarded: s.txDiscarded, link: interval.links[i].description)
+                txDiscarded: s.txDiscarded, link: interval.links[i].description,
+                filterDrops: s.filterDrops.total > 0 ? s.filterDrops : nil)
         }
     }
 
@@ -81,7 +84,48 @@ extension ForwardSummary {
             text += "  port \(i) \(name): received \(t.received), sent \(t.sent), dropped \(t.dropped), "
                 + "missed \(st.rxMissed), errors \(st.rxErrors + st.txErrors), no-buffer \(st.rxNoBuffer), resets \(st.resets)"
                 + (st.txDiscarded > 0 ? ", discarded from the TX ring at reset \(st.txDiscarded)" : "") + "\n"
+            if let drops = s.filterDrops[i] { text += drops.lines(indent: "    ") }
         }
         return text
     }
+
+    /// The final summary as one JSON object (snake_case keys, sorted), printed last with `--json`.
+    public func json(names: [String]) -> String {
+        let summary = ForwardSummaryJSON(
+            reason: reason.rawValue, seconds: seconds, forwarded: forwarded,
+            ports: names.indices.map { i in
+                let t = ports[i], st = portStats[i]
+                return ForwardSummaryJSON.Port(
+                    name: names[i], received: t.received, sent: t.sent, dropped: t.dropped, missed: st.rxMissed,
+                    errors: st.rxErrors &+ st.txErrors, noBuffer: st.rxNoBuffer, resets: st.resets,
+                    filterDrops: filterDrops[i])
+            })
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(summary)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+    }
+}
+
+/// The shape of the final summary's JSON: why the run ended, and per port what the text
+/// summary says.
+private struct ForwardSummaryJSON: Encodable {
+    struct Port: Encodable {
+        var name: String
+        var received: UInt64
+        var sent: UInt64
+        var dropped: UInt64
+        var missed: UInt64
+        var errors: UInt64
+        var noBuffer: UInt64
+        var resets: UInt64
+        /// Absent when the PF's filters dropped nothing.
+        var filterDrops: FilterDropReport?
+    }
+    /// Marks the object as the summary, not an interval's report.
+    let summary = true
+    var reason: String
+    var seconds: Double
+    var forwarded: UInt64
+    var ports: [Port]
 }

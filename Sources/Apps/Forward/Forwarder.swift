@@ -59,6 +59,8 @@ public struct ForwardSummary: Sendable {
     public var ports: [ForwardPortTotals]
     /// Port statistics at the end.
     public var portStats: [PortStats]
+    /// Per port index: the frames its PF's filters did not deliver, with advice; nil when none.
+    public var filterDrops: [FilterDropReport?]
     /// Packets forwarded (sum of `sent`).
     public var forwarded: UInt64 { ports.reduce(0) { $0 + $1.sent } }
 }
@@ -207,7 +209,8 @@ public final class Forwarder: @unchecked Sendable {
         }
         let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
         maintainPorts()
-        return ForwardSummary(reason: reason, seconds: seconds, ports: totals(), portStats: ports.map { $0.port.stats })
+        return ForwardSummary(reason: reason, seconds: seconds, ports: totals(), portStats: ports.map { $0.port.stats },
+                              filterDrops: ports.map { $0.filterDropReport() })
     }
 
     /// Parks every lane, lets each port read its counters and check its link (where a port may

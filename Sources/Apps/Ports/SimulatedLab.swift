@@ -96,7 +96,10 @@ public final class SimulatedLab: Sendable {
     }
 
     /// The simulated VF behind `port`, if it is a port this lab opened.
-    public func simulatedVF(behind port: any Port) -> SimulatedVF? {
+    public func simulatedVF(behind port: any Port) -> SimulatedVF? { Self.simulatedVF(behind: port) }
+
+    /// The simulated VF behind `port`, if it is a port of a lab.
+    static func simulatedVF(behind port: any Port) -> SimulatedVF? {
         ((port as? VFPort)?.backing as? SimulatedVFBacking)?.vf
     }
 
@@ -164,6 +167,9 @@ final class SimulatedVFBacking: VFPortBacking, Sendable {
         if let sink, sink.drops > 0 { return "\(sink.path): writing the capture failed: \(sink.drops) frames could not be written" }
         return nil
     }
+
+    /// What the simulated PF's filters kept from the VF.
+    var filterDrops: FilterDrops { vf.filterDrops }
 
     /// Lets the device send what is on the TX rings (up to a second) before the queues stop.
     func portWillStop() {

@@ -36,4 +36,7 @@ final class VFIODeviceBacking: VFPortBacking, Sendable {
 
     /// A VFIO device reports its troubles through the driver.
     var failure: String? { nil }
+
+    /// A real VF has no register for its PF's filter drops.
+    var filterDrops: FilterDrops { FilterDrops() }
 }

@@ -36,25 +36,31 @@ struct ReceiveFilter {
         bitmaps[64 + Int(id >> 6)] & (1 << UInt64(id & 63)) != 0
     }
 
-    /// Whether a frame with this destination and tag is for the VF.
+    /// Why the PF does not deliver a frame with this destination and tag to the VF; nil when
+    /// it does.
     @inline(__always)
-    func accepts(_ frame: UnsafeRawPointer, _ parsed: ParsedFrame) -> Bool {
+    func dropReason(_ frame: UnsafeRawPointer, _ parsed: ParsedFrame) -> FilterDropReason? {
         if parsed.hasVLAN {
             let id = parsed.vlanTCI & EthernetFraming.vlanIDMask
-            if id != 0 && !vlanJoined(id) && xcast != .promiscuous { return false }
+            if id != 0 && !vlanJoined(id) && xcast != .promiscuous { return .vlan }
         }
-        if xcast == .promiscuous { return true }
+        if xcast == .promiscuous { return nil }
         if parsed.isMulticast {
             // Xcast NONE turns broadcast acceptance (VMOLR.BAM) off too, as the Linux ixgbe PF does.
-            if parsed.isBroadcast { return xcast != .none }
-            if xcast == .allMulti || multicastPromiscuous { return true }
-            guard xcast == .multi else { return false }
+            if parsed.isBroadcast { return xcast == .none ? .broadcast : nil }
+            if xcast == .allMulti || multicastPromiscuous { return nil }
+            guard xcast == .multi else { return .multicastGroup }
             let v = UInt16(frame.load(fromByteOffset: 4, as: UInt8.self)) | UInt16(frame.load(fromByteOffset: 5, as: UInt8.self)) << 8
-            return multicastListed((v >> hashShift) & Self.multicastVectorMask)
+            return multicastListed((v >> hashShift) & Self.multicastVectorMask) ? nil : .multicastGroup
         }
-        guard let mac else { return false }
-        let d = UInt64(frame.loadUnaligned(as: UInt32.self)) | UInt64(frame.loadUnaligned(fromByteOffset: 4, as: UInt16.self)) << 32
-        return d == mac
+        guard let mac, Self.destination(frame) == mac else { return .unicastAddress }
+        return nil
+    }
+
+    /// The frame's destination MAC, packed as `pack` packs a MAC.
+    @inline(__always)
+    static func destination(_ frame: UnsafeRawPointer) -> UInt64 {
+        UInt64(frame.loadUnaligned(as: UInt32.self)) | UInt64(frame.loadUnaligned(fromByteOffset: 4, as: UInt16.self)) << 32
     }
 
     /// Loads the PF's view.
@@ -78,6 +84,12 @@ struct ReceiveFilter {
         var v: UInt64 = 0
         for i in 0..<6 { v |= UInt64(b[i]) << (8 * UInt64(i)) }
         return v
+    }
+
+    /// The MAC `pack` packed into `bits`.
+    static func unpack(_ bits: UInt64) -> MACAddress {
+        let b = (0..<6).map { UInt8(truncatingIfNeeded: bits >> (8 * UInt64($0))) }
+        return MACAddress(b[0], b[1], b[2], b[3], b[4], b[5])
     }
 }
 

@@ -1,4 +1,5 @@
 import CShims
+import PMDCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,6 +30,7 @@ extension SimulatedVF {
         let c = counterStorage
         guard link.isUp, filter.receiveEnabled, busMaster else {
             c.pointee.rxNotReady &+= UInt64(n)
+            if link.isUp && !filter.receiveEnabled { filterDropCounters.count(.receiveDisabled, frames: UInt64(n)) }
             return true
         }
         // The model's state in locals for the burst: no exclusivity check per frame.
@@ -63,10 +65,10 @@ extension SimulatedVF {
         // The MAC drops runts: frames under 64 bytes on the wire (60 without CRC).
         guard length >= EthernetFraming.minimumLength else { c.pointee.rxUndersize &+= 1; return }
         let parsed = parseFrame(data, length: length)
-        guard burst.filter.accepts(data, parsed) else { c.pointee.rxFiltered &+= 1; return }
+        if let reason = burst.filter.dropReason(data, parsed) { filtered(data, parsed, reason); return }
         // Max frame counts the CRC; a tagged frame may be 4 bytes longer.
         let wireLength = length &+ EthernetFraming.crcLength
-        guard wireLength <= burst.filter.maxFrame &+ (parsed.hasVLAN ? EthernetFraming.vlanTagLength : 0) else { c.pointee.rxOversize &+= 1; return }
+        guard wireLength <= burst.filter.maxFrame &+ (parsed.hasVLAN ? EthernetFraming.vlanTagLength : 0) else { oversized(length, parsed); return }
 
         var hash: UInt32 = 0
         var rssType: UInt32 = 0
@@ -79,7 +81,7 @@ extension SimulatedVF {
         }
         let st = rxQueues + q
         guard st.pointee.enabled, !st.pointee.halted else { c.pointee.rxNotReady &+= 1; return }
-        if st.pointee.maxLength > 0 && wireLength > st.pointee.maxLength { c.pointee.rxOversize &+= 1; return }
+        if st.pointee.maxLength > 0 && wireLength > st.pointee.maxLength { oversized(length, parsed); return }
         if st.pointee.generation != burst.generation && translateRing(rx: true, q) == nil { return }
         guard let ring = st.pointee.ring else { c.pointee.rxNotReady &+= 1; return }
         let count = st.pointee.count
@@ -157,6 +159,26 @@ extension SimulatedVF {
         c.pointee.rxFrames &+= 1
         c.pointee.rxBytes &+= UInt64(outLength)
         burst.stats.countRX(bytes: length, multicast: parsed.isMulticast && !parsed.isBroadcast)
+    }
+
+    /// Counts a frame the PF's address or VLAN filters turned away, with what it was sent to.
+    @inline(never)
+    private func filtered(_ data: UnsafeRawPointer, _ parsed: ParsedFrame, _ reason: FilterDropReason) {
+        counterStorage.pointee.rxFiltered &+= 1
+        filterDropCounters.count(reason)
+        switch reason {
+        case .unicastAddress: filterDropCounters.destinations.vote(ReceiveFilter.destination(data))
+        case .vlan: filterDropCounters.vlans.vote(UInt64(parsed.vlanTCI & EthernetFraming.vlanIDMask))
+        default: break
+        }
+    }
+
+    /// Counts a frame longer than the VF's max frame size (SET_LPE, RLPML) with its length.
+    @inline(never)
+    private func oversized(_ length: Int, _ parsed: ParsedFrame) {
+        counterStorage.pointee.rxOversize &+= 1
+        filterDropCounters.count(.frameSize)
+        filterDropCounters.noteOversize(untaggedLength: length &- (parsed.hasVLAN ? EthernetFraming.vlanTagLength : 0))
     }
 
     /// Copies bytes [from, from+count) of the delivered frame (the wire frame without its

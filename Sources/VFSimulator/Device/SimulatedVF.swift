@@ -100,6 +100,8 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     let txQueues: UnsafeMutablePointer<QueueState>
     var stats: StatisticsRegisters
     let counterStorage: UnsafeMutablePointer<Counters>
+    /// The PF's filter drops, by reason (written by the engine, read by anyone).
+    let filterDropCounters = FilterDropCounters()
     var rss: RSSHash
     var rssConfig = RSSConfig()
     let rxBatch = FrameBatch()
