@@ -84,6 +84,9 @@ public struct RxQueue {
     /// Bytes the device may write into one buffer (SRRCTL.BSIZEPKT).
     @usableFromInline let bufferSize: UInt32
     @usableFromInline let bits: RxDescriptorBits
+    /// VP where it means the tag was stripped into the descriptor (igb: the PF strips and VP
+    /// says so; ixgbe: with RXDCTL.VME), 0 where VP only says the frame, tag included, is tagged.
+    @usableFromInline let strippedTagStatus: UInt32
     @usableFromInline let queueID: UInt16
     @usableFromInline let scattered: Bool
     @usableFromInline var next: Int
@@ -97,8 +100,8 @@ public struct RxQueue {
     public var counters: RxQueueCounters { tally }
 
     init(ring: UnsafeMutableRawPointer, slots: UnsafeMutablePointer<UInt32>, size: Int, pool: PoolRef,
-         tailRegister: UnsafeMutableRawPointer, bufferSize: Int, bits: RxDescriptorBits, queueID: Int,
-         scattered: Bool) {
+         tailRegister: UnsafeMutableRawPointer, bufferSize: Int, bits: RxDescriptorBits, stripsTags: Bool,
+         queueID: Int, scattered: Bool) {
         self.ring = ring
         self.slots = slots
         self.size = size
@@ -106,6 +109,7 @@ public struct RxQueue {
         self.tailRegister = tailRegister
         self.bufferSize = UInt32(bufferSize)
         self.bits = bits
+        strippedTagStatus = stripsTags ? RxStatus.vlanPacket : 0
         self.queueID = UInt16(queueID)
         self.scattered = scattered
         next = 0
@@ -215,7 +219,7 @@ public struct RxQueue {
         var flags: UInt16 = 0
         if info & RxStatus.rssTypeMask != 0 { flags |= MetadataFlagBits.rssHash }
         var tci = UInt16(truncatingIfNeeded: vlan >> 16)
-        if status & RxStatus.vlanPacket != 0 {
+        if status & strippedTagStatus != 0 {
             flags |= MetadataFlagBits.vlanStripped
             if bits.loopbackVLANByteSwapped && status & RxStatus.loopback != 0 { tci = tci.byteSwapped }
         }
