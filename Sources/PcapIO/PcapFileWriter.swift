@@ -92,14 +92,24 @@ public final class PcapFileWriter {
     }
 
     /// Writes every packet of `batch` (front to back) stamped by `stamper`; returns how many.
+    /// A packet asking for `.insertVLAN` is written with its `vlanTCI` as an 802.1Q tag after
+    /// its addresses, as a device inserting the tag on transmit would send it.
     @discardableResult
     public func write(_ batch: borrowing PacketBatch, stamper: WallClockStamper) -> Int {
         var local = sink
+        let insertVLAN = PacketFlags.insertVLAN.rawValue
         let count = batch.count
         var i = 0
         while i < count {
             let packet = batch[i]
-            local.write(packet.data, length: packet.length, wallNanoseconds: stamper.wallNanoseconds(of: packet.metadata))
+            let record = packet.metadata
+            let time = stamper.wallNanoseconds(of: record)
+            if _slowPath(record.pointee.flags.rawValue & insertVLAN != 0) {
+                local.write(packet.data, length: packet.length, restoring: RestoredVLANTag(tci: record.pointee.vlanTCI),
+                            wallNanoseconds: time)
+            } else {
+                local.write(packet.data, length: packet.length, wallNanoseconds: time)
+            }
             i &+= 1
         }
         sink = local

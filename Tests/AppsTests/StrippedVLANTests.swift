@@ -43,6 +43,19 @@ enum TagHandling: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 }
 
+/// Where a forwarder sends what it receives: a simulated VF of each family writing its wire
+/// to a file, or a pcap port.
+enum ForwardOutput: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case igbvf, ixgbevf, x550vf, pcap
+
+    var testDescription: String { rawValue }
+
+    /// The port's spec, writing what it sends to `file`.
+    func spec(writingTo file: String) -> String {
+        self == .pcap ? "pcap:tx=\(file)" : "sim:\(rawValue),name=b,tx=\(file),spoofchk=off,mtu=9000"
+    }
+}
+
 /// The VF's MAC: the destination of the sample captures' unicast frames.
 private let vfMAC = "02:00:00:00:00:02"
 
@@ -53,6 +66,15 @@ private func sampleFrames(_ name: String) throws -> [[UInt8]] {
 
 /// Whether the frame carries an 802.1Q tag after its addresses.
 private func isTagged(_ frame: [UInt8]) -> Bool { frame.count >= 14 && frame[12] == 0x81 && frame[13] == 0x00 }
+
+/// Whether `frames` are some of `input`, in order (what a VF's filters let through).
+private func areInOrder(_ frames: [[UInt8]], of input: [[UInt8]]) -> Bool {
+    var next = input.makeIterator()
+    return frames.allSatisfy { frame in
+        while let candidate = next.next() { if candidate == frame { return true } }
+        return false
+    }
+}
 
 /// A stripped tag written back: captures and forwards of a VF whose tags are stripped hold
 /// the frames as they were on the wire, on every family and every kind of output.
@@ -123,11 +145,7 @@ struct StrippedVLANTests {
         let written = try PcapReader(path: out).readAll()
         #expect(summary.counters.written == UInt64(written.count))
         // Every frame delivered is the input frame, in order; both tagged frames are among them.
-        var next = input.makeIterator()
-        #expect(written.allSatisfy { frame in
-            while let candidate = next.next() { if candidate == frame.bytes { return true } }
-            return false
-        })
+        #expect(areInOrder(written.map(\.bytes), of: input))
         #expect(written.allSatisfy { $0.originalLength == $0.bytes.count })
         #expect(written.map(\.bytes).filter(isTagged) == [input[5], input[6]])
         try expectReadableByTools(out, frames: written.count)
@@ -189,6 +207,72 @@ struct StrippedVLANTests {
             let written = try PcapReader(path: out).readAll()
             #expect(written.map(\.bytes) == [input[5], input[6]].map { Array($0.prefix(snap)) }, "snap \(snap)")
             #expect(written.map(\.originalLength) == [64, 1518], "snap \(snap)")
+        }
+    }
+
+    /// Forwards what the VF of `handling` receives of `capture` to `output`, writing `file`.
+    func forward(_ handling: TagHandling, _ capture: String, to output: ForwardOutput, file: String,
+                 mode: ForwardMode = .io, peers: [MACAddress] = []) throws -> ForwardSummary {
+        let lab = SimulatedLab()
+        let source = try openTaggedSource(handling, capture: capture, more: ",mtu=9000", lab: lab)
+        let ports = [source] + (try OpenedPort.openAll([try PortSpec(parsing: output.spec(writingTo: file))], lab: lab))
+        var config = ForwardConfiguration()
+        config.mode = mode
+        config.peerMACs = peers
+        config.drainQuietSeconds = 0.1
+        let forwarder = try Forwarder(ports: ports, configuration: config)
+        for p in ports { try p.port.start() }
+        let summary = forwarder.run(report: { _ in })
+        for p in ports {
+            guard let vf = lab.simulatedVF(behind: p.port) else { continue }
+            #expect(vf.violations.isEmpty && vf.dmaFaults == 0)
+        }
+        #expect(OpenedPort.closeAll(ports).isEmpty)
+        #expect(summary.reason == .inputExhausted)
+        return summary
+    }
+
+    @Test("io forwarding sends the frames as they arrived, tags and 9000-byte jumbo frames included",
+          arguments: TagHandling.allCases, ForwardOutput.allCases)
+    func ioForwardingIsByteExact(_ handling: TagHandling, _ output: ForwardOutput) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let jumbo = dir + "/jumbo.pcap"
+        let summary = try forward(handling, "jumbo.pcap", to: output, file: jumbo)
+        #expect(summary.forwarded == 3)
+        #expect(try CaptureComparison(expected: samplePath("jumbo.pcap"), actual: jumbo).run() == .identical(frames: 3))
+
+        let protocols = dir + "/protocols.pcap"
+        _ = try forward(handling, "protocols.pcap", to: output, file: protocols)
+        let input = try sampleFrames("protocols.pcap")
+        let sent = try PcapReader(path: protocols).readAll()
+        #expect(areInOrder(sent.map(\.bytes), of: input))
+        #expect(sent.map(\.bytes).filter(isTagged) == [input[5], input[6]])
+        try expectReadableByTools(protocols, frames: sent.count)
+        let tshark = try runProcess("/usr/bin/tshark", ["-r", protocols, "-Y", "vlan", "-T", "fields", "-e", "vlan.id", "-e", "frame.len"])
+        #expect(tshark.stdout.split(separator: "\n") == ["100\t64", "4094\t1518"])
+    }
+
+    @Test("macswap and mac modes change the addresses and keep the tag", arguments: [ForwardOutput.igbvf, .pcap])
+    func rewritesKeepTheTag(_ output: ForwardOutput) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let input = try sampleFrames("jumbo.pcap")
+        let swapped = dir + "/macswap.pcap"
+        _ = try forward(.igbvfPFStrips, "jumbo.pcap", to: output, file: swapped, mode: .macswap)
+        let peer = MACAddress("02:00:00:00:00:99")!
+        let rewritten = dir + "/mac.pcap"
+        _ = try forward(.igbvfPFStrips, "jumbo.pcap", to: output, file: rewritten, mode: .mac, peers: [.broadcast, peer])
+        for (path, addresses) in [(swapped, { (i: [UInt8]) in Array(i[6..<12] + i[0..<6]) }),
+                                  (rewritten, { (_: [UInt8]) in [] })] {
+            let sent = try PcapReader(path: path).readAll().map(\.bytes)
+            #expect(sent.count == input.count)
+            for (o, i) in zip(sent, input) {
+                #expect(Array(o[12...]) == Array(i[12...]))
+                let expected = addresses(i)
+                if !expected.isEmpty { #expect(Array(o[0..<12]) == expected) } else { #expect(Array(o[0..<6]) == peer.array) }
+            }
+            #expect(sent.filter(isTagged).count == 1)
         }
     }
 }
