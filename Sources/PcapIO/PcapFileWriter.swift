@@ -188,9 +188,8 @@ public struct PcapRecordSink {
     /// Appends one record of the `length`-byte frame at `data` with `tag` put back after its
     /// addresses: the record's original length counts the tag, and the snap length cuts the
     /// frame with its tag. The record is written in pieces (header, addresses and tag from a
-    /// local, then the rest of the frame from `data`): nothing is copied into or out of the
-    /// frame's buffer beyond its `length` bytes. A frame too short to hold addresses is
-    /// written as it is.
+    /// local, then the rest of the frame from `data`): the frame's buffer is only read, and
+    /// only within its `length` bytes. A frame too short to hold addresses is written as it is.
     @inlinable
     public mutating func write(_ data: UnsafeRawPointer, length: Int, restoring tag: RestoredVLANTag,
                                wallNanoseconds: UInt64) {
