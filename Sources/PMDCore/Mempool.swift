@@ -226,6 +226,10 @@ public struct PoolRef: Equatable, @unchecked Sendable {
         storage.pointee.iovaBase &+ UInt64(index) &* UInt64(storage.pointee.stride) &+ UInt64(storage.pointee.headroom)
     }
 
+    /// The receive-status bit that says a packet of this pool had its VLAN tag stripped (0
+    /// when its receive format has none); see `PacketMetadata.tagStripped(strippedTagStatus:)`.
+    @inlinable public var strippedTagStatus: UInt32 { storage.pointee.receiveFormat.vlanStripped }
+
     /// Metadata record of buffer `index`.
     @inlinable
     public func metadata(_ index: UInt32) -> UnsafeMutablePointer<PacketMetadata> {

@@ -35,6 +35,14 @@ public struct PacketMetadata: Sendable {
         receiveStatus = 0; receiveLength = 0; vlanTCI = 0; timestamp = 0
     }
 
+    /// Whether the packet's VLAN tag was stripped into `vlanTCI`: its device status says so
+    /// (`strippedTagStatus`: its pool's `PoolRef.strippedTagStatus`, read once per batch), or
+    /// software set `.vlanStripped`. Two tests, for per-packet paths that need only this flag.
+    @inlinable
+    public func tagStripped(strippedTagStatus: UInt32) -> Bool {
+        receiveStatus & strippedTagStatus != 0 || flags.contains(.vlanStripped)
+    }
+
     /// Packet type bits as the device reported them (the low half of the packet-info word).
     @inlinable public var packetType: UInt16 { UInt16(truncatingIfNeeded: packetInfo) }
 

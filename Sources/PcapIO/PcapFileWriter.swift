@@ -78,7 +78,7 @@ public final class PcapFileWriter {
         self.stream = stream
         self.buffer = buffer
         self.dumper = dumper
-        sink = PcapRecordSink(dumper: dumper, snapLength: snapLength, precision: precision)
+        sink = PcapRecordSink(dumper: dumper, stream: stream, snapLength: snapLength, precision: precision)
     }
 
     deinit {
@@ -92,14 +92,24 @@ public final class PcapFileWriter {
     }
 
     /// Writes every packet of `batch` (front to back) stamped by `stamper`; returns how many.
+    /// A packet asking for `.insertVLAN` is written with its `vlanTCI` as an 802.1Q tag after
+    /// its addresses, as a device inserting the tag on transmit would send it.
     @discardableResult
     public func write(_ batch: borrowing PacketBatch, stamper: WallClockStamper) -> Int {
         var local = sink
+        let insertVLAN = PacketFlags.insertVLAN.rawValue
         let count = batch.count
         var i = 0
         while i < count {
             let packet = batch[i]
-            local.write(packet.data, length: packet.length, wallNanoseconds: stamper.wallNanoseconds(of: packet.metadata))
+            let record = packet.metadata
+            let time = stamper.wallNanoseconds(of: record)
+            if _slowPath(record.pointee.flags.rawValue & insertVLAN != 0) {
+                local.write(packet.data, length: packet.length, restoring: RestoredVLANTag(tci: record.pointee.vlanTCI),
+                            wallNanoseconds: time)
+            } else {
+                local.write(packet.data, length: packet.length, wallNanoseconds: time)
+            }
             i &+= 1
         }
         sink = local
@@ -133,12 +143,15 @@ public final class PcapFileWriter {
     }
 }
 
-/// What writing a record needs, in a trivial value: the libpcap dumper, the snap length, the
-/// precision, and the running size of the file. Copied into a local for a burst so the
-/// per-frame path touches no class and no reference count.
+/// What writing a record needs, in a trivial value: the libpcap dumper and its stream, the
+/// snap length, the precision, and the running size of the file. Copied into a local for a
+/// burst so the per-frame path touches no class and no reference count.
 @frozen
 public struct PcapRecordSink {
     @usableFromInline let dumperUser: UnsafeMutablePointer<UInt8>
+    /// The stream libpcap's dumper writes to: records with a restored tag are written to it
+    /// piece by piece, in the format of `pcap_dump`.
+    @usableFromInline let stream: UnsafeMutablePointer<FILE>
     /// Largest number of frame bytes kept per record.
     public let snapLength: Int
     @usableFromInline let nanosecond: Bool
@@ -147,8 +160,9 @@ public struct PcapRecordSink {
     /// Records written so far.
     public var recordCount: Int
 
-    init(dumper: OpaquePointer, snapLength: Int, precision: TimestampPrecision) {
+    init(dumper: OpaquePointer, stream: UnsafeMutablePointer<FILE>, snapLength: Int, precision: TimestampPrecision) {
         dumperUser = UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self)
+        self.stream = stream
         self.snapLength = snapLength
         nanosecond = precision == .nanosecond
         bytesWritten = PcapFileWriter.fileHeaderBytes
@@ -168,6 +182,43 @@ public struct PcapRecordSink {
         header.len = UInt32(truncatingIfNeeded: length)
         pcap_dump(dumperUser, &header, data.assumingMemoryBound(to: UInt8.self))
         bytesWritten &+= 16 &+ Int64(captured)
+        recordCount &+= 1
+    }
+
+    /// Appends one record of the `length`-byte frame at `data` with `tag` put back after its
+    /// addresses: the record's original length counts the tag, and the snap length cuts the
+    /// frame with its tag. The record is written in pieces (header, addresses and tag from a
+    /// local, then the rest of the frame from `data`): the frame's buffer is only read, and
+    /// only within its `length` bytes. A frame too short to hold addresses is written as it is.
+    @inlinable
+    public mutating func write(_ data: UnsafeRawPointer, length: Int, restoring tag: RestoredVLANTag,
+                               wallNanoseconds: UInt64) {
+        guard RestoredVLANTag.fits(frameLength: length) else {
+            write(data, length: length, wallNanoseconds: wallNanoseconds)
+            return
+        }
+        let addresses = RestoredVLANTag.addressesLength
+        let restoredLength = length &+ RestoredVLANTag.length
+        let captured = restoredLength < snapLength ? restoredLength : snapLength
+        let fraction = wallNanoseconds % 1_000_000_000
+        // The record header as `pcap_dump` writes it (32-bit seconds and fraction, captured
+        // and original lengths, host byte order), then the addresses and the tag.
+        var prefix: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
+            UInt32(truncatingIfNeeded: wallNanoseconds / 1_000_000_000),
+            UInt32(truncatingIfNeeded: nanosecond ? fraction : fraction / 1000),
+            UInt32(truncatingIfNeeded: captured), UInt32(truncatingIfNeeded: restoredLength), 0, 0, 0, 0)
+        let headerBytes = 16
+        let framePrefix = addresses &+ RestoredVLANTag.length
+        let stream = self.stream
+        withUnsafeMutableBytes(of: &prefix) { raw in
+            let base = raw.baseAddress!
+            (base + headerBytes).copyMemory(from: data, byteCount: addresses)
+            raw.storeBytes(of: tag.bytes, toByteOffset: headerBytes &+ addresses, as: UInt32.self)
+            _ = fwrite(base, 1, headerBytes &+ (captured < framePrefix ? captured : framePrefix), stream)
+        }
+        // captured ≤ length + 4, so the rest ends within the frame's `length` bytes.
+        if captured > framePrefix { _ = fwrite(data + addresses, 1, captured &- framePrefix, stream) }
+        bytesWritten &+= Int64(headerBytes) &+ Int64(captured)
         recordCount &+= 1
     }
 }

@@ -7,8 +7,9 @@ import Synchronization
 ///
 /// One queue. RX copies each frame into a buffer of the port's own pool with its capture time
 /// (`.wallClockTimestamp`); the port is exhausted once the file was played `loop` times
-/// (`loop == 0`: forever). TX writes each frame to the TX file (nanosecond timestamps) and
-/// returns its buffer to its pool at once. A port without an RX file never receives; one
+/// (`loop == 0`: forever). TX writes each frame to the TX file (nanosecond timestamps), with
+/// its 802.1Q tag inserted when it asks for `.insertVLAN` as a VF's TX offload inserts it,
+/// and returns its buffer to its pool at once. A port without an RX file never receives; one
 /// without a TX file discards what it is given and counts it in `txErrors`.
 ///
 /// A malformed RX file ends the port's input: the frames before the bad record are received,

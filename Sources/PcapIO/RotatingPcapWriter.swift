@@ -113,20 +113,34 @@ public final class RotatingPcapWriter {
     /// filter), stamped by `stamper`, until `maxRecords` were written. The `-C` check is made
     /// before each record. Returns how far it got; on an error, the packet at `examined - 1`
     /// was not written.
+    ///
+    /// A packet whose VLAN tag the port stripped (`.vlanStripped`) is filtered and written as
+    /// it was on the wire: its `vlanTCI` goes back after the addresses as an 802.1Q tag.
     public func write(
         _ batch: borrowing PacketBatch, stamper: WallClockStamper, filter: PacketFilter?, maxRecords: Int
     ) -> BurstWriteResult {
         var result = BurstWriteResult()
         let limit = rotation.maxFileBytes ?? Int64.max
+        let strippedTagStatus = batch.pool.strippedTagStatus
         let count = batch.count
         var sink = current.sink
         var i = 0
         while i < count && result.written < maxRecords {
             let packet = batch[i]
             i &+= 1
-            if let filter, !filter.matches(packet.data, length: packet.length) {
-                result.filteredOut &+= 1
-                continue
+            let record = packet.metadata
+            let tag: RestoredVLANTag? = _slowPath(record.pointee.tagStripped(strippedTagStatus: strippedTagStatus))
+                ? RestoredVLANTag(tci: record.pointee.vlanTCI) : nil
+            if let filter {
+                let matched = if let tag {
+                    filter.matches(packet.data, length: packet.length, restoring: tag)
+                } else {
+                    filter.matches(packet.data, length: packet.length)
+                }
+                if !matched {
+                    result.filteredOut &+= 1
+                    continue
+                }
             }
             if sink.bytesWritten > limit {
                 current.sink = sink
@@ -136,7 +150,12 @@ public final class RotatingPcapWriter {
                 }
                 sink = current.sink
             }
-            sink.write(packet.data, length: packet.length, wallNanoseconds: stamper.wallNanoseconds(of: packet.metadata))
+            let time = stamper.wallNanoseconds(of: record)
+            if let tag {
+                sink.write(packet.data, length: packet.length, restoring: tag, wallNanoseconds: time)
+            } else {
+                sink.write(packet.data, length: packet.length, wallNanoseconds: time)
+            }
             result.written &+= 1
         }
         current.sink = sink

@@ -87,9 +87,12 @@ public struct RxDescriptorBits: Sendable {
     /// How the status a receive queue copies into a packet's metadata decodes into flags
     /// (Linux's receive checksum rules: an L4 error of a UDP frame is not reported under the
     /// 82599 zero-checksum erratum; igb's "ignore checksum" bit hides both indications).
-    public var receiveFormat: ReceiveStatusFormat {
+    /// VP means the tag was stripped only where stripping is on (`stripsTags`: igb, where the
+    /// PF strips, or an ixgbe queue with RXDCTL.VME); otherwise it only says the frame, tag
+    /// included, is tagged.
+    public func receiveFormat(stripsTags: Bool) -> ReceiveStatusFormat {
         ReceiveStatusFormat(
-            vlanStripped: RxStatus.vlanPacket, ipChecked: RxStatus.ipChecksum, l4Checked: RxStatus.l4Checksum,
+            vlanStripped: stripsTags ? RxStatus.vlanPacket : 0, ipChecked: RxStatus.ipChecksum, l4Checked: RxStatus.l4Checksum,
             ipError: ipChecksumError, l4Error: l4ChecksumError, checksumIgnored: ignoreChecksum,
             rssType: RxStatus.rssTypeMask, l4ErrorUnreliable: udpZeroChecksumErratum ? RxStatus.packetTypeUDP : 0)
     }

@@ -172,7 +172,8 @@ extension VFPort {
             (rxQueues + q).initialize(to: RxQueue(
                 ring: rxRing.address, slots: rxSlots, size: config.rxDescriptors, pool: pool.ref,
                 tailRegister: window.base + table.rxQueue.offset(table.rxQueue.tail, queue: q),
-                bufferSize: config.hardwareBufferSize, bits: table.rxBits, queueID: q,
+                bufferSize: config.hardwareBufferSize, bits: table.rxBits,
+                stripsTags: table.vlanStripBit == nil || config.stripVLAN, queueID: q,
                 scattered: config.scatteredReceive))
 
             let txRing = try DMAMemory(length: config.txDescriptors * VFFamilyTable.DescriptorLayout.size, pages: config.pages)

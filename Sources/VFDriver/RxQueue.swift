@@ -86,8 +86,8 @@ public struct RxQueue {
     public var counters: RxQueueCounters { tally }
 
     init(ring: UnsafeMutableRawPointer, slots: UnsafeMutablePointer<UInt32>, size: Int, pool: PoolRef,
-         tailRegister: UnsafeMutableRawPointer, bufferSize: Int, bits: RxDescriptorBits, queueID: Int,
-         scattered: Bool) {
+         tailRegister: UnsafeMutableRawPointer, bufferSize: Int, bits: RxDescriptorBits, stripsTags: Bool,
+         queueID: Int, scattered: Bool) {
         self.ring = ring
         self.slots = slots
         self.size = size
@@ -105,7 +105,7 @@ public struct RxQueue {
         discarding = false
         tally = RxQueueCounters()
         slots.initialize(repeating: Self.noBuffer, count: size)
-        pool.storage.pointee.receiveFormat = bits.receiveFormat
+        pool.storage.pointee.receiveFormat = bits.receiveFormat(stripsTags: stripsTags)
     }
 
     /// Receives up to `batch.freeCapacity` frames into the back of `batch`; returns how many.

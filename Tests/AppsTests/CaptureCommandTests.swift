@@ -166,6 +166,26 @@ struct CaptureCommandTests {
         try expectReadableByTools(out, frames: 25)
     }
 
+    @Test("an igbvf VF whose PF strips VLAN 100: the capture holds the tag, `vlan 100` matches, -s cuts the tagged frame")
+    func strippedTagOnIgbvf() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let port = "sim:igbvf,rx=\(samplePath("protocols.pcap")),mac=02:00:00:00:00:02,vlan=100"
+        let input = try PcapReader(path: samplePath("protocols.pcap")).readAll()
+        let whole = dir + "/vlan.pcap"
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", port, "-w", whole, "vlan 100"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try PcapReader(path: whole).readAll().map(\.bytes) == [input[5].bytes])
+        try expectReadableByTools(whole, frames: 1)
+        let tcpdump = try runProcess("/usr/bin/tcpdump", ["-nner", whole])
+        #expect(tcpdump.stdout.contains("ethertype 802.1Q (0x8100), length 64: vlan 100, p 0, ethertype IPv4"), "\(tcpdump.stdout)")
+        let cut = dir + "/cut.pcap"
+        let snapped = try runProcess(try vfpmdExecutable(), ["capture", "--port", port, "-w", cut, "-s", "18", "vlan 100"])
+        #expect(snapped.status == 0, "\(snapped.stderr)")
+        let frames = try PcapReader(path: cut).readAll()
+        #expect(frames.map(\.bytes) == [Array(input[5].bytes.prefix(18))] && frames.map(\.originalLength) == [64])
+    }
+
     @Test("-G 1 for 2.5 seconds: a file per second named by the pattern, together holding every frame written")
     func timeRotation() throws {
         let dir = try makeTemporaryDirectory()

@@ -28,6 +28,21 @@ struct ForwardCommandTests {
         try expectReadableByTools(out, frames: 10)
     }
 
+    @Test("an igbvf VF whose PF strips VLAN 7: io forwarding sends the 9000-byte tagged frame whole, to a VF and to a pcap port",
+          arguments: ["sim:igbvf,name=b,spoofchk=off,mtu=9000,tx=", "pcap:tx="])
+    func strippedTagIsInsertedAgain(output: String) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/out.pcap"
+        let result = try forward(["--port", "sim:igbvf,name=a,rx=\(samplePath("jumbo.pcap")),mac=02:00:00:00:00:02,vlan=7,mtu=9000",
+                                  "--port", output + out])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try CaptureComparison(expected: samplePath("jumbo.pcap"), actual: out).run() == .identical(frames: 3))
+        try expectReadableByTools(out, frames: 3)
+        let tshark = try runProcess("/usr/bin/tshark", ["-r", out, "-Y", "vlan.id == 7", "-T", "fields", "-e", "frame.len"])
+        #expect(tshark.stdout == "9000\n")
+    }
+
     @Test("SIGINT ends a forward of an endless source with a clean summary and no buffer lost")
     func sigint() throws {
         let dir = try makeTemporaryDirectory()

@@ -176,6 +176,23 @@ struct RxTests {
         closeAndExpectWholePools(port)
     }
 
+    @Test(arguments: [SimulatedFamily.ixgbe82599, .ixgbeX550])
+    func vlanTagsKeptInTheFrameAreNotReportedStripped(family: SimulatedFamily) throws {
+        let setup = SimulatedSetup(family)
+        var config = VFPortConfiguration.small()
+        config.vlanIDs = [100]
+        let port = try setup.open(config)
+        let tagged = udpFrame(to: assignedMAC, length: 200, sequence: 7, vlan: 0x2064)
+        setup.inject([tagged])
+        var flags: [PacketFlags] = []
+        let received = setup.receive(port, count: 1) { flags.append($0.flags) }
+        // VP says the frame is tagged; without VME the tag is still in it.
+        #expect(difference(received, [tagged]) == nil)
+        #expect(flags.first?.contains(.vlanStripped) == false)
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port)
+    }
+
     @Test func checksumStatusIsReported() throws {
         let setup = SimulatedSetup(.ixgbeX550)
         let port = try setup.open()

@@ -121,7 +121,8 @@ public struct CaptureSummary: Sendable {
 ///
 /// One thread polls the queues in turn; each burst gets one clock reading for its timestamps
 /// and the `-G` check; each frame is filtered (BPF) and written, and its buffer goes back to
-/// its pool at once. Every `reportIntervalSeconds` the port's counters are read, the file is
+/// its pool at once. A frame whose VLAN tag the port stripped is filtered and written with
+/// the tag back in place, as it was on the wire. Every `reportIntervalSeconds` the port's counters are read, the file is
 /// flushed (so a capture killed outright loses at most that much), and `report` is called.
 public final class CaptureEngine {
     /// The port captured from.
