@@ -41,8 +41,15 @@ public protocol Port: AnyObject, Sendable {
     /// rest (ring full) in the batch. Returns how many it sent.
     func transmit(queue: Int, _ batch: inout PacketBatch) -> Int
 
-    /// Reads the device counters and link state; call about once a second.
+    /// Reads the device counters and link state, and does any maintenance the port owes
+    /// (re-initialising itself after a PF reset): call about once a second, with no burst
+    /// running on the port's queues.
     func updateStats()
+    /// Reads the counters and link state while other threads may run bursts on the port's
+    /// queues (the statistics of a running datapath, which it never stops for them). Returns
+    /// true when the port owes maintenance that needs its queues quiet: then stop the bursts
+    /// and call `updateStats()`.
+    func updateStatsBesideBursts() -> Bool
 }
 
 /// What a port can still do.

@@ -15,9 +15,9 @@ import Synchronization
 /// A malformed RX file ends the port's input: the frames before the bad record are received,
 /// the error is logged and kept in `failure`, and the port is exhausted.
 ///
-/// Concurrency: queue 0 is used by one thread at a time; the counters are plain integers
-/// written by that thread, copied into `stats` by `updateStats()` (aligned 64-bit loads on the
-/// platforms this runs on do not tear), hence `@unchecked Sendable`.
+/// Concurrency: queue 0 is used by one thread at a time; the counters are written by that
+/// thread and read by any (`SharedCounters`), copied into `stats` by `updateStats()`, hence
+/// `@unchecked Sendable`.
 public final class PcapPort: Port, @unchecked Sendable {
     /// Default number of RX buffers.
     public static let defaultPoolCapacity = 2048
@@ -65,7 +65,13 @@ public final class PcapPort: Port, @unchecked Sendable {
     /// Set by the thread that receives, read by the app's control thread.
     private let rxExhausted: Atomic<Bool>
     private var started = false
-    private var counters = PortStats()
+    /// What the bursts counted, readable beside them.
+    private let counters = SharedCounters(count: Counter.count)
+    /// The slots of `counters`.
+    private enum Counter {
+        static let rxPackets = 0, rxBytes = 1, rxErrors = 2, rxNoBuffer = 3, txPackets = 4, txBytes = 5, txErrors = 6
+        static let count = 7
+    }
     private let logger = Logger(label: "vfpmd.pcap-port")
 
     /// Opens the RX file (checked now: missing, malformed header or not Ethernet is an error)
@@ -115,19 +121,19 @@ public final class PcapPort: Port, @unchecked Sendable {
             n = try reader.read(into: &batch, from: pool.ref)
         } catch {
             record(error)
-            counters.rxErrors &+= 1
+            counters.add(1, to: Counter.rxErrors)
             rxExhausted.store(true, ordering: .releasing)
             return 0
         }
-        if n == 0 && !reader.isAtEnd { counters.rxNoBuffer &+= 1 }
+        if n == 0 && !reader.isAtEnd { counters.add(1, to: Counter.rxNoBuffer) }
         var bytes: UInt64 = 0
         var i = batch.count &- n
         while i < batch.count {
             bytes &+= UInt64(batch[i].length)
             i &+= 1
         }
-        counters.rxBytes &+= bytes
-        counters.rxPackets &+= UInt64(n)
+        counters.add(bytes, to: Counter.rxBytes)
+        counters.add(UInt64(n), to: Counter.rxPackets)
         recordsThisPass &+= n
         if reader.isAtEnd && !reader.hasPendingError { nextPass() }
         return n
@@ -136,7 +142,7 @@ public final class PcapPort: Port, @unchecked Sendable {
     public func transmit(queue: Int, _ batch: inout PacketBatch) -> Int {
         let n = batch.count
         guard let writer else {
-            counters.txErrors &+= UInt64(n)
+            counters.add(UInt64(n), to: Counter.txErrors)
             batch.removeAll()
             return 0
         }
@@ -150,16 +156,32 @@ public final class PcapPort: Port, @unchecked Sendable {
         let bytes = Int(writer.bytesWritten - before) - n * Int(PcapFileWriter.recordHeaderBytes)
         batch.removeAll()
         if writer.hasFailed {
-            counters.txErrors &+= UInt64(n)
+            counters.add(UInt64(n), to: Counter.txErrors)
             record(.writeFailed(path: writer.path, reason: "the file could not be written"))
             return 0
         }
-        counters.txPackets &+= UInt64(n)
-        counters.txBytes &+= UInt64(bytes)
+        counters.add(UInt64(n), to: Counter.txPackets)
+        counters.add(UInt64(bytes), to: Counter.txBytes)
         return n
     }
 
-    public func updateStats() { stats = counters }
+    public func updateStats() {
+        stats.rxPackets = counters[Counter.rxPackets]
+        stats.rxBytes = counters[Counter.rxBytes]
+        stats.rxErrors = counters[Counter.rxErrors]
+        stats.rxNoBuffer = counters[Counter.rxNoBuffer]
+        stats.txPackets = counters[Counter.txPackets]
+        stats.txBytes = counters[Counter.txBytes]
+        stats.txErrors = counters[Counter.txErrors]
+    }
+
+    /// The counters are read beside the bursts; a file port owes no maintenance.
+    public func updateStatsBesideBursts() -> Bool {
+        updateStats()
+        return false
+    }
+
+    deinit { counters.deallocate() }
 
     /// Starts the next pass over the RX file, or marks the port exhausted.
     private func nextPass() {

@@ -174,7 +174,7 @@ extension VFPort {
                 tailRegister: window.base + table.rxQueue.offset(table.rxQueue.tail, queue: q),
                 bufferSize: config.hardwareBufferSize, bits: table.rxBits,
                 stripsTags: table.vlanStripBit == nil || config.stripVLAN, queueID: q,
-                scattered: config.scatteredReceive))
+                scattered: config.scatteredReceive, counters: queueTallies[q].rx))
 
             let txRing = try DMAMemory(length: config.txDescriptors * VFFamilyTable.DescriptorLayout.size, pages: config.pages)
             try map(txRing)
@@ -187,7 +187,7 @@ extension VFPort {
                 ring: txRing.address, burstPools: pools, slotBuffers: buffers, burstEnds: ends, size: n,
                 tailRegister: window.base + table.txQueue.offset(table.txQueue.tail, queue: q),
                 checkContext: table.txCheckContext, freeThreshold: config.txFreeThreshold,
-                maxBytes: table.maxTxBytesPerDescriptor))
+                maxBytes: table.maxTxBytesPerDescriptor, counters: queueTallies[q].tx))
             ringRegions.append((rx: rxRing, tx: txRing))
             allocatedQueues = q + 1
         }

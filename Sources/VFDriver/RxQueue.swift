@@ -43,6 +43,30 @@ public struct RxQueueCounters: Sendable, Equatable {
 
     /// All zero.
     public init() {}
+
+    /// Where each counter lives among a queue's shared counters.
+    @usableFromInline
+    enum Slot {
+        @inlinable static var packets: Int { 0 }
+        @inlinable static var bytes: Int { 1 }
+        @inlinable static var frameErrors: Int { 2 }
+        @inlinable static var oversize: Int { 3 }
+        @inlinable static var multiDescriptorDrops: Int { 4 }
+        @inlinable static var noBuffer: Int { 5 }
+        @inlinable static var unpostedWrites: Int { 6 }
+        static let count = 7
+    }
+
+    /// The counters as `shared` holds them now.
+    init(_ shared: SharedCounters) {
+        packets = shared[Slot.packets]
+        bytes = shared[Slot.bytes]
+        frameErrors = shared[Slot.frameErrors]
+        oversize = shared[Slot.oversize]
+        multiDescriptorDrops = shared[Slot.multiDescriptorDrops]
+        noBuffer = shared[Slot.noBuffer]
+        unpostedWrites = shared[Slot.unpostedWrites]
+    }
 }
 
 /// One receive queue: a ring of advanced descriptors in DMA memory, the buffer index of each
@@ -81,13 +105,14 @@ public struct RxQueue {
     @usableFromInline var pendingBuffer: UInt32
     @usableFromInline var pendingLength: Int
     @usableFromInline var discarding: Bool
-    @usableFromInline var tally: RxQueueCounters
+    /// Software counters of this queue, readable from any thread while it runs.
+    @usableFromInline let tally: SharedCounters
     /// Software counters of this queue.
-    public var counters: RxQueueCounters { tally }
+    public var counters: RxQueueCounters { RxQueueCounters(tally) }
 
     init(ring: UnsafeMutableRawPointer, slots: UnsafeMutablePointer<UInt32>, size: Int, pool: PoolRef,
          tailRegister: UnsafeMutableRawPointer, bufferSize: Int, bits: RxDescriptorBits, stripsTags: Bool,
-         queueID: Int, scattered: Bool) {
+         queueID: Int, scattered: Bool, counters: SharedCounters) {
         self.ring = ring
         self.slots = slots
         self.size = size
@@ -103,7 +128,8 @@ public struct RxQueue {
         pendingBuffer = Self.noBuffer
         pendingLength = 0
         discarding = false
-        tally = RxQueueCounters()
+        tally = counters
+        counters.reset()
         slots.initialize(repeating: Self.noBuffer, count: size)
         pool.storage.pointee.receiveFormat = bits.receiveFormat(stripsTags: stripsTags)
     }
@@ -134,7 +160,7 @@ public struct RxQueue {
                                fresh: UnsafeMutablePointer<UInt32>) -> Int {
         let wanted = room < size &- 1 ? room : size &- 1
         let available = pool.take(into: fresh, count: wanted)
-        if available < wanted { tally.noBuffer &+= 1 }
+        if available < wanted { tally.add(1, to: RxQueueCounters.Slot.noBuffer) }
         let timestamp = TSC.now()
         var processed = 0
         var delivered = 0
@@ -166,8 +192,8 @@ public struct RxQueue {
             vfpmd_mmio_write32(tailRegister, UInt32(i == 0 ? size &- 1 : i &- 1))
             next = i
         }
-        tally.packets &+= UInt64(delivered)
-        tally.bytes &+= UInt64(bytes)
+        tally.add(UInt64(delivered), to: RxQueueCounters.Slot.packets)
+        tally.add(UInt64(bytes), to: RxQueueCounters.Slot.bytes)
         return delivered
     }
 
@@ -243,7 +269,7 @@ public struct RxQueue {
         }
         if length > bufferSize {
             // Never trust a length beyond the buffer: drop the frame (and the rest of it).
-            tally.oversize &+= 1
+            tally.add(1, to: RxQueueCounters.Slot.oversize)
             dropPending()
             pool.give(buffer)
             discarding = !endOfPacket
@@ -253,7 +279,7 @@ public struct RxQueue {
             // Scattered receive: append this segment to the frame being collected.
             let total = pendingLength + Int(length)
             guard total <= pool.dataRoom else {
-                tally.oversize &+= 1
+                tally.add(1, to: RxQueueCounters.Slot.oversize)
                 dropPending()
                 pool.give(buffer)
                 discarding = !endOfPacket
@@ -266,7 +292,7 @@ public struct RxQueue {
             let frame = pendingBuffer
             pendingBuffer = Self.noBuffer
             if status & bits.frameErrors != 0 {
-                tally.frameErrors &+= 1
+                tally.add(1, to: RxQueueCounters.Slot.frameErrors)
                 pool.give(frame)
                 return Self.noBuffer
             }
@@ -278,14 +304,14 @@ public struct RxQueue {
                 pendingBuffer = buffer
                 pendingLength = Int(length)
             } else {
-                tally.multiDescriptorDrops &+= 1
+                tally.add(1, to: RxQueueCounters.Slot.multiDescriptorDrops)
                 pool.give(buffer)
                 discarding = true
             }
             return Self.noBuffer
         }
         if status & bits.frameErrors != 0 {
-            tally.frameErrors &+= 1
+            tally.add(1, to: RxQueueCounters.Slot.frameErrors)
             pool.give(buffer)
             return Self.noBuffer
         }
@@ -310,7 +336,7 @@ public struct RxQueue {
     /// (its buffer's address, header address 0).
     @usableFromInline
     mutating func repostUnpostedSlot(_ descriptor: UnsafeMutableRawPointer) {
-        tally.unpostedWrites &+= 1
+        tally.add(1, to: RxQueueCounters.Slot.unpostedWrites)
         let slot = (descriptor - ring) / Layout.size
         writeReadFormat(descriptor, buffer: slots[slot])
     }

@@ -57,17 +57,48 @@ extension VFPort {
     public var hardwareCounters: DeviceCounters? { deviceCounters }
 
     /// Software counters of RX queue `queue`.
-    public func rxCounters(queue: Int) -> RxQueueCounters { rxQueues[queue].counters }
+    public func rxCounters(queue: Int) -> RxQueueCounters { RxQueueCounters(queueTallies[queue].rx) }
 
     /// Software counters of TX queue `queue`.
-    public func txCounters(queue: Int) -> TxQueueCounters { txQueues[queue].counters }
+    public func txCounters(queue: Int) -> TxQueueCounters { TxQueueCounters(queueTallies[queue].tx) }
 
-    /// Checks the PF and the link (`watchdog()`), then reads the counters into `stats`.
-    /// Call about once a second: a 36-bit octet counter wraps after about 55 s at 10 Gb/s, and
-    /// a step of more than half a counter's range (27 s) is taken for a device fault.
+    /// Checks the PF and the link (`watchdog()`), re-initialising the port when it owes it,
+    /// then reads the counters into `stats`. Call with the queues quiet (no burst running), about
+    /// once a second: a 36-bit octet counter wraps after about 55 s at 10 Gb/s, and a step of
+    /// more than half a counter's range (27 s) is taken for a device fault.
     public func updateStats() {
         watchdog()
         guard state != .closed else { return }
+        readCounters()
+    }
+
+    /// Reads the counters and the link and looks at the PF, beside the datapath: other threads
+    /// may run bursts on every queue meanwhile (nothing here touches a ring or a queue's state;
+    /// the link's settle reads wait on this thread only). Returns true, having read nothing,
+    /// when the port owes work that needs its queues quiet (the device is gone, the PF reset,
+    /// clear-to-send was lost, the mailbox went silent): then call `updateStats()` with every
+    /// burst stopped.
+    public func updateStatsBesideBursts() -> Bool {
+        guard state != .closed else { return false }
+        if state != .removed {
+            if owesMaintenance() { return true }
+            link = readLink()
+        }
+        readCounters()
+        return false
+    }
+
+    /// Whether `watchdog()` has work to do that touches the queues.
+    func owesMaintenance() -> Bool {
+        if window.read(table.linkRegister) == VFFamilyTable.removedDeviceRead || !mailbox.pollPFMessages() {
+            return true
+        }
+        return mailbox.resetSeen || mailbox.lostClearToSend || mailbox.timedOut || needsRecovery
+            || mailbox.bareNACKSeen
+    }
+
+    /// The device's counters (registers) and the queues' software counters into `stats`.
+    func readCounters() {
         if state != .removed, var c = deviceCounters {
             let r = table.stats
             c.rxPackets.update(raw: readCounter(r.rxPackets))
@@ -83,11 +114,11 @@ extension VFPort {
         }
         var rxErrors: UInt64 = 0, rxNoBuffer: UInt64 = 0, txErrors: UInt64 = 0, txDiscarded: UInt64 = 0
         for q in 0..<allocatedQueues {
-            let rx = rxQueues[q].counters
+            let rx = RxQueueCounters(queueTallies[q].rx), tx = TxQueueCounters(queueTallies[q].tx)
             rxErrors &+= rx.frameErrors &+ rx.oversize &+ rx.multiDescriptorDrops &+ rx.unpostedWrites
             rxNoBuffer &+= rx.noBuffer
-            txErrors &+= txQueues[q].counters.errors
-            txDiscarded &+= txQueues[q].counters.discarded
+            txErrors &+= tx.errors
+            txDiscarded &+= tx.discarded
         }
         stats.rxErrors = rxErrors
         stats.rxNoBuffer = rxNoBuffer

@@ -67,6 +67,28 @@ public struct TxQueueCounters: Sendable, Equatable {
 
     /// All zero.
     public init() {}
+
+    /// Where each counter lives among a queue's shared counters.
+    @usableFromInline
+    enum Slot {
+        @inlinable static var packets: Int { 0 }
+        @inlinable static var bytes: Int { 1 }
+        @inlinable static var errors: Int { 2 }
+        @inlinable static var ringFull: Int { 3 }
+        @inlinable static var contexts: Int { 4 }
+        @inlinable static var discarded: Int { 5 }
+        static let count = 6
+    }
+
+    /// The counters as `shared` holds them now.
+    init(_ shared: SharedCounters) {
+        packets = shared[Slot.packets]
+        bytes = shared[Slot.bytes]
+        errors = shared[Slot.errors]
+        ringFull = shared[Slot.ringFull]
+        contexts = shared[Slot.contexts]
+        discarded = shared[Slot.discarded]
+    }
 }
 
 /// One transmit queue: a ring of advanced descriptors, the buffer index of each slot, and for
@@ -99,13 +121,15 @@ public struct TxQueue {
     @usableFromInline var free: Int
     /// The context at index 0 as last written.
     @usableFromInline var context: UInt64
-    @usableFromInline var tally: TxQueueCounters
+    /// Software counters of this queue, readable from any thread while it runs.
+    @usableFromInline let tally: SharedCounters
     /// Software counters of this queue.
-    public var counters: TxQueueCounters { tally }
+    public var counters: TxQueueCounters { TxQueueCounters(tally) }
 
     init(ring: UnsafeMutableRawPointer, burstPools: UnsafeMutablePointer<PoolRef>,
          slotBuffers: UnsafeMutablePointer<UInt32>, burstEnds: UnsafeMutablePointer<UInt16>, size: Int,
-         tailRegister: UnsafeMutableRawPointer, checkContext: UInt32, freeThreshold: Int, maxBytes: Int) {
+         tailRegister: UnsafeMutableRawPointer, checkContext: UInt32, freeThreshold: Int, maxBytes: Int,
+         counters: SharedCounters) {
         self.ring = ring
         self.burstPools = burstPools
         self.slotBuffers = slotBuffers
@@ -119,7 +143,8 @@ public struct TxQueue {
         clean = 0
         free = size - 1
         context = TxDescriptor.noContext
-        tally = TxQueueCounters()
+        tally = counters
+        counters.reset()
         burstPools.initialize(repeating: PoolRef.detached, count: size)
         slotBuffers.initialize(repeating: Self.noBuffer, count: size)
         burstEnds.initialize(repeating: 0, count: size)
@@ -139,7 +164,7 @@ public struct TxQueue {
         let pool = batch.pool
         let first = tail
         let placed = batch.withIndexPointer { indices, count in placeBurst(indices, count: count, pool: pool) }
-        if placed.taken < count { tally.ringFull &+= 1 }
+        if placed.taken < count { tally.add(1, to: TxQueueCounters.Slot.ringFull) }
         batch.removeFirstOwned(placed.taken)
         guard tail != first else { return 0 }
         // RS on the burst's last descriptor, a data descriptor (a context precedes its data).
@@ -150,8 +175,8 @@ public struct TxQueue {
         burstPools[first] = pool
         Barrier.beforeTailWrite()
         vfpmd_mmio_write32(tailRegister, UInt32(tail))
-        tally.packets &+= UInt64(placed.sent)
-        tally.bytes &+= UInt64(placed.bytes)
+        tally.add(UInt64(placed.sent), to: TxQueueCounters.Slot.packets)
+        tally.add(UInt64(placed.bytes), to: TxQueueCounters.Slot.bytes)
         return placed.sent
     }
 
@@ -244,7 +269,7 @@ public struct TxQueue {
         let length = record.pointee.length
         guard length != 0 && length <= maxBytes else {
             pool.give(index)
-            tally.errors &+= 1
+            tally.add(1, to: TxQueueCounters.Slot.errors)
             return .refused
         }
         var command = TxDescriptor.dataCommand | length
@@ -313,7 +338,7 @@ public struct TxQueue {
         descriptor.storeBytes(of: 0 as UInt32, toByteOffset: Layout.contextIndexOffset, as: UInt32.self)
         slotBuffers[t] = Self.noBuffer
         context = key
-        tally.contexts &+= 1
+        tally.add(1, to: TxQueueCounters.Slot.contexts)
     }
 
     /// The context a packet's offload requests need (VLAN tag, MAC/IP header lengths, L4 type)
@@ -397,7 +422,7 @@ public struct TxQueue {
             let end = Int(burstEnds[clean])
             var j = clean
             while true {
-                if slotBuffers[j] != Self.noBuffer { tally.discarded &+= 1 }
+                if slotBuffers[j] != Self.noBuffer { tally.add(1, to: TxQueueCounters.Slot.discarded) }
                 if j == end { break }
                 j = j &+ 1 == size ? 0 : j &+ 1
             }

@@ -93,6 +93,8 @@ public final class VFPort: Port, @unchecked Sendable {
     @exclusivity(unchecked) @usableFromInline var queuesRunning = false
     @usableFromInline let rxQueues: UnsafeMutablePointer<RxQueue>
     @usableFromInline let txQueues: UnsafeMutablePointer<TxQueue>
+    /// The software counters of each queue pair, read beside the bursts (`updateStatsBesideBursts`).
+    let queueTallies: [(rx: SharedCounters, tx: SharedCounters)]
 
     let mailbox: Mailbox
     let window: RegisterWindow
@@ -135,6 +137,9 @@ public final class VFPort: Port, @unchecked Sendable {
         macAddress = .zero
         rxQueues = .allocate(capacity: table.maxQueues)
         txQueues = .allocate(capacity: table.maxQueues)
+        queueTallies = (0..<table.maxQueues).map { _ in
+            (SharedCounters(count: RxQueueCounters.Slot.count), SharedCounters(count: TxQueueCounters.Slot.count))
+        }
         do {
             try function.enableBusMaster()
             try initializeDevice()
@@ -158,6 +163,10 @@ public final class VFPort: Port, @unchecked Sendable {
         close()
         rxQueues.deallocate()
         txQueues.deallocate()
+        for tallies in queueTallies {
+            tallies.rx.deallocate()
+            tallies.tx.deallocate()
+        }
     }
 
     // MARK: - Port: the data path

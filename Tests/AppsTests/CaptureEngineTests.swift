@@ -50,6 +50,10 @@ final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
     }
     func transmit(queue: Int, _ batch: inout PacketBatch) -> Int { 0 }
     func updateStats() { stats.rxMissed = isExhausted ? missed : 0 }
+    func updateStatsBesideBursts() -> Bool {
+        updateStats()
+        return false
+    }
 }
 
 @Suite("CaptureEngine")

@@ -23,7 +23,7 @@ struct FilterDropReportTests {
         let interval = ForwardInterval(
             seconds: 1, elapsed: 1, names: ["a", "b"], totals: [ForwardPortTotals(), ForwardPortTotals()],
             previousTotals: [ForwardPortTotals(), ForwardPortTotals()], stats: [dropping, PortStats()],
-            previousStats: [PortStats(), PortStats()], links: [.down, .down])
+            previousStats: [PortStats(), PortStats()], links: [.down, .down], lanes: [])
         let report = ForwardReport(interval)
         #expect(report.ports[0].filterDrops?.multicastGroup == 4 && report.ports[1].filterDrops == nil)
         #expect(report.json.components(separatedBy: "\"filter_drops\"").count == 2)

@@ -34,6 +34,27 @@ struct ForwarderTests {
         #expect(a.mappedForTransmit == ["b"] && b.mappedForTransmit == ["a"])
     }
 
+    /// Statistics are read beside the lanes: with a port whose statistics take 300 ms to read,
+    /// no lane is parked and no lane pauses anywhere near that long; a port that owes
+    /// maintenance (a re-initialisation after a PF reset) parks every lane, once.
+    @Test func statisticsReadsNeverStopTheLanes() throws {
+        let a = try MemoryPort(name: "a", frames: makeFrames(100, src: host, dst: macA), mac: macA)
+        let b = try MemoryPort(name: "b", frames: [], mac: macB)
+        a.live = true
+        b.statsReadMicroseconds = 300_000
+        let slow = try run(a, b) { $0.duration = 1; $0.reportInterval = 0.1 }
+        #expect(b.updates >= 2, "\(b.updates) statistics reads")
+        #expect(slow.lanes.count == 1 && slow.lanes[0].parks == 0, "\(slow.lanes)")
+        #expect(slow.lanes[0].longestGapMicroseconds < 150_000, "\(slow.lanes)")
+        #expect(b.sentFrames.count == 100)
+
+        b.statsReadMicroseconds = 0
+        b.owesMaintenance = true
+        let owed = try run(a, b) { $0.duration = 0.5; $0.reportInterval = 0.1 }
+        #expect(owed.lanes.count == 1 && owed.lanes[0].parks == 1, "\(owed.lanes)")
+        #expect(OpenedPort.closeAll([opened(a), opened(b)]).isEmpty)
+    }
+
     @Test func backPressureLosesNothing() throws {
         let frames = makeFrames(1000, src: host, dst: macA)
         let a = try MemoryPort(name: "a", frames: frames, mac: macA)
@@ -161,7 +182,8 @@ struct ForwardReportTests {
         let interval = ForwardInterval(
             seconds: 2, elapsed: 10, names: ["a"], totals: [ForwardPortTotals(received: 3, sent: 2, dropped: 1)],
             previousTotals: [ForwardPortTotals()], stats: [after], previousStats: [before],
-            links: [LinkStatus(isUp: true, speedMbps: 10_000)])
+            links: [LinkStatus(isUp: true, speedMbps: 10_000)],
+            lanes: [LaneActivity(pair: "0:1", queue: 0, longestGapMicroseconds: 12.5, parks: 0)])
         let report = ForwardReport(interval)
         let line = report.ports[0]
         #expect(abs(line.rxMpps - 1.5) < 1e-9)
@@ -171,5 +193,6 @@ struct ForwardReportTests {
         #expect(report.json.contains("\"rx_mpps\":1.5"))
         #expect(report.json.contains("\"link\":\"up 10G\""))
         #expect(report.table.contains("up 10G"))
+        #expect(report.json.contains("\"lanes\":[{\"longest_gap_microseconds\":12.5,\"pair\":\"0:1\",\"parks\":0,\"queue\":0}]"))
     }
 }

@@ -18,6 +18,12 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     let burst: Int
     let txLimit: Int
     var updates = 0
+    /// How long reading the statistics takes (a slow link read, a slow bus).
+    var statsReadMicroseconds = 0
+    /// Set: the next statistics read beside the bursts reports maintenance owed.
+    var owesMaintenance = false
+    /// Set: the port stays running after its frames (a live source), not exhausted.
+    var live = false
     /// When set, frames sent to this port are delivered to `peer` (a cable).
     weak var peer: MemoryPort?
 
@@ -32,7 +38,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     }
 
     var isExhausted: Bool { lock.withLock { pending.isEmpty } }
-    var condition: PortCondition { isExhausted ? .inputExhausted : .running }
+    var condition: PortCondition { isExhausted && !live ? .inputExhausted : .running }
     var buffersInUse: Int { pool.inUse }
     var receivePools: [Mempool] { [pool] }
     private(set) var mappedForTransmit: [String] = []
@@ -40,7 +46,18 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     func start() throws {}
     func stop() {}
     func close() {}
-    func updateStats() { lock.withLock { updates += 1 } }
+    func updateStats() {
+        if statsReadMicroseconds > 0 { usleep(UInt32(statsReadMicroseconds)) }
+        lock.withLock { updates += 1 }
+    }
+    func updateStatsBesideBursts() -> Bool {
+        if lock.withLock({ owesMaintenance }) {
+            lock.withLock { owesMaintenance = false }
+            return true
+        }
+        updateStats()
+        return false
+    }
     var sentFrames: [[UInt8]] { lock.withLock { sent } }
 
     /// Adds frames to what the port will deliver.

@@ -56,6 +56,33 @@ struct AppFaultTests {
         #expect(lab.container.mappedRegionCount == 0)
     }
 
+    /// On two simulated 82599 VFs (whose link is read five times, 100 µs apart, and whose
+    /// counters are registers), fifty statistics rounds in a second never park a lane.
+    @Test func statisticsNeverParkTheLanesOfHealthyPorts() throws {
+        let lab = SimulatedLab()
+        let root = HostileInputTests.root.path
+        let texts = ["sim:ixgbevf,name=q1,rx=\(root)/pcaps/udp64x256.pcap,loop=0,mac=02:00:00:00:00:02",
+                     "sim:ixgbevf,name=q2,spoofchk=off"]
+        let ports = try OpenedPort.openAll(texts.map { try PortSpec(parsing: $0) }, lab: lab)
+        var config = ForwardConfiguration()
+        config.reportInterval = 0.02
+        config.duration = 1
+        let forwarder = try Forwarder(ports: ports, configuration: config)
+        for p in ports { try p.port.start() }
+        var reports = 0
+        var lastStats: [PortStats] = []
+        let summary = forwarder.run { interval in
+            reports += 1
+            lastStats = interval.stats
+        }
+        #expect(reports >= 10)
+        #expect(summary.lanes.allSatisfy { $0.parks == 0 }, "\(summary.lanes)")
+        // The counters moved while the lanes ran: they were read beside them.
+        #expect(lastStats.count == 2 && lastStats[0].rxPackets > 0 && lastStats[1].txPackets > 0)
+        #expect(ports.allSatisfy { $0.port.link.isUp })
+        #expect(OpenedPort.closeAll(ports).isEmpty)
+    }
+
     @Test func theForwarderRunsThroughPFResetsAndLostClearToSend() throws {
         let lab = SimulatedLab()
         let ports = try Self.openPair(lab, tag: "p")
@@ -72,6 +99,8 @@ struct AppFaultTests {
         #expect(summary.reason == .duration)
         #expect(summary.portStats[0].resets >= 2 && summary.portStats[1].resets >= 2,
                 "resets \(summary.portStats.map(\.resets))")
+        // The lanes were parked for the re-initialisations, and only for them.
+        #expect(summary.lanes.allSatisfy { $0.parks >= 1 && $0.parks < 20 }, "\(summary.lanes)")
         #expect(summary.ports[0].received == summary.ports[1].sent + summary.ports[1].dropped)
         // The summary names what a reset took out of a TX ring, when it did.
         let text = summary.text(names: ports.map(\.spec))

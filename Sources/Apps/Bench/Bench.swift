@@ -100,6 +100,8 @@ public final class Bench: @unchecked Sendable {
     private var meters: [[TrafficMeter?]] = []
     private let stop = UnsafeAtomic<Bool>.create(false)
     private let stopSending = UnsafeAtomic<Bool>.create(false)
+    /// Parks the threads while a port does maintenance that needs its queues quiet.
+    private let pause = DatapathPause()
 
     /// Sets up generators and meters per the mode.
     public init(ports: [OpenedPort], configuration: BenchConfiguration) throws {
@@ -150,7 +152,7 @@ public final class Bench: @unchecked Sendable {
                 finished.append(done)
                 let core = configuration.cores.isEmpty ? nil : configuration.cores[lane % configuration.cores.count]
                 lane += 1
-                let stop = self.stop, stopSending = self.stopSending
+                let stop = self.stop, stopSending = self.stopSending, pause = self.pause
                 let t = Thread {
                     if let core { _ = vfpmd_pin_current_thread(Int32(core)) }
                     // After a run of empty polls (a paced generator waiting for its next
@@ -159,6 +161,7 @@ public final class Bench: @unchecked Sendable {
                     // them) a thread that only spins would keep the others from running.
                     var idlePolls = 0
                     while !stop.load(ordering: .relaxed) {
+                        if pause.isRequested { pause.park(unless: stop) }
                         var work = 0
                         if !stopSending.load(ordering: .relaxed) { work &+= generator?.poll() ?? 0 }
                         work &+= meter?.poll() ?? 0
@@ -188,7 +191,8 @@ public final class Bench: @unchecked Sendable {
                 let current = snapshot()
                 report(makeReport(current, since: previous, seconds: Double(now - last) / 1e9,
                                   elapsed: Double(now - start) / 1e9, final: false))
-                for p in ports { p.port.updateStats() }
+                ports.updateStats(besideBurstsOf: pause, threads: threads.count,
+                                  allFinished: { finished.allSatisfy { $0.load(ordering: .acquiring) } })
                 previous = current
                 last = now
             }

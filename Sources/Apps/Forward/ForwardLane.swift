@@ -23,10 +23,8 @@ struct DirectionCounters {
 final class LaneControl: @unchecked Sendable {
     /// Set to end every lane.
     let stop = UnsafeAtomic<Bool>.create(false)
-    /// Set while the controller needs the datapath quiet (port maintenance).
-    let pause = UnsafeAtomic<Bool>.create(false)
-    /// Lanes currently parked by `pause`.
-    let parked = UnsafeAtomic<Int>.create(0)
+    /// Parks the lanes while a port does maintenance that needs its queues quiet.
+    let pause = DatapathPause()
     /// Packets the lanes may still receive (`--count`); nil: no limit, and no atomic per burst.
     let budget: UnsafeAtomic<UInt64>?
 
@@ -53,8 +51,6 @@ final class LaneControl: @unchecked Sendable {
 
     deinit {
         stop.destroy()
-        pause.destroy()
-        parked.destroy()
         budget?.destroy()
     }
 }
@@ -86,6 +82,11 @@ final class ForwardLane: @unchecked Sendable {
     let control: LaneControl
     /// Set when the thread has returned.
     let finished = UnsafeAtomic<Bool>.create(false)
+    /// The longest time between two polls of the lane's queues, in TSC ticks (a pause of the
+    /// datapath: a park, a preemption, a slow port call).
+    let longestGapTicks = UnsafeAtomic<UInt64>.create(0)
+    /// Times the lane was parked for port maintenance.
+    let parks = UnsafeAtomic<UInt64>.create(0)
 
     init(a: any Port, b: any Port, aIndex: Int, bIndex: Int, queue: Int, rewriteAToB: ForwardRewrite, rewriteBToA: ForwardRewrite,
          burst: Int, core: Int?, control: LaneControl) {
@@ -107,18 +108,31 @@ final class ForwardLane: @unchecked Sendable {
         holding.destroy()
         polls.destroy()
         finished.destroy()
+        longestGapTicks.destroy()
+        parks.destroy()
     }
 
     /// The thread body.
     func run() {
         var ab = PacketBatch(burst: burst)
         var ba = PacketBatch(burst: burst)
+        var lastPoll = TSC.now()
+        var longestGap: UInt64 = 0
         while !control.stop.load(ordering: .relaxed) {
-            if control.pause.load(ordering: .acquiring) { park() }
+            if control.pause.isRequested {
+                parks.wrappingIncrement(ordering: .relaxed)
+                control.pause.park(unless: control.stop)
+            }
             pump(from: a, to: b, &ab, rewriteAToB, aToB)
             pump(from: b, to: a, &ba, rewriteBToA, bToA)
             holding.store(ab.count &+ ba.count, ordering: .relaxed)
             polls.store(polls.load(ordering: .relaxed) &+ 1, ordering: .releasing)
+            let now = TSC.now()
+            if _slowPath(now &- lastPoll > longestGap) {
+                longestGap = now &- lastPoll
+                longestGapTicks.store(longestGap, ordering: .relaxed)
+            }
+            lastPoll = now
         }
         // What the lane holds at the stop is sent if the ports take it within 100 ms; only
         // what they refuse that long is counted as dropped.
@@ -170,13 +184,5 @@ final class ForwardLane: @unchecked Sendable {
         }
         if received < granted { budget.wrappingIncrement(by: UInt64(granted - received), ordering: .relaxed) }
         return received
-    }
-
-    private func park() {
-        control.parked.wrappingIncrement(ordering: .acquiringAndReleasing)
-        while control.pause.load(ordering: .acquiring) && !control.stop.load(ordering: .relaxed) {
-            MonotonicClock.sleep(microseconds: 20)
-        }
-        control.parked.wrappingDecrement(ordering: .acquiringAndReleasing)
     }
 }

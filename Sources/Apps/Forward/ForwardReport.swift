@@ -28,10 +28,13 @@ public struct ForwardReport: Codable, Sendable {
     public var elapsed: Double
     /// One line per port.
     public var ports: [PortReportLine]
+    /// Per lane since the start: the longest pause between two polls, and the parks.
+    public var lanes: [LaneActivity]
 
     /// The report of `interval`.
     public init(_ interval: ForwardInterval) {
         elapsed = interval.elapsed
+        lanes = interval.lanes
         ports = interval.names.indices.map { i in
             let d = interval.stats[i].delta(since: interval.previousStats[i])
             let s = interval.stats[i]
@@ -99,7 +102,8 @@ extension ForwardSummary {
                     name: names[i], received: t.received, sent: t.sent, dropped: t.dropped, missed: st.rxMissed,
                     errors: st.rxErrors &+ st.txErrors, noBuffer: st.rxNoBuffer, resets: st.resets,
                     filterDrops: filterDrops[i])
-            })
+            },
+            lanes: lanes)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
@@ -128,4 +132,5 @@ private struct ForwardSummaryJSON: Encodable {
     var seconds: Double
     var forwarded: UInt64
     var ports: [Port]
+    var lanes: [LaneActivity]
 }

@@ -61,6 +61,8 @@ public struct ForwardSummary: Sendable {
     public var portStats: [PortStats]
     /// Per port index: the frames its PF's filters did not deliver, with advice; nil when none.
     public var filterDrops: [FilterDropReport?]
+    /// Per lane: the longest pause between two polls, and the parks.
+    public var lanes: [LaneActivity]
     /// Packets forwarded (sum of `sent`).
     public var forwarded: UInt64 { ports.reduce(0) { $0 + $1.sent } }
 }
@@ -198,7 +200,8 @@ public final class Forwarder: @unchecked Sendable {
                 report(ForwardInterval(
                     seconds: Double(now - lastReport) / 1e9, elapsed: Double(now - start) / 1e9,
                     names: ports.map(\.spec), totals: current.0, previousTotals: previous.0,
-                    stats: current.1, previousStats: previous.1, links: ports.map { $0.port.link }))
+                    stats: current.1, previousStats: previous.1, links: ports.map { $0.port.link },
+                    lanes: laneActivity()))
                 previous = current
                 lastReport = now
             }
@@ -210,22 +213,30 @@ public final class Forwarder: @unchecked Sendable {
         let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
         maintainPorts()
         return ForwardSummary(reason: reason, seconds: seconds, ports: totals(), portStats: ports.map { $0.port.stats },
-                              filterDrops: ports.map { $0.filterDropReport() })
+                              filterDrops: ports.map { $0.filterDropReport() }, lanes: laneActivity())
     }
 
-    /// Parks every lane, lets each port read its counters and check its link (where a port may
-    /// re-initialise itself after a PF reset), then resumes the lanes.
+    /// Lets each port read its counters and link beside the running lanes; only when a port
+    /// owes maintenance that needs its queues quiet (a re-initialisation after a PF reset) are
+    /// the lanes parked while that port does it, then resumed. Once the lanes finished, every
+    /// port gets its `updateStats()`.
     private func maintainPorts() {
-        let running = !lanes.allSatisfy { $0.finished.load(ordering: .acquiring) }
-        if running {
-            control.pause.store(true, ordering: .releasing)
-            while control.parked.load(ordering: .acquiring) < lanes.count
-                && !lanes.allSatisfy({ $0.finished.load(ordering: .acquiring) }) {
-                MonotonicClock.sleep(microseconds: 20)
-            }
+        let allFinished = { self.lanes.allSatisfy { $0.finished.load(ordering: .acquiring) } }
+        guard !allFinished() else {
+            for p in ports { p.port.updateStats() }
+            return
         }
-        for p in ports { p.port.updateStats() }
-        control.pause.store(false, ordering: .releasing)
+        ports.updateStats(besideBurstsOf: control.pause, threads: lanes.count, allFinished: allFinished)
+    }
+
+    /// What each lane's datapath went through so far: its longest pause between two polls and
+    /// its parks.
+    public func laneActivity() -> [LaneActivity] {
+        lanes.map { lane in
+            LaneActivity(pair: "\(lane.aIndex):\(lane.bIndex)", queue: lane.queue,
+                         longestGapMicroseconds: Double(lane.longestGapTicks.load(ordering: .relaxed)) / TSC.frequency * 1e6,
+                         parks: lane.parks.load(ordering: .relaxed))
+        }
     }
 }
 
@@ -245,6 +256,21 @@ public struct ForwardInterval: Sendable {
     public var previousStats: [PortStats]
     /// Link per port.
     public var links: [LinkStatus]
+    /// Per lane, since the start.
+    public var lanes: [LaneActivity]
+}
+
+/// One lane's datapath since the start: the longest pause between two of its polls, and how
+/// often it was parked for port maintenance.
+public struct LaneActivity: Codable, Sendable, Equatable {
+    /// The port pair, as `a:b`.
+    public var pair: String
+    /// The queue of both ports the lane polls.
+    public var queue: Int
+    /// The longest time between two polls, in microseconds.
+    public var longestGapMicroseconds: Double
+    /// Times the lane was parked.
+    public var parks: UInt64
 }
 
 /// A forwarding setup that cannot work, in one sentence.

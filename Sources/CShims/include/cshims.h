@@ -103,6 +103,14 @@ VFPMD_INLINE uint32_t vfpmd_load_acquire32(const void *addr) {
 VFPMD_INLINE uint64_t vfpmd_load_acquire64(const void *addr) {
     return __atomic_load_n((const uint64_t *)addr, __ATOMIC_ACQUIRE);
 }
+/// A counter written by one thread and read by others: relaxed atomic accesses (plain moves
+/// on x86_64 and aarch64, never a locked instruction).
+VFPMD_INLINE uint64_t vfpmd_counter_load(const uint64_t *counter) {
+    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+VFPMD_INLINE void vfpmd_counter_add(uint64_t *counter, uint64_t amount) {
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + amount, __ATOMIC_RELAXED);
+}
 VFPMD_INLINE void vfpmd_store_release32(void *addr, uint32_t value) {
     __atomic_store_n((uint32_t *)addr, value, __ATOMIC_RELEASE);
 }
