@@ -8,8 +8,11 @@ import Synchronization
 /// One queue. RX copies each frame into a buffer of the port's own pool with its capture time
 /// (`.wallClockTimestamp`); the port is exhausted once the file was played `loop` times
 /// (`loop == 0`: forever). TX writes each frame to the TX file (nanosecond timestamps) and
-/// returns its buffer to its pool at once. A port without an RX file never receives; one
-/// without a TX file discards what it is given and counts it in `txErrors`.
+/// returns its buffer to its pool at once; `stop()` writes what the file's buffer holds. The
+/// TX counters follow the file: `txPackets` reached it (or are on their way), `txErrors` never
+/// will (a write failed: the port fails, the file ends with its last whole record). A port
+/// without an RX file never receives; one without a TX file discards what it is given and
+/// counts it in `txErrors`.
 ///
 /// A malformed RX file ends the port's input: the frames before the bad record are received,
 /// the error is logged and kept in `failure`, and the port is exhausted.
@@ -28,9 +31,13 @@ public final class PcapPort: Port, @unchecked Sendable {
     public let macAddress: MACAddress
     public var link: LinkStatus { LinkStatus(isUp: true, speedMbps: 10_000) }
     public private(set) var stats = PortStats()
-    /// Failed once a file could not be read or written; input exhausted once the RX file was
-    /// played `loop` times (or there is none).
+    /// Failed once a file could not be read or written (a TX file's failure says how many
+    /// frames reached it); input exhausted once the RX file was played `loop` times (or there
+    /// is none).
     public var condition: PortCondition {
+        if let failure, case .writeFailed = failure {
+            return .failed("\(failure) (\(stats.txPackets) frames written to it, \(stats.txErrors) dropped)")
+        }
         if let failure { return .failed(failure.description) }
         return rxExhausted.load(ordering: .acquiring) ? .inputExhausted : .running
     }
@@ -65,6 +72,8 @@ public final class PcapPort: Port, @unchecked Sendable {
     private let rxExhausted: Atomic<Bool>
     private var started = false
     private var counters = PortStats()
+    /// Packets given to a port without a TX file.
+    private var txDiscarded: UInt64 = 0
     private let logger = Logger(label: "vfpmd.pcap-port")
 
     /// Opens the RX file (checked now: missing, malformed header or not Ethernet is an error)
@@ -93,7 +102,14 @@ public final class PcapPort: Port, @unchecked Sendable {
 
     public func start() throws { started = true }
 
-    public func stop() { started = false }
+    /// Stops receiving and writes what the TX file's buffer holds, so the counters say what
+    /// reached the file.
+    public func stop() {
+        started = false
+        guard let writer else { return }
+        do throws(PcapError) { try writer.flush() } catch { record(error) }
+        count(writer)
+    }
 
     public func close() {
         started = false
@@ -102,6 +118,7 @@ public final class PcapPort: Port, @unchecked Sendable {
         rxExhausted.store(true, ordering: .releasing)
         if let writer {
             do throws(PcapError) { try writer.close() } catch { record(error) }
+            count(writer)
         }
         writer = nil
         updateStats()
@@ -135,7 +152,8 @@ public final class PcapPort: Port, @unchecked Sendable {
     public func transmit(queue: Int, _ batch: inout PacketBatch) -> Int {
         let n = batch.count
         guard let writer else {
-            counters.txErrors &+= UInt64(n)
+            txDiscarded &+= UInt64(n)
+            counters.txErrors = txDiscarded
             batch.removeAll()
             return 0
         }
@@ -144,21 +162,23 @@ public final class PcapPort: Port, @unchecked Sendable {
             stamper.anchor()
             stamperAnchorTSC = stamper.tscNow
         }
-        let before = writer.bytesWritten
+        let failedBefore = writer.hasFailed
         _ = writer.write(batch, stamper: stamper)
-        let bytes = Int(writer.bytesWritten - before) - n * Int(PcapFileWriter.recordHeaderBytes)
         batch.removeAll()
-        if writer.hasFailed {
-            counters.txErrors &+= UInt64(n)
-            record(.writeFailed(path: writer.path, reason: "the file could not be written"))
-            return 0
-        }
-        counters.txPackets &+= UInt64(n)
-        counters.txBytes &+= UInt64(bytes)
-        return n
+        count(writer)
+        return failedBefore ? 0 : n
     }
 
     public func updateStats() { stats = counters }
+
+    /// Takes the TX counters from the writer: packets and bytes in the file or on their way to
+    /// it are sent; packets a failed write of the file lost are errors, the failure is kept.
+    private func count(_ writer: PcapFileWriter) {
+        counters.txPackets = UInt64(writer.recordsWritten + writer.recordsPending)
+        counters.txBytes = UInt64(writer.sink.capturedBytes)
+        counters.txErrors = txDiscarded &+ UInt64(writer.recordsDropped)
+        if let failure = writer.failure { record(failure) }
+    }
 
     /// Starts the next pass over the RX file, or marks the port exhausted.
     private func nextPass() {
