@@ -36,13 +36,12 @@ enum OutputWrites {
         }
     }
 
-    /// Cuts the last `bytes` bytes the descriptor's file offset is past off the regular file
-    /// open at `descriptor`; false when the file could not be shortened.
+    /// Cuts the last `bytes` bytes written off the regular file open at `descriptor` (its
+    /// offset is just past them, also in append mode); false when the file could not be shortened.
     @discardableResult
     static func cutOff(_ descriptor: Int32, bytes: Int) -> Bool {
         let end = lseek(descriptor, 0, SEEK_CUR)
-        guard end >= Int64(bytes) else { return false }
-        let kept = end - off_t(bytes)
-        return ftruncate(descriptor, kept) == 0 && lseek(descriptor, kept, SEEK_SET) == kept
+        guard end >= off_t(bytes) else { return false }
+        return ftruncate(descriptor, end - off_t(bytes)) == 0
     }
 }

@@ -6,7 +6,7 @@ enum PcapFileFormat {
     /// Bytes of the file header.
     static let fileHeaderBytes = 24
     /// Bytes of a record header.
-    @usableFromInline static let recordHeaderBytes = 16
+    @inlinable static var recordHeaderBytes: Int { 16 }
     /// Offset of a record header's captured length (after the seconds and the fraction).
     static let capturedLengthOffset = 8
     /// Major and minor version of the format.

@@ -71,6 +71,7 @@ public final class PcapFileWriter {
 
     /// Appends one record: the first `snapLength` bytes of the `length`-byte frame at `data`,
     /// stamped `wallNanoseconds` after the epoch.
+    @inlinable
     public func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) {
         sink.write(data, length: length, wallNanoseconds: wallNanoseconds)
     }

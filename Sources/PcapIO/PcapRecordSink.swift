@@ -17,10 +17,9 @@ public struct PcapRecordSink {
     public let snapLength: Int
     @usableFromInline let nanosecond: Bool
     @usableFromInline let buffer: UnsafeMutableRawPointer
-    /// Bytes the buffer holds at most.
-    @usableFromInline let capacity: Int
-    /// Bytes a record may fill the buffer up to before it is written: the capacity while the
-    /// file takes writes, 0 once it failed or was closed (every record then takes the slow path).
+    /// Bytes a record may fill the buffer up to before it is written: the buffer's capacity
+    /// while the file takes writes, 0 once it failed or was closed (every record then takes
+    /// the slow path).
     @usableFromInline var limit: Int
     /// Bytes in the buffer.
     @usableFromInline var fill: Int
@@ -61,7 +60,6 @@ public struct PcapRecordSink {
         self.descriptor = descriptor
         self.isRegularFile = isRegularFile
         self.buffer = buffer
-        self.capacity = capacity
         self.snapLength = snapLength
         nanosecond = precision == .nanosecond
         limit = capacity
