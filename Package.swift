@@ -38,7 +38,7 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
-        // libpcap writer (rotation), reader, BPF filters, and the pcap file port.
+        // pcap writer (its own buffer, rotation), reader and BPF filters (libpcap), pcap file port.
         .target(
             name: "PcapIO",
             dependencies: [

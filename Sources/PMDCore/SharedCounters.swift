@@ -21,6 +21,10 @@ public struct SharedCounters: @unchecked Sendable {
     @inlinable
     public func add(_ amount: UInt64, to index: Int) { vfpmd_counter_add(words + index, amount) }
 
+    /// Sets counter `index` to `value` (from the one writing thread only).
+    @inlinable
+    public func store(_ value: UInt64, at index: Int) { vfpmd_counter_store(words + index, value) }
+
     /// Counter `index`, from any thread.
     @inlinable
     public subscript(index: Int) -> UInt64 { vfpmd_counter_load(words + index) }

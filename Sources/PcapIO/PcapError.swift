@@ -11,7 +11,8 @@ public enum PcapError: Error, Equatable, Sendable, CustomStringConvertible {
     case frameTooLarge(path: String, record: Int, length: Int, bufferSize: Int)
     /// The output file could not be created.
     case cannotCreate(path: String, reason: String)
-    /// Writing or flushing the output file failed (disk full, I/O error).
+    /// Writing the output file failed (disk full, file too large, I/O error, closed pipe);
+    /// `path` is `-` for standard output.
     case writeFailed(path: String, reason: String)
     /// The filter expression does not compile; `reason` is libpcap's text.
     case badFilter(expression: String, reason: String)
@@ -37,7 +38,7 @@ public enum PcapError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .cannotCreate(path, reason):
             return "\(path): cannot create capture file: \(reason)"
         case let .writeFailed(path, reason):
-            return "\(path): writing the capture failed: \(reason)"
+            return "writing \(path == CaptureFiles.standardOutputName ? "standard output" : path): \(reason)"
         case let .badFilter(expression, reason):
             return "invalid filter expression '\(expression)': \(reason)"
         case let .badRotation(text):

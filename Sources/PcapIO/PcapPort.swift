@@ -9,8 +9,11 @@ import Synchronization
 /// (`.wallClockTimestamp`); the port is exhausted once the file was played `loop` times
 /// (`loop == 0`: forever). TX writes each frame to the TX file (nanosecond timestamps), with
 /// its 802.1Q tag inserted when it asks for `.insertVLAN` as a VF's TX offload inserts it,
-/// and returns its buffer to its pool at once. A port without an RX file never receives; one
-/// without a TX file discards what it is given and counts it in `txErrors`.
+/// and returns its buffer to its pool at once; `stop()` writes what the file's buffer holds.
+/// The TX counters follow the file: `txPackets` reached it (or are on their way), `txErrors`
+/// never will (a write failed: the port fails, the file ends with its last whole record). A
+/// port without an RX file never receives; one without a TX file discards what it is given
+/// and counts it in `txErrors`.
 ///
 /// A malformed RX file ends the port's input: the frames before the bad record are received,
 /// the error is logged and kept in `failure`, and the port is exhausted.
@@ -29,9 +32,13 @@ public final class PcapPort: Port, @unchecked Sendable {
     public let macAddress: MACAddress
     public var link: LinkStatus { LinkStatus(isUp: true, speedMbps: 10_000) }
     public private(set) var stats = PortStats()
-    /// Failed once a file could not be read or written; input exhausted once the RX file was
-    /// played `loop` times (or there is none).
+    /// Failed once a file could not be read or written (a TX file's failure says how many
+    /// frames reached it); input exhausted once the RX file was played `loop` times (or there
+    /// is none).
     public var condition: PortCondition {
+        if let failure, case .writeFailed = failure {
+            return .failed("\(failure) (\(stats.txPackets) frames written to it, \(stats.txErrors) dropped)")
+        }
         if let failure { return .failed(failure.description) }
         return rxExhausted.load(ordering: .acquiring) ? .inputExhausted : .running
     }
@@ -72,6 +79,8 @@ public final class PcapPort: Port, @unchecked Sendable {
         static let rxPackets = 0, rxBytes = 1, rxErrors = 2, rxNoBuffer = 3, txPackets = 4, txBytes = 5, txErrors = 6
         static let count = 7
     }
+    /// Packets given to a port without a TX file.
+    private var txDiscarded: UInt64 = 0
     private let logger = Logger(label: "vfpmd.pcap-port")
 
     /// Opens the RX file (checked now: missing, malformed header or not Ethernet is an error)
@@ -100,7 +109,14 @@ public final class PcapPort: Port, @unchecked Sendable {
 
     public func start() throws { started = true }
 
-    public func stop() { started = false }
+    /// Stops receiving and writes what the TX file's buffer holds, so the counters say what
+    /// reached the file.
+    public func stop() {
+        started = false
+        guard let writer else { return }
+        do throws(PcapError) { try writer.flush() } catch { record(error) }
+        count(writer)
+    }
 
     public func close() {
         started = false
@@ -109,6 +125,7 @@ public final class PcapPort: Port, @unchecked Sendable {
         rxExhausted.store(true, ordering: .releasing)
         if let writer {
             do throws(PcapError) { try writer.close() } catch { record(error) }
+            count(writer)
         }
         writer = nil
         updateStats()
@@ -142,7 +159,8 @@ public final class PcapPort: Port, @unchecked Sendable {
     public func transmit(queue: Int, _ batch: inout PacketBatch) -> Int {
         let n = batch.count
         guard let writer else {
-            counters.add(UInt64(n), to: Counter.txErrors)
+            txDiscarded &+= UInt64(n)
+            counters.store(txDiscarded, at: Counter.txErrors)
             batch.removeAll()
             return 0
         }
@@ -151,18 +169,11 @@ public final class PcapPort: Port, @unchecked Sendable {
             stamper.anchor()
             stamperAnchorTSC = stamper.tscNow
         }
-        let before = writer.bytesWritten
+        let failedBefore = writer.hasFailed
         _ = writer.write(batch, stamper: stamper)
-        let bytes = Int(writer.bytesWritten - before) - n * Int(PcapFileWriter.recordHeaderBytes)
         batch.removeAll()
-        if writer.hasFailed {
-            counters.add(UInt64(n), to: Counter.txErrors)
-            record(.writeFailed(path: writer.path, reason: "the file could not be written"))
-            return 0
-        }
-        counters.add(UInt64(n), to: Counter.txPackets)
-        counters.add(UInt64(bytes), to: Counter.txBytes)
-        return n
+        count(writer)
+        return failedBefore ? 0 : n
     }
 
     public func updateStats() {
@@ -182,6 +193,15 @@ public final class PcapPort: Port, @unchecked Sendable {
     }
 
     deinit { counters.deallocate() }
+
+    /// Takes the TX counters from the writer: packets and bytes in the file or on their way to
+    /// it are sent; packets a failed write of the file lost are errors, the failure is kept.
+    private func count(_ writer: PcapFileWriter) {
+        counters.store(UInt64(writer.recordsWritten + writer.recordsPending), at: Counter.txPackets)
+        counters.store(UInt64(writer.sink.capturedBytes), at: Counter.txBytes)
+        counters.store(txDiscarded &+ UInt64(writer.recordsDropped), at: Counter.txErrors)
+        if let failure = writer.failure { record(failure) }
+    }
 
     /// Starts the next pass over the RX file, or marks the port exhausted.
     private func nextPass() {

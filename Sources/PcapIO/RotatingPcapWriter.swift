@@ -5,13 +5,14 @@ import Glibc
 
 /// What `RotatingPcapWriter.write(_:stamper:filter:maxRecords:)` did with a burst.
 public struct BurstWriteResult: Sendable {
-    /// Packets looked at, from the front.
+    /// Packets looked at, from the front: each one written or filtered out.
     public var examined = 0
-    /// Packets written.
+    /// Packets handed to the file (`RotatingPcapWriter.recordsWritten` says which reached it).
     public var written = 0
     /// Packets the filter did not match.
     public var filteredOut = 0
-    /// The error that stopped the burst (the last examined packet was not written).
+    /// The error that stopped the burst: a file could not be opened (the packets from
+    /// `examined` on were not looked at) or written (the packets handed to it are dropped).
     public var error: PcapError?
 }
 
@@ -56,9 +57,17 @@ public final class RotatingPcapWriter {
     public let rotation: RotationPolicy
     /// The files written, in order.
     public private(set) var files: [String] = []
+    /// Records whole in the files.
+    public var recordsWritten: Int { earlierRecordsWritten + current.recordsWritten }
+    /// Records that will never be in a file: a write of the file failed.
+    public var recordsDropped: Int { earlierRecordsDropped + current.recordsDropped }
+    /// Records in the current file's buffer, not yet written.
+    public var recordsPending: Int { current.recordsPending }
 
     @usableFromInline var current: PcapFileWriter
     private var sizeIndex = 0
+    private var earlierRecordsWritten = 0
+    private var earlierRecordsDropped = 0
     private var intervalStartSeconds: Int
     private let bufferBytes: Int
 
@@ -105,14 +114,15 @@ public final class RotatingPcapWriter {
 
     /// Appends one record (see `PcapFileWriter.write`); starts a new file first when `-C` says so.
     public func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) throws(PcapError) {
-        if let limit = rotation.maxFileBytes, current.bytesWritten > limit { try rotateBySize() }
+        if let limit = rotation.maxFileBytes, current.size > limit { try rotateBySize() }
         current.write(data, length: length, wallNanoseconds: wallNanoseconds)
+        if let failure = current.failure { throw failure }
     }
 
     /// Writes the packets of `batch` from its front: each one `filter` matches (all without a
     /// filter), stamped by `stamper`, until `maxRecords` were written. The `-C` check is made
-    /// before each record. Returns how far it got; on an error, the packet at `examined - 1`
-    /// was not written.
+    /// before each record. Returns how far it got, and the error of a file that could not be
+    /// opened or written.
     ///
     /// A packet whose VLAN tag the port stripped (`.vlanStripped`) is filtered and written as
     /// it was on the wire: its `vlanTCI` goes back after the addresses as an 802.1Q tag.
@@ -142,10 +152,11 @@ public final class RotatingPcapWriter {
                     continue
                 }
             }
-            if sink.bytesWritten > limit {
+            if sink.size > limit {
                 current.sink = sink
                 do throws(PcapError) { try rotateBySize() } catch {
                     result.error = error
+                    i &-= 1
                     break
                 }
                 sink = current.sink
@@ -160,13 +171,14 @@ public final class RotatingPcapWriter {
         }
         current.sink = sink
         result.examined = i
+        if result.error == nil { result.error = current.failure }
         return result
     }
 
-    /// Pushes buffered records of the current file to disk.
+    /// Writes the buffered records of the current file to it.
     public func flush() throws(PcapError) { try current.flush() }
 
-    /// Flushes and closes the current file.
+    /// Writes the buffered records of the current file and closes it.
     public func close() throws(PcapError) { try current.close() }
 
     @usableFromInline
@@ -189,9 +201,12 @@ public final class RotatingPcapWriter {
         try open(name)
     }
 
+    /// Closes the current file (its records reach it before the next file exists) and opens `name`.
     private func open(_ name: String) throws(PcapError) {
-        let next = try PcapFileWriter(path: name, snapLength: snapLength, precision: precision, bufferBytes: bufferBytes)
         try current.close()
+        let next = try PcapFileWriter(path: name, snapLength: snapLength, precision: precision, bufferBytes: bufferBytes)
+        earlierRecordsWritten += current.recordsWritten
+        earlierRecordsDropped += current.recordsDropped
         current = next
         files.append(name)
     }

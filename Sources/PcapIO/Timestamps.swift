@@ -1,4 +1,3 @@
-import CPcap
 import PMDCore
 
 /// Precision of the timestamps in a capture file.
@@ -7,10 +6,6 @@ public enum TimestampPrecision: Sendable, Equatable {
     case nanosecond
     /// Microseconds (the classic pcap magic 0xa1b2c3d4).
     case microsecond
-
-    @usableFromInline var libpcapValue: Int32 {
-        self == .nanosecond ? Int32(PCAP_TSTAMP_PRECISION_NANO) : Int32(PCAP_TSTAMP_PRECISION_MICRO)
-    }
 }
 
 /// Turns packet timestamps into wall-clock nanoseconds since the epoch.

@@ -207,4 +207,68 @@ struct CaptureCommandTests {
         }
         #expect(UInt64(total) == summaryValue("written", in: result.stderr))
     }
+
+    @Test("a sample captured to the end is written byte-identical to it (--micro for the microsecond ones)",
+          arguments: [("sizes.pcap", true), ("protocols.pcap", false), ("jumbo.pcap", true), ("udp64x256.pcap", true)])
+    func byteIdentical(name: String, micro: Bool) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/" + name
+        let run = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=" + samplePath(name), "-w", out] + (micro ? ["--micro"] : []))
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(contentsOf: URL(fileURLWithPath: samplePath(name))))
+    }
+
+    @Test("-w /dev/full: exit 1, the error line first, nothing written, every frame received dropped by the writer")
+    func deviceFull() throws {
+        let run = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=" + samplePath("udp64x256.pcap") + ",loop=4", "-w", "/dev/full"])
+        #expect(run.status == 1)
+        #expect(run.stderr.split(separator: "\n").first == "error: writing /dev/full: No space left on device", "\(run.stderr)")
+        let received = summaryValue("received", in: run.stderr)
+        #expect(received != nil && received! > 0)
+        #expect(summaryValue("written", in: run.stderr) == 0)
+        #expect(summaryValue("dropped by writer", in: run.stderr) == received)
+    }
+
+    @Test("a file stopped by the file size limit (EFBIG): exit 1, the error line first, the file holds exactly the whole records counted written")
+    func fileSizeLimit() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/limited.pcap"
+        // 64 blocks of the shell's ulimit: 32 or 64 KiB, not a whole number of 80-byte records.
+        let run = try runProcess("/bin/sh", ["-c", "ulimit -f 64 && exec \"$0\" \"$@\"", try vfpmdExecutable(),
+                                             "capture", "--port", "pcap:rx=" + samplePath("udp64x256.pcap") + ",loop=100", "-w", out])
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").first == "error: writing \(out): File too large", "\(run.stderr)")
+        let frames = try PcapReader(path: out).readAll()
+        let written = summaryValue("written", in: run.stderr)
+        #expect(frames.count > 0 && written == UInt64(frames.count))
+        // The capture stops at the failed write: what it received and did not write is dropped.
+        let received = summaryValue("received", in: run.stderr), dropped = summaryValue("dropped by writer", in: run.stderr)
+        #expect(received != nil && dropped != nil && dropped! > 0 && received == dropped! + UInt64(frames.count))
+        let size = try FileManager.default.attributesOfItem(atPath: out)[.size] as? Int
+        #expect(size == 24 + 80 * frames.count && (size ?? 0) <= 64 * 1024)
+        let input = try PcapReader(path: samplePath("udp64x256.pcap")).readAll()
+        #expect(frames.enumerated().allSatisfy { $0.element == input[$0.offset % input.count] })
+        try expectReadableByTools(out, frames: frames.count)
+    }
+
+    @Test("-w - into a pipe its reader closes early: exit 1 with the broken pipe as the error line, the summary adds up")
+    func standardOutputClosedEarly() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let (out, log, status) = (dir + "/head.bin", dir + "/stderr.txt", dir + "/status")
+        let script = "(\"$0\" capture --port \"$1\" -w - 2>\"$2\"; echo $? >\"$3\") | head -c 100 >\"$4\""
+        let run = try runProcess("/bin/sh", ["-c", script, try vfpmdExecutable(),
+                                             "pcap:rx=" + samplePath("udp64x256.pcap") + ",loop=0", log, status, out])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try String(contentsOfFile: status, encoding: .utf8) == "1\n")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.split(separator: "\n").first == "error: writing standard output: Broken pipe", "\(text)")
+        #expect(text.contains("received = written + filtered out + dropped by writer"), "\(text)")
+        #expect((summaryValue("dropped by writer", in: text) ?? 0) > 0)
+        // The reader got the start of a nanosecond capture: the file header, then records.
+        let head = try Data(contentsOf: URL(fileURLWithPath: out))
+        #expect(head.count == 100 && Array(head.prefix(4)) == [0x4d, 0x3c, 0xb2, 0xa1])
+    }
 }

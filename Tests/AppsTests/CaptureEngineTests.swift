@@ -6,7 +6,8 @@ import TestSupport
 @testable import Apps
 
 /// A two-queue port made for the tests: queue q delivers frames whose first byte is q, a
-/// fixed number per queue, and reports ring drops in `rxMissed`.
+/// fixed number per queue, and reports ring drops in `rxMissed`. An endless one stays running
+/// (receiving nothing) once its frames were delivered.
 final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
     let name = "two-queue test port"
     let queueCount = 2
@@ -14,18 +15,20 @@ final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
     var link: LinkStatus { LinkStatus(isUp: true, speedMbps: 10_000) }
     private(set) var stats = PortStats()
     var isExhausted: Bool { remaining.allSatisfy { $0 == 0 } }
-    var condition: PortCondition { isExhausted ? .inputExhausted : .running }
+    var condition: PortCondition { isExhausted && !endless ? .inputExhausted : .running }
     let pool: Mempool
     var buffersInUse: Int { pool.inUse }
     var receivePools: [Mempool] { [pool] }
     func mapForTransmit(_ pool: Mempool) throws {}
     private var remaining: [Int]
     private let missed: UInt64
+    private let endless: Bool
 
-    init(framesPerQueue: Int, missed: UInt64) throws {
+    init(framesPerQueue: Int, missed: UInt64, endless: Bool = false) throws {
         pool = try Mempool(name: "test", capacity: 256, pages: .smallPages)
         remaining = [framesPerQueue, framesPerQueue]
         self.missed = missed
+        self.endless = endless
     }
 
     func start() throws {}
@@ -138,6 +141,27 @@ struct CaptureEngineTests {
         #expect(stopped.reason == .interrupted)
         #expect(try PcapReader(path: dir + "/i.pcap").readAll().count == Int(stopped.counters.written))
         #expect(stopped.counters.addsUp)
+    }
+
+    @Test("frames received and then nothing: they reach the file within the flush interval, long before the report")
+    func flushInterval() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/quiet.pcap"
+        let port = try TwoQueueTestPort(framesPerQueue: 5, missed: 0, endless: true)
+        var options = CaptureOptions(output: out)
+        options.reportIntervalSeconds = 60
+        let engine = try CaptureEngine(port: port, options: options)
+        let start = Date()
+        var sizeWhileRunning: Int?
+        let summary = try engine.run(shouldStop: {
+            guard Date().timeIntervalSince(start) >= 0.5 else { return false }
+            sizeWhileRunning = try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int
+            return true
+        })
+        #expect(summary.reason == .interrupted && summary.counters.written == 10)
+        // The file header and ten records of 64 bytes, written while the capture ran.
+        #expect(sizeWhileRunning == 24 + 10 * (16 + 64))
     }
 
     @Test("every RX queue is captured and the ring's drops are reported")

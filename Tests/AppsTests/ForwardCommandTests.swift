@@ -107,4 +107,42 @@ struct ForwardCommandTests {
         #expect(written + counters.txLinkDown == summary.forwarded)
         #expect(written > 1000)  // frames went out after the link came back
     }
+
+    /// The numbers of the error line's "(K frames written to it, M dropped)".
+    func fileCounts(in line: Substring) -> (written: Int, dropped: Int)? {
+        guard let open = line.lastIndex(of: "(") else { return nil }
+        let words = line[open...].dropFirst().split(separator: " ")
+        guard words.count == 7, let written = Int(words[0]), let dropped = Int(words[5]) else { return nil }
+        return (written, dropped)
+    }
+
+    @Test("an output wire or port that stops taking writes (a full device, the file size limit): exit 1, the error line first, its counts are the records in the file",
+          arguments: [(false, "/dev/full"), (true, "/dev/full"), (false, "limited.pcap"), (true, "limited.pcap")])
+    func outputFails(simulated: Bool, file: String) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = file.hasPrefix("/") ? file : dir + "/" + file
+        let input = samplePath("udp64x256.pcap")
+        let specs = simulated
+            ? ["sim:ixgbevf,rx=\(input),loop=100,mac=02:00:00:00:00:02", "sim:ixgbevf,tx=\(out),spoofchk=off"]
+            : ["pcap:rx=\(input),loop=100", "pcap:tx=\(out)"]
+        // 64 blocks of the shell's ulimit: 32 or 64 KiB, not a whole number of 80-byte records.
+        let run = try runProcess("/bin/sh", ["-c", "ulimit -f 64 && exec \"$0\" \"$@\"", try vfpmdExecutable(),
+                                             "forward", "--duration", "20", "--port", specs[0], "--port", specs[1]])
+        #expect(run.status == 1, "\(run.stderr)")
+        let first = run.stderr.split(separator: "\n").first ?? ""
+        let reason = file.hasPrefix("/") ? "No space left on device" : "File too large"
+        #expect(first.hasPrefix("error: \(specs[1]): writing \(out): \(reason) ("), "\(run.stderr)")
+        let counts = try #require(fileCounts(in: first), "\(run.stderr)")
+        #expect(counts.written + counts.dropped == 25_600)
+        if file.hasPrefix("/") {
+            #expect(counts.written == 0)
+        } else {
+            let frames = try PcapReader(path: out).readAll()
+            #expect(counts.written == frames.count && frames.count > 0 && counts.dropped > 0)
+            let size = try FileManager.default.attributesOfItem(atPath: out)[.size] as? Int
+            #expect(size == 24 + 80 * frames.count)
+            try expectReadableByTools(out, frames: frames.count)
+        }
+    }
 }

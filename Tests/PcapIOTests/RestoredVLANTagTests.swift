@@ -31,7 +31,7 @@ struct RestoredVLANTagTests {
             }
             // Untagged records between them stay as they are.
             frames[0].stripped.withUnsafeBytes { writer.write($0.baseAddress!, length: $0.count, wallNanoseconds: time) }
-            let size = writer.bytesWritten
+            let size = writer.size
             try writer.close()
             let back = try PcapReader(path: path).readAll()
             let expected = frames.map(\.wire) + [frames[0].stripped]

@@ -18,8 +18,11 @@ public struct CaptureOptions: Sendable {
     public var precision: TimestampPrecision = .nanosecond
     /// tcpdump filter expression; nil or empty keeps every frame.
     public var filter: String?
-    /// Seconds between two lines of live counters (and flushes of the file).
+    /// Seconds between two lines of live counters.
     public var reportIntervalSeconds: Double = 1
+    /// Seconds at most between two writes of the buffered records to the file: what a capture
+    /// killed outright loses.
+    public var flushIntervalSeconds: Double = 0.1
 
     /// Options writing to `output`.
     public init(output: String) { self.output = output }
@@ -31,11 +34,12 @@ public struct CaptureOptions: Sendable {
 public struct CaptureCounters: Equatable, Sendable {
     /// Frames the port delivered.
     public var received: UInt64 = 0
-    /// Frames written to the capture.
+    /// Frames written to the capture: during the run, handed to the file; in the summary,
+    /// whole in the files.
     public var written: UInt64 = 0
     /// Frames the filter did not match.
     public var filteredOut: UInt64 = 0
-    /// Frames the writer could not write (the file failed).
+    /// Frames that are not in the file because a write of it failed.
     public var droppedByWriter: UInt64 = 0
     /// Frames delivered in the last burst after `-c` was reached.
     public var leftAtStop: UInt64 = 0
@@ -71,7 +75,7 @@ public enum CaptureStopReason: Equatable, Sendable, CustomStringConvertible {
         case .interrupted: return "interrupted"
         case .sourceExhausted: return "the source is exhausted"
         case .portRemoved: return "the port's device was removed"
-        case .writeFailed(let error): return "write failed: \(error)"
+        case .writeFailed(let error): return "\(error)"
         }
     }
 }
@@ -122,8 +126,11 @@ public struct CaptureSummary: Sendable {
 /// One thread polls the queues in turn; each burst gets one clock reading for its timestamps
 /// and the `-G` check; each frame is filtered (BPF) and written, and its buffer goes back to
 /// its pool at once. A frame whose VLAN tag the port stripped is filtered and written with
-/// the tag back in place, as it was on the wire. Every `reportIntervalSeconds` the port's counters are read, the file is
-/// flushed (so a capture killed outright loses at most that much), and `report` is called.
+/// the tag back in place, as it was on the wire. Every `flushIntervalSeconds` the buffered
+/// records are written to the file (a capture killed outright loses at most that much); every
+/// `reportIntervalSeconds` the port's counters are read and `report` is called. The summary's
+/// counters say what reached the files: records a failed write lost are moved from written to
+/// dropped by writer.
 public final class CaptureEngine {
     /// The port captured from.
     public let port: any Port
@@ -167,8 +174,10 @@ public final class CaptureEngine {
         let limit = options.count ?? UInt64.max
         let startTSC = stamper.tscNow
         let interval = UInt64(options.reportIntervalSeconds * 1e9)
+        let flushInterval = UInt64(options.flushIntervalSeconds * 1e9)
         let duration = options.durationSeconds.map { UInt64($0 * 1e9) } ?? UInt64.max
         var nextReport = interval
+        var nextFlush = flushInterval
         var reason: CaptureStopReason?
 
         capture: while reason == nil {
@@ -194,7 +203,7 @@ public final class CaptureEngine {
                 counters.filteredOut &+= UInt64(result.filteredOut)
                 let rest = UInt64(n - result.examined)
                 if let error = result.error {
-                    counters.droppedByWriter &+= rest + 1
+                    counters.droppedByWriter &+= rest
                     reason = .writeFailed(error)
                 } else if counters.written == limit {
                     counters.leftAtStop &+= rest
@@ -215,12 +224,15 @@ public final class CaptureEngine {
             if shouldStop() { reason = .interrupted; break capture }
             let elapsed = stamper.nanoseconds(from: startTSC, to: stamper.tscNow)
             if elapsed >= duration { reason = .durationElapsed; break capture }
+            if elapsed >= nextFlush {
+                nextFlush = elapsed + flushInterval
+                do throws(PcapError) { try writer.flush() } catch { reason = .writeFailed(error); break capture }
+            }
             if elapsed >= nextReport {
                 nextReport = elapsed + interval
                 stamper.anchor()
                 port.updateStats()
                 counters.droppedByRing = port.stats.rxMissed &- missedAtStart
-                do throws(PcapError) { try writer.flush() } catch { reason = .writeFailed(error) }
                 report(counters, Double(elapsed) / 1e9)
             }
         }
@@ -233,6 +245,9 @@ public final class CaptureEngine {
         } catch {
             if case .writeFailed = reason {} else { reason = .writeFailed(error) }
         }
+        // What the files hold: records handed to them that a failed write lost are dropped.
+        counters.written = UInt64(writer.recordsWritten)
+        counters.droppedByWriter &+= UInt64(writer.recordsDropped)
         stamper.refresh()
         let elapsed = Double(stamper.nanoseconds(from: startTSC, to: stamper.tscNow)) / 1e9
         return CaptureSummary(counters: counters, reason: reason!, files: writer.files, elapsedSeconds: elapsed)

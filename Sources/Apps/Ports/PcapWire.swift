@@ -89,39 +89,60 @@ public final class PcapFrameSource: FrameSource, @unchecked Sendable {
 }
 
 /// A simulated wire that writes what the VF transmits to a pcap file (nanosecond timestamps:
-/// the time the frame left the VF). Closed by `close()`, which flushes.
+/// the time the frame left the VF). Closed by `close()`, which writes what is buffered.
+///
+/// Its counters say what reached the file: `framesWritten` frames are whole in it, `drops`
+/// never will be (a write of the file failed; the file ends with its last whole record).
 public final class PcapFrameSink: FrameSink, @unchecked Sendable {
-    // @unchecked: `push` runs on the engine's thread; `close` after the VF was detached.
+    // @unchecked: `push` runs on the engine's thread; `close` after the VF was detached; the
+    // counters other threads read are atomics.
 
     private let writer: PcapFileWriter
     /// The file.
     public var path: String { writer.path }
     private let written = Atomic<UInt64>(0)
-    private let failed = Atomic<UInt64>(0)
+    private let dropped = Atomic<UInt64>(0)
+    private let firstFailure = Mutex<PcapError?>(nil)
 
     /// Creates (or truncates) `path`.
     public init(path: String) throws(PcapError) {
         writer = try PcapFileWriter(path: path)
     }
 
-    /// Frames written.
+    /// Frames whole in the file.
     public var framesWritten: UInt64 { written.load(ordering: .acquiring) }
-    public var drops: UInt64 { failed.load(ordering: .relaxed) }
+    /// Frames that will never be in the file: a write of it failed.
+    public var drops: UInt64 { dropped.load(ordering: .acquiring) }
+    /// The error of the write (or the close) of the file that failed, naming the file.
+    public var failure: PcapError? { firstFailure.withLock { $0 } }
 
+    /// Writes the frames (the buffer reaches the file when full); accepts none once the file failed.
     public func push(_ batch: FrameBatch, now: UInt64) -> Int {
+        let accepted = writer.hasFailed ? 0 : batch.count
         let wall = MonotonicClock.wallNanoseconds()
+        var sink = writer.sink
         for i in 0..<batch.count {
             let f = batch[i]
-            writer.write(f.data, length: f.length, wallNanoseconds: wall)
+            sink.write(f.data, length: f.length, wallNanoseconds: wall)
         }
-        if writer.hasFailed {
-            failed.add(UInt64(batch.count), ordering: .relaxed)
-            return 0
-        }
-        written.add(UInt64(batch.count), ordering: .releasing)
-        return batch.count
+        writer.sink = sink
+        publishCounters()
+        return accepted
     }
 
-    /// Flushes and closes the file.
-    public func close() throws(PcapError) { try writer.close() }
+    /// Writes what is buffered and closes the file; a failure is kept in `failure`.
+    public func close() {
+        do throws(PcapError) { try writer.close() } catch { keep(error) }
+        publishCounters()
+    }
+
+    private func publishCounters() {
+        written.store(UInt64(writer.recordsWritten), ordering: .releasing)
+        dropped.store(UInt64(writer.recordsDropped), ordering: .releasing)
+        if let error = writer.failure { keep(error) }
+    }
+
+    private func keep(_ error: PcapError) {
+        firstFailure.withLock { kept in kept = kept ?? error }
+    }
 }

@@ -158,14 +158,10 @@ final class SimulatedVFBacking: VFPortBacking, Sendable {
         return vf.hasDeliveredAllInput
     }
 
-    /// The first error of the VF's output file (a full disk), kept for the port's condition.
-    private let sinkFailure = Mutex<String?>(nil)
-
-    /// The output file's error, once writing or closing it failed.
+    /// The output file's error, once writing or closing it failed, with what reached the file.
     var failure: String? {
-        if let failure = sinkFailure.withLock({ $0 }) { return failure }
-        if let sink, sink.drops > 0 { return "\(sink.path): writing the capture failed: \(sink.drops) frames could not be written" }
-        return nil
+        guard let sink, let error = sink.failure else { return nil }
+        return "\(error) (\(sink.framesWritten) frames written to it, \(sink.drops) dropped)"
     }
 
     /// What the simulated PF's filters kept from the VF.
@@ -180,9 +176,7 @@ final class SimulatedVFBacking: VFPortBacking, Sendable {
     /// simulated device saw.
     func portDidClose() {
         lab.release(vf, name: name)
-        if let sink {
-            do { try sink.close() } catch { sinkFailure.withLock { $0 = $0 ?? "\(error)" } }
-        }
+        sink?.close()
         for v in vf.violations { appsLog.error("sim:\(name): the simulated device saw a driver error: \(v)") }
     }
 }

@@ -108,6 +108,9 @@ VFPMD_INLINE uint64_t vfpmd_load_acquire64(const void *addr) {
 VFPMD_INLINE uint64_t vfpmd_counter_load(const uint64_t *counter) {
     return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }
+VFPMD_INLINE void vfpmd_counter_store(uint64_t *counter, uint64_t value) {
+    __atomic_store_n(counter, value, __ATOMIC_RELAXED);
+}
 VFPMD_INLINE void vfpmd_counter_add(uint64_t *counter, uint64_t amount) {
     __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + amount, __ATOMIC_RELAXED);
 }

@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The records of one capture file on their way to it, in a trivial value: the writer's buffer,
+/// where records are assembled back to back, and the descriptor it is written to when full.
+/// A burst loop copies the sink into a local, writes, and stores it back, so the per-record
+/// path touches no class, no reference count and no lock.
+///
+/// Every record handed to `write` is, at any moment, in exactly one of three places: written
+/// (whole in the file), pending (in the buffer), or dropped (a write of the file failed, so it
+/// will never be in the file). A failed write leaves the file holding whole records only: a
+/// record cut short is cut off the end of a regular file. From then on every record is dropped.
+@frozen
+public struct PcapRecordSink {
+    /// Largest number of frame bytes kept per record.
+    public let snapLength: Int
+    @usableFromInline let nanosecond: Bool
+    @usableFromInline let buffer: UnsafeMutableRawPointer
+    /// Bytes a record may fill the buffer up to before it is written: the buffer's capacity
+    /// while the file takes writes, 0 once it failed or was closed (every record then takes
+    /// the slow path).
+    @usableFromInline var limit: Int
+    /// Bytes in the buffer.
+    @usableFromInline var fill: Int
+    @usableFromInline var pending: Int
+    @usableFromInline var dropped: Int
+    @usableFromInline var written: Int
+    /// Bytes of the file header still in the buffer (at its start): 24 until the first write.
+    @usableFromInline var headerInBuffer: Int
+    @usableFromInline var fileBytes: Int64
+    @usableFromInline var capturedBytesWritten: Int64
+    @usableFromInline var descriptor: Int32
+    @usableFromInline let isRegularFile: Bool
+    /// The error that failed a write of the file; 0 while none did.
+    @usableFromInline var errorNumber: Int32
+
+    /// Records whole in the file.
+    public var recordsWritten: Int { written }
+    /// Records in the buffer, not yet written.
+    public var recordsPending: Int { pending }
+    /// Records that will never be in the file: a write of it failed.
+    public var recordsDropped: Int { dropped }
+    /// Bytes of the file once the buffer is written (what `-C` measures).
+    public var size: Int64 { fileBytes + Int64(fill) }
+    /// Frame bytes kept in the records written and pending (record headers and the file header
+    /// not counted).
+    public var capturedBytes: Int64 {
+        capturedBytesWritten + Int64(fill - headerInBuffer - pending * PcapFileFormat.recordHeaderBytes)
+    }
+    /// The error number of the write that failed, if one did.
+    public var failure: Int32? { errorNumber == 0 ? nil : errorNumber }
+
+    /// A sink writing to `descriptor` through the `capacity`-byte `buffer`, which starts with
+    /// the file header. The buffer must hold the header and one record of `snapLength` bytes.
+    init(descriptor: Int32, isRegularFile: Bool, buffer: UnsafeMutableRawPointer, capacity: Int,
+         snapLength: Int, precision: TimestampPrecision) {
+        precondition(capacity >= PcapFileFormat.fileHeaderBytes + PcapFileFormat.recordHeaderBytes + snapLength,
+                     "the buffer must hold the file header and a whole record")
+        self.descriptor = descriptor
+        self.isRegularFile = isRegularFile
+        self.buffer = buffer
+        self.snapLength = snapLength
+        nanosecond = precision == .nanosecond
+        limit = capacity
+        PcapFileFormat.storeFileHeader(at: buffer, snapLength: snapLength, precision: precision)
+        fill = PcapFileFormat.fileHeaderBytes
+        headerInBuffer = PcapFileFormat.fileHeaderBytes
+        pending = 0
+        dropped = 0
+        written = 0
+        fileBytes = 0
+        capturedBytesWritten = 0
+        errorNumber = 0
+    }
+
+    /// Appends one record: the first `snapLength` bytes of the `length`-byte frame at `data`,
+    /// stamped `wallNanoseconds` after the epoch. Writes the buffer to the file first when the
+    /// record does not fit; counts the record dropped when the file failed.
+    @inlinable
+    public mutating func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) {
+        let captured = length < snapLength ? length : snapLength
+        let recordBytes = PcapFileFormat.recordHeaderBytes &+ captured
+        // The buffer holds a whole record once the check passes or `makeRoom` emptied it.
+        if fill &+ recordBytes > limit && !makeRoom() {
+            dropped &+= 1
+            return
+        }
+        let record = buffer + fill
+        let seconds = wallNanoseconds / 1_000_000_000
+        let fraction = wallNanoseconds &- seconds &* 1_000_000_000
+        record.storeBytes(of: UInt32(truncatingIfNeeded: seconds), toByteOffset: 0, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: nanosecond ? fraction : fraction / 1000), toByteOffset: 4, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 8, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: length), toByteOffset: 12, as: UInt32.self)
+        (record + PcapFileFormat.recordHeaderBytes).copyMemory(from: data, byteCount: captured)
+        fill &+= recordBytes
+        pending &+= 1
+    }
+
+    /// Appends one record of the `length`-byte frame at `data` with `tag` put back after its
+    /// addresses: the record's original length counts the tag, and the snap length cuts the
+    /// frame with its tag. The frame's buffer is only read, and only within its `length` bytes
+    /// (the addresses, then the rest after the tag). A frame too short to hold addresses is
+    /// written as it is.
+    @inlinable
+    public mutating func write(_ data: UnsafeRawPointer, length: Int, restoring tag: RestoredVLANTag,
+                               wallNanoseconds: UInt64) {
+        guard RestoredVLANTag.fits(frameLength: length) else {
+            write(data, length: length, wallNanoseconds: wallNanoseconds)
+            return
+        }
+        let addresses = RestoredVLANTag.addressesLength
+        let restoredLength = length &+ RestoredVLANTag.length
+        let captured = restoredLength < snapLength ? restoredLength : snapLength
+        let recordBytes = PcapFileFormat.recordHeaderBytes &+ captured
+        if fill &+ recordBytes > limit && !makeRoom() {
+            dropped &+= 1
+            return
+        }
+        let record = buffer + fill
+        let seconds = wallNanoseconds / 1_000_000_000
+        let fraction = wallNanoseconds &- seconds &* 1_000_000_000
+        record.storeBytes(of: UInt32(truncatingIfNeeded: seconds), toByteOffset: 0, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: nanosecond ? fraction : fraction / 1000), toByteOffset: 4, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 8, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: restoredLength), toByteOffset: 12, as: UInt32.self)
+        // The addresses and the tag, as far as the snap length keeps them; then the rest of
+        // the frame (captured ≤ length + 4: it ends within the frame's bytes).
+        var prefix: (UInt64, UInt64) = (0, 0)
+        let framePrefix = addresses &+ RestoredVLANTag.length
+        withUnsafeMutableBytes(of: &prefix) { raw in
+            raw.baseAddress!.copyMemory(from: data, byteCount: addresses)
+            raw.storeBytes(of: tag.bytes, toByteOffset: addresses, as: UInt32.self)
+            (record + PcapFileFormat.recordHeaderBytes).copyMemory(
+                from: raw.baseAddress!, byteCount: captured < framePrefix ? captured : framePrefix)
+        }
+        if captured > framePrefix {
+            (record + (PcapFileFormat.recordHeaderBytes &+ framePrefix)).copyMemory(
+                from: data + addresses, byteCount: captured &- framePrefix)
+        }
+        fill &+= recordBytes
+        pending &+= 1
+    }
+
+    /// Writes the buffer out so that any record fits; false when the file failed or is closed.
+    @usableFromInline @inline(never)
+    mutating func makeRoom() -> Bool {
+        guard errorNumber == 0, descriptor >= 0 else { return false }
+        drain()
+        return errorNumber == 0
+    }
+
+    /// Writes the buffer to the file. On a failure, keeps the whole records that reached the
+    /// file, cuts a partial one off a regular file, counts the rest dropped and keeps the error.
+    mutating func drain() {
+        guard fill > 0, errorNumber == 0, descriptor >= 0 else { return }
+        let (sent, error) = OutputWrites.writeAll(descriptor, buffer, count: fill)
+        if error == 0 {
+            fileBytes += Int64(fill)
+            written += pending
+            capturedBytesWritten += Int64(fill - headerInBuffer - pending * PcapFileFormat.recordHeaderBytes)
+        } else {
+            keepWholeRecords(sent: sent, error: error)
+        }
+        fill = 0
+        pending = 0
+        headerInBuffer = 0
+    }
+
+    /// The accounting of a write that stopped with `error` after `sent` bytes of the buffer.
+    private mutating func keepWholeRecords(sent: Int, error: Int32) {
+        var whole = (count: 0, bytes: 0)
+        var kept = 0
+        // A file header cut short keeps nothing: an empty file rather than an unreadable one.
+        if sent >= headerInBuffer {
+            whole = PcapFileFormat.wholeRecords(in: buffer + headerInBuffer, length: sent - headerInBuffer)
+            kept = headerInBuffer + whole.bytes
+        }
+        if kept < sent && isRegularFile { OutputWrites.cutOff(descriptor, bytes: sent - kept) }
+        fileBytes += Int64(kept)
+        written += whole.count
+        dropped += pending - whole.count
+        capturedBytesWritten += Int64(whole.bytes - whole.count * PcapFileFormat.recordHeaderBytes)
+        errorNumber = error
+        limit = 0
+    }
+
+    /// Writes what is buffered and closes the descriptor; later records are dropped. Returns
+    /// the error of the close itself (0 when none).
+    mutating func close() -> Int32 {
+        drain()
+        limit = 0
+        guard descriptor >= 0 else { return 0 }
+        let closed = Glibc.close(descriptor) == 0 || errno == EINTR
+        descriptor = -1
+        return closed ? 0 : errno
+    }
+}
