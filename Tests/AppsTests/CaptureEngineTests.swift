@@ -1,32 +1,39 @@
 import Foundation
 import PMDCore
 import PcapIO
+import Synchronization
 import Testing
 import TestSupport
 @testable import Apps
 
 /// A two-queue port made for the tests: queue q delivers frames whose first byte is q, a
 /// fixed number per queue, and reports ring drops in `rxMissed`. An endless one stays running
-/// (receiving nothing) once its frames were delivered.
+/// (receiving nothing) once its frames were delivered. Its statistics may be read from another
+/// thread (a lock); reading them takes `statsReadMicroseconds`, and the receive calls' times
+/// are kept.
 final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
     let name = "two-queue test port"
     let queueCount = 2
     let macAddress = MACAddress(2, 0, 0, 0, 0, 9)
     var link: LinkStatus { LinkStatus(isUp: true, speedMbps: 10_000) }
-    private(set) var stats = PortStats()
-    var isExhausted: Bool { remaining.allSatisfy { $0 == 0 } }
+    var stats: PortStats { state.withLock { $0.stats } }
+    var isExhausted: Bool { state.withLock { $0.remaining.allSatisfy { $0 == 0 } } }
+    /// How long a statistics read takes.
+    var statsReadMicroseconds = 0
+    /// When each receive call was made (monotonic nanoseconds).
+    var receiveTimes: [UInt64] { state.withLock { $0.receiveTimes } }
     var condition: PortCondition { isExhausted && !endless ? .inputExhausted : .running }
     let pool: Mempool
     var buffersInUse: Int { pool.inUse }
     var receivePools: [Mempool] { [pool] }
     func mapForTransmit(_ pool: Mempool) throws {}
-    private var remaining: [Int]
+    private let state: Mutex<(remaining: [Int], stats: PortStats, receiveTimes: [UInt64])>
     private let missed: UInt64
     private let endless: Bool
 
     init(framesPerQueue: Int, missed: UInt64, endless: Bool = false) throws {
         pool = try Mempool(name: "test", capacity: 256, pages: .smallPages)
-        remaining = [framesPerQueue, framesPerQueue]
+        state = Mutex(([framesPerQueue, framesPerQueue], PortStats(), []))
         self.missed = missed
         self.endless = endless
     }
@@ -38,7 +45,8 @@ final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
         guard batch.adopt(pool: pool.ref) else { return 0 }
         batch.compact()
         var n = 0
-        while n < 10, remaining[queue] > 0, let index = pool.ref.take() {
+        state.withLock { $0.receiveTimes.append(MonotonicClock.nanoseconds()) }
+        while n < 10, state.withLock({ $0.remaining[queue] }) > 0, let index = pool.ref.take() {
             let meta = pool.ref.metadata(index)
             meta.pointee = PacketMetadata()
             meta.pointee.length = 64
@@ -46,13 +54,17 @@ final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
             meta.pointee.timestamp = TSC.now()
             pool.ref.data(index).initializeMemory(as: UInt8.self, repeating: UInt8(queue), count: 64)
             batch.appendOwnedIndex(index)
-            remaining[queue] -= 1
+            state.withLock { $0.remaining[queue] -= 1 }
             n += 1
         }
         return n
     }
     func transmit(queue: Int, _ batch: inout PacketBatch) -> Int { 0 }
-    func updateStats() { stats.rxMissed = isExhausted ? missed : 0 }
+    func updateStats() {
+        if statsReadMicroseconds > 0 { usleep(UInt32(statsReadMicroseconds)) }
+        let exhausted = isExhausted
+        state.withLock { $0.stats.rxMissed = exhausted ? missed : 0 }
+    }
     func updateStatsBesideBursts() -> Bool {
         updateStats()
         return false
@@ -162,6 +174,24 @@ struct CaptureEngineTests {
         #expect(summary.reason == .interrupted && summary.counters.written == 10)
         // The file header and ten records of 64 bytes, written while the capture ran.
         #expect(sizeWhileRunning == 24 + 10 * (16 + 64))
+    }
+
+    @Test("a port whose statistics take 300 ms to read never stops the capture's polling: they are read beside it")
+    func statisticsBesideTheBursts() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let port = try TwoQueueTestPort(framesPerQueue: 5, missed: 0, endless: true)
+        port.statsReadMicroseconds = 300_000
+        var options = CaptureOptions(output: dir + "/slow-stats.pcap")
+        options.reportIntervalSeconds = 0.1
+        options.durationSeconds = 1
+        var reports = 0
+        let summary = try CaptureEngine(port: port, options: options).run(report: { _, _ in reports += 1 })
+        #expect(summary.reason == .durationElapsed && summary.counters.written == 10)
+        #expect(reports >= 5)
+        let times = port.receiveTimes
+        let longest = zip(times.dropFirst(), times).map { $0 - $1 }.max() ?? 0
+        #expect(longest < 150_000_000, "the capture stopped polling for \(Double(longest) / 1e6) ms")
     }
 
     @Test("every RX queue is captured and the ring's drops are reported")

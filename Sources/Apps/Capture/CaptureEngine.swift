@@ -128,7 +128,9 @@ public struct CaptureSummary: Sendable {
 /// its pool at once. A frame whose VLAN tag the port stripped is filtered and written with
 /// the tag back in place, as it was on the wire. Every `flushIntervalSeconds` the buffered
 /// records are written to the file (a capture killed outright loses at most that much); every
-/// `reportIntervalSeconds` the port's counters are read and `report` is called. The summary's
+/// `reportIntervalSeconds` `report` is called with the port's counters, which a thread of
+/// their own reads beside the bursts (`StatisticsSampler`): the capture thread never waits on a
+/// link's settle reads, and does a port's re-initialisation itself, between two bursts. The summary's
 /// counters say what reached the files: records a failed write lost are moved from written to
 /// dropped by writer.
 public final class CaptureEngine {
@@ -164,6 +166,8 @@ public final class CaptureEngine {
         try port.start()
         port.updateStats()
         let missedAtStart = port.stats.rxMissed
+        let sampler = StatisticsSampler(port: port, interval: options.reportIntervalSeconds)
+        sampler.start()
         let writer = self.writer
         let filter = self.filter
         let port = self.port
@@ -222,6 +226,7 @@ public final class CaptureEngine {
                 }
             }
             if shouldStop() { reason = .interrupted; break capture }
+            if _slowPath(sampler.owesMaintenance) { sampler.maintain() }
             let elapsed = stamper.nanoseconds(from: startTSC, to: stamper.tscNow)
             if elapsed >= duration { reason = .durationElapsed; break capture }
             if elapsed >= nextFlush {
@@ -231,12 +236,12 @@ public final class CaptureEngine {
             if elapsed >= nextReport {
                 nextReport = elapsed + interval
                 stamper.anchor()
-                port.updateStats()
-                counters.droppedByRing = port.stats.rxMissed &- missedAtStart
+                counters.droppedByRing = sampler.stats.rxMissed &- missedAtStart
                 report(counters, Double(elapsed) / 1e9)
             }
         }
 
+        sampler.stop()
         port.stop()
         port.updateStats()
         counters.droppedByRing = port.stats.rxMissed &- missedAtStart

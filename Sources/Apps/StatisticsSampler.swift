@@ -1,0 +1,75 @@
+import Atomics
+import Foundation
+import PMDCore
+import Synchronization
+
+/// Reads a port's statistics on a thread of its own, beside the one thread that runs the
+/// port's bursts (a capture): every interval it calls `updateStatsBesideBursts()` and keeps a
+/// copy of the port's counters, so the datapath thread never waits on a register or a link's
+/// settle reads. When the port owes maintenance (a re-initialisation after a PF reset) it says
+/// so, and the datapath thread calls `maintain()` between two bursts, where its queues are
+/// quiet by construction. The two never enter the port's control path at once.
+final class StatisticsSampler: @unchecked Sendable {
+    private let port: any PMDCore.Port
+    private let intervalMicroseconds: Int
+    /// Held while either thread is in the port's control path.
+    private let control = Mutex(())
+    private let latest: Mutex<PortStats>
+    private let owes = UnsafeAtomic<Bool>.create(false)
+    private let stopRequested = UnsafeAtomic<Bool>.create(false)
+    private let stopped = UnsafeAtomic<Bool>.create(false)
+
+    /// A sampler of `port` (started, its statistics read once already) every `interval` seconds.
+    init(port: any PMDCore.Port, interval: Double) {
+        self.port = port
+        intervalMicroseconds = max(1_000, Int(interval * 1e6))
+        latest = Mutex(port.stats)
+    }
+
+    deinit {
+        owes.destroy()
+        stopRequested.destroy()
+        stopped.destroy()
+    }
+
+    /// Starts the sampling thread.
+    func start() {
+        let thread = Thread { [self] in
+            while !stopRequested.load(ordering: .relaxed) {
+                MonotonicClock.sleep(microseconds: intervalMicroseconds)
+                if stopRequested.load(ordering: .relaxed) { break }
+                let reading = control.withLock { _ in port.updateStatsBesideBursts() ? nil : port.stats }
+                if let reading {
+                    latest.withLock { $0 = reading }
+                } else {
+                    owes.store(true, ordering: .releasing)
+                }
+            }
+            stopped.store(true, ordering: .releasing)
+        }
+        thread.name = "vfpmd-stats"
+        thread.start()
+    }
+
+    /// Whether the port owes maintenance: the datapath thread asks once per round (one load).
+    @inline(__always) var owesMaintenance: Bool { owes.load(ordering: .acquiring) }
+
+    /// From the datapath thread, between bursts: the port's maintenance and a fresh reading.
+    func maintain() {
+        let reading = control.withLock { _ in
+            port.updateStats()
+            return port.stats
+        }
+        owes.store(false, ordering: .releasing)
+        latest.withLock { $0 = reading }
+    }
+
+    /// The counters as last read.
+    var stats: PortStats { latest.withLock { $0 } }
+
+    /// Stops the sampling thread and waits until it left the port alone.
+    func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        while !stopped.load(ordering: .acquiring) { MonotonicClock.sleep(microseconds: 100) }
+    }
+}
