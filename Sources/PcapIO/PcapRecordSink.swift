@@ -80,22 +80,10 @@ public struct PcapRecordSink {
     @inlinable
     public mutating func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) {
         let captured = length < snapLength ? length : snapLength
-        let recordBytes = PcapFileFormat.recordHeaderBytes &+ captured
-        // The buffer holds a whole record once the check passes or `makeRoom` emptied it.
-        if fill &+ recordBytes > limit && !makeRoom() {
-            dropped &+= 1
+        guard let bytes = startRecord(captured: captured, originalLength: length, wallNanoseconds: wallNanoseconds) else {
             return
         }
-        let record = buffer + fill
-        let seconds = wallNanoseconds / 1_000_000_000
-        let fraction = wallNanoseconds &- seconds &* 1_000_000_000
-        record.storeBytes(of: UInt32(truncatingIfNeeded: seconds), toByteOffset: 0, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: nanosecond ? fraction : fraction / 1000), toByteOffset: 4, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 8, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: length), toByteOffset: 12, as: UInt32.self)
-        (record + PcapFileFormat.recordHeaderBytes).copyMemory(from: data, byteCount: captured)
-        fill &+= recordBytes
-        pending &+= 1
+        bytes.copyMemory(from: data, byteCount: captured)
     }
 
     /// Appends one record of the `length`-byte frame at `data` with `tag` put back after its
@@ -113,18 +101,8 @@ public struct PcapRecordSink {
         let addresses = RestoredVLANTag.addressesLength
         let restoredLength = length &+ RestoredVLANTag.length
         let captured = restoredLength < snapLength ? restoredLength : snapLength
-        let recordBytes = PcapFileFormat.recordHeaderBytes &+ captured
-        if fill &+ recordBytes > limit && !makeRoom() {
-            dropped &+= 1
-            return
-        }
-        let record = buffer + fill
-        let seconds = wallNanoseconds / 1_000_000_000
-        let fraction = wallNanoseconds &- seconds &* 1_000_000_000
-        record.storeBytes(of: UInt32(truncatingIfNeeded: seconds), toByteOffset: 0, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: nanosecond ? fraction : fraction / 1000), toByteOffset: 4, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 8, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: restoredLength), toByteOffset: 12, as: UInt32.self)
+        guard let bytes = startRecord(captured: captured, originalLength: restoredLength,
+                                      wallNanoseconds: wallNanoseconds) else { return }
         // The addresses and the tag, as far as the snap length keeps them; then the rest of
         // the frame (captured ≤ length + 4: it ends within the frame's bytes).
         var prefix: (UInt64, UInt64) = (0, 0)
@@ -132,15 +110,34 @@ public struct PcapRecordSink {
         withUnsafeMutableBytes(of: &prefix) { raw in
             raw.baseAddress!.copyMemory(from: data, byteCount: addresses)
             raw.storeBytes(of: tag.bytes, toByteOffset: addresses, as: UInt32.self)
-            (record + PcapFileFormat.recordHeaderBytes).copyMemory(
-                from: raw.baseAddress!, byteCount: captured < framePrefix ? captured : framePrefix)
+            bytes.copyMemory(from: raw.baseAddress!, byteCount: captured < framePrefix ? captured : framePrefix)
         }
         if captured > framePrefix {
-            (record + (PcapFileFormat.recordHeaderBytes &+ framePrefix)).copyMemory(
-                from: data + addresses, byteCount: captured &- framePrefix)
+            (bytes + framePrefix).copyMemory(from: data + addresses, byteCount: captured &- framePrefix)
         }
+    }
+
+    /// Makes room for a record of `captured` frame bytes (writing the buffer out when it does
+    /// not fit), writes its header and counts it pending; returns where its `captured` bytes
+    /// go, or nil when the file failed (the record is counted dropped).
+    @inlinable
+    mutating func startRecord(captured: Int, originalLength: Int, wallNanoseconds: UInt64) -> UnsafeMutableRawPointer? {
+        let recordBytes = PcapFileFormat.recordHeaderBytes &+ captured
+        // The buffer holds a whole record once the check passes or `makeRoom` emptied it.
+        if fill &+ recordBytes > limit && !makeRoom() {
+            dropped &+= 1
+            return nil
+        }
+        let record = buffer + fill
+        let seconds = wallNanoseconds / 1_000_000_000
+        let fraction = wallNanoseconds &- seconds &* 1_000_000_000
+        record.storeBytes(of: UInt32(truncatingIfNeeded: seconds), toByteOffset: 0, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: nanosecond ? fraction : fraction / 1000), toByteOffset: 4, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 8, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: originalLength), toByteOffset: 12, as: UInt32.self)
         fill &+= recordBytes
         pending &+= 1
+        return record + PcapFileFormat.recordHeaderBytes
     }
 
     /// Writes the buffer out so that any record fits; false when the file failed or is closed.
