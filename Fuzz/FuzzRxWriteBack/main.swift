@@ -13,14 +13,16 @@ nonisolated(unsafe) let ring = UnsafeMutableRawPointer.allocate(byteCount: ringS
 nonisolated(unsafe) let slots = UnsafeMutablePointer<UInt32>.allocate(capacity: ringSize)
 nonisolated(unsafe) let tail = UnsafeMutableRawPointer.allocate(byteCount: 4, alignment: 4)
 let table = VFFamilyTable.all[0]
+let counters = SharedCounters(count: RxQueueCounters.Slot.count)
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRxWriteBack(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size >= 1 else { return 0 }
     pool.regionWasMapped()
     var queue = RxQueue(ring: ring, slots: slots, size: ringSize, pool: pool.ref, tailRegister: tail,
-                        bufferSize: data[0] & 1 == 0 ? 2048 : 1024, bits: table.rxBits, queueID: 0,
-                        scattered: data[0] & 2 != 0)
+                        bufferSize: data[0] & 1 == 0 ? 2048 : 1024, bits: table.rxBits,
+                        stripsTags: data[0] & 4 != 0, queueID: 0, scattered: data[0] & 2 != 0,
+                        counters: counters)
     precondition(queue.fillRing())
     var offset = 1
     while offset + 17 <= size {
@@ -33,6 +35,7 @@ public func fuzzRxWriteBack(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(n == batch.count)
         for i in 0..<batch.count {
             precondition(batch[i].length <= pool.ref.dataRoom, "delivered a length beyond the buffer")
+            _ = batch[i].flags
         }
     }
     queue.releaseBuffers()
