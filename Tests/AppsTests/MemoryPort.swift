@@ -20,6 +20,13 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     var updates = 0
     /// When set, frames sent to this port are delivered to `peer` (a cable).
     weak var peer: MemoryPort?
+    /// Called at the start of every receive with the number of frames delivered so far, in
+    /// the receiving thread: a test holds a receive there. Set before the port is used.
+    var willReceive: ((Int) -> Void)?
+    /// Called whenever `condition` is read (a forwarder's controller reads it once per look).
+    /// Set before the port is used.
+    var conditionRead: (() -> Void)?
+    private var delivered = 0
 
     init(name: String, frames: [[UInt8]], mac: MACAddress, queues: Int = 1, burst: Int = 32, txLimit: Int = .max) throws {
         self.name = name
@@ -32,7 +39,10 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     }
 
     var isExhausted: Bool { lock.withLock { pending.isEmpty } }
-    var condition: PortCondition { isExhausted ? .inputExhausted : .running }
+    var condition: PortCondition {
+        conditionRead?()
+        return isExhausted ? .inputExhausted : .running
+    }
     var buffersInUse: Int { pool.inUse }
     var receivePools: [Mempool] { [pool] }
     private(set) var mappedForTransmit: [String] = []
@@ -47,6 +57,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     func deliver(_ frames: [[UInt8]]) { lock.withLock { pending += frames } }
 
     func receive(queue: Int, into batch: inout PacketBatch) -> Int {
+        willReceive?(lock.withLock { delivered })
         guard batch.adopt(pool: pool.ref) else { return 0 }
         batch.compact()
         var n = 0
@@ -64,6 +75,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
             n += 1
         }
         stats.rxPackets += UInt64(n)
+        delivered += n
         return n
     }
 
