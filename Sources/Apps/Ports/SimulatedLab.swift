@@ -70,8 +70,9 @@ public final class SimulatedLab: Sendable {
                 s.waitingSpecs[name] = nil
             }
             s.open += 1
+            // Under the lock: a port closing meanwhile cannot stop the engine after this start.
+            engine.start()
         }
-        if !engine.isRunning { engine.start() }
 
         let backing = SimulatedVFBacking(vf: vf, name: name, lab: self, source: source, sink: sink,
                                          linked: settings.link != nil)
@@ -114,16 +115,16 @@ public final class SimulatedLab: Sendable {
 
     func release(_ vf: SimulatedVF, name: String) {
         engine.detach(vf)
-        let last = state.withLock { s -> Bool in
+        state.withLock { s in
             s.byName[name] = nil
             for (peer, waiting) in s.waitingForLink where waiting === vf {
                 s.waitingForLink[peer] = nil
                 s.waitingSpecs[peer] = nil
             }
             s.open -= 1
-            return s.open == 0
+            // Under the lock: a port opening meanwhile starts the engine after this stop.
+            if s.open == 0 { engine.stop() }
         }
-        if last { engine.stop() }
     }
 }
 
