@@ -11,7 +11,7 @@ import Synchronization
 /// - `.threaded`: after `start()` the model runs in its own thread on the monotonic clock
 ///   (one thread serves every VF of the engine); `delay` just sleeps.
 public final class SimulationEngine: @unchecked Sendable {
-    // @unchecked: `functions`, `functionsVersion`, `simulatedTime` and the VFs' device state
+    // @unchecked: `functions`, `functionsVersion`, `polled`, `simulatedTime` and the VFs' device state
     // belong to the thread that runs the model (the engine thread, or the stepping caller); the
     // registry of VFs is behind a lock, the flags and counters are atomics, `threadAlive` is
     // behind `handshake`.
@@ -34,12 +34,19 @@ public final class SimulationEngine: @unchecked Sendable {
     public var idleStep: UInt64 = 50_000
     private var lastPassHadControlWork = false
 
-    // The engine does not keep its VFs alive: it holds them unretained, and a VF leaving
-    // (deinit) waits until the engine thread is out of any pass that may still use it.
-    private let registry = Locked<[Unmanaged<SimulatedVF>]>([])
+    // The engine does not keep its VFs alive between passes: it holds them weakly, and a VF
+    // leaving (deinit) waits until the engine thread is out of any pass that may still use it.
+    // A pass holds the VFs it polls until it has ended: when the engine's reference is the
+    // last one, the VF goes away on the engine's thread between passes, not under one.
+    private struct Entry {
+        weak var vf: SimulatedVF?
+        let id: ObjectIdentifier
+    }
+    private let registry = Locked<[Entry]>([])
     private let registryVersion = Atomic<Int>(0)
-    private var functions: [Unmanaged<SimulatedVF>] = []
+    private var functions: [Entry] = []
     private var functionsVersion = -1
+    private var polled: [SimulatedVF] = []
     private var simulatedTime: UInt64 = 0
     private let running = Atomic<Bool>(false)
     private let names = Atomic<Int>(0)
@@ -70,7 +77,7 @@ public final class SimulationEngine: @unchecked Sendable {
     public var attachedCount: Int { registry.withLock { $0.count } }
 
     func attach(_ vf: SimulatedVF) {
-        registry.withLock { $0.append(Unmanaged.passUnretained(vf)) }
+        registry.withLock { $0.append(Entry(vf: vf, id: ObjectIdentifier(vf))) }
         registryVersion.add(1, ordering: .releasing)
     }
 
@@ -78,7 +85,7 @@ public final class SimulationEngine: @unchecked Sendable {
     /// finished with it when this returns. Not to be called from the engine's own thread.
     public func detach(_ vf: SimulatedVF) {
         let id = ObjectIdentifier(vf)
-        registry.withLock { $0.removeAll { ObjectIdentifier($0.takeUnretainedValue()) == id } }
+        registry.withLock { $0.removeAll { $0.id == id } }
         registryVersion.add(1, ordering: .sequentiallyConsistent)
         waitForCurrentPass()
     }
@@ -211,7 +218,6 @@ public final class SimulationEngine: @unchecked Sendable {
     @discardableResult
     private func runOnce(now: UInt64) -> Bool {
         passEpoch.add(1, ordering: .sequentiallyConsistent)
-        defer { endPass() }
         let version = registryVersion.load(ordering: .sequentiallyConsistent)
         if version != functionsVersion {
             functions = registry.withLock { $0 }
@@ -219,13 +225,17 @@ public final class SimulationEngine: @unchecked Sendable {
         }
         var work = false
         var control = false
-        for vf in functions {
-            let (c, d) = vf._withUnsafeGuaranteedRef { $0.poll(now: now) }
+        for entry in functions {
+            guard let vf = entry.vf else { continue }  // going away: its deinit waits for this pass
+            let (c, d) = vf.poll(now: now)
+            polled.append(vf)
             control = control || c
             work = work || c || d
         }
         lastPassHadControlWork = control
         passes.add(1, ordering: .releasing)
+        endPass()
+        polled.removeAll(keepingCapacity: true)
         return work
     }
 
