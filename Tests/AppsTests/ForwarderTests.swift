@@ -1,4 +1,5 @@
 @testable import Apps
+import Foundation
 import PMDCore
 import Testing
 
@@ -114,14 +115,24 @@ struct ForwarderTests {
         #expect(a.pool.inUse == 0 && b.pool.inUse == 0)
     }
 
+    /// A lane claims a whole burst from the budget and gives back what did not arrive: the
+    /// budget reads 0 while the lane receives the last packets. Here that receive is held
+    /// until the controller has looked twice (the port delivers 8 a call, the lane claims up
+    /// to 32: after 80 of 100 the lane claims the last 20), and the run still ends at 100.
     @Test func stopsAtTheCountAndReportsEachInterval() throws {
         let frames = makeFrames(20_000, src: host, dst: macA)
         let a = try MemoryPort(name: "a", frames: frames, mac: macA, burst: 8)
         let b = try MemoryPort(name: "b", frames: [], mac: macB)
+        let controllerLooks = LookCounter()
+        a.conditionRead = { controllerLooks.look() }
+        a.willReceive = { delivered in
+            if delivered == 80 { controllerLooks.hold(until: 2) }
+        }
         var config = ForwardConfiguration()
         config.packetLimit = 100
         let fwd = try Forwarder(ports: [opened(a), opened(b)], configuration: config)
         let summary = fwd.run(report: { _ in })
+        #expect(controllerLooks.heldUntilCounted, "the controller stopped looking while the lane received the last packets")
         #expect(summary.reason == .count)
         #expect(summary.forwarded == 100)
         #expect(summary.forwarded == UInt64(b.sentFrames.count))
@@ -194,5 +205,41 @@ struct ForwardReportTests {
         #expect(report.json.contains("\"link\":\"up 10G\""))
         #expect(report.table.contains("up 10G"))
         #expect(report.json.contains("\"lanes\":[{\"longest_gap_microseconds\":12.5,\"pair\":\"0:1\",\"parks\":0,\"queue\":0}]"))
+    }
+}
+
+/// Holds a thread until another one has counted a number of looks.
+final class LookCounter: @unchecked Sendable {
+    // @unchecked: every field is accessed under `condition`.
+    private let condition = NSCondition()
+    private var counting = false
+    private var looks = 0
+    private var target = 0
+    private var counted = false
+
+    /// Whether the last `hold` ended because the looks were counted (not at its bound).
+    var heldUntilCounted: Bool { condition.withLock { counted } }
+
+    /// Counts one look while a thread is held.
+    func look() {
+        condition.withLock {
+            guard counting else { return }
+            looks += 1
+            if looks >= target { condition.broadcast() }
+        }
+    }
+
+    /// Returns after `n` looks from now; a bound of 10 s keeps a failing run from hanging
+    /// (the caller checks `heldUntilCounted`).
+    func hold(until n: Int) {
+        condition.withLock {
+            counting = true
+            looks = 0
+            target = n
+            let bound = Date().addingTimeInterval(10)
+            while looks < target && condition.wait(until: bound) {}
+            counted = looks >= target
+            counting = false
+        }
     }
 }

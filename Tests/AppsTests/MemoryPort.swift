@@ -26,6 +26,13 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     var live = false
     /// When set, frames sent to this port are delivered to `peer` (a cable).
     weak var peer: MemoryPort?
+    /// Called at the start of every receive with the number of frames delivered so far, in
+    /// the receiving thread: a test holds a receive there. Set before the port is used.
+    var willReceive: ((Int) -> Void)?
+    /// Called whenever `condition` is read (a forwarder's controller reads it once per look).
+    /// Set before the port is used.
+    var conditionRead: (() -> Void)?
+    private var delivered = 0
 
     init(name: String, frames: [[UInt8]], mac: MACAddress, queues: Int = 1, burst: Int = 32, txLimit: Int = .max) throws {
         self.name = name
@@ -38,7 +45,10 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     }
 
     var isExhausted: Bool { lock.withLock { pending.isEmpty } }
-    var condition: PortCondition { isExhausted && !live ? .inputExhausted : .running }
+    var condition: PortCondition {
+        conditionRead?()
+        return isExhausted && !live ? .inputExhausted : .running
+    }
     var buffersInUse: Int { pool.inUse }
     var receivePools: [Mempool] { [pool] }
     private(set) var mappedForTransmit: [String] = []
@@ -64,6 +74,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     func deliver(_ frames: [[UInt8]]) { lock.withLock { pending += frames } }
 
     func receive(queue: Int, into batch: inout PacketBatch) -> Int {
+        willReceive?(lock.withLock { delivered })
         guard batch.adopt(pool: pool.ref) else { return 0 }
         batch.compact()
         var n = 0
@@ -81,6 +92,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
             n += 1
         }
         stats.rxPackets += UInt64(n)
+        delivered += n
         return n
     }
 

@@ -174,10 +174,14 @@ public final class Forwarder: @unchecked Sendable {
             MonotonicClock.sleep(microseconds: 2_000)
             let now = MonotonicClock.nanoseconds()
             if StopSignal.isRequested { reason = .signal; break }
+            // The budget also reads 0 while a lane holds a claim it is still receiving into
+            // (what does not arrive goes back): the count is reached once the lanes received
+            // it all. What a lane still holds then leaves before it returns.
             if let limit = configuration.packetLimit, control.budgetSpent {
                 let t = totals()
+                let received = t.reduce(0) { $0 + $1.received }
                 let sent = t.reduce(0) { $0 + $1.sent }
-                if sent >= limit || !lanes.contains(where: { $0.holding.load(ordering: .relaxed) != 0 }) {
+                if received >= limit && (sent >= limit || !lanes.contains(where: { $0.holding.load(ordering: .relaxed) != 0 })) {
                     reason = .count; break
                 }
             }

@@ -1,3 +1,4 @@
+import class Foundation.NSLock
 import Logging
 import PMDCore
 import PcapIO
@@ -7,7 +8,9 @@ import VFSimulator
 
 /// The simulated VFs of this process: one container (one I/O address space, as one VFIO
 /// container), one engine thread serving every VF, and the VFs by name for `link=`.
-public final class SimulatedLab: Sendable {
+public final class SimulatedLab: @unchecked Sendable {
+    // @unchecked: `labState` is accessed only under `lock` (a pthread mutex: the thread
+    // sanitizer sees it, as it does not see a futex-based one).
     /// The lab `sim:` port specs open into.
     public static let shared = SimulatedLab()
 
@@ -15,7 +18,8 @@ public final class SimulatedLab: Sendable {
     public let container = SimulatedContainer()
     /// The engine thread.
     public let engine = SimulationEngine(mode: .threaded)
-    private let state = Mutex(LabState())
+    private let lock = NSLock()
+    private var labState = LabState()
 
     private struct LabState {
         var byName: [String: SimulatedVF] = [:]
@@ -29,13 +33,20 @@ public final class SimulatedLab: Sendable {
     /// A lab of its own (tests); `shared` serves the CLI.
     public init() {}
 
+    /// Runs `body` with the lab's state, under its lock.
+    private func withState<R, E: Error>(_ body: (inout LabState) throws(E) -> R) throws(E) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&labState)
+    }
+
     /// Opens a VF of `settings.family` with its wires and PF, and the driver on it with
     /// `driver`; the port's backing is the VF with its wires.
     public func open(_ settings: SimulatedVFSettings, driver: VFPortConfiguration, spec: String) throws -> VFPort {
         if settings.link != nil && (settings.rxFile != nil || settings.txFile != nil) {
             throw SimulatedPortError.linkAndFiles(spec: spec)
         }
-        let index = state.withLock { s in s.opened += 1; return s.opened }
+        let index = withState { s in s.opened += 1; return s.opened }
         let name = settings.name ?? "vf\(index - 1)"
         if settings.link == name { throw SimulatedPortError.linkToItself(spec: spec, name: name) }
         var pf = PFSettings()
@@ -56,7 +67,7 @@ public final class SimulatedLab: Sendable {
             do { return try PcapFrameSink(path: path) } catch { throw SimulatedPortError.wire(spec: spec, reason: "\(error)") }
         }
         let vf = SimulatedVF(family: settings.family, container: container, engine: engine, address: "sim:\(name)", settings: pf)
-        try state.withLock { s throws(SimulatedPortError) in
+        try withState { s throws(SimulatedPortError) in
             guard s.byName[name] == nil else { throw .duplicateName(spec: spec, name: name) }
             s.byName[name] = vf
             if let peer = settings.link.flatMap({ s.byName[$0] }) {
@@ -70,8 +81,9 @@ public final class SimulatedLab: Sendable {
                 s.waitingSpecs[name] = nil
             }
             s.open += 1
+            // Under the lock: a port closing meanwhile cannot stop the engine after this start.
+            engine.start()
         }
-        if !engine.isRunning { engine.start() }
 
         let backing = SimulatedVFBacking(vf: vf, name: name, lab: self, source: source, sink: sink,
                                          linked: settings.link != nil)
@@ -91,7 +103,7 @@ public final class SimulatedLab: Sendable {
     /// Fails when a VF's `link=` names no VF of the lab (call once every port is open): a
     /// cable to nowhere would show the link up and lose everything sent.
     public func checkLinks() throws(SimulatedPortError) {
-        let (dangling, names) = state.withLock { s in (s.waitingSpecs.sorted { $0.key < $1.key }.first, s.byName.keys.sorted()) }
+        let (dangling, names) = withState { s in (s.waitingSpecs.sorted { $0.key < $1.key }.first, s.byName.keys.sorted()) }
         if let (peer, spec) = dangling { throw .noSuchPeer(spec: spec, peer: peer, names: names) }
     }
 
@@ -114,16 +126,16 @@ public final class SimulatedLab: Sendable {
 
     func release(_ vf: SimulatedVF, name: String) {
         engine.detach(vf)
-        let last = state.withLock { s -> Bool in
+        withState { s in
             s.byName[name] = nil
             for (peer, waiting) in s.waitingForLink where waiting === vf {
                 s.waitingForLink[peer] = nil
                 s.waitingSpecs[peer] = nil
             }
             s.open -= 1
-            return s.open == 0
+            // Under the lock: a port opening meanwhile starts the engine after this stop.
+            if s.open == 0 { engine.stop() }
         }
-        if last { engine.stop() }
     }
 }
 

@@ -11,9 +11,10 @@ import Synchronization
 /// - `.threaded`: after `start()` the model runs in its own thread on the monotonic clock
 ///   (one thread serves every VF of the engine); `delay` just sleeps.
 public final class SimulationEngine: @unchecked Sendable {
-    // @unchecked: `functions`, `simulatedTime` and the VFs' device state belong to the thread
-    // that runs the model (the engine thread, or the stepping caller); the registry of VFs is a
-    // Mutex, the running flag an Atomic.
+    // @unchecked: `functions`, `functionsVersion`, `polled`, `simulatedTime` and the VFs' device state
+    // belong to the thread that runs the model (the engine thread, or the stepping caller); the
+    // registry of VFs is behind a lock, the flags and counters are atomics, `threadAlive` is
+    // behind `handshake`.
 
     /// How the model is driven.
     public enum Mode: Sendable {
@@ -33,16 +34,34 @@ public final class SimulationEngine: @unchecked Sendable {
     public var idleStep: UInt64 = 50_000
     private var lastPassHadControlWork = false
 
-    // The engine does not keep its VFs alive: it holds them unretained, and a VF leaving
-    // (deinit) waits until a running engine thread has moved past the pass that used it.
-    private let registry = Locked<[Unmanaged<SimulatedVF>]>([])
+    // The engine does not keep its VFs alive between passes: it holds them weakly, and a VF
+    // leaving (deinit) waits until the engine thread is out of any pass that may still use it.
+    // A pass holds the VFs it polls until it has ended: when the engine's reference is the
+    // last one, the VF goes away on the engine's thread between passes, not under one.
+    private struct Entry {
+        weak var vf: SimulatedVF?
+        let id: ObjectIdentifier
+    }
+    private let registry = Locked<[Entry]>([])
     private let registryVersion = Atomic<Int>(0)
-    private let seenRegistryVersion = Atomic<Int>(-1)
-    private var functions: [Unmanaged<SimulatedVF>] = []
+    private var functions: [Entry] = []
+    private var functionsVersion = -1
+    private var polled: [SimulatedVF] = []
     private var simulatedTime: UInt64 = 0
     private let running = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(true)
     private let names = Atomic<Int>(0)
+    /// Odd while a pass runs; a pass reads the registry after making it odd, so whoever
+    /// changed the registry and then reads an even value knows no pass uses the old one.
+    private let passEpoch = Atomic<UInt64>(0)
+    /// Threads waiting in `waitForCurrentPass`: the engine thread wakes them after a pass.
+    private let passWaiters = Atomic<Int>(0)
+    /// Serialises `start` and `stop`: one engine thread at most, and a start waits for a stop
+    /// under way.
+    private let lifecycle = NSLock()
+    /// Wakes those waiting for the end of a pass or of the engine thread.
+    private let handshake = NSCondition()
+    /// Whether an engine thread exists (it may be finishing its last pass).
+    private var threadAlive = false
     /// Passes over every VF completed, in either mode.
     private let passes = Atomic<UInt64>(0)
 
@@ -58,20 +77,31 @@ public final class SimulationEngine: @unchecked Sendable {
     public var attachedCount: Int { registry.withLock { $0.count } }
 
     func attach(_ vf: SimulatedVF) {
-        registry.withLock { $0.append(Unmanaged.passUnretained(vf)) }
+        registry.withLock { $0.append(Entry(vf: vf, id: ObjectIdentifier(vf))) }
         registryVersion.add(1, ordering: .releasing)
     }
 
-    /// Stops running `vf` (it keeps its state); a running engine thread has finished with it
-    /// when this returns.
+    /// Stops running `vf` (it keeps its state); the engine thread, running or stopping, has
+    /// finished with it when this returns. Not to be called from the engine's own thread.
     public func detach(_ vf: SimulatedVF) {
         let id = ObjectIdentifier(vf)
-        registry.withLock { $0.removeAll { ObjectIdentifier($0.takeUnretainedValue()) == id } }
-        let version = registryVersion.add(1, ordering: .acquiringAndReleasing).newValue
+        registry.withLock { $0.removeAll { $0.id == id } }
+        registryVersion.add(1, ordering: .sequentiallyConsistent)
+        waitForCurrentPass()
+    }
+
+    /// Returns once the engine thread is out of the pass it was in, if any: what was changed
+    /// before the call (the registry of VFs, the IOMMU table) is what every later pass sees.
+    /// Returns at once in stepped mode (the stepping thread is the one that calls it).
+    func waitForCurrentPass() {
         guard mode == .threaded else { return }
-        while running.load(ordering: .acquiring) && seenRegistryVersion.load(ordering: .acquiring) < version {
-            MonotonicClock.sleep(microseconds: 20)
-        }
+        let epoch = passEpoch.load(ordering: .sequentiallyConsistent)
+        guard epoch & 1 == 1 else { return }
+        handshake.lock()
+        passWaiters.add(1, ordering: .sequentiallyConsistent)
+        while passEpoch.load(ordering: .sequentiallyConsistent) == epoch { handshake.wait() }
+        passWaiters.subtract(1, ordering: .relaxed)
+        handshake.unlock()
     }
 
     func nextAddress(for family: SimulatedFamily) -> String {
@@ -132,21 +162,30 @@ public final class SimulationEngine: @unchecked Sendable {
 
     // MARK: - Threaded mode
 
-    /// Starts the engine thread (threaded mode); does nothing when it runs already. The thread
-    /// keeps the engine alive: call `stop()` when done.
+    /// Starts the engine thread (threaded mode); does nothing when it runs already. A stop
+    /// under way on another thread completes first. The thread keeps the engine alive: call
+    /// `stop()` when done.
     public func start() {
         precondition(mode == .threaded, "start() runs a threaded engine")
-        guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        stopped.store(false, ordering: .releasing)
-        let thread = Thread { [self] in threadMain() }
-        thread.name = "vfpmd-sim"
-        thread.start()
+        lifecycle.withLock {
+            guard !running.load(ordering: .acquiring) else { return }
+            running.store(true, ordering: .releasing)
+            handshake.withLock { threadAlive = true }
+            let thread = Thread { [self] in threadMain() }
+            thread.name = "vfpmd-sim"
+            thread.start()
+        }
     }
 
-    /// Stops the engine thread and waits for it to finish its step.
+    /// Stops the engine thread and returns once it has left its last pass and ended.
     public func stop() {
-        guard running.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged else { return }
-        while !stopped.load(ordering: .acquiring) { MonotonicClock.sleep(microseconds: 50) }
+        lifecycle.withLock {
+            guard running.load(ordering: .acquiring) else { return }
+            running.store(false, ordering: .releasing)
+            handshake.withLock {
+                while threadAlive { handshake.wait() }
+            }
+        }
     }
 
     /// Passes over every VF the engine has completed (the engine thread's, or, stepped, the
@@ -168,28 +207,44 @@ public final class SimulationEngine: @unchecked Sendable {
                 if idle > 512 { MonotonicClock.sleep(microseconds: 20) } else { cpuRelax() }
             }
         }
-        stopped.store(true, ordering: .releasing)
+        handshake.withLock {
+            threadAlive = false
+            handshake.broadcast()
+        }
     }
 
     // MARK: - One pass
 
     @discardableResult
     private func runOnce(now: UInt64) -> Bool {
-        let version = registryVersion.load(ordering: .acquiring)
-        if version != seenRegistryVersion.load(ordering: .relaxed) {
+        passEpoch.add(1, ordering: .sequentiallyConsistent)
+        let version = registryVersion.load(ordering: .sequentiallyConsistent)
+        if version != functionsVersion {
             functions = registry.withLock { $0 }
-            seenRegistryVersion.store(version, ordering: .releasing)
+            functionsVersion = version
         }
         var work = false
         var control = false
-        for vf in functions {
-            let (c, d) = vf._withUnsafeGuaranteedRef { $0.poll(now: now) }
+        for entry in functions {
+            guard let vf = entry.vf else { continue }  // going away: its deinit waits for this pass
+            let (c, d) = vf.poll(now: now)
+            polled.append(vf)
             control = control || c
             work = work || c || d
         }
         lastPassHadControlWork = control
         passes.add(1, ordering: .releasing)
+        endPass()
+        polled.removeAll(keepingCapacity: true)
         return work
+    }
+
+    /// Leaves the pass, waking whoever waits for its end.
+    private func endPass() {
+        passEpoch.add(1, ordering: .sequentiallyConsistent)
+        if passWaiters.load(ordering: .sequentiallyConsistent) > 0 {
+            handshake.withLock { handshake.broadcast() }
+        }
     }
 }
 

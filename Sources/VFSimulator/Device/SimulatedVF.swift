@@ -173,8 +173,13 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     @discardableResult
     public func mapDMA(_ region: DMAMemory) throws -> UInt64 { container.map(region) }
 
-    /// Drops one reference to the mapping of `region`.
-    public func unmapDMA(_ region: DMAMemory) throws { try container.unmap(region) }
+    /// Drops one reference to the mapping of `region`; once the last one is gone, the engine's
+    /// passes no longer reach it when this returns (the memory may be freed), as an IOMMU unmap
+    /// returns once the IOTLB no longer holds the mapping.
+    public func unmapDMA(_ region: DMAMemory) throws {
+        try container.unmap(region)
+        engine.waitForCurrentPass()
+    }
 
     /// Function-level reset: the same effect as a VF reset through the control register
     /// (the PF sees it as a VF reset), applied at the engine's next step.
