@@ -36,7 +36,8 @@ struct BenchTests {
         config.mode = .loop
         config.sizes = [size]
         config.packetsPerSecond = 20_000
-        config.duration = 0.2
+        // Long enough that a busy machine schedules the sending thread.
+        config.duration = 1
         let bench = try Bench(ports: [opened(a), opened(b)], configuration: config)
         let summary = bench.run(report: { _ in })
         #expect(summary.ports[1].rxMpps > 0)

@@ -143,6 +143,9 @@ public final class Bench: @unchecked Sendable {
     public func run(report: (BenchReport) -> Void) -> BenchReport {
         var threads: [Thread] = []
         var finished: [UnsafeAtomic<Bool>] = []
+        // Threads with a generator that saw `stopSending` (they send nothing after it).
+        let sendersStopped = UnsafeAtomic<Int>.create(0)
+        var senders = 0
         var lane = 0
         for i in ports.indices {
             for q in generators[i].indices {
@@ -153,6 +156,7 @@ public final class Bench: @unchecked Sendable {
                 let core = configuration.cores.isEmpty ? nil : configuration.cores[lane % configuration.cores.count]
                 lane += 1
                 let stop = self.stop, stopSending = self.stopSending, pause = self.pause
+                if generator != nil { senders += 1 }
                 let t = Thread {
                     if let core { _ = vfpmd_pin_current_thread(Int32(core)) }
                     // After a run of empty polls (a paced generator waiting for its next
@@ -160,10 +164,15 @@ public final class Bench: @unchecked Sendable {
                     // polling threads than CPUs (or a simulated device's engine thread beside
                     // them) a thread that only spins would keep the others from running.
                     var idlePolls = 0
+                    var sending = generator != nil
                     while !stop.load(ordering: .relaxed) {
                         if pause.isRequested { pause.park(unless: stop) }
                         var work = 0
-                        if !stopSending.load(ordering: .relaxed) { work &+= generator?.poll() ?? 0 }
+                        if sending && stopSending.load(ordering: .acquiring) {
+                            sending = false
+                            sendersStopped.wrappingIncrement(ordering: .releasing)
+                        }
+                        if sending { work &+= generator?.poll() ?? 0 }
                         work &+= meter?.poll() ?? 0
                         if work > 0 {
                             idlePolls = 0
@@ -197,8 +206,14 @@ public final class Bench: @unchecked Sendable {
                 last = now
             }
         }
-        // Stop sending first and let the meters take in what is still on its way (not a loss).
+        // Stop sending first, wait until every sender saw it (a sender in the middle of a burst
+        // still sends it), and let the meters take in what is still on its way (not a loss).
         stopSending.store(true, ordering: .releasing)
+        let sendersDeadline = MonotonicClock.nanoseconds() + 1_000_000_000
+        while sendersStopped.load(ordering: .acquiring) < senders && MonotonicClock.nanoseconds() < sendersDeadline
+            && !finished.allSatisfy({ $0.load(ordering: .acquiring) }) {
+            MonotonicClock.sleep(microseconds: 100)
+        }
         var settled = snapshot()
         var quietIntervals = 0
         let drainDeadline = MonotonicClock.nanoseconds() + 1_000_000_000
@@ -211,6 +226,7 @@ public final class Bench: @unchecked Sendable {
         stop.store(true, ordering: .releasing)
         while !finished.allSatisfy({ $0.load(ordering: .acquiring) }) { MonotonicClock.sleep(microseconds: 100) }
         finished.forEach { $0.destroy() }
+        sendersStopped.destroy()
         let elapsed = Double(MonotonicClock.nanoseconds() - start) / 1e9
         for p in ports { p.port.updateStats() }
         var summary = makeReport(snapshot(), since: nil, seconds: elapsed, elapsed: elapsed, final: true)
