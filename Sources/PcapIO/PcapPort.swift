@@ -72,8 +72,9 @@ public final class PcapPort: Port, @unchecked Sendable {
     /// Set by the thread that receives, read by the app's control thread.
     private let rxExhausted: Atomic<Bool>
     private var started = false
-    /// What the bursts counted, readable beside them.
-    private let counters = SharedCounters(count: Counter.count)
+    /// What the bursts counted, readable beside them (allocated once nothing before it can
+    /// throw: a failed init frees it in `deinit`).
+    private let counters: SharedCounters
     /// The slots of `counters`.
     private enum Counter {
         static let rxPackets = 0, rxBytes = 1, rxErrors = 2, rxNoBuffer = 3, txPackets = 4, txBytes = 5, txErrors = 6
@@ -104,6 +105,7 @@ public final class PcapPort: Port, @unchecked Sendable {
             pool = nil
         }
         rxExhausted = Atomic(rxPath == nil)
+        counters = SharedCounters(count: Counter.count)
         if let txPath { writer = try PcapFileWriter(path: txPath) }
     }
 
