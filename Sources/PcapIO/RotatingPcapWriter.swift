@@ -171,11 +171,12 @@ public final class RotatingPcapWriter {
             if sink.size > limit {
                 current.sink = sink
                 // The file's statistics count the packets before this one.
-                statistics.received &+= UInt64(i &- 1)
-                statistics.acceptedByFilter &+= UInt64(result.written)
+                let (examinedBefore, acceptedBefore) = (UInt64(i &- 1), UInt64(result.written))
+                statistics.received &+= examinedBefore
+                statistics.acceptedByFilter &+= acceptedBefore
                 defer {
-                    statistics.received &-= UInt64(i &- 1)
-                    statistics.acceptedByFilter &-= UInt64(result.written)
+                    statistics.received &-= examinedBefore
+                    statistics.acceptedByFilter &-= acceptedBefore
                 }
                 do throws(PcapError) { try rotateBySize() } catch {
                     result.error = error
