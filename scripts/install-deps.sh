@@ -6,7 +6,7 @@ set -euo pipefail
 want=${1:-test}
 packages=(libpcap-dev pkg-config)
 if [ "$want" = test ]; then
-    packages+=(tcpdump tshark valgrind binutils python3)
+    packages+=(tcpdump tshark wireshark-common valgrind binutils python3)
 fi
 
 missing=()

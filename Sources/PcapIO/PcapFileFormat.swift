@@ -20,6 +20,14 @@ enum PcapFileFormat {
         precision == .nanosecond ? 0xA1B2_3C4D : 0xA1B2_C3D4
     }
 
+    /// The file header of an Ethernet capture.
+    static func fileHeader(snapLength: Int, precision: TimestampPrecision) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: fileHeaderBytes) { bytes, count in
+            storeFileHeader(at: bytes.baseAddress!, snapLength: snapLength, precision: precision)
+            count = fileHeaderBytes
+        }
+    }
+
     /// Stores the file header of an Ethernet capture at `destination` (24 bytes).
     static func storeFileHeader(at destination: UnsafeMutableRawPointer, snapLength: Int, precision: TimestampPrecision) {
         destination.storeBytes(of: magic(precision), toByteOffset: 0, as: UInt32.self)
@@ -33,18 +41,20 @@ enum PcapFileFormat {
     }
 
     /// The whole records at the start of the `length` bytes at `records` (records laid out
-    /// back to back, as the writer's buffer holds them): how many, and the bytes they span.
-    /// A record cut short by the end of the bytes is not counted.
-    static func wholeRecords(in records: UnsafeRawPointer, length: Int) -> (count: Int, bytes: Int) {
+    /// back to back, as the writer's buffer holds them): how many, the bytes they span, and
+    /// their frame bytes. A record cut short by the end of the bytes is not counted.
+    static func wholeRecords(in records: UnsafeRawPointer, length: Int) -> (count: Int, bytes: Int, captured: Int) {
         var count = 0
         var offset = 0
+        var capturedBytes = 0
         while offset + recordHeaderBytes <= length {
             let captured = records.loadUnaligned(fromByteOffset: offset + capturedLengthOffset, as: UInt32.self)
             let end = offset + recordHeaderBytes + Int(captured)
             guard end <= length else { break }
             offset = end
             count += 1
+            capturedBytes += Int(captured)
         }
-        return (count, offset)
+        return (count, offset, capturedBytes)
     }
 }

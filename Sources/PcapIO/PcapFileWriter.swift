@@ -4,8 +4,8 @@ import SystemPackage
 import Glibc
 #endif
 
-/// One pcap file being written: Ethernet link type, the chosen timestamp precision and snap
-/// length, records assembled in a page-aligned buffer of the writer's own and written to the
+/// One capture file being written, pcap or pcapng: Ethernet link type, the chosen timestamp
+/// precision and snap length, records assembled in a page-aligned buffer of the writer's own and written to the
 /// file with large `write(2)` calls when the buffer is full, at `flush()` and at `close()`.
 ///
 /// The counters tell what reached the file (`recordsWritten`), what is on its way
@@ -23,6 +23,8 @@ public final class PcapFileWriter {
     public let snapLength: Int
     /// Timestamp precision of the file.
     public let precision: TimestampPrecision
+    /// The layout of the file.
+    public var format: CaptureFileFormat { sink.format }
 
     /// The hot-path state: a burst loop copies it into a local, writes, and stores it back.
     /// (No dynamic exclusivity check: accesses never overlap, the writer has one thread.)
@@ -43,26 +45,32 @@ public final class PcapFileWriter {
     /// The failed write, as the error that names the file and the reason.
     public var failure: PcapError? { sink.failure.map { writeError($0) } }
 
-    /// Creates (or truncates) `path` and puts the file header in the buffer. The file is
-    /// locked exclusively while open; a file this process reads is refused (`CaptureFiles`).
-    /// The buffer is at least `bufferBytes`, and always holds one whole record.
+    /// Creates (or truncates) `path` and puts the file header in the buffer: a pcap file
+    /// header, or for a pcapng file (`description` given) its Section Header Block and its
+    /// Interface Description Block. The file is locked exclusively while open; a file this
+    /// process reads is refused (`CaptureFiles`). The buffer is at least `bufferBytes`, and
+    /// always holds one whole record.
     public init(
         path: String, snapLength: Int = 262_144, precision: TimestampPrecision = .nanosecond,
-        bufferBytes: Int = PcapFileWriter.defaultBufferBytes
+        pcapng description: PcapngDescription? = nil, bufferBytes: Int = PcapFileWriter.defaultBufferBytes
     ) throws(PcapError) {
         precondition(snapLength > 0, "snap length must be positive")
         let descriptor = try CaptureFiles.openOutput(path)
         var info = stat()
         let isRegularFile = fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
         let pageBytes = 4096
-        let least = PcapFileFormat.fileHeaderBytes + PcapFileFormat.recordHeaderBytes + snapLength
+        let format: CaptureFileFormat = description == nil ? .pcap : .pcapng
+        let header = description.map { PcapngFormat.fileHeader($0, snapLength: snapLength, precision: precision) }
+            ?? PcapFileFormat.fileHeader(snapLength: snapLength, precision: precision)
+        let least = header.count + PcapRecordSink.largestRecordBytes(snapLength: snapLength, format: format)
         let capacity = (max(bufferBytes, least) + pageBytes - 1) / pageBytes * pageBytes
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: pageBytes)
         self.path = path
         self.snapLength = snapLength
         self.precision = precision
         sink = PcapRecordSink(descriptor: descriptor, isRegularFile: isRegularFile, buffer: buffer,
-                              capacity: capacity, snapLength: snapLength, precision: precision)
+                              capacity: capacity, snapLength: snapLength, precision: precision,
+                              format: format, header: header)
     }
 
     deinit {
@@ -108,10 +116,12 @@ public final class PcapFileWriter {
     }
 
     /// Writes the buffered records and closes the file; throws when a write of the file failed
-    /// (now or before) or the close did. Later calls do nothing; later records are dropped.
-    public func close() throws(PcapError) {
+    /// (now or before) or the close did. A pcapng file ends with an Interface Statistics Block
+    /// of `statistics` (none when nil). Later calls do nothing; later records are dropped.
+    public func close(statistics: InterfaceStatistics? = nil) throws(PcapError) {
         guard !isClosed else { return }
         isClosed = true
+        if let statistics { sink.appendStatistics(statistics) }
         let closeError = sink.close()
         buffer.deallocate()
         if let error = sink.failure { throw writeError(error) }

@@ -11,10 +11,15 @@ import Glibc
 /// (whole in the file), pending (in the buffer), or dropped (a write of the file failed, so it
 /// will never be in the file). A failed write leaves the file holding whole records only: a
 /// record cut short is cut off the end of a regular file. From then on every record is dropped.
+///
+/// One path serves both formats: `format` decides the record's header, padding and trailer
+/// (a pcap record header, or a pcapng Enhanced Packet Block around the frame).
 @frozen
 public struct PcapRecordSink {
     /// Largest number of frame bytes kept per record.
     public let snapLength: Int
+    /// The layout of the records.
+    public let format: CaptureFileFormat
     @usableFromInline let nanosecond: Bool
     @usableFromInline let buffer: UnsafeMutableRawPointer
     /// Bytes a record may fill the buffer up to before it is written: the buffer's capacity
@@ -26,10 +31,12 @@ public struct PcapRecordSink {
     @usableFromInline var pending: Int
     @usableFromInline var dropped: Int
     @usableFromInline var written: Int
-    /// Bytes of the file header still in the buffer (at its start): 24 until the first write.
+    /// Bytes of the file header still in the buffer (at its start) until the first write.
     @usableFromInline var headerInBuffer: Int
     @usableFromInline var fileBytes: Int64
     @usableFromInline var capturedBytesWritten: Int64
+    /// Frame bytes of the pending records.
+    @usableFromInline var capturedBytesPending: Int
     @usableFromInline var descriptor: Int32
     @usableFromInline let isRegularFile: Bool
     /// The error that failed a write of the file; 0 while none did.
@@ -45,33 +52,39 @@ public struct PcapRecordSink {
     public var size: Int64 { fileBytes + Int64(fill) }
     /// Frame bytes kept in the records written and pending (record headers and the file header
     /// not counted).
-    public var capturedBytes: Int64 {
-        capturedBytesWritten + Int64(fill - headerInBuffer - pending * PcapFileFormat.recordHeaderBytes)
-    }
+    public var capturedBytes: Int64 { capturedBytesWritten + Int64(capturedBytesPending) }
     /// The error number of the write that failed, if one did.
     public var failure: Int32? { errorNumber == 0 ? nil : errorNumber }
 
     /// A sink writing to `descriptor` through the `capacity`-byte `buffer`, which starts with
-    /// the file header. The buffer must hold the header and one record of `snapLength` bytes.
+    /// `header` (the file header, or a pcapng file's first blocks). The buffer must hold the
+    /// header and one record of `snapLength` bytes.
     init(descriptor: Int32, isRegularFile: Bool, buffer: UnsafeMutableRawPointer, capacity: Int,
-         snapLength: Int, precision: TimestampPrecision) {
-        precondition(capacity >= PcapFileFormat.fileHeaderBytes + PcapFileFormat.recordHeaderBytes + snapLength,
+         snapLength: Int, precision: TimestampPrecision, format: CaptureFileFormat, header: [UInt8]) {
+        precondition(capacity >= header.count + Self.largestRecordBytes(snapLength: snapLength, format: format),
                      "the buffer must hold the file header and a whole record")
         self.descriptor = descriptor
         self.isRegularFile = isRegularFile
         self.buffer = buffer
         self.snapLength = snapLength
+        self.format = format
         nanosecond = precision == .nanosecond
         limit = capacity
-        PcapFileFormat.storeFileHeader(at: buffer, snapLength: snapLength, precision: precision)
-        fill = PcapFileFormat.fileHeaderBytes
-        headerInBuffer = PcapFileFormat.fileHeaderBytes
+        header.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: header.count) }
+        fill = header.count
+        headerInBuffer = header.count
         pending = 0
         dropped = 0
         written = 0
         fileBytes = 0
         capturedBytesWritten = 0
+        capturedBytesPending = 0
         errorNumber = 0
+    }
+
+    /// Bytes of the record of a frame of `snapLength` bytes or more.
+    static func largestRecordBytes(snapLength: Int, format: CaptureFileFormat) -> Int {
+        format == .pcap ? PcapFileFormat.recordHeaderBytes + snapLength : PcapngFormat.packetBlockBytes(captured: snapLength)
     }
 
     /// Appends one record: the first `snapLength` bytes of the `length`-byte frame at `data`,
@@ -122,22 +135,39 @@ public struct PcapRecordSink {
     /// go, or nil when the file failed (the record is counted dropped).
     @inlinable
     mutating func startRecord(captured: Int, originalLength: Int, wallNanoseconds: UInt64) -> UnsafeMutableRawPointer? {
-        let recordBytes = PcapFileFormat.recordHeaderBytes &+ captured
+        let pcapng = format == .pcapng
+        let recordBytes = pcapng ? PcapngFormat.packetBlockBytes(captured: captured) : PcapFileFormat.recordHeaderBytes &+ captured
         // The buffer holds a whole record once the check passes or `makeRoom` emptied it.
         if fill &+ recordBytes > limit && !makeRoom() {
             dropped &+= 1
             return nil
         }
         let record = buffer + fill
+        fill &+= recordBytes
+        pending &+= 1
+        capturedBytesPending &+= captured
+        if pcapng {
+            PcapngFormat.storePacketBlock(at: record, blockBytes: recordBytes, captured: captured, originalLength: originalLength,
+                                          units: nanosecond ? wallNanoseconds : wallNanoseconds / 1000)
+            return record + PcapngFormat.packetHeaderBytes
+        }
         let seconds = wallNanoseconds / 1_000_000_000
         let fraction = wallNanoseconds &- seconds &* 1_000_000_000
         record.storeBytes(of: UInt32(truncatingIfNeeded: seconds), toByteOffset: 0, as: UInt32.self)
         record.storeBytes(of: UInt32(truncatingIfNeeded: nanosecond ? fraction : fraction / 1000), toByteOffset: 4, as: UInt32.self)
         record.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 8, as: UInt32.self)
         record.storeBytes(of: UInt32(truncatingIfNeeded: originalLength), toByteOffset: 12, as: UInt32.self)
-        fill &+= recordBytes
-        pending &+= 1
         return record + PcapFileFormat.recordHeaderBytes
+    }
+
+    /// Appends a pcapng file's Interface Statistics Block (no record: the counts stay); does
+    /// nothing for a pcap file or one that failed.
+    mutating func appendStatistics(_ statistics: InterfaceStatistics) {
+        guard format == .pcapng else { return }
+        let blockBytes = PcapngFormat.statisticsBlockBytes
+        if fill &+ blockBytes > limit && !makeRoom() { return }
+        PcapngFormat.storeStatisticsBlock(at: buffer + fill, statistics, precision: nanosecond ? .nanosecond : .microsecond)
+        fill &+= blockBytes
     }
 
     /// Writes the buffer out so that any record fits; false when the file failed or is closed.
@@ -156,29 +186,33 @@ public struct PcapRecordSink {
         if error == 0 {
             fileBytes += Int64(fill)
             written += pending
-            capturedBytesWritten += Int64(fill - headerInBuffer - pending * PcapFileFormat.recordHeaderBytes)
+            capturedBytesWritten += Int64(capturedBytesPending)
         } else {
             keepWholeRecords(sent: sent, error: error)
         }
         fill = 0
         pending = 0
+        capturedBytesPending = 0
         headerInBuffer = 0
     }
 
     /// The accounting of a write that stopped with `error` after `sent` bytes of the buffer.
     private mutating func keepWholeRecords(sent: Int, error: Int32) {
-        var whole = (count: 0, bytes: 0)
+        var whole = (count: 0, bytes: 0, captured: 0)
         var kept = 0
         // A file header cut short keeps nothing: an empty file rather than an unreadable one.
         if sent >= headerInBuffer {
-            whole = PcapFileFormat.wholeRecords(in: buffer + headerInBuffer, length: sent - headerInBuffer)
+            let records = buffer + headerInBuffer
+            let length = sent - headerInBuffer
+            whole = format == .pcapng ? PcapngFormat.wholeBlocks(in: records, length: length)
+                : PcapFileFormat.wholeRecords(in: records, length: length)
             kept = headerInBuffer + whole.bytes
         }
         if kept < sent && isRegularFile { OutputWrites.cutOff(descriptor, bytes: sent - kept) }
         fileBytes += Int64(kept)
         written += whole.count
         dropped += pending - whole.count
-        capturedBytesWritten += Int64(whole.bytes - whole.count * PcapFileFormat.recordHeaderBytes)
+        capturedBytesWritten += Int64(whole.captured)
         errorNumber = error
         limit = 0
     }

@@ -46,6 +46,10 @@ public struct RotationPolicy: Sendable, Equatable {
 ///
 /// Unlike tcpdump, a time rotation never truncates a file this capture already wrote: if the
 /// expanded name did not change, the capture stays in the current file.
+///
+/// pcapng files each start with their own Section Header Block and Interface Description
+/// Block, and end with an Interface Statistics Block holding the capture's totals from its
+/// start to that file's end (`statistics`), so the last file's block has the whole capture's.
 public final class RotatingPcapWriter {
     /// The name or strftime pattern given by the user.
     public let pattern: String
@@ -55,6 +59,13 @@ public final class RotatingPcapWriter {
     public let precision: TimestampPrecision
     /// The rotation policy.
     public let rotation: RotationPolicy
+    /// What pcapng files say about the capture; nil for pcap files.
+    public let pcapng: PcapngDescription?
+    /// The counts the next Interface Statistics Block gives (pcapng): the writer counts the
+    /// frames its bursts examined (`received`) and handed to the files (`acceptedByFilter`)
+    /// and the records dropped; the caller sets `droppedByRing`, and `received` when it got
+    /// frames it did not hand over.
+    public var statistics = InterfaceStatistics()
     /// The files written, in order.
     public private(set) var files: [String] = []
     /// Records whole in the files.
@@ -74,7 +85,7 @@ public final class RotatingPcapWriter {
     /// Opens the first file. `wallNanoseconds` is the time used to expand the pattern.
     public init(
         pattern: String, snapLength: Int = 262_144, precision: TimestampPrecision = .nanosecond,
-        rotation: RotationPolicy = .none, wallNanoseconds: UInt64,
+        rotation: RotationPolicy = .none, pcapng: PcapngDescription? = nil, wallNanoseconds: UInt64,
         bufferBytes: Int = PcapFileWriter.defaultBufferBytes
     ) throws(PcapError) {
         if pattern == CaptureFiles.standardOutputName && (rotation.secondsPerFile != nil || rotation.maxFileBytes != nil) {
@@ -94,11 +105,14 @@ public final class RotatingPcapWriter {
         self.snapLength = snapLength
         self.precision = precision
         self.rotation = rotation
+        self.pcapng = pcapng
         self.bufferBytes = bufferBytes
+        statistics.startNanoseconds = wallNanoseconds
         intervalStartSeconds = Int(wallNanoseconds / 1_000_000_000)
         let name = Self.fileName(pattern: pattern, expandTime: rotation.secondsPerFile != nil,
                                  seconds: intervalStartSeconds, index: 0)
-        current = try PcapFileWriter(path: name, snapLength: snapLength, precision: precision, bufferBytes: bufferBytes)
+        current = try PcapFileWriter(path: name, snapLength: snapLength, precision: precision, pcapng: pcapng,
+                                     bufferBytes: bufferBytes)
         files.append(name)
     }
 
@@ -115,6 +129,8 @@ public final class RotatingPcapWriter {
     /// Appends one record (see `PcapFileWriter.write`); starts a new file first when `-C` says so.
     public func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) throws(PcapError) {
         if let limit = rotation.maxFileBytes, current.size > limit { try rotateBySize() }
+        statistics.received &+= 1
+        statistics.acceptedByFilter &+= 1
         current.write(data, length: length, wallNanoseconds: wallNanoseconds)
         if let failure = current.failure { throw failure }
     }
@@ -154,6 +170,14 @@ public final class RotatingPcapWriter {
             }
             if sink.size > limit {
                 current.sink = sink
+                // The file's statistics count the packets before this one.
+                let (examinedBefore, acceptedBefore) = (UInt64(i &- 1), UInt64(result.written))
+                statistics.received &+= examinedBefore
+                statistics.acceptedByFilter &+= acceptedBefore
+                defer {
+                    statistics.received &-= examinedBefore
+                    statistics.acceptedByFilter &-= acceptedBefore
+                }
                 do throws(PcapError) { try rotateBySize() } catch {
                     result.error = error
                     i &-= 1
@@ -171,6 +195,8 @@ public final class RotatingPcapWriter {
         }
         current.sink = sink
         result.examined = i
+        statistics.received &+= UInt64(i)
+        statistics.acceptedByFilter &+= UInt64(result.written)
         if result.error == nil { result.error = current.failure }
         return result
     }
@@ -178,8 +204,18 @@ public final class RotatingPcapWriter {
     /// Writes the buffered records of the current file to it.
     public func flush() throws(PcapError) { try current.flush() }
 
-    /// Writes the buffered records of the current file and closes it.
-    public func close() throws(PcapError) { try current.close() }
+    /// Writes the buffered records of the current file and closes it (a pcapng file after its
+    /// Interface Statistics Block).
+    public func close() throws(PcapError) { try current.close(statistics: closingStatistics()) }
+
+    /// The statistics a pcapng file is closed with now; nil for pcap.
+    private func closingStatistics() -> InterfaceStatistics? {
+        guard pcapng != nil else { return nil }
+        var block = statistics
+        block.endNanoseconds = MonotonicClock.wallNanoseconds()
+        block.droppedByWriter = UInt64(recordsDropped)
+        return block
+    }
 
     @usableFromInline
     func rotateByTimeIfDue(wallNanoseconds: UInt64) throws(PcapError) {
@@ -203,8 +239,9 @@ public final class RotatingPcapWriter {
 
     /// Closes the current file (its records reach it before the next file exists) and opens `name`.
     private func open(_ name: String) throws(PcapError) {
-        try current.close()
-        let next = try PcapFileWriter(path: name, snapLength: snapLength, precision: precision, bufferBytes: bufferBytes)
+        try current.close(statistics: closingStatistics())
+        let next = try PcapFileWriter(path: name, snapLength: snapLength, precision: precision, pcapng: pcapng,
+                                      bufferBytes: bufferBytes)
         earlierRecordsWritten += current.recordsWritten
         earlierRecordsDropped += current.recordsDropped
         current = next

@@ -3,16 +3,20 @@ import ArgumentParser
 import PMDCore
 import PcapIO
 
-/// `vfpmd capture`: writes what a port receives to pcap files, as tcpdump does for a netdev.
+/// `vfpmd capture`: writes what a port receives to pcap or pcapng files, as tcpdump does for a netdev.
 struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
-        abstract: "Capture what a port receives (all RX queues) to pcap files.",
+        abstract: "Capture what a port receives (all RX queues) to pcap or pcapng files.",
         discussion: """
             Live counters go to standard error every second; the capture stops at -c, --duration, \
             SIGINT, or when a finite source (a pcap port, a simulated VF fed from a file without loop) \
             is exhausted, then flushes, closes and prints a summary in which every received frame \
             is written, filtered out or counted as dropped.
+
+            A file name ending in .pcapng (or --pcapng) writes pcapng: the port as its interface \
+            (name, description, filter), an Enhanced Packet Block per frame, and the capture's \
+            counters in an Interface Statistics Block at the end of each file.
 
             Example: vfpmd capture --port pcap:rx=pcaps/protocols.pcap -w out.pcap 'udp and not vlan'
             """
@@ -44,6 +48,9 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .long, help: "Microsecond timestamps (default: nanosecond).")
     var micro = false
 
+    @Flag(name: .long, help: "Write pcapng (the default for a file name ending in .pcapng; pcap otherwise).")
+    var pcapng = false
+
     @Argument(help: ArgumentHelp("A tcpdump filter expression (pcap-filter(7)); frames it does not match are counted, not written.", valueName: "expression"))
     var expression: [String] = []
 
@@ -68,6 +75,10 @@ struct CaptureCommand: ParsableCommand {
 
         let opened = try openPorts([port])[0]
         defer { _ = OpenedPort.closeAll([opened]) }
+        if pcapng || CaptureFileFormat.forFileName(output) == .pcapng {
+            options.pcapng = PcapngDescription(application: "vfpmd \(VersionCommand.version)", interfaceName: opened.spec,
+                                               interfaceDescription: opened.kindDescription)
+        }
         let engine: CaptureEngine
         do { engine = try CaptureEngine(port: opened.port, options: options) } catch { throw CommandFailure(error.description) }
 

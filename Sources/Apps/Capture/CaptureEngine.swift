@@ -18,6 +18,9 @@ public struct CaptureOptions: Sendable {
     public var precision: TimestampPrecision = .nanosecond
     /// tcpdump filter expression; nil or empty keeps every frame.
     public var filter: String?
+    /// Write pcapng files saying this of the capture (the engine puts the filter in it); nil
+    /// writes pcap files.
+    public var pcapng: PcapngDescription?
     /// Seconds between two lines of live counters.
     public var reportIntervalSeconds: Double = 1
     /// Seconds at most between two writes of the buffered records to the file: what a capture
@@ -120,7 +123,7 @@ public struct CaptureSummary: Sendable {
     }
 }
 
-/// Captures what a port receives, on all its RX queues, to pcap files: the engine of
+/// Captures what a port receives, on all its RX queues, to pcap or pcapng files: the engine of
 /// `vfpmd capture`, testable without the CLI.
 ///
 /// One thread polls the queues in turn; each burst gets one clock reading for its timestamps
@@ -151,8 +154,10 @@ public final class CaptureEngine {
         } else {
             filter = nil
         }
+        var description = options.pcapng
+        description?.filter = options.filter ?? ""
         writer = try RotatingPcapWriter(pattern: options.output, snapLength: options.snapLength,
-                                        precision: options.precision, rotation: options.rotation,
+                                        precision: options.precision, rotation: options.rotation, pcapng: description,
                                         wallNanoseconds: MonotonicClock.wallNanoseconds())
     }
 
@@ -237,6 +242,7 @@ public final class CaptureEngine {
                 nextReport = elapsed + interval
                 stamper.anchor()
                 counters.droppedByRing = sampler.stats.rxMissed &- missedAtStart
+                writer.statistics.droppedByRing = counters.droppedByRing
                 report(counters, Double(elapsed) / 1e9)
             }
         }
@@ -245,6 +251,8 @@ public final class CaptureEngine {
         port.stop()
         port.updateStats()
         counters.droppedByRing = port.stats.rxMissed &- missedAtStart
+        writer.statistics.droppedByRing = counters.droppedByRing
+        writer.statistics.received = counters.received
         do throws(PcapError) {
             try writer.close()
         } catch {
