@@ -13,6 +13,10 @@ public protocol PCIFunction: AnyObject, Sendable {
     var deviceID: UInt16 { get }
     /// BAR0, mapped: the VF's registers.
     var bar0: RegisterWindow { get }
+    /// The control-path registers of BAR0 (reset, mailbox, interrupts, status, statistics):
+    /// plain volatile accesses to `bar0` on hardware (the default), a model of their semantics
+    /// where BAR0 is memory.
+    var controlRegisters: ControlRegisters { get }
 
     /// Reads the 32-bit configuration-space word at `offset` (a multiple of 4).
     func readConfig32(at offset: Int) throws -> UInt32
@@ -65,6 +69,9 @@ extension PCIFunction {
             try writeConfig32(wanted, at: PCIConfig.commandOffset)
         }
     }
+
+    /// Default: the device applies its registers' semantics; accesses go straight to `bar0`.
+    public var controlRegisters: ControlRegisters { ControlRegisters(window: bar0) }
 
     /// Default: no faults are visible.
     public var dmaFaults: Int { 0 }

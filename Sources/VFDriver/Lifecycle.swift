@@ -11,10 +11,10 @@ extension VFPort {
     /// Masks interrupts (poll mode): auto-mask and auto-clear off, mask everything, read the
     /// cause (82599 datasheet §8.3 VTEIAM, VTEIMC, VTEIAC, VTEICR; 82576 datasheet §8.8 EIMC, EICR).
     func maskInterrupts() {
-        if let autoMask = table.interruptAutoMask { window.write(autoMask, 0) }
-        window.write(table.interruptMaskClear, VFFamilyTable.interruptMaskAll)
-        if let autoClear = table.interruptAutoClear { window.write(autoClear, 0) }
-        _ = window.read(table.interruptCause)
+        if let autoMask = table.interruptAutoMask { controlRegisters.write(autoMask, 0) }
+        controlRegisters.write(table.interruptMaskClear, VFFamilyTable.interruptMaskAll)
+        if let autoClear = table.interruptAutoClear { controlRegisters.write(autoClear, 0) }
+        _ = controlRegisters.read(table.interruptCause)
     }
 
     /// Stops every queue the VF has, as the reset sequence begins (queues off, flush, 2 ms).
@@ -24,7 +24,7 @@ extension VFPort {
             window.clear(table.rxQueue.offset(table.rxQueue.control, queue: q), bits: table.queueEnable)
         }
         if let psrtype = table.packetSplitType { window.write(psrtype, 0) }
-        _ = window.read(table.status)
+        _ = controlRegisters.read(table.status)
         function.delay(microseconds: VFFamilyTable.Timing.queueStopSettle)
     }
 
@@ -35,11 +35,11 @@ extension VFPort {
         mailbox.resetState()
         apiVersion = .v1_0
         // VF soft reset, flush, settle (X550 VF: 50 ms).
-        window.write(table.control, table.resetBit)
-        _ = window.read(table.status)
+        controlRegisters.write(table.control, table.resetBit)
+        _ = controlRegisters.read(table.status)
         // The reset bit clears itself once the reset took effect; a message posted before
         // that would be wiped by the reset. Bounded: 200 × 5 µs, then go on regardless.
-        for _ in 0..<VFFamilyTable.Timing.resetBitPolls where window.read(table.control) & table.resetBit != 0 {
+        for _ in 0..<VFFamilyTable.Timing.resetBitPolls where controlRegisters.read(table.control) & table.resetBit != 0 {
             function.delay(microseconds: VFFamilyTable.Timing.resetBitPollInterval)
         }
         if table.resetSettleMicroseconds > 0 { function.delay(microseconds: table.resetSettleMicroseconds) }
@@ -83,7 +83,7 @@ extension VFPort {
             window.write(rx.offset(rx.dcaControl, queue: q), values.rxDCAControl)
             window.write(tx.offset(tx.dcaControl, queue: q), values.txDCAControl)
         }
-        _ = window.read(table.status)
+        _ = controlRegisters.read(table.status)
     }
 
     /// API_NEGOTIATE from 1.4 down to 1.0; NACKs all the way down mean a 1.0 PF.
@@ -243,7 +243,7 @@ extension VFPort {
         let ring = ringRegions[q].tx
         guard let iova = ring.iova else { throw .dmaMapFailed(address: function.address, reason: "TX ring not mapped") }
         window.write(tx.offset(tx.control, queue: q), table.queueFlush)
-        _ = window.read(table.status)
+        _ = controlRegisters.read(table.status)
         window.write(tx.offset(tx.baseLow, queue: q), UInt32(truncatingIfNeeded: iova))
         window.write(tx.offset(tx.baseHigh, queue: q), UInt32(truncatingIfNeeded: iova >> 32))
         window.write(tx.offset(tx.length, queue: q), UInt32(configuration.txDescriptors * VFFamilyTable.DescriptorLayout.size))
@@ -357,8 +357,8 @@ extension VFPort {
         guard state != .closed else { return }
         stop()
         if state != .removed {
-            window.write(table.control, table.resetBit)
-            _ = window.read(table.status)
+            controlRegisters.write(table.control, table.resetBit)
+            _ = controlRegisters.read(table.status)
             function.delay(microseconds: VFFamilyTable.Timing.queueStopSettle)
         }
         releaseAllBuffers()

@@ -149,7 +149,9 @@ final class Mailbox {
     static let replyReads = 4
 
     let function: any PCIFunction
-    let window: RegisterWindow
+    /// The control registers: the mailbox control register is read-to-clear and partly
+    /// read-only, so it is never touched as plain memory.
+    let registers: ControlRegisters
     let controlOffset: Int
     let memoryOffset: Int
     /// igb "write posted": wait for PFACK after REQ before waiting for the reply.
@@ -171,7 +173,7 @@ final class Mailbox {
 
     init(function: any PCIFunction, table: VFFamilyTable) {
         self.function = function
-        window = function.bar0
+        registers = function.controlRegisters
         controlOffset = table.mailboxControl
         memoryOffset = table.mailboxMemory
         postWaitsForAck = table.postWaitsForAck
@@ -192,7 +194,7 @@ final class Mailbox {
     /// Reads the control register: returns what is set now or was set and not yet consumed.
     @discardableResult
     func readControl() -> UInt32 {
-        let value = window.read(controlOffset)
+        let value = registers.read(controlOffset)
         if value == VFFamilyTable.removedDeviceRead {
             removed = true
             return value
@@ -228,7 +230,7 @@ final class Mailbox {
     /// Takes the buffer lock (VFU).
     private func lock() throws(VFDriverError) {
         for _ in 0..<Self.pollTries {
-            window.write(controlOffset, MailboxControlBits.vfUsesBuffer)
+            registers.write(controlOffset, MailboxControlBits.vfUsesBuffer)
             let seen = readControl()
             if removed { throw .deviceRemoved(address: function.address) }
             if seen & MailboxControlBits.vfUsesBuffer != 0 { return }
@@ -259,9 +261,9 @@ final class Mailbox {
         precondition(!words.isEmpty && words.count <= VFFamilyTable.mailboxWords, "a mailbox message has 1 to 16 words")
         try lock()
         shadow &= ~(MailboxControlBits.pfMessage | MailboxControlBits.pfAcknowledged)
-        for (i, word) in words.enumerated() { window.write(memoryOffset + Self.wordStride * i, word) }
+        for (i, word) in words.enumerated() { registers.write(memoryOffset + Self.wordStride * i, word) }
         // REQ alone: raises the PF's interrupt and drops VFU.
-        window.write(controlOffset, MailboxControlBits.request)
+        registers.write(controlOffset, MailboxControlBits.request)
         if postWaitsForAck { try waitFor(MailboxControlBits.pfAcknowledged, message) }
     }
 
@@ -270,9 +272,9 @@ final class Mailbox {
         try waitFor(MailboxControlBits.pfMessage, message)
         try lock()
         var words = [UInt32](repeating: 0, count: count)
-        for i in 0..<count { words[i] = window.read(memoryOffset + Self.wordStride * i) }
+        for i in 0..<count { words[i] = registers.read(memoryOffset + Self.wordStride * i) }
         // ACK alone: acknowledges and drops VFU.
-        window.write(controlOffset, MailboxControlBits.acknowledge)
+        registers.write(controlOffset, MailboxControlBits.acknowledge)
         return words
     }
 
@@ -303,10 +305,10 @@ final class Mailbox {
         if removed { return false }
         guard seen & MailboxControlBits.pfMessage != 0 else { return true }
         shadow &= ~MailboxControlBits.pfMessage
-        window.write(controlOffset, MailboxControlBits.vfUsesBuffer)
+        registers.write(controlOffset, MailboxControlBits.vfUsesBuffer)
         guard readControl() & MailboxControlBits.vfUsesBuffer != 0 else { return !removed }
-        let word = window.read(memoryOffset)
-        window.write(controlOffset, MailboxControlBits.acknowledge)
+        let word = registers.read(memoryOffset)
+        registers.write(controlOffset, MailboxControlBits.acknowledge)
         if word == MessageWord.nack {
             bareNACKSeen = true
         } else if word & MessageWord.clearToSend == 0 {

@@ -21,11 +21,11 @@ extension VFPort {
     /// Reads a 32- or 36-bit counter; the 36-bit ones as high, low, high (retrying when the
     /// high part moved) so that a carry between the two reads cannot tear the value.
     func readCounter(_ register: CounterRegister) -> UInt64 {
-        guard let high = register.high else { return UInt64(window.read(register.low)) }
-        var before = window.read(high) & CounterRegister.highBitsMask
+        guard let high = register.high else { return UInt64(controlRegisters.read(register.low)) }
+        var before = controlRegisters.read(high) & CounterRegister.highBitsMask
         while true {
-            let low = window.read(register.low)
-            let after = window.read(high) & CounterRegister.highBitsMask
+            let low = controlRegisters.read(register.low)
+            let after = controlRegisters.read(high) & CounterRegister.highBitsMask
             if after == before { return UInt64(after) << 32 | UInt64(low) }
             before = after
         }
@@ -90,7 +90,7 @@ extension VFPort {
 
     /// Whether `watchdog()` has work to do that touches the queues.
     func owesMaintenance() -> Bool {
-        if window.read(table.linkRegister) == VFFamilyTable.removedDeviceRead || !mailbox.pollPFMessages() {
+        if controlRegisters.read(table.linkRegister) == VFFamilyTable.removedDeviceRead || !mailbox.pollPFMessages() {
             return true
         }
         return mailbox.resetSeen || mailbox.lostClearToSend || mailbox.timedOut || needsRecovery
@@ -135,7 +135,7 @@ extension VFPort {
     /// link is read. Called by `updateStats()`; call it about once a second otherwise.
     public func watchdog() {
         guard state != .closed && state != .removed else { return }
-        if window.read(table.linkRegister) == VFFamilyTable.removedDeviceRead || !mailbox.pollPFMessages() {
+        if controlRegisters.read(table.linkRegister) == VFFamilyTable.removedDeviceRead || !mailbox.pollPFMessages() {
             markRemoved()
             return
         }
@@ -169,12 +169,12 @@ extension VFPort {
     /// 100 µs apart) and speed; down while the PF is resetting or owes clear-to-send.
     func readLink() -> LinkStatus {
         if needsRecovery || mailbox.resetSeen || mailbox.lostClearToSend { return .down }
-        var value = window.read(table.linkRegister)
+        var value = controlRegisters.read(table.linkRegister)
         guard value != VFFamilyTable.removedDeviceRead, value & table.linkUpBit != 0 else { return .down }
         if table.linkDebounce {
             for _ in 0..<VFFamilyTable.Timing.linkDebounceReads {
                 function.delay(microseconds: VFFamilyTable.Timing.linkDebounceInterval)
-                value = window.read(table.linkRegister)
+                value = controlRegisters.read(table.linkRegister)
                 if value & table.linkUpBit == 0 || value == VFFamilyTable.removedDeviceRead { return .down }
             }
         }

@@ -97,7 +97,11 @@ public final class VFPort: Port, @unchecked Sendable {
     let queueTallies: [(rx: SharedCounters, tx: SharedCounters)]
 
     let mailbox: Mailbox
+    /// BAR0 as plain registers: queue programming and the data path's tails.
     let window: RegisterWindow
+    /// BAR0's control path (reset, interrupts, status, link, statistics), with the registers'
+    /// semantics applied where the bus models them.
+    let controlRegisters: ControlRegisters
     /// Multicast hash type from the RESET reply (ixgbe), 0 for igb.
     var multicastFilterType = 0
     /// DMA regions this port mapped (rings, pools, extra pools), unmapped at close.
@@ -131,6 +135,7 @@ public final class VFPort: Port, @unchecked Sendable {
         self.configuration = configuration
         self.backing = backing
         window = function.bar0
+        controlRegisters = function.controlRegisters
         mailbox = Mailbox(function: function, table: table)
         queueCount = 0
         grantedQueues = 0

@@ -24,20 +24,6 @@ struct IxgbeMailboxTests {
         #expect(reply[0] == 0x4000_0001 && reply[1] == 0 && reply[2] == 0)
     }
 
-    @Test func mailboxBitsAreRaisedAndClearedByTheNextVFWrite() {
-        let rig = Rig(.ixgbe82599)
-        rig.bar.write(rig.regs.mailbox, MailboxBits.vfu)
-        rig.bar.write(rig.regs.mailboxMemory, M.reset)
-        rig.bar.write(rig.regs.mailbox, MailboxBits.req)
-        rig.engine.step()
-        let m = rig.bar.read(rig.regs.mailbox)
-        #expect(m & (MailboxBits.pfack | MailboxBits.pfsts) == MailboxBits.pfack | MailboxBits.pfsts)
-        #expect(m & MailboxBits.req == 0)
-        rig.bar.write(rig.regs.mailbox, MailboxBits.ack)
-        rig.engine.step()
-        #expect(rig.bar.read(rig.regs.mailbox) == 0)
-    }
-
     @Test func requestsBeforeResetAreNACKedWithoutCTS() {
         let rig = Rig(.ixgbe82599)
         let reply = rig.send([M.apiNegotiate, PFMailboxAPI.v1_3.rawValue, 0])

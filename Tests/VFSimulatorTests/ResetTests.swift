@@ -11,9 +11,11 @@ struct ResetTests {
         let rig = Rig(family)
         rig.resetHandshake()
         #expect(rig.vf.pfView.clearToSend)
-        rig.bar.write(rig.regs.ctrl, RegisterMap.ctrlReset)
+        rig.control.write(rig.regs.ctrl, RegisterMap.ctrlReset)
+        // RST reads back until the model took the reset, then clears itself.
+        #expect(rig.control.read(rig.regs.ctrl) == RegisterMap.ctrlReset)
         rig.engine.step()
-        #expect(rig.bar.read(rig.regs.ctrl) == 0)
+        #expect(rig.control.read(rig.regs.ctrl) == 0)
         #expect(!rig.vf.pfView.clearToSend)
         #expect(rig.vf.counters.vfResets == 2)
         #expect(rig.bar.read(rig.regs.mailbox) & MailboxBits.rsti == 0)
@@ -38,16 +40,19 @@ struct ResetTests {
         rig.vf.delay(microseconds: 200)
         let m = rig.bar.read(rig.regs.mailbox)
         #expect(m & MailboxBits.rsti == 0 && m & MailboxBits.rstd != 0)
-        // RSTD stays until the VF's next mailbox write.
+        // RSTD stays through steps and VF writes (read only to the VF) until a VF read.
+        rig.engine.step()
+        rig.control.write(rig.regs.mailbox, MailboxBits.vfu)
+        rig.control.write(rig.regs.mailbox, 0)
         rig.engine.step()
         #expect(rig.bar.read(rig.regs.mailbox) & MailboxBits.rstd != 0)
-        rig.bar.write(rig.regs.mailbox, MailboxBits.vfu)
-        rig.engine.step()
+        #expect(rig.control.read(rig.regs.mailbox) & MailboxBits.rstd != 0)
+        #expect(rig.control.read(rig.regs.mailbox) & MailboxBits.rstd == 0)
         #expect(rig.bar.read(rig.regs.mailbox) & MailboxBits.rstd == 0)
     }
 
-    /// RSTI is a read-only level: a VF write of the control register (lock, ACK) does not clear
-    /// it while the PF reset lasts.
+    /// RSTI is a read-only level: neither a VF write of the control register (lock, ACK, a
+    /// whole word of 0) nor a VF read clears it while the PF reset lasts.
     @Test(arguments: SimulatedFamily.allCases)
     func rstiStaysRaisedThroughVFWritesForTheWholePFReset(family: SimulatedFamily) {
         let rig = Rig(family)
@@ -55,43 +60,50 @@ struct ResetTests {
         rig.vf.inject(.pfReset(microseconds: 1000))
         rig.engine.step()
         for value in [MailboxBits.vfu, MailboxBits.ack, 0] {
-            rig.bar.write(rig.regs.mailbox, value)
+            rig.control.write(rig.regs.mailbox, value)
             rig.vf.delay(microseconds: 100)
-            #expect(rig.bar.read(rig.regs.mailbox) & MailboxBits.rsti != 0, "RSTI lost after writing \(value)")
+            #expect(rig.control.read(rig.regs.mailbox) & MailboxBits.rsti != 0, "RSTI lost after writing \(value)")
         }
         rig.vf.delay(microseconds: 1000)
         let m = rig.bar.read(rig.regs.mailbox)
         #expect(m & MailboxBits.rsti == 0 && m & MailboxBits.rstd != 0)
     }
 
-    @Test func vfResetDuringPFResetSeesRSTIDropWithoutStickyRSTD() {
+    /// A VF reset while the PF resets: the driver's wait loop reads RSTI until it drops, then
+    /// reads RSTD once (which clears it) and goes on.
+    @Test func vfResetDuringPFResetWaitsForRSTIThenConsumesRSTD() {
         let rig = Rig(.ixgbe82599)
         rig.resetHandshake()
         rig.vf.inject(.pfReset(microseconds: 100))
         rig.engine.step()
-        rig.bar.write(rig.regs.ctrl, RegisterMap.ctrlReset)
+        rig.control.write(rig.regs.ctrl, RegisterMap.ctrlReset)
         rig.engine.step()
         #expect(rig.bar.read(rig.regs.mailbox) & MailboxBits.rsti != 0)
         // The driver's wait loop: 200 × 5 µs while RSTI or RSTD.
-        var tries = 0
-        while rig.bar.read(rig.regs.mailbox) & (MailboxBits.rsti | MailboxBits.rstd) != 0 && tries < 200 {
+        var tries = 0, sawRSTD = false
+        while tries < 200 {
+            let m = rig.control.read(rig.regs.mailbox)
+            if m & MailboxBits.rstd != 0 { sawRSTD = true }
+            if m & (MailboxBits.rsti | MailboxBits.rstd) == 0 { break }
             rig.vf.delay(microseconds: 5)
             tries += 1
         }
-        #expect(tries > 0 && tries < 200)
+        #expect(sawRSTD && tries > 0 && tries < 200)
         #expect(rig.resetHandshake()[0] == 0x8000_0001)
     }
 
     @Test func clearToSendLossSendsControlMessageWithoutCTS() {
         let rig = Rig(.ixgbe82599)
         rig.bringUp()
+        // The VF read the last reply's status (the PF sends no message over an unread one).
+        _ = rig.control.read(rig.regs.mailbox)
         rig.vf.inject(.clearToSendLoss)
         rig.engine.step()
         rig.engine.step()
         #expect(rig.bar.read(rig.regs.mailbox) & MailboxBits.pfsts != 0)
         #expect(rig.mailboxWords()[0] == M.pfControl)
         // The VF ACKs it while not clear to send: the PF answers with a bare NACK.
-        rig.bar.write(rig.regs.mailbox, MailboxBits.ack)
+        rig.control.write(rig.regs.mailbox, MailboxBits.ack)
         rig.engine.step()
         #expect(rig.mailboxWords()[0] == M.nack)
         #expect(rig.send([M.getQueues, 0, 0, 0, 0])[0] == M.getQueues | M.nack)
@@ -124,6 +136,10 @@ struct ResetTests {
         rig.bar.write(rig.regs.ctrl, 0)
         rig.vf.delay(microseconds: 10)
         #expect(rig.bar.read(rig.regs.ctrl) == 0xFFFF_FFFF)
+        // Control accesses go nowhere: the mailbox keeps reading all ones.
+        rig.control.write(rig.regs.mailbox, MailboxBits.vfu)
+        #expect(rig.control.read(rig.regs.mailbox) == 0xFFFF_FFFF)
+        #expect(rig.control.read(rig.regs.mailbox) == 0xFFFF_FFFF)
         #expect(try rig.vf.readConfig32(at: 0) == 0xFFFF_FFFF)
     }
 }

@@ -2,13 +2,16 @@ import PMDCore
 @testable import VFSimulator
 
 /// One stepped engine, one container and one VF, with functions that speak to the model the way a
-/// driver would: raw register accesses and mailbox words.
+/// driver would: control registers through the VF's `controlRegisters` (their silicon semantics
+/// apply), the rest of BAR0 and mailbox words as raw accesses. `bar.read` of a control register
+/// looks at it without the side effects of a VF read.
 final class Rig {
     let container: SimulatedContainer
     let engine: SimulationEngine
     let vf: SimulatedVF
     var regs: RegisterMap { vf.family.registers }
     var bar: RegisterWindow { vf.bar0 }
+    var control: ControlRegisters { vf.controlRegisters }
 
     init(_ family: SimulatedFamily, settings: PFSettings = PFSettings(mac: Rig.mac)) {
         container = SimulatedContainer()
@@ -38,13 +41,15 @@ final class Rig {
 
     static let mac = MACAddress(0x02, 0x11, 0x22, 0x33, 0x44, 0x55)
 
-    /// Writes `words` to the mailbox memory, raises REQ, runs one step; returns the 16 words the
-    /// VF would read back.
+    /// Takes the buffer (VFU, then a read of the control register, which also clears stale
+    /// PF bits), writes `words` to the mailbox memory, raises REQ, runs one step; returns the 16
+    /// words the VF would read back. The PF's PFACK/PFSTS stay for the caller to read.
     @discardableResult
     func send(_ words: [UInt32]) -> [UInt32] {
-        bar.write(regs.mailbox, MailboxBits.vfu)
+        control.write(regs.mailbox, MailboxBits.vfu)
+        _ = control.read(regs.mailbox)
         for (i, w) in words.enumerated() { bar.write(regs.mailboxMemory + 4 * i, w) }
-        bar.write(regs.mailbox, MailboxBits.req)
+        control.write(regs.mailbox, MailboxBits.req)
         settle { bar.read(regs.mailbox) & MailboxBits.pfack != 0 }
         return mailboxWords()
     }
@@ -54,10 +59,10 @@ final class Rig {
     /// VF reset through the control register, then RESET.
     @discardableResult
     func resetHandshake() -> [UInt32] {
-        bar.write(regs.ctrl, RegisterMap.ctrlReset)
+        control.write(regs.ctrl, RegisterMap.ctrlReset)
         settle { bar.read(regs.ctrl) == 0 }
         let reply = send([PFMailboxMessage.reset])
-        bar.write(regs.mailbox, MailboxBits.ack)
+        control.write(regs.mailbox, MailboxBits.ack)
         settle()
         return reply
     }
@@ -66,7 +71,7 @@ final class Rig {
     func bringUp(api: PFMailboxAPI = .v1_3) {
         resetHandshake()
         send([PFMailboxMessage.apiNegotiate, api.rawValue, 0])
-        bar.write(regs.mailbox, MailboxBits.ack)
+        control.write(regs.mailbox, MailboxBits.ack)
         settle()
     }
 }

@@ -25,8 +25,9 @@ public struct RegisterMap: Sendable {
     public let mailbox: Int
     /// First of 16 mailbox memory words.
     public let mailboxMemory: Int
-    /// Interrupt cause read (clear on read on hardware).
-    public let eicr: Int
+    /// Interrupt cause read (clear on read), cause set, mask set (reads the mask) and mask clear
+    /// (VTEICR/VTEICS/VTEIMS/VTEIMC, EICR/EICS/EIMS/EIMC; ixgbevf.md §3.2, igbvf.md §3.1).
+    public let eicr: Int, eics: Int, eims: Int, eimc: Int
     /// First RX queue block and stride.
     public let rxBase: Int, rxStride: Int
     /// First TX queue block and stride.
@@ -117,7 +118,8 @@ public struct RegisterMap: Sendable {
 
     /// 82599 / X540 / X550 VF window.
     public static let ixgbe = RegisterMap(
-        ctrl: 0x0000, status: 0x0008, links: 0x0010, mailbox: 0x02FC, mailboxMemory: 0x0200, eicr: 0x0100,
+        ctrl: 0x0000, status: 0x0008, links: 0x0010, mailbox: 0x02FC, mailboxMemory: 0x0200,
+        eicr: 0x0100, eics: 0x0104, eims: 0x0108, eimc: 0x010C,
         rxBase: 0x1000, rxStride: 0x40, txBase: 0x2000, txStride: 0x40,
         srrctl: 0x14, rxDCA: 0x0C, txDCA: 0x0C, srrctlDropEnable: 0x1000_0000, maxQueues: 8,
         gprc: 0x101C, gptc: 0x201C, gorc: 0x1020, gotc: 0x2020, gorcMSB: 0x1024, gotcMSB: 0x2024, mprc: 0x1034,
@@ -125,7 +127,8 @@ public struct RegisterMap: Sendable {
 
     /// 82576 VF window.
     public static let igb = RegisterMap(
-        ctrl: 0x0000, status: 0x0008, links: nil, mailbox: 0x0C40, mailboxMemory: 0x0800, eicr: 0x1580,
+        ctrl: 0x0000, status: 0x0008, links: nil, mailbox: 0x0C40, mailboxMemory: 0x0800,
+        eicr: 0x1580, eics: 0x1520, eims: 0x1524, eimc: 0x1528,
         rxBase: 0x2800, rxStride: 0x100, txBase: 0x3800, txStride: 0x100,
         srrctl: 0x0C, rxDCA: 0x14, txDCA: 0x14, srrctlDropEnable: 0x8000_0000, maxQueues: 2,
         gprc: 0x0F10, gptc: 0x0F14, gorc: 0x0F18, gotc: 0x0F34, gorcMSB: nil, gotcMSB: nil, mprc: 0x0F3C,
@@ -146,7 +149,7 @@ public struct RegisterMap: Sendable {
 /// Mailbox control bits (VFMAILBOX / V2PMAILBOX), identical in both families (ixgbevf.md §4.1,
 /// igbvf.md §4.1; the PF/VF mailbox, 82599 datasheet §7.10 and 82576 datasheet §7.10).
 public enum MailboxBits {
-    /// VF: message ready for the PF.
+    /// VF: message ready for the PF (a command the PF side takes).
     public static let req: UInt32 = 0x01
     /// VF: PF message read.
     public static let ack: UInt32 = 0x02
@@ -154,13 +157,13 @@ public enum MailboxBits {
     public static let vfu: UInt32 = 0x04
     /// PF owns the buffer.
     public static let pfu: UInt32 = 0x08
-    /// PF wrote a message (clear on read on hardware).
+    /// PF wrote a message (clear on read).
     public static let pfsts: UInt32 = 0x10
-    /// PF acknowledged the VF's message (clear on read on hardware).
+    /// PF acknowledged the VF's message (clear on read).
     public static let pfack: UInt32 = 0x20
     /// PF reset in progress (level).
     public static let rsti: UInt32 = 0x40
-    /// PF reset done (clear on read on hardware).
+    /// PF reset done (clear on read).
     public static let rstd: UInt32 = 0x80
     /// The clear-on-read set.
     public static let readToClear: UInt32 = 0xB0

@@ -22,20 +22,10 @@ extension SimulatedVF {
             registers.fill(0xFF)
             return work
         }
-        if let until = pfResetUntil, now < until {
-            // RSTI is a read-only level (82599 VF mailbox, "RSTI: PF reset in progress"): every
-            // VF write of the control register replaces the word in this model's memory, so
-            // the model raises it again at every step for as long as the PF reset lasts.
-            if registers.read(map.mailbox) & MailboxBits.rsti == 0 {
-                registers.setBits(map.mailbox, MailboxBits.rsti)
-                work = true
-            }
-        } else if let until = pfResetUntil, now >= until {
-            // PF reset done: RSTI drops, RSTD rises (unless the VF's reset-wait already saw it).
+        if let until = pfResetUntil, now >= until {
+            // PF reset done: RSTI (a level) drops, RSTD rises until the VF reads it.
             pfResetUntil = nil
-            registers.update(map.mailbox) { m in
-                (m & ~MailboxBits.rsti) | (self.vfResetDuringPFReset ? 0 : MailboxBits.rstd)
-            }
+            registers.update(map.mailbox) { ($0 & ~MailboxBits.rsti) | MailboxBits.rstd }
             work = true
         }
         if registers.read(map.ctrl) & RegisterMap.ctrlReset != 0 {
@@ -102,7 +92,6 @@ extension SimulatedVF {
         // wrote its RESET message.
         registers.update(map.mailbox) { $0 & (MailboxBits.rsti | MailboxBits.req) }
         pendingPFMessages.removeAll()
-        if pfResetUntil != nil { vfResetDuringPFReset = true }
         shared.withLock { s in s.responder.vfStateReset(view: &s.view, now: now) }
         stats = StatisticsRegisters(family: family)
         stats.store(into: registers, map: map)

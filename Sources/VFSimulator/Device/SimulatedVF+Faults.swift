@@ -13,8 +13,8 @@ extension SimulatedVF {
         case linkDown
         case linkUp(speedMbps: Int)
         /// The device disappears: every register reads 0xFFFFFFFF, config space too, DMA stops.
-        /// (The model refills BAR0 with all ones at every step, so a driver's own write reads
-        /// back until the next step.)
+        /// (Control-register accesses see it at once; the model refills the rest of BAR0 with
+        /// all ones at every step, so a driver's write there reads back until the next step.)
         case surpriseRemoval
         /// The PF stops answering the mailbox (no PFACK, no reply) while `true`.
         case mailboxSilence(Bool)
@@ -45,6 +45,7 @@ extension SimulatedVF {
             s.faults.append(fault)
             if case .surpriseRemoval = fault { s.removed = true }
         }
+        if case .surpriseRemoval = fault { controlSemantics.removed.store(true, ordering: .releasing) }
         controlVersion.add(1, ordering: .releasing)
     }
 
@@ -58,7 +59,6 @@ extension SimulatedVF {
         switch fault {
         case let .pfReset(us):
             pfResetUntil = now &+ UInt64(max(1, us)) * 1000
-            vfResetDuringPFReset = false
             shared.withLock { s in s.responder.vfStateReset(view: &s.view, now: now) }
             pendingPFMessages.removeAll()
             for q in 0..<map.maxQueues { stopQueueByDevice(rx: true, q); stopQueueByDevice(rx: false, q) }

@@ -5,18 +5,18 @@ import Synchronization
 /// A software SR-IOV Virtual Function with its PF, implementing PMDCore's `PCIFunction`: an
 /// 82599 VF, an X550 VF (ixgbevf class, ixgbe PF) or an 82576 VF (igbvf class, igb PF).
 ///
-/// BAR0 is a 16 KiB register file in ordinary memory; the driver uses the same volatile 32-bit
-/// loads and stores as on a real BAR. The device model (run by a `SimulationEngine`) polls what
-/// the driver wrote: VF reset, the mailbox, queue enables, tails; it moves frames between the
-/// descriptor rings and its wires through the container's IOMMU table.
+/// BAR0 is a 16 KiB register file in ordinary memory. The data path's registers (ring
+/// programming, heads, tails, queue enables) are plain memory: the driver uses the same volatile
+/// 32-bit loads and stores as on a real BAR, and the device model (run by a `SimulationEngine`)
+/// polls what it wrote and moves frames between the descriptor rings and its wires through the
+/// container's IOMMU table. The control registers (reset, mailbox control, interrupt cause and
+/// mask, status, link, statistics) are reached through `controlRegisters`, which applies their
+/// silicon semantics at each access (`ControlRegisterSemantics`): read-to-clear mailbox bits,
+/// read-only bits and registers, the self-clearing reset, cause and mask set/clear.
 ///
-/// How the model shows what a BAR shows without trapping accesses:
-/// - Clear-on-read mailbox bits (PFSTS, PFACK, RSTD) stay set until the VF's next write to the
-///   mailbox control register (every driver write replaces the word) or a VF reset. RSTD is
-///   not raised when the VF reset itself while the PF reset was in progress: its reset-wait
-///   loop would have consumed it with one read.
+/// How the model shows what a BAR shows:
 /// - The model changes registers the driver also writes (mailbox bits, queue enable bits)
-///   with compare-and-swap, so no driver store is lost.
+///   with compare-and-swap, so no driver access is lost.
 /// - ixgbe queue enables: the model clears the ENABLE bit the driver wrote and sets it again
 ///   `enableDelay` later, when the queue really runs (igb: at once, as QEMU's igb does and
 ///   igbvf drivers expect).
@@ -53,6 +53,8 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     public var deviceID: UInt16 { family.deviceID }
     /// The register window (BAR0).
     public var bar0: RegisterWindow { registers.window }
+    /// The control registers of BAR0, with their silicon semantics applied at each access.
+    public var controlRegisters: ControlRegisters { ControlRegisters(window: registers.window, model: controlSemantics) }
 
     /// Simulated time an ixgbe queue enable takes to read back (ns): drivers poll the enable bit
     /// (ixgbevf.md §3.7, "hardware sets/clears the read-back value with delay").
@@ -88,7 +90,9 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
 
     // MARK: Engine-owned state
 
-    let registers = RegisterFile()
+    let registers: RegisterFile
+    /// What a VF access to a control register does.
+    let controlSemantics: ControlRegisterSemantics
     let map: RegisterMap
     var busMaster = false
     var settings: PFSettings
@@ -109,7 +113,6 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     var pendingPFMessages: [[UInt32]] = []
     var removed = false
     var pfResetUntil: UInt64?
-    var vfResetDuringPFReset = false
     var txStalled = false
     var nacked: Set<UInt32> = []
     var silent = false
@@ -125,6 +128,8 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         self.container = container
         self.engine = engine
         map = family.registers
+        registers = RegisterFile()
+        controlSemantics = ControlRegisterSemantics(registers: registers, map: map)
         let defaultLink = LinkStatus(isUp: true, speedMbps: family.isIxgbe ? 10_000 : 1000)
         shared = Locked(Shared(settings: settings, responder: PFMailboxResponder(family: family), link: defaultLink))
         self.settings = settings

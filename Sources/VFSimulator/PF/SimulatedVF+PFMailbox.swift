@@ -20,6 +20,8 @@ extension SimulatedVF {
                 if let reply { sendToVF(reply) }
             }
         }
+        // A PF-initiated message waits while the VF holds the buffer, has a request pending or
+        // has not read the PF's last message (PFSTS still set: the VF's read clears it).
         if !silent, !pendingPFMessages.isEmpty,
            registers.read(map.mailbox) & (MailboxBits.pfsts | MailboxBits.vfu | MailboxBits.req) == 0 {
             var words = pendingPFMessages.removeFirst()
