@@ -7,8 +7,9 @@ import Synchronization
 /// - Mailbox control (VFMAILBOX / V2PMAILBOX): a read returns the register and clears PFSTS,
 ///   PFACK and RSTD (read-to-clear); a write acts only on the VF's bits: REQ and ACK are
 ///   commands that stay raised until the PF side took them, VFU is a level that a write sets
-///   (only while PFU is clear) or drops; PFU, PFSTS, PFACK, RSTI and RSTD are read only to the
-///   VF and keep their values (82599 datasheet §7.10 and §8.3 VFMailbox; 82576 datasheet §7.10
+///   or drops; PFU, PFSTS, PFACK, RSTI and RSTD are read only to the VF and keep their values
+///   (silicon sets VFU only while PFU is clear; this PF answers within one step of the model
+///   and never holds PFU) (82599 datasheet §7.10 and §8.3 VFMailbox; 82576 datasheet §7.10
 ///   and §8.26 V2PMAILBOX; ixgbevf.md §4.1, igbvf.md §4.1).
 /// - Control (VFCTRL / CTRL): only RST acts; it reads back until the reset took effect, then
 ///   clears itself (82599 datasheet §8.2.3.1.1, §8.3 VFCTRL; igbvf.md §3.1).
@@ -44,6 +45,8 @@ final class ControlRegisterSemantics: ControlRegisterModel, @unchecked Sendable 
     static let mailboxHardwareBits: UInt32 = MailboxBits.pfu | MailboxBits.readToClear | MailboxBits.rsti
     /// Mailbox commands: raised by a write, dropped by the PF side when it takes them.
     static let mailboxCommands: UInt32 = MailboxBits.req | MailboxBits.ack
+    /// Mailbox bits a VF write sets: the commands and the VFU level.
+    static let mailboxVFBits: UInt32 = mailboxCommands | MailboxBits.vfu
 
     init(registers: RegisterFile, map: RegisterMap) {
         self.registers = registers
@@ -69,9 +72,7 @@ final class ControlRegisterSemantics: ControlRegisterModel, @unchecked Sendable 
         switch offset {
         case map.mailbox:
             registers.update(offset) { old in
-                var new = old & (Self.mailboxHardwareBits | Self.mailboxCommands) | value & Self.mailboxCommands
-                if value & MailboxBits.vfu != 0 && old & MailboxBits.pfu == 0 { new |= MailboxBits.vfu }
-                return new
+                old & (Self.mailboxHardwareBits | Self.mailboxCommands) | value & Self.mailboxVFBits
             }
         case map.ctrl:
             if value & RegisterMap.ctrlReset != 0 { registers.setBits(offset, RegisterMap.ctrlReset) }
