@@ -32,7 +32,7 @@ public final class SimulationEngine: @unchecked Sendable {
     public var busyStep: UInt64 = 1000
     /// Simulated time after any other step (ns).
     public var idleStep: UInt64 = 50_000
-    private var lastPassHadControlWork = false
+    @exclusivity(unchecked) private var lastPassHadControlWork = false
 
     // The engine does not keep its VFs alive between passes: it holds them weakly, and a VF
     // leaving (deinit) waits until the engine thread is out of any pass that may still use it.
@@ -44,10 +44,12 @@ public final class SimulationEngine: @unchecked Sendable {
     }
     private let registry = Locked<[Entry]>([])
     private let registryVersion = Atomic<Int>(0)
-    private var functions: [Entry] = []
-    private var functionsVersion = -1
-    private var polled: [SimulatedVF] = []
-    private var simulatedTime: UInt64 = 0
+    // The pass's own state, used by one thread at a time (the engine's, or the one stepping
+    // it): no dynamic exclusivity check at every pass.
+    @exclusivity(unchecked) private var functions: [Entry] = []
+    @exclusivity(unchecked) private var functionsVersion = -1
+    @exclusivity(unchecked) private var polled: [SimulatedVF] = []
+    @exclusivity(unchecked) private var simulatedTime: UInt64 = 0
     private let running = Atomic<Bool>(false)
     private let names = Atomic<Int>(0)
     /// Odd while a pass runs; a pass reads the registry after making it odd, so whoever

@@ -89,34 +89,36 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     let inputExhaustedAtPass = Atomic<UInt64>(0)
 
     // MARK: Engine-owned state
+    // Touched by one thread at a time (the engine's, or the one stepping it), so without the
+    // dynamic exclusivity check that each access to a class's stored variable costs otherwise.
 
     let registers: RegisterFile
     /// What a VF access to a control register does.
     let controlSemantics: ControlRegisterSemantics
     let map: RegisterMap
-    var busMaster = false
-    var settings: PFSettings
-    var filter = ReceiveFilter()
-    var link: LinkStatus
-    var rxSource: FrameSource?
-    var txSink: FrameSink?
+    @exclusivity(unchecked) var busMaster = false
+    @exclusivity(unchecked) var settings: PFSettings
+    @exclusivity(unchecked) var filter = ReceiveFilter()
+    @exclusivity(unchecked) var link: LinkStatus
+    @exclusivity(unchecked) var rxSource: FrameSource?
+    @exclusivity(unchecked) var txSink: FrameSink?
     let rxQueues: UnsafeMutablePointer<QueueState>
     let txQueues: UnsafeMutablePointer<QueueState>
-    var stats: StatisticsRegisters
+    @exclusivity(unchecked) var stats: StatisticsRegisters
     let counterStorage: UnsafeMutablePointer<Counters>
     /// The PF's filter drops, by reason (written by the engine, read by anyone).
     let filterDropCounters = FilterDropCounters()
-    var rss: RSSHash
-    var rssConfig = RSSConfig()
+    @exclusivity(unchecked) var rss: RSSHash
+    @exclusivity(unchecked) var rssConfig = RSSConfig()
     let rxBatch = FrameBatch()
     let txBatch = FrameBatch()
-    var pendingPFMessages: [[UInt32]] = []
-    var removed = false
-    var pfResetUntil: UInt64?
-    var txStalled = false
-    var nacked: Set<UInt32> = []
-    var silent = false
-    var silentFrom: UInt32?
+    @exclusivity(unchecked) var pendingPFMessages: [[UInt32]] = []
+    @exclusivity(unchecked) var removed = false
+    @exclusivity(unchecked) var pfResetUntil: UInt64?
+    @exclusivity(unchecked) var txStalled = false
+    @exclusivity(unchecked) var nacked: Set<UInt32> = []
+    @exclusivity(unchecked) var silent = false
+    @exclusivity(unchecked) var silentFrom: UInt32?
 
     /// A VF of `family` attached to `container` and run by `engine`, with the PF's
     /// administrative `settings` for it.

@@ -85,10 +85,13 @@ public final class FrameGenerator: FrameSource, @unchecked Sendable {
         }
         guard n > 0 else { return 0 }
         let total = lengths.count
+        // The position in a local for the loop: no exclusivity check of the stored one per frame.
+        var index = next
         for _ in 0..<n {
-            batch.append(FrameRef(data: templates + next * stride, length: lengths[next], timestamp: now))
-            next = next + 1 == total ? 0 : next + 1
+            batch.append(FrameRef(data: templates + index * stride, length: lengths[index], timestamp: now))
+            index = index + 1 == total ? 0 : index + 1
         }
+        next = index
         produced.add(n, ordering: .relaxed)
         return n
     }
