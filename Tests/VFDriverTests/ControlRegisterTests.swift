@@ -46,4 +46,29 @@ struct ControlRegisterTests {
         setup.expectCleanRun()
         closeAndExpectWholePools(port)
     }
+
+    /// A PF reset that ends while the driver's reset waits for it: the driver reads RSTI until
+    /// it drops, then RSTD once — the read clears it, so the wait ends and the recovery finishes
+    /// at the first try. (A driver whose reads left RSTD set would wait until its tries ran out.)
+    @Test(arguments: allFamilies)
+    func recoveryReadsRSTDAwayAndFinishesAtOnce(family: SimulatedFamily) throws {
+        let setup = SimulatedSetup(family)
+        let port = try setup.open()
+        // It ends after the VF reset took effect (which would clear RSTD) and inside the wait:
+        // the recovery stops the queues twice (2 ms each) and on ixgbe lets the reset settle
+        // (50 ms) before it waits, 10 000 × 5 µs on ixgbe, 200 × 5 µs on igb.
+        setup.vf.inject(.pfReset(microseconds: family.isIxgbe ? 60_000 : 4600))
+        setup.advance(10)
+        port.updateStats()
+        #expect(port.stats.resets == 1)
+        #expect(setup.vf.counters.vfResets == 2)
+        #expect(setup.vf.bar0.read(family.registers.mailbox) & (MailboxBits.rsti | MailboxBits.rstd) == 0)
+        #expect(setup.vf.pfView.clearToSend)
+        port.updateStats()
+        #expect(port.link.isUp)
+        setup.inject([udpFrame(to: assignedMAC, length: 80, sequence: 7)])
+        #expect(setup.receive(port, count: 1).map(sequenceNumber) == [7])
+        setup.expectCleanRun()
+        closeAndExpectWholePools(port)
+    }
 }
