@@ -7,9 +7,11 @@ import Glibc
 /// BAR0 of a simulated VF: 16 KiB of page-aligned memory that the driver reads and writes
 /// with the same volatile 32-bit accesses it uses on a real BAR.
 ///
-/// The model cannot trap accesses, so it polls what the driver wrote. Where the model changes a
-/// register the driver also writes (mailbox control, queue enable bits) it uses compare-and-swap
-/// so that a driver store between the model's load and store is never lost.
+/// The model cannot trap the raw window's accesses, so it polls what the driver wrote there
+/// (ring programming, queue enables, tails). The control registers' accesses come through
+/// `ControlRegisterSemantics` instead, which gives each its silicon effect. Where the model
+/// changes a register the driver also writes (mailbox control, queue enable bits) it uses
+/// compare-and-swap, so that a driver access between the model's load and store is never lost.
 final class RegisterFile: @unchecked Sendable {
     // @unchecked: the memory is shared on purpose between the driver's thread and the device
     // engine, as a real BAR is; every access is a volatile or atomic 32-bit access.
