@@ -71,7 +71,7 @@ public enum CaptureFiles {
                 Glibc.close(descriptor)
                 throw .outputIsInput(path: path)
             }
-            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            guard lockBriefly(descriptor) else {
                 let busy = errno == EWOULDBLOCK
                 let reason = Errno(rawValue: errno).description
                 Glibc.close(descriptor)
@@ -84,5 +84,20 @@ public enum CaptureFiles {
             }
         }
         return descriptor
+    }
+
+    /// Takes the exclusive lock of `descriptor`, waiting up to 100 ms for a holder that lets go
+    /// at once: a child that another thread of this process forks holds a copy of every open
+    /// descriptor until it executes its program (close-on-exec), and with it the lock of the
+    /// file this process just closed. A writer that keeps the file stays refused. Sets `errno`
+    /// when it fails.
+    private static func lockBriefly(_ descriptor: Int32) -> Bool {
+        for _ in 0..<20 {
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }
+            guard errno == EWOULDBLOCK else { return false }
+            usleep(5_000)
+        }
+        errno = EWOULDBLOCK
+        return false
     }
 }

@@ -46,7 +46,10 @@ struct ForwarderTests {
         let slow = try run(a, b) { $0.duration = 1; $0.reportInterval = 0.1 }
         #expect(b.updates >= 2, "\(b.updates) statistics reads")
         #expect(slow.lanes.count == 1 && slow.lanes[0].parks == 0, "\(slow.lanes)")
-        #expect(slow.lanes[0].longestGapMicroseconds < 150_000, "\(slow.lanes)")
+        // The lane went on polling `b` itself while its statistics were being read (all but the
+        // final read, after the lanes stopped): a bound on the lane's gaps in time would measure
+        // the machine's scheduler, not the forwarder.
+        #expect(b.receivesDuringStatsRead >= b.updates - 1, "\(b.receivesDuringStatsRead) polls during \(b.updates) reads")
         #expect(b.sentFrames.count == 100)
 
         b.statsReadMicroseconds = 0

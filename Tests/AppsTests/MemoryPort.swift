@@ -20,6 +20,9 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     var updates = 0
     /// How long reading the statistics takes (a slow link read, a slow bus).
     var statsReadMicroseconds = 0
+    /// Receives polled while a statistics read was under way.
+    private(set) var receivesDuringStatsRead = 0
+    private var readingStats = false
     /// Set: the next statistics read beside the bursts reports maintenance owed.
     var owesMaintenance = false
     /// Set: the port stays running after its frames (a live source), not exhausted.
@@ -57,8 +60,12 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
     func stop() {}
     func close() {}
     func updateStats() {
+        lock.withLock { readingStats = true }
         if statsReadMicroseconds > 0 { usleep(UInt32(statsReadMicroseconds)) }
-        lock.withLock { updates += 1 }
+        lock.withLock {
+            readingStats = false
+            updates += 1
+        }
     }
     func updateStatsBesideBursts() -> Bool {
         if lock.withLock({ owesMaintenance }) {
@@ -80,6 +87,7 @@ final class MemoryPort: PMDCore.Port, @unchecked Sendable {
         var n = 0
         lock.lock()
         defer { lock.unlock() }
+        if readingStats { receivesDuringStatsRead += 1 }
         while n < burst, batch.freeCapacity > 0, !pending.isEmpty {
             // Queue q delivers frames whose index is q modulo the queue count.
             guard let index = pool.ref.take() else { break }
