@@ -20,7 +20,8 @@ struct ClassicPcapCursor {
         var capturedLength: Int
         /// The frame's length on the wire.
         var originalLength: Int
-        /// Capture time in nanoseconds since the epoch (a time before 1970 reads as 0).
+        /// Capture time in nanoseconds since the epoch (a time before 1970 reads as 0; in a file
+        /// of the other byte order, as in libpcap, the seconds and fraction are unsigned).
         var timestampNanoseconds: UInt64
     }
 
@@ -102,13 +103,20 @@ struct ClassicPcapCursor {
 
     @inline(__always)
     private func record(at header: UnsafeRawPointer, captured: Int) -> Record {
-        let seconds = Int64(Int32(bitPattern: field(header, 0)))
-        let fraction = Int64(Int32(bitPattern: field(header, 4))) &* (layout.nanosecond ? 1 : 1000)
+        // As libpcap reads them: signed 32-bit in a file of the host's byte order, unsigned in
+        // one of the other (its swap yields an unsigned value).
+        let seconds = signed(field(header, 0))
+        let fraction = signed(field(header, 4)) &* (layout.nanosecond ? 1 : 1000)
         let nanoseconds = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, fraction))
         return Record(data: header + ClassicPcapLayout.recordHeaderBytes,
                       capturedLength: min(captured, layout.snapLength),
                       originalLength: Int(field(header, 12)),
                       timestampNanoseconds: nanoseconds)
+    }
+
+    @inline(__always)
+    private func signed(_ value: UInt32) -> Int64 {
+        layout.swapped ? Int64(value) : Int64(Int32(bitPattern: value))
     }
 
     /// What is wrong with the `available` bytes left at the end of the file (nil: none left).

@@ -46,6 +46,9 @@ public final class PcapReader {
     /// Whether `read(into:from:)` holds an error for its next call.
     public var hasPendingError: Bool { pendingError != nil }
 
+    /// Whether libpcap reads the file (else the reader's own cursor does).
+    var isReadByLibpcap: Bool { handle != nil }
+
     /// The reader of a classic pcap file, or nil when libpcap reads it.
     private var cursor: ClassicPcapCursor?
     /// The descriptor `cursor` reads (-1 when libpcap reads the file).
