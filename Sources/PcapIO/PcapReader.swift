@@ -40,6 +40,8 @@ public final class PcapReader {
     public let snapLength: Int
     /// Records read so far.
     public private(set) var recordsRead = 0
+    /// Captured bytes of the frames `read(into:from:)` returned so far.
+    public private(set) var bytesRead: UInt64 = 0
     /// Whether the end of the file was reached.
     public private(set) var isAtEnd = false
 
@@ -210,14 +212,16 @@ public final class PcapReader {
         let room = min(batch.freeCapacity, pool.available)
         let records = recordsRead
         var n = 0
+        var bytes: UInt64 = 0
         var failure: PcapError?
         if var cursor {
-            n = Self.read(from: &cursor, into: &batch, from: pool, count: room, failure: &failure, path: path, recordsBefore: records)
+            n = Self.read(from: &cursor, into: &batch, from: pool, count: room, bytes: &bytes, failure: &failure, path: path, recordsBefore: records)
             self.cursor = cursor
         } else if let handle {
-            n = Self.read(from: handle, into: &batch, from: pool, count: room, failure: &failure, path: path, recordsBefore: records)
+            n = Self.read(from: handle, into: &batch, from: pool, count: room, bytes: &bytes, failure: &failure, path: path, recordsBefore: records)
         }
         recordsRead = records &+ n
+        bytesRead &+= bytes
         if let failure {
             isAtEnd = true
             if n == 0 { throw failure }
@@ -228,11 +232,12 @@ public final class PcapReader {
         return n
     }
 
-    /// Reads up to `count` records from `cursor` into `batch`; sets `failure` at a bad record
-    /// or a frame too large for the pool, and stops there or at the end of the file.
+    /// Reads up to `count` records from `cursor` into `batch`, adding their captured bytes to
+    /// `bytes`; sets `failure` at a bad record or a frame too large for the pool, and stops
+    /// there or at the end of the file.
     private static func read(
         from cursor: inout ClassicPcapCursor, into batch: inout PacketBatch, from pool: PoolRef, count: Int,
-        failure: inout PcapError?, path: String, recordsBefore: Int
+        bytes: inout UInt64, failure: inout PcapError?, path: String, recordsBefore: Int
     ) -> Int {
         let dataRoom = pool.dataRoom
         var n = 0
@@ -244,6 +249,7 @@ public final class PcapReader {
                     return n
                 }
                 store(record.data, length: record.capturedLength, timestamp: record.timestampNanoseconds, into: &batch, from: pool)
+                bytes &+= UInt64(record.capturedLength)
                 n &+= 1
             case .end:
                 return n
@@ -258,7 +264,7 @@ public final class PcapReader {
     /// Reads up to `count` records through libpcap into `batch`, as the cursor's reader does.
     private static func read(
         from handle: OpaquePointer, into batch: inout PacketBatch, from pool: PoolRef, count: Int,
-        failure: inout PcapError?, path: String, recordsBefore: Int
+        bytes: inout UInt64, failure: inout PcapError?, path: String, recordsBefore: Int
     ) -> Int {
         let dataRoom = pool.dataRoom
         var n = 0
@@ -278,6 +284,7 @@ public final class PcapReader {
                 return n
             }
             store(data, length: length, timestamp: nanoseconds(header.pointee.ts), into: &batch, from: pool)
+            bytes &+= UInt64(length)
             n &+= 1
         }
         return n
