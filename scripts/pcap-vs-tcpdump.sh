@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Copies one pcap file on tmpfs with `tcpdump -r in.pcap -w out.pcap` and with
 # `vfpmd capture --port pcap:rx=in.pcap -w out.pcap`, and prints records per second of each and
-# their ratio (best of 3 runs each), for two files: N 60-byte frames (64 bytes on the wire) and
+# their ratios (best of 3 runs each, by wall time and by CPU time: on a shared machine the CPU
+# time moves less), for two files: N 60-byte frames (64 bytes on the wire) and
 # N/5 frames of the classic IMIX (60, 576 and 1514 bytes, 7:4:1). It also reads each file to
 # /dev/null with both, which measures the reading side alone.
 # The writer alone is measured by `make bench` (PcapBenchmarks).
@@ -58,20 +59,24 @@ with open(path, "wb") as f:
 PY
 }
 
-best() {   # best wall time in seconds of 3 runs of "$@"
-    local best=999999 t
+best() {   # "WALL CPU": the best wall time and the best user+system time, in seconds, of 3 runs of "$@"
+    local wall=999999 cpu=999999 w u k
     for _ in 1 2 3; do
         rm -f "$dir/out.pcap"
-        local s=$(date +%s.%N)
-        "$@" >/dev/null 2>&1
-        t=$(echo "$(date +%s.%N) - $s" | bc -l)
-        best=$(echo "if ($t < $best) $t else $best" | bc -l)
+        /usr/bin/time -f '%e %U %S' -o "$dir/time" "$@" >/dev/null 2>&1
+        read -r w u k < "$dir/time"
+        wall=$(echo "if ($w < $wall) $w else $wall" | bc -l)
+        cpu=$(echo "if ($u + $k < $cpu) $u + $k else $cpu" | bc -l)
     done
-    echo "$best"
+    echo "$wall $cpu"
 }
 
-report() {   # report LABEL RECORDS SECONDS
-    printf '  %-52s %7.2f M records/s (%.3f s)\n' "$1" "$(echo "$2 / $3 / 1000000" | bc -l)" "$3"
+ratio() {   # ratio A B: A / B with two decimals, n/a when B is 0 (below the timer's 10 ms)
+    if [[ $(echo "$2 > 0" | bc -l) == 1 ]]; then printf '%.2f' "$(echo "$1 / $2" | bc -l)"; else echo n/a; fi
+}
+
+report() {   # report LABEL RECORDS WALL CPU
+    printf '  %-52s %7.2f M records/s (%.2f s; %.2f s of CPU)\n' "$1" "$(echo "$2 / $3 / 1000000" | bc -l)" "$3" "$4"
 }
 
 for file in "${files[@]}"; do
@@ -85,16 +90,17 @@ for file in "${files[@]}"; do
         echo "$records IMIX frames (60, 576, 1514 bytes; 7:4:1):"
     fi
     for output in "$dir/out.pcap" /dev/null; do
-        t_tcpdump=$(best tcpdump -r "$dir/in.pcap" -w "$output")
-        report "tcpdump -r in.pcap -w ${output##*/}" "$records" "$t_tcpdump"
+        read -r w_tcpdump c_tcpdump < <(best tcpdump -r "$dir/in.pcap" -w "$output")
+        report "tcpdump -r in.pcap -w ${output##*/}" "$records" "$w_tcpdump" "$c_tcpdump"
         for vfpmd in "${binaries[@]}"; do
-            t_vfpmd=$(best "$vfpmd" capture --port "pcap:rx=$dir/in.pcap" -w "$output")
+            read -r w_vfpmd c_vfpmd < <(best "$vfpmd" capture --port "pcap:rx=$dir/in.pcap" -w "$output")
             if [[ $output != /dev/null ]]; then
                 written=$(tcpdump -r "$output" 2>/dev/null | wc -l)
                 [[ $written == "$records" ]] || { echo "pcap-vs-tcpdump.sh: $vfpmd capture wrote $written records, not $records" >&2; exit 1; }
             fi
-            report "$vfpmd capture ... -w ${output##*/}" "$records" "$t_vfpmd"
-            printf '    ratio %s / tcpdump: %.2f\n' "$vfpmd" "$(echo "$t_tcpdump / $t_vfpmd" | bc -l)"
+            report "$vfpmd capture ... -w ${output##*/}" "$records" "$w_vfpmd" "$c_vfpmd"
+            printf '    ratio %s / tcpdump: %s (wall), %s (CPU)\n' "$vfpmd" \
+                "$(ratio "$w_tcpdump" "$w_vfpmd")" "$(ratio "$c_tcpdump" "$c_vfpmd")"
         done
     done
 done

@@ -32,6 +32,10 @@ struct ClassicPcapCursor {
         case failure(ClassicPcapRecordFailure)
     }
 
+    /// Bytes asked of one read(2): small enough that they are still in the cache when the
+    /// records are copied out of them, large enough that the call costs little per record.
+    static let readBytes = 128 << 10
+
     /// The smallest buffer: the largest record fits whole.
     static let minimumCapacity = ClassicPcapLayout.recordHeaderBytes + ClassicPcapLayout.maximumCapturedLength
 
@@ -139,7 +143,7 @@ struct ClassicPcapCursor {
             position = 0
             end = left
         }
-        let got = Self.read(descriptor, into: buffer + end, count: capacity &- end)
+        let got = Self.read(descriptor, into: buffer + end, count: min(capacity &- end, Self.readBytes))
         guard got >= 0 else { return .readFailed(errno: errno) }
         end &+= got
         atEndOfFile = got == 0
