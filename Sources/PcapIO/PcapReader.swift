@@ -240,24 +240,37 @@ public final class PcapReader {
         bytes: inout UInt64, failure: inout PcapError?, path: String, recordsBefore: Int
     ) -> Int {
         let dataRoom = pool.dataRoom
-        var n = 0
-        while n < count {
-            switch cursor.next() {
-            case let .record(record):
-                guard record.capturedLength <= dataRoom else {
-                    failure = .frameTooLarge(path: path, record: recordsBefore &+ n &+ 1, length: record.capturedLength, bufferSize: dataRoom)
-                    return n
+        var total: UInt64 = 0
+        // The buffers for the whole burst are taken at once, straight into the batch's slots.
+        let n = batch.appendOwnedIndices { slots, room in
+            let taken = pool.take(into: slots, count: min(room, count))
+            var n = 0
+            reading: while n < taken {
+                switch cursor.next() {
+                case let .record(record):
+                    guard record.capturedLength <= dataRoom else {
+                        failure = .frameTooLarge(path: path, record: recordsBefore &+ n &+ 1, length: record.capturedLength, bufferSize: dataRoom)
+                        break reading
+                    }
+                    fill(slots[n], of: pool, with: record.data, length: record.capturedLength, timestamp: record.timestampNanoseconds)
+                    total &+= UInt64(record.capturedLength)
+                    n &+= 1
+                case .end:
+                    break reading
+                case let .failure(reason):
+                    failure = .malformedRecord(path: path, record: recordsBefore &+ n &+ 1, reason: reason.reason)
+                    break reading
                 }
-                store(record.data, length: record.capturedLength, timestamp: record.timestampNanoseconds, into: &batch, from: pool)
-                bytes &+= UInt64(record.capturedLength)
-                n &+= 1
-            case .end:
-                return n
-            case let .failure(reason):
-                failure = .malformedRecord(path: path, record: recordsBefore &+ n &+ 1, reason: reason.reason)
-                return n
             }
+            // Buffers left over go back as they were taken (the last taken back first).
+            var i = taken
+            while i > n {
+                i &-= 1
+                pool.give(slots[i])
+            }
+            return n
         }
+        bytes = total
         return n
     }
 
@@ -283,7 +296,9 @@ public final class PcapReader {
                 failure = .frameTooLarge(path: path, record: recordsBefore &+ n &+ 1, length: length, bufferSize: dataRoom)
                 return n
             }
-            store(data, length: length, timestamp: nanoseconds(header.pointee.ts), into: &batch, from: pool)
+            let index = pool.take()!
+            fill(index, of: pool, with: UnsafeRawPointer(data), length: length, timestamp: nanoseconds(header.pointee.ts))
+            batch.appendOwnedIndex(index)
             bytes &+= UInt64(length)
             n &+= 1
         }
@@ -291,17 +306,15 @@ public final class PcapReader {
     }
 
     /// Copies a frame of `length` bytes (at most the pool's data room: the caller checked)
-    /// into a buffer taken from `pool` (not empty: the caller checked) and appends it to `batch`.
+    /// into buffer `index` of `pool` and sets its length and wall-clock timestamp.
     @inline(__always)
-    private static func store(_ data: UnsafeRawPointer, length: Int, timestamp: UInt64, into batch: inout PacketBatch, from pool: PoolRef) {
-        let index = pool.take()!
+    private static func fill(_ index: UInt32, of pool: PoolRef, with data: UnsafeRawPointer, length: Int, timestamp: UInt64) {
         pool.data(index).copyMemory(from: data, byteCount: length)
         let meta = pool.metadata(index)
         meta.pointee = PacketMetadata()
         meta.pointee.length = UInt32(truncatingIfNeeded: length)
         meta.pointee.timestamp = timestamp
         meta.pointee.flags = .wallClockTimestamp
-        batch.appendOwnedIndex(index)
     }
 
     /// Nanoseconds since the epoch of a timestamp read with nanosecond precision. A file may
