@@ -149,6 +149,23 @@ struct ClassicPcapReaderTests {
         #expect(Self.oneByOne(path, itself: true) == Outcome(frames: file.frames))
     }
 
+    @Test("a burst that the file ends takes only the buffers it filled: the rest are back in the pool in their order")
+    func buffersLeftOverGoBack() throws {
+        let pool = try Mempool(name: "test", capacity: 32, dataRoom: 2048, pages: .smallPages)
+        let reader = try PcapReader(path: samplePath("sizes.pcap"))
+        #expect(!reader.isReadByLibpcap)
+        var batch = PacketBatch()
+        #expect(try reader.read(into: &batch, from: pool.ref) == 14)
+        #expect((0..<batch.count).map { batch.index(at: $0) } == Array(0..<14))
+        #expect(pool.inUse == 14)
+        // Buffers are handed out in address order; the 18 the burst did not fill come next.
+        let next = (0..<18).compactMap { _ in pool.ref.take() }
+        #expect(next == Array(14..<32))
+        for index in next.reversed() { pool.ref.give(index) }
+        batch.removeAll()
+        #expect(pool.inUse == 0)
+    }
+
     @Test("a file larger than the chunk buffer reads whole across chunk boundaries, in both ways")
     func acrossChunks() throws {
         let dir = try makeTemporaryDirectory()
