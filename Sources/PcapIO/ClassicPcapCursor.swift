@@ -27,8 +27,11 @@ struct ClassicPcapCursor {
 
     /// What `next()` found.
     enum Step {
+        /// A whole record.
         case record(Record)
+        /// The file ended after a whole record (or its header).
         case end
+        /// The next record is cut short, claims too many bytes, or could not be read.
         case failure(ClassicPcapRecordFailure)
     }
 
@@ -39,6 +42,7 @@ struct ClassicPcapCursor {
     /// The smallest buffer: the largest record fits whole.
     static let minimumCapacity = ClassicPcapLayout.recordHeaderBytes + ClassicPcapLayout.maximumCapturedLength
 
+    /// What the file header says.
     let layout: ClassicPcapLayout
     private let descriptor: Int32
     private let buffer: UnsafeMutableRawPointer
@@ -73,8 +77,8 @@ struct ClassicPcapCursor {
         atEndOfFile = ended
     }
 
-    /// The next record, the end of the file, or why the next record cannot be read. After the
-    /// end or a failure it keeps returning the same.
+    /// The next record, the end of the file, or why the next record cannot be read (after the
+    /// end, or a record that is cut or too long, it keeps returning the same).
     @inline(__always)
     mutating func next() -> Step {
         while true {
