@@ -18,6 +18,8 @@ final class StatisticsSampler: @unchecked Sendable {
     private let owes = UnsafeAtomic<Bool>.create(false)
     private let stopRequested = UnsafeAtomic<Bool>.create(false)
     private let stopped = UnsafeAtomic<Bool>.create(false)
+    /// Longest sleep of the sampling thread between two looks at a stop request.
+    private static let napMicroseconds = 5_000
 
     /// A sampler of `port` (started, its statistics read once already) every `interval` seconds.
     init(port: any PMDCore.Port, interval: Double) {
@@ -36,7 +38,13 @@ final class StatisticsSampler: @unchecked Sendable {
     func start() {
         let thread = Thread { [self] in
             while !stopRequested.load(ordering: .relaxed) {
-                MonotonicClock.sleep(microseconds: intervalMicroseconds)
+                // The interval in short naps, so that a stop waits one nap, not an interval.
+                var slept = 0
+                while slept < intervalMicroseconds && !stopRequested.load(ordering: .relaxed) {
+                    let nap = min(Self.napMicroseconds, intervalMicroseconds - slept)
+                    MonotonicClock.sleep(microseconds: nap)
+                    slept += nap
+                }
                 if stopRequested.load(ordering: .relaxed) { break }
                 let reading = control.withLock { _ in port.updateStatsBesideBursts() ? nil : port.stats }
                 if let reading {

@@ -136,6 +136,7 @@ public final class PcapPort: Port, @unchecked Sendable {
     public func receive(queue: Int, into batch: inout PacketBatch) -> Int {
         guard started, queue == 0, !rxExhausted.load(ordering: .relaxed), let reader, let pool else { return 0 }
         let n: Int
+        let bytesBefore = reader.bytesRead
         do throws(PcapError) {
             n = try reader.read(into: &batch, from: pool.ref)
         } catch {
@@ -145,13 +146,7 @@ public final class PcapPort: Port, @unchecked Sendable {
             return 0
         }
         if n == 0 && !reader.isAtEnd { counters.add(1, to: Counter.rxNoBuffer) }
-        var bytes: UInt64 = 0
-        var i = batch.count &- n
-        while i < batch.count {
-            bytes &+= UInt64(batch[i].length)
-            i &+= 1
-        }
-        counters.add(bytes, to: Counter.rxBytes)
+        counters.add(reader.bytesRead &- bytesBefore, to: Counter.rxBytes)
         counters.add(UInt64(n), to: Counter.rxPackets)
         recordsThisPass &+= n
         if reader.isAtEnd && !reader.hasPendingError { nextPass() }
