@@ -117,11 +117,14 @@ public final class PcapFileWriter {
 
     /// Writes the buffered records and closes the file; throws when a write of the file failed
     /// (now or before) or the close did. A pcapng file ends with an Interface Statistics Block
-    /// of `statistics` (none when nil). Later calls do nothing; later records are dropped.
-    public func close(statistics: InterfaceStatistics? = nil) throws(PcapError) {
+    /// per element of `statistics`, the counters of the interfaces in order (none when empty).
+    /// Later calls do nothing; later records are dropped.
+    public func close(statistics: [InterfaceStatistics] = []) throws(PcapError) {
         guard !isClosed else { return }
         isClosed = true
-        if let statistics { sink.appendStatistics(statistics) }
+        for (interface, counters) in statistics.enumerated() {
+            sink.appendStatistics(counters, interface: UInt32(interface))
+        }
         let closeError = sink.close()
         buffer.deallocate()
         if let error = sink.failure { throw writeError(error) }
