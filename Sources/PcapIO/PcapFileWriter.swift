@@ -40,6 +40,8 @@ public final class PcapFileWriter {
     public var recordsDropped: Int { sink.recordsDropped }
     /// Bytes of the file once the buffer is written.
     public var size: Int64 { sink.size }
+    /// Whether the output is a regular file (not a pipe, a FIFO or a device).
+    public var isRegularFile: Bool { sink.isRegularFile }
     /// Whether a write of the file failed.
     public var hasFailed: Bool { sink.failure != nil }
     /// The failed write, as the error that names the file and the reason.

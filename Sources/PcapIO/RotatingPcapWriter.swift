@@ -111,6 +111,10 @@ public final class RotatingPcapWriter {
         files.append(name)
     }
 
+    /// Whether the output is a stream read as it comes (a pipe, a FIFO, a device; `-w -`
+    /// into a pipe) rather than a regular file.
+    public var streams: Bool { !current.isRegularFile }
+
     /// The file being written now.
     public var currentPath: String { current.path }
 

@@ -51,8 +51,8 @@ public struct CaptureOptions: Sendable {
 ///
 /// A slab is handed over when full, or at the end of a round when the writer waits for work.
 /// Within `flushIntervalSeconds` of being caught up the writer writes its buffered records to
-/// the file (a capture killed outright loses at most that much); with `-w -` it does so
-/// whenever it caught up. Every `reportIntervalSeconds` `report` is called with the counters;
+/// the file (a capture killed outright loses at most that much); into a pipe or a FIFO (`-w -`
+/// piped to a reader) it does so whenever it caught up, for a reader that shows packets live. Every `reportIntervalSeconds` `report` is called with the counters;
 /// the ports' statistics are read by threads of their own beside the bursts
 /// (`StatisticsSampler`). The summary's counters say what reached the files: records a failed
 /// write lost are counted dropped by the writer.
@@ -118,7 +118,7 @@ public final class CaptureEngine {
         let ring = CaptureRing(slotCount: options.ringSlabs,
                                slotBytes: max(options.ringSlabBytes, RecordSlab.leastCapacity(snapLength: options.snapLength)))
         let writerThread = CaptureWriterThread(ring: ring, writer: writer, flushIntervalSeconds: options.flushIntervalSeconds,
-                                               streams: options.output == CaptureFiles.standardOutputName)
+                                               streams: writer.streams)
         writerThread.start()
 
         let tally = CaptureTally(ports: ports.count)

@@ -6,8 +6,8 @@ import Synchronization
 /// The thread that writes a capture's files: it takes the slabs of the ring in order and
 /// writes their records (`RotatingPcapWriter.write(_:)`), so the receive thread never waits on
 /// a `write(2)`. Whenever it has caught up with the ring it writes the buffered records out:
-/// at once when the output streams (`-w -`, for a reader that shows packets live), else once
-/// per flush interval. It goes on taking slabs after a file failed (their records are counted
+/// at once when the output streams (a pipe or a FIFO, for a reader that shows packets live),
+/// else once per flush interval. It goes on taking slabs after a file failed (their records are counted
 /// lost), so the ring never stays full; `hasFailed` tells the receive thread to stop.
 final class CaptureWriterThread: @unchecked Sendable {
     private let ring: CaptureRing
