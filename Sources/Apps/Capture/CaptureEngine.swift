@@ -93,8 +93,8 @@ public final class CaptureEngine {
 
     /// Starts the ports and captures until a stop condition; then stops the ports, lets the
     /// writer thread write everything, and closes the file. `shouldStop` is polled once per
-    /// round of bursts (a signal flag); `report` gets the counters and the seconds since the
-    /// start about once per interval.
+    /// round of bursts (a signal flag), and while `pcap:` ports wait for room in the ring;
+    /// `report` gets the counters and the seconds since the start about once per interval.
     public func run(
         shouldStop: () -> Bool = { false },
         report: (CaptureCounters, Double) -> Void = { _, _ in }
@@ -178,7 +178,7 @@ public final class CaptureEngine {
                         }
                         slab = ring.openSlab()
                         if slab != nil { continue }
-                        guard waitsForWriter && !writerThread.hasFailed else { break }
+                        guard waitsForWriter && !writerThread.hasFailed && !shouldStop() else { break }
                         MonotonicClock.sleep(microseconds: 20)
                     }
                     if appended {
