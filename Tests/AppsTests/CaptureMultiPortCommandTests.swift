@@ -129,6 +129,27 @@ extension CaptureCommandTests {
         #expect(packets == 50 * (256 + 14) && summaryValue("written", in: run.stderr) == UInt64(packets))
     }
 
+    @Test("two ports into --pcapng -w /dev/full: exit 1, the error line first, every frame dropped by the writer; each port's line says what it handed to the writer, not what was written")
+    func twoPortsDeviceFull() throws {
+        let specs = ["pcap:rx=" + samplePath("udp64x256.pcap") + ",loop=4", "pcap:rx=" + samplePath("sizes.pcap") + ",loop=4"]
+        let run = try runProcess(try vfpmdExecutable(), ["capture", "--port", specs[0], "--port", specs[1], "--pcapng", "-w", "/dev/full"])
+        #expect(run.status == 1)
+        #expect(run.stderr.split(separator: "\n").first == "error: writing /dev/full: No space left on device", "\(run.stderr)")
+        let received = summaryValue("received", in: run.stderr)
+        #expect(received != nil && received! > 0 && summaryValue("written", in: run.stderr) == 0)
+        #expect(summaryValue("dropped by writer", in: run.stderr) == received)
+        #expect(run.stderr.contains("received = written + filtered out + dropped by writer"))
+        // Each port's frames: handed to the writer (then lost with the file) or dropped before it.
+        var accounted: UInt64 = 0
+        for spec in specs {
+            let port = portCounters(spec, in: run.stderr)
+            #expect(port["written"] == nil && port["handed to the writer"] != nil, "\(run.stderr)")
+            #expect(port["received"] == (port["handed to the writer"] ?? 0) + (port["dropped by writer"] ?? 0), "\(spec)")
+            accounted += port["received"] ?? 0
+        }
+        #expect(accounted == received)
+    }
+
     @Test("several ports into pcap, or one port given twice: refused with one sentence before anything is written")
     func refusals() throws {
         let dir = try makeTemporaryDirectory()
