@@ -6,7 +6,7 @@ import Glibc
 public enum CaptureFileFormat: Sendable, Equatable {
     /// A pcap file header, then records of a 16-byte header and the frame's bytes.
     case pcap
-    /// A Section Header Block and one Interface Description Block, then one Enhanced Packet
+    /// A Section Header Block and an Interface Description Block per port, then one Enhanced Packet
     /// Block per frame, and an Interface Statistics Block when the file is closed.
     case pcapng
 
@@ -16,8 +16,23 @@ public enum CaptureFileFormat: Sendable, Equatable {
     }
 }
 
+/// One interface of a pcapng file: a port the capture reads.
+public struct PcapngInterface: Sendable, Equatable {
+    /// `if_name`: the port, as the user named it.
+    public var name: String
+    /// `if_description`: what is known of the port; empty for none.
+    public var description: String
+
+    /// The interface `name`, described by `description`.
+    public init(name: String, description: String = "") {
+        self.name = name
+        self.description = description
+    }
+}
+
 /// What a pcapng file says about where it was captured: its Section Header Block's options
-/// (the machine, its operating system, the program) and its one interface's (the port).
+/// (the machine, its operating system, the program) and its interfaces' (the ports, in the
+/// order of their interface IDs).
 public struct PcapngDescription: Sendable, Equatable {
     /// `shb_hardware`: the machine's hardware name, as `uname -m` prints it.
     public var hardware: String
@@ -25,15 +40,15 @@ public struct PcapngDescription: Sendable, Equatable {
     public var operatingSystem: String
     /// `shb_userappl`: the program and its version.
     public var application: String
-    /// `if_name`: the port, as the user named it.
-    public var interfaceName: String
-    /// `if_description`: what is known of the port; empty for none.
-    public var interfaceDescription: String
-    /// `if_filter`: the filter expression (libpcap's syntax); empty when every frame is kept.
+    /// The interfaces, one Interface Description Block each; a record names one by its index.
+    public var interfaces: [PcapngInterface]
+    /// `if_filter` of every interface: the filter expression (libpcap's syntax); empty when
+    /// every frame is kept.
     public var filter: String
 
-    /// A description of `interfaceName` on this machine (`uname`), written by `application`.
-    public init(application: String, interfaceName: String, interfaceDescription: String = "", filter: String = "") {
+    /// A description of `interfaces` on this machine (`uname`), written by `application`.
+    public init(application: String, interfaces: [PcapngInterface], filter: String = "") {
+        precondition(!interfaces.isEmpty, "a pcapng capture has at least one interface")
         var names = utsname()
         uname(&names)
         func field<T>(_ value: T) -> String {
@@ -44,14 +59,20 @@ public struct PcapngDescription: Sendable, Equatable {
         hardware = field(names.machine)
         operatingSystem = field(names.sysname) + " " + field(names.release)
         self.application = application
-        self.interfaceName = interfaceName
-        self.interfaceDescription = interfaceDescription
+        self.interfaces = interfaces
         self.filter = filter
+    }
+
+    /// A description of the one interface `interfaceName` on this machine, written by `application`.
+    public init(application: String, interfaceName: String, interfaceDescription: String = "", filter: String = "") {
+        self.init(application: application, interfaces: [PcapngInterface(name: interfaceName, description: interfaceDescription)],
+                  filter: filter)
     }
 }
 
-/// The counters an Interface Statistics Block closes a pcapng file with: those of the capture
-/// from its start to the file's end (a rotated file's block counts the files before it too).
+/// The counters an Interface Statistics Block closes a pcapng file with, for one interface:
+/// those of the capture from its start to the file's end (a rotated file's block counts the
+/// files before it too).
 public struct InterfaceStatistics: Sendable, Equatable {
     /// `isb_starttime`: when the capture started, in nanoseconds after the epoch.
     public var startNanoseconds: UInt64 = 0
@@ -61,9 +82,9 @@ public struct InterfaceStatistics: Sendable, Equatable {
     public var received: UInt64 = 0
     /// `isb_ifdrop`: frames the port's ring dropped (it had no free descriptor).
     public var droppedByRing: UInt64 = 0
-    /// `isb_filteraccept`: frames that passed the filter (every frame handed to the writer).
+    /// `isb_filteraccept`: frames that passed the filter (written, or dropped by the writer).
     public var acceptedByFilter: UInt64 = 0
-    /// `isb_osdrop`: frames the writer dropped (a write of the file failed).
+    /// `isb_osdrop`: frames the writer dropped (it could not take them in time).
     public var droppedByWriter: UInt64 = 0
 
     /// All zero.

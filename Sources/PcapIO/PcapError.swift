@@ -22,6 +22,8 @@ public enum PcapError: Error, Equatable, Sendable, CustomStringConvertible {
     case outputIsInput(path: String)
     /// Another writer holds the output file's lock.
     case outputInUse(path: String)
+    /// Several ports were to be captured into pcap files, which have one interface.
+    case severalPortsNeedPcapng(ports: Int)
 
     public var description: String {
         switch self {
@@ -47,6 +49,8 @@ public enum PcapError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path) is also an input of this run: writing it would destroy what is being read; write to another file"
         case let .outputInUse(path):
             return "\(path) is being written by another capture (it holds the file's lock): stop that one or write to another file"
+        case let .severalPortsNeedPcapng(ports):
+            return "\(ports) ports in one capture need pcapng (a file name ending in .pcapng, or --pcapng): a pcap file has one interface"
         }
     }
 }

@@ -40,6 +40,8 @@ public final class PcapFileWriter {
     public var recordsDropped: Int { sink.recordsDropped }
     /// Bytes of the file once the buffer is written.
     public var size: Int64 { sink.size }
+    /// Whether the output is a regular file (not a pipe, a FIFO or a device).
+    public var isRegularFile: Bool { sink.isRegularFile }
     /// Whether a write of the file failed.
     public var hasFailed: Bool { sink.failure != nil }
     /// The failed write, as the error that names the file and the reason.
@@ -117,11 +119,14 @@ public final class PcapFileWriter {
 
     /// Writes the buffered records and closes the file; throws when a write of the file failed
     /// (now or before) or the close did. A pcapng file ends with an Interface Statistics Block
-    /// of `statistics` (none when nil). Later calls do nothing; later records are dropped.
-    public func close(statistics: InterfaceStatistics? = nil) throws(PcapError) {
+    /// per element of `statistics`, the counters of the interfaces in order (none when empty).
+    /// Later calls do nothing; later records are dropped.
+    public func close(statistics: [InterfaceStatistics] = []) throws(PcapError) {
         guard !isClosed else { return }
         isClosed = true
-        if let statistics { sink.appendStatistics(statistics) }
+        for (interface, counters) in statistics.enumerated() {
+            sink.appendStatistics(counters, interface: UInt32(interface))
+        }
         let closeError = sink.close()
         buffer.deallocate()
         if let error = sink.failure { throw writeError(error) }

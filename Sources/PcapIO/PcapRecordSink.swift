@@ -93,9 +93,21 @@ public struct PcapRecordSink {
     @inlinable
     public mutating func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) {
         let captured = length < snapLength ? length : snapLength
-        guard let bytes = startRecord(captured: captured, originalLength: length, wallNanoseconds: wallNanoseconds) else {
+        guard let bytes = startRecord(captured: captured, originalLength: length, wallNanoseconds: wallNanoseconds,
+                                      interface: 0) else {
             return
         }
+        bytes.copyMemory(from: data, byteCount: captured)
+    }
+
+    /// Appends one record of a frame already cut to the snap length: the `captured` bytes at
+    /// `data` of a frame of `originalLength` bytes on the wire, captured on interface
+    /// `interface` (a pcapng file's interface ID; a pcap file has one).
+    @inlinable
+    public mutating func write(_ data: UnsafeRawPointer, captured: Int, originalLength: Int, wallNanoseconds: UInt64,
+                               interface: UInt32) {
+        guard let bytes = startRecord(captured: captured, originalLength: originalLength, wallNanoseconds: wallNanoseconds,
+                                      interface: interface) else { return }
         bytes.copyMemory(from: data, byteCount: captured)
     }
 
@@ -115,7 +127,7 @@ public struct PcapRecordSink {
         let restoredLength = length &+ RestoredVLANTag.length
         let captured = restoredLength < snapLength ? restoredLength : snapLength
         guard let bytes = startRecord(captured: captured, originalLength: restoredLength,
-                                      wallNanoseconds: wallNanoseconds) else { return }
+                                      wallNanoseconds: wallNanoseconds, interface: 0) else { return }
         // The addresses and the tag, as far as the snap length keeps them; then the rest of
         // the frame (captured ≤ length + 4: it ends within the frame's bytes).
         var prefix: (UInt64, UInt64) = (0, 0)
@@ -134,7 +146,8 @@ public struct PcapRecordSink {
     /// not fit), writes its header and counts it pending; returns where its `captured` bytes
     /// go, or nil when the file failed (the record is counted dropped).
     @inlinable
-    mutating func startRecord(captured: Int, originalLength: Int, wallNanoseconds: UInt64) -> UnsafeMutableRawPointer? {
+    mutating func startRecord(captured: Int, originalLength: Int, wallNanoseconds: UInt64,
+                              interface: UInt32) -> UnsafeMutableRawPointer? {
         let pcapng = format == .pcapng
         let recordBytes = pcapng ? PcapngFormat.packetBlockBytes(captured: captured) : PcapFileFormat.recordHeaderBytes &+ captured
         // The buffer holds a whole record once the check passes or `makeRoom` emptied it.
@@ -148,7 +161,7 @@ public struct PcapRecordSink {
         capturedBytesPending &+= captured
         if pcapng {
             PcapngFormat.storePacketBlock(at: record, blockBytes: recordBytes, captured: captured, originalLength: originalLength,
-                                          units: nanosecond ? wallNanoseconds : wallNanoseconds / 1000)
+                                          units: nanosecond ? wallNanoseconds : wallNanoseconds / 1000, interface: interface)
             return record + PcapngFormat.packetHeaderBytes
         }
         let seconds = wallNanoseconds / 1_000_000_000
@@ -160,13 +173,14 @@ public struct PcapRecordSink {
         return record + PcapFileFormat.recordHeaderBytes
     }
 
-    /// Appends a pcapng file's Interface Statistics Block (no record: the counts stay); does
-    /// nothing for a pcap file or one that failed.
-    mutating func appendStatistics(_ statistics: InterfaceStatistics) {
+    /// Appends a pcapng file's Interface Statistics Block for interface `interface` (no
+    /// record: the counts stay); does nothing for a pcap file or one that failed.
+    mutating func appendStatistics(_ statistics: InterfaceStatistics, interface: UInt32) {
         guard format == .pcapng else { return }
         let blockBytes = PcapngFormat.statisticsBlockBytes
         if fill &+ blockBytes > limit && !makeRoom() { return }
-        PcapngFormat.storeStatisticsBlock(at: buffer + fill, statistics, precision: nanosecond ? .nanosecond : .microsecond)
+        PcapngFormat.storeStatisticsBlock(at: buffer + fill, statistics, interface: interface,
+                                          precision: nanosecond ? .nanosecond : .microsecond)
         fill &+= blockBytes
     }
 

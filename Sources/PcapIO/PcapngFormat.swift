@@ -32,17 +32,18 @@ enum PcapngFormat {
 
     /// Stores an Enhanced Packet Block of `blockBytes` bytes at `block`, all but the frame's
     /// `captured` bytes, which go at `block + packetHeaderBytes`; its padding is zero.
-    /// `units` is the timestamp in the interface's resolution.
+    /// `units` is the timestamp in the interface's resolution; `interface` the index of the
+    /// interface's description block.
     @inlinable
     static func storePacketBlock(at block: UnsafeMutableRawPointer, blockBytes: Int, captured: Int,
-                                 originalLength: Int, units: UInt64) {
+                                 originalLength: Int, units: UInt64, interface: UInt32) {
         let trailer = blockBytes &- packetTrailerBytes
         // The padding's word first (the frame's bytes overwrite its start; with no frame, the
         // original length overwrites it).
         block.storeBytes(of: UInt32(0), toByteOffset: trailer &- 4, as: UInt32.self)
         block.storeBytes(of: enhancedPacketType, toByteOffset: 0, as: UInt32.self)
         block.storeBytes(of: UInt32(truncatingIfNeeded: blockBytes), toByteOffset: 4, as: UInt32.self)
-        block.storeBytes(of: UInt32(0), toByteOffset: 8, as: UInt32.self)
+        block.storeBytes(of: interface, toByteOffset: 8, as: UInt32.self)
         block.storeBytes(of: UInt32(truncatingIfNeeded: units >> 32), toByteOffset: 12, as: UInt32.self)
         block.storeBytes(of: UInt32(truncatingIfNeeded: units), toByteOffset: 16, as: UInt32.self)
         block.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 20, as: UInt32.self)
@@ -53,7 +54,8 @@ enum PcapngFormat {
         block.storeBytes(of: UInt32(truncatingIfNeeded: blockBytes), toByteOffset: trailer &+ 12, as: UInt32.self)
     }
 
-    /// The Section Header Block and the Interface Description Block a file starts with.
+    /// The Section Header Block and the Interface Description Blocks (one per interface, in
+    /// order) a file starts with.
     static func fileHeader(_ description: PcapngDescription, snapLength: Int, precision: TimestampPrecision) -> [UInt8] {
         var section = BlockBuilder()
         section.append32(byteOrderMagic)
@@ -63,24 +65,28 @@ enum PcapngFormat {
         section.option(2, description.hardware)
         section.option(3, description.operatingSystem)
         section.option(4, description.application)
-        var interface = BlockBuilder()
-        interface.append16(UInt16(truncatingIfNeeded: PcapFileFormat.ethernetLinkType))
-        interface.append16(0)
-        interface.append32(UInt32(truncatingIfNeeded: snapLength))
-        interface.option(2, description.interfaceName)
-        interface.option(3, description.interfaceDescription)
-        interface.option(9, [precision == .nanosecond ? 9 : 6])
-        if !description.filter.isEmpty { interface.option(11, [0] + Array(description.filter.utf8)) }
-        return section.block(sectionHeaderType) + interface.block(interfaceDescriptionType)
+        var blocks = section.block(sectionHeaderType)
+        for port in description.interfaces {
+            var interface = BlockBuilder()
+            interface.append16(UInt16(truncatingIfNeeded: PcapFileFormat.ethernetLinkType))
+            interface.append16(0)
+            interface.append32(UInt32(truncatingIfNeeded: snapLength))
+            interface.option(2, port.name)
+            interface.option(3, port.description)
+            interface.option(9, [precision == .nanosecond ? 9 : 6])
+            if !description.filter.isEmpty { interface.option(11, [0] + Array(description.filter.utf8)) }
+            blocks += interface.block(interfaceDescriptionType)
+        }
+        return blocks
     }
 
-    /// Stores the Interface Statistics Block of `statistics` at `block`
-    /// (`statisticsBlockBytes`), its timestamps in `precision`.
-    static func storeStatisticsBlock(at block: UnsafeMutableRawPointer, _ statistics: InterfaceStatistics,
+    /// Stores the Interface Statistics Block of `statistics`, the counters of interface
+    /// `interface`, at `block` (`statisticsBlockBytes`), its timestamps in `precision`.
+    static func storeStatisticsBlock(at block: UnsafeMutableRawPointer, _ statistics: InterfaceStatistics, interface: UInt32,
                                      precision: TimestampPrecision) {
         func units(_ nanoseconds: UInt64) -> UInt64 { precision == .nanosecond ? nanoseconds : nanoseconds / 1000 }
         var body = BlockBuilder()
-        body.append32(0)
+        body.append32(interface)
         body.appendTime(units(statistics.endNanoseconds))
         var time = BlockBuilder()
         time.appendTime(units(statistics.startNanoseconds))

@@ -3,19 +3,6 @@ import PMDCore
 import Glibc
 #endif
 
-/// What `RotatingPcapWriter.write(_:stamper:filter:maxRecords:)` did with a burst.
-public struct BurstWriteResult: Sendable {
-    /// Packets looked at, from the front: each one written or filtered out.
-    public var examined = 0
-    /// Packets handed to the file (`RotatingPcapWriter.recordsWritten` says which reached it).
-    public var written = 0
-    /// Packets the filter did not match.
-    public var filteredOut = 0
-    /// The error that stopped the burst: a file could not be opened (the packets from
-    /// `examined` on were not looked at) or written (the packets handed to it are dropped).
-    public var error: PcapError?
-}
-
 /// When a capture moves on to a new file, as tcpdump's `-C` and `-G` do.
 public struct RotationPolicy: Sendable, Equatable {
     /// `-C`: a new file once the current one holds more than this many bytes (tcpdump counts
@@ -47,9 +34,10 @@ public struct RotationPolicy: Sendable, Equatable {
 /// Unlike tcpdump, a time rotation never truncates a file this capture already wrote: if the
 /// expanded name did not change, the capture stays in the current file.
 ///
-/// pcapng files each start with their own Section Header Block and Interface Description
-/// Block, and end with an Interface Statistics Block holding the capture's totals from its
-/// start to that file's end (`statistics`), so the last file's block has the whole capture's.
+/// pcapng files each start with their own Section Header Block and all the Interface
+/// Description Blocks, and end with an Interface Statistics Block per interface holding the
+/// capture's totals from its start to that file's end (`statistics`), so the last file's
+/// blocks have the whole capture's.
 public final class RotatingPcapWriter {
     /// The name or strftime pattern given by the user.
     public let pattern: String
@@ -61,11 +49,13 @@ public final class RotatingPcapWriter {
     public let rotation: RotationPolicy
     /// What pcapng files say about the capture; nil for pcap files.
     public let pcapng: PcapngDescription?
-    /// The counts the next Interface Statistics Block gives (pcapng): the writer counts the
-    /// frames its bursts examined (`received`) and handed to the files (`acceptedByFilter`)
-    /// and the records dropped; the caller sets `droppedByRing`, and `received` when it got
-    /// frames it did not hand over.
-    public var statistics = InterfaceStatistics()
+    /// The counts the next Interface Statistics Blocks give (pcapng), one per interface: the
+    /// writer counts the records it was handed and the frames the slabs say were filtered out
+    /// or dropped before them; the caller sets `droppedByRing`, and the totals at the end.
+    public var statistics: [InterfaceStatistics]
+    /// The first error: a file that could not be opened or written. Records handed over after
+    /// it are lost (`recordsLost`).
+    public private(set) var failure: PcapError?
     /// The files written, in order.
     public private(set) var files: [String] = []
     /// Records whole in the files.
@@ -74,6 +64,9 @@ public final class RotatingPcapWriter {
     public var recordsDropped: Int { earlierRecordsDropped + current.recordsDropped }
     /// Records in the current file's buffer, not yet written.
     public var recordsPending: Int { current.recordsPending }
+    /// Records of slabs never handed to a file: the next file could not be opened, or a
+    /// file had failed before them.
+    public private(set) var recordsLost = 0
 
     @usableFromInline var current: PcapFileWriter
     private var sizeIndex = 0
@@ -107,7 +100,9 @@ public final class RotatingPcapWriter {
         self.rotation = rotation
         self.pcapng = pcapng
         self.bufferBytes = bufferBytes
-        statistics.startNanoseconds = wallNanoseconds
+        var start = InterfaceStatistics()
+        start.startNanoseconds = wallNanoseconds
+        statistics = Array(repeating: start, count: pcapng?.interfaces.count ?? 1)
         intervalStartSeconds = Int(wallNanoseconds / 1_000_000_000)
         let name = Self.fileName(pattern: pattern, expandTime: rotation.secondsPerFile != nil,
                                  seconds: intervalStartSeconds, index: 0)
@@ -115,6 +110,10 @@ public final class RotatingPcapWriter {
                                      bufferBytes: bufferBytes)
         files.append(name)
     }
+
+    /// Whether the output is a stream read as it comes (a pipe, a FIFO, a device; `-w -`
+    /// into a pipe) rather than a regular file.
+    public var streams: Bool { !current.isRegularFile }
 
     /// The file being written now.
     public var currentPath: String { current.path }
@@ -129,92 +128,77 @@ public final class RotatingPcapWriter {
     /// Appends one record (see `PcapFileWriter.write`); starts a new file first when `-C` says so.
     public func write(_ data: UnsafeRawPointer, length: Int, wallNanoseconds: UInt64) throws(PcapError) {
         if let limit = rotation.maxFileBytes, current.size > limit { try rotateBySize() }
-        statistics.received &+= 1
-        statistics.acceptedByFilter &+= 1
+        statistics[0].received &+= 1
+        statistics[0].acceptedByFilter &+= 1
         current.write(data, length: length, wallNanoseconds: wallNanoseconds)
         if let failure = current.failure { throw failure }
     }
 
-    /// Writes the packets of `batch` from its front: each one `filter` matches (all without a
-    /// filter), stamped by `stamper`, until `maxRecords` were written. The `-C` check is made
-    /// before each record. Returns how far it got, and the error of a file that could not be
-    /// opened or written.
-    ///
-    /// A packet whose VLAN tag the port stripped (`.vlanStripped`) is filtered and written as
-    /// it was on the wire: its `vlanTCI` goes back after the addresses as an 802.1Q tag.
-    public func write(
-        _ batch: borrowing PacketBatch, stamper: WallClockStamper, filter: PacketFilter?, maxRecords: Int
-    ) -> BurstWriteResult {
-        var result = BurstWriteResult()
+    /// Writes the records of `slab`, front to back, each to the file (with its interface
+    /// ID) and into its interface's statistics. The `-G` check is made once, with the slab's
+    /// time; the `-C` check before each record. Once a file could not be opened or written
+    /// (`failure`), the records are counted lost or dropped, never written.
+    public func write(_ slab: RecordSlab) {
+        var error = failure
+        if error == nil {
+            do throws(PcapError) { try beginBurst(wallNanoseconds: slab.wallNanoseconds) } catch let opening { error = opening }
+        }
         let limit = rotation.maxFileBytes ?? Int64.max
-        let strippedTagStatus = batch.pool.strippedTagStatus
-        let count = batch.count
         var sink = current.sink
-        var i = 0
-        while i < count && result.written < maxRecords {
-            let packet = batch[i]
-            i &+= 1
-            let record = packet.metadata
-            let tag: RestoredVLANTag? = _slowPath(record.pointee.tagStripped(strippedTagStatus: strippedTagStatus))
-                ? RestoredVLANTag(tci: record.pointee.vlanTCI) : nil
-            if let filter {
-                let matched = if let tag {
-                    filter.matches(packet.data, length: packet.length, restoring: tag)
+        var lost = 0
+        statistics.withUnsafeMutableBufferPointer { counters in
+            slab.forEach { data, captured, originalLength, time, interface, filteredBefore, droppedBefore in
+                let index = Int(interface) < counters.count ? Int(interface) : 0
+                if _slowPath(error != nil) {
+                    lost &+= 1
                 } else {
-                    filter.matches(packet.data, length: packet.length)
+                    if _slowPath(sink.size > limit) {
+                        current.sink = sink
+                        do throws(PcapError) {
+                            try rotateBySize(closingWith: Array(counters))
+                        } catch let opening {
+                            error = opening
+                        }
+                        sink = current.sink
+                    }
+                    if error == nil {
+                        sink.write(data, captured: captured, originalLength: originalLength, wallNanoseconds: time,
+                                   interface: interface)
+                    } else {
+                        lost &+= 1
+                    }
                 }
-                if !matched {
-                    result.filteredOut &+= 1
-                    continue
-                }
+                counters[index].received &+= 1 &+ filteredBefore &+ droppedBefore
+                counters[index].acceptedByFilter &+= 1 &+ droppedBefore
+                counters[index].droppedByWriter &+= droppedBefore
             }
-            if sink.size > limit {
-                current.sink = sink
-                // The file's statistics count the packets before this one.
-                let (examinedBefore, acceptedBefore) = (UInt64(i &- 1), UInt64(result.written))
-                statistics.received &+= examinedBefore
-                statistics.acceptedByFilter &+= acceptedBefore
-                defer {
-                    statistics.received &-= examinedBefore
-                    statistics.acceptedByFilter &-= acceptedBefore
-                }
-                do throws(PcapError) { try rotateBySize() } catch {
-                    result.error = error
-                    i &-= 1
-                    break
-                }
-                sink = current.sink
-            }
-            let time = stamper.wallNanoseconds(of: record)
-            if let tag {
-                sink.write(packet.data, length: packet.length, restoring: tag, wallNanoseconds: time)
-            } else {
-                sink.write(packet.data, length: packet.length, wallNanoseconds: time)
-            }
-            result.written &+= 1
         }
         current.sink = sink
-        result.examined = i
-        statistics.received &+= UInt64(i)
-        statistics.acceptedByFilter &+= UInt64(result.written)
-        if result.error == nil { result.error = current.failure }
-        return result
+        recordsLost &+= lost
+        failure = error ?? current.failure
     }
 
     /// Writes the buffered records of the current file to it.
-    public func flush() throws(PcapError) { try current.flush() }
+    public func flush() throws(PcapError) {
+        do throws(PcapError) { try current.flush() } catch {
+            failure = failure ?? error
+            throw error
+        }
+    }
 
     /// Writes the buffered records of the current file and closes it (a pcapng file after its
     /// Interface Statistics Block).
     public func close() throws(PcapError) { try current.close(statistics: closingStatistics()) }
 
-    /// The statistics a pcapng file is closed with now; nil for pcap.
-    private func closingStatistics() -> InterfaceStatistics? {
-        guard pcapng != nil else { return nil }
-        var block = statistics
-        block.endNanoseconds = MonotonicClock.wallNanoseconds()
-        block.droppedByWriter = UInt64(recordsDropped)
-        return block
+    /// The statistics a pcapng file is closed with now, one per interface; none for pcap.
+    private func closingStatistics(_ counters: [InterfaceStatistics]? = nil) -> [InterfaceStatistics] {
+        guard pcapng != nil else { return [] }
+        let end = MonotonicClock.wallNanoseconds()
+        return (counters ?? statistics).map { interface in
+            var block = interface
+            block.endNanoseconds = end
+            return block
+        }
     }
 
     @usableFromInline
@@ -229,17 +213,20 @@ public final class RotatingPcapWriter {
         sizeIndex = 0
     }
 
+    /// Starts the next `-C` file; the current one is closed with `counters` (the statistics
+    /// as they are when nil).
     @usableFromInline
-    func rotateBySize() throws(PcapError) {
+    func rotateBySize(closingWith counters: [InterfaceStatistics]? = nil) throws(PcapError) {
         sizeIndex += 1
         let name = Self.fileName(pattern: pattern, expandTime: rotation.secondsPerFile != nil,
                                  seconds: intervalStartSeconds, index: sizeIndex)
-        try open(name)
+        try open(name, closingWith: counters)
     }
 
-    /// Closes the current file (its records reach it before the next file exists) and opens `name`.
-    private func open(_ name: String) throws(PcapError) {
-        try current.close(statistics: closingStatistics())
+    /// Closes the current file (its records reach it before the next file exists) with the
+    /// statistics `counters` (as they are when nil) and opens `name`.
+    private func open(_ name: String, closingWith counters: [InterfaceStatistics]? = nil) throws(PcapError) {
+        try current.close(statistics: closingStatistics(counters))
         let next = try PcapFileWriter(path: name, snapLength: snapLength, precision: precision, pcapng: pcapng,
                                       bufferBytes: bufferBytes)
         earlierRecordsWritten += current.recordsWritten

@@ -3,29 +3,40 @@ import ArgumentParser
 import PMDCore
 import PcapIO
 
-/// `vfpmd capture`: writes what a port receives to pcap or pcapng files, as tcpdump does for a netdev.
+/// `vfpmd capture`: writes what ports receive to pcap or pcapng files, as tcpdump and dumpcap do for netdevs.
 struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
-        abstract: "Capture what a port receives (all RX queues) to pcap or pcapng files.",
+        abstract: "Capture what ports receive (all RX queues) to pcap or pcapng files.",
         discussion: """
             Live counters go to standard error every second; the capture stops at -c, --duration, \
-            SIGINT, or when a finite source (a pcap port, a simulated VF fed from a file without loop) \
-            is exhausted, then flushes, closes and prints a summary in which every received frame \
-            is written, filtered out or counted as dropped.
+            SIGINT, SIGTERM or SIGHUP, or when its finite sources (pcap ports, simulated VFs fed from \
+            a file without loop) are exhausted, then flushes, closes and prints a summary in which \
+            every received frame is written, filtered out or counted as dropped.
 
-            A file name ending in .pcapng (or --pcapng) writes pcapng: the port as its interface \
-            (name, description, filter), an Enhanced Packet Block per frame, and the capture's \
-            counters in an Interface Statistics Block at the end of each file.
+            One thread receives (filter, snap length, a copy into a ring of buffers), another writes \
+            the files: the receive side never waits on the disk. When the writer falls behind and \
+            the ring is full, the frames that do not fit are counted as dropped by the writer \
+            (pcap ports, being files, wait for the writer instead).
 
-            Example: vfpmd capture --port pcap:rx=pcaps/protocols.pcap -w out.pcap 'udp and not vlan'
+            A file name ending in .pcapng (or --pcapng) writes pcapng: each port as an interface \
+            (name, description, filter), an Enhanced Packet Block per frame naming its interface, \
+            and each port's counters in an Interface Statistics Block at the end of each file. \
+            --port given several times captures all the ports into one pcapng capture, frames in \
+            timestamp order (as dumpcap -i A -i B). -w - streams to standard output, written out \
+            whenever the writer has caught up (for a reader that shows packets live).
+
+            Examples:
+              vfpmd capture --port pcap:rx=pcaps/protocols.pcap -w out.pcap 'udp and not vlan'
+              vfpmd capture --port 0000:03:10.0 --port 0000:03:10.2 -w both.pcapng
+              vfpmd capture --port 0000:03:10.0 --pcapng -w - | tshark -r -
             """
     )
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: ArgumentHelp("The port to capture from (pci:ADDR..., sim:FAMILY..., pcap:rx=FILE...).", valueName: "spec"))
-    var port: String
+    @Option(name: .long, help: ArgumentHelp("A port to capture from (pci:ADDR..., sim:FAMILY..., pcap:rx=FILE...); give it again for more ports (pcapng only).", valueName: "spec"))
+    var port: [String]
 
     @Option(name: .customShort("w"), help: ArgumentHelp("Output file; with -G an strftime pattern (tcpdump's naming).", valueName: "file"))
     var output: String
@@ -60,7 +71,17 @@ struct CaptureCommand: ParsableCommand {
         if !(1...262_144).contains(snapLength) { throw ValidationError("-s must be from 1 to 262144 bytes") }
         try OptionRanges.megabytes(fileSizeMB, option: "-C")
         try OptionRanges.whole(rotateSeconds, in: 1...OptionRanges.maxSecondsPerFile, option: "-G")
+        if port.isEmpty { throw ValidationError("give the port to capture from with --port") }
+        if let twice = port.first(where: { spec in port.filter { $0 == spec }.count > 1 }) {
+            throw ValidationError("--port \(twice) is given twice: each port is captured once (its queues have one owner); give it once")
+        }
+        if port.count > 1 && !writesPcapng {
+            throw ValidationError(PcapError.severalPortsNeedPcapng(ports: port.count).description)
+        }
     }
+
+    /// Whether the capture is written as pcapng.
+    private var writesPcapng: Bool { pcapng || CaptureFileFormat.forFileName(output) == .pcapng }
 
     func run() throws {
         global.bootstrapLogging()
@@ -73,26 +94,29 @@ struct CaptureCommand: ParsableCommand {
         options.rotation = RotationPolicy(maxFileBytes: fileSizeMB.map { Int64($0 * 1_000_000) }, secondsPerFile: rotateSeconds)
         options.filter = expression.joined(separator: " ")
 
-        let opened = try openPorts([port])[0]
-        defer { _ = OpenedPort.closeAll([opened]) }
-        if pcapng || CaptureFileFormat.forFileName(output) == .pcapng {
-            options.pcapng = PcapngDescription(application: "vfpmd \(VersionCommand.version)", interfaceName: opened.spec,
-                                               interfaceDescription: opened.kindDescription)
+        let opened = try openPorts(port)
+        defer { _ = OpenedPort.closeAll(opened) }
+        if writesPcapng {
+            options.pcapng = PcapngDescription(application: "vfpmd \(VersionCommand.version)",
+                                               interfaces: opened.map { PcapngInterface(name: $0.spec, description: $0.kindDescription) })
         }
         let engine: CaptureEngine
-        do { engine = try CaptureEngine(port: opened.port, options: options) } catch { throw CommandFailure(error.description) }
+        do { engine = try CaptureEngine(ports: opened.map(\.port), options: options) } catch { throw CommandFailure(error.description) }
 
         StopSignal.install()
         var summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
         }
-        summary.filterDrops = opened.filterDropReport()
-        let problems = OpenedPort.closeAll([opened])
+        summary.portNames = opened.map(\.spec)
+        summary.filterDrops = opened.map { $0.filterDropReport() }
+        let problems = OpenedPort.closeAll(opened)
         var failure: String?
         if case .writeFailed(let error) = summary.reason { failure = error.description }
-        if failure == nil, case .failed(let reason) = opened.condition { failure = reason }
-        if failure == nil, summary.reason == .portRemoved {
-            failure = "\(opened.spec): the device was removed (surprise removal or unbind); check the PCI device and rebind it"
+        for port in opened where failure == nil {
+            if case .failed(let reason) = port.condition { failure = reason }
+        }
+        if failure == nil, summary.reason == .portRemoved, let removed = opened.first(where: { $0.condition == .removed }) {
+            failure = "\(removed.spec): the device was removed (surprise removal or unbind); check the PCI device and rebind it"
         }
         if failure == nil, !problems.isEmpty { failure = problems.joined(separator: "; ") }
         if let failure { throw CommandFailure(failure, then: summary.text) }

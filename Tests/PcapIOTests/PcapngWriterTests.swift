@@ -24,7 +24,7 @@ struct PcapngWriterTests {
         var statistics = InterfaceStatistics()
         (statistics.startNanoseconds, statistics.endNanoseconds) = (1_767_225_600_000_000_001, 1_767_225_700_000_000_002)
         (statistics.received, statistics.droppedByRing, statistics.acceptedByFilter, statistics.droppedByWriter) = (20, 3, 11, 0)
-        try writer.close(statistics: statistics)
+        try writer.close(statistics: [statistics])
         #expect(writer.recordsWritten == frames.count && writer.recordsDropped == 0)
         let file = try PcapngTestReader(path: path)
         #expect(file.trailingBytes == 0)
@@ -90,14 +90,14 @@ struct PcapngWriterTests {
             let blockBytes = PcapngFormat.packetBlockBytes(captured: size)
             var block = [UInt8](repeating: 0xEE, count: blockBytes)
             block.withUnsafeMutableBytes {
-                PcapngFormat.storePacketBlock(at: $0.baseAddress!, blockBytes: blockBytes, captured: size, originalLength: size, units: 7)
+                PcapngFormat.storePacketBlock(at: $0.baseAddress!, blockBytes: blockBytes, captured: size, originalLength: size, units: 7, interface: 0)
             }
             bytes += block
             ends.append((bytes.count, i + 1, (ends.last?.captured ?? 0) + size))
         }
         // A statistics block after the packets spans bytes but is no packet.
         var isb = [UInt8](repeating: 0, count: PcapngFormat.statisticsBlockBytes)
-        isb.withUnsafeMutableBytes { PcapngFormat.storeStatisticsBlock(at: $0.baseAddress!, InterfaceStatistics(), precision: .nanosecond) }
+        isb.withUnsafeMutableBytes { PcapngFormat.storeStatisticsBlock(at: $0.baseAddress!, InterfaceStatistics(), interface: 0, precision: .nanosecond) }
         bytes += isb
         ends.append((bytes.count, sizes.count, ends.last!.captured))
         for cut in 0...bytes.count {

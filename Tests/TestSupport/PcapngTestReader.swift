@@ -119,7 +119,8 @@ public struct PcapngTestReader {
         return options
     }
 
-    static func load32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+    /// The little-endian 32-bit value at `offset` of `bytes`.
+    public static func load32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
         (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << (8 * $1) }
     }
 

@@ -26,119 +26,39 @@ public struct CaptureOptions: Sendable {
     /// Seconds at most between two writes of the buffered records to the file: what a capture
     /// killed outright loses.
     public var flushIntervalSeconds: Double = 0.1
+    /// Slabs in the ring between the receive thread and the writer thread.
+    public var ringSlabs = 64
+    /// Bytes of each slab of the ring (raised to hold one record of the snap length).
+    public var ringSlabBytes = 256 * 1024
 
     /// Options writing to `output`.
     public init(output: String) { self.output = output }
 }
 
-/// The counters of a capture. Every frame the port delivered is in exactly one of written,
-/// filtered out, dropped by the writer, or left at stop; frames the port's ring dropped were
-/// never delivered and are counted apart.
-public struct CaptureCounters: Equatable, Sendable {
-    /// Frames the port delivered.
-    public var received: UInt64 = 0
-    /// Frames written to the capture: during the run, handed to the file; in the summary,
-    /// whole in the files.
-    public var written: UInt64 = 0
-    /// Frames the filter did not match.
-    public var filteredOut: UInt64 = 0
-    /// Frames that are not in the file because a write of it failed.
-    public var droppedByWriter: UInt64 = 0
-    /// Frames delivered in the last burst after `-c` was reached.
-    public var leftAtStop: UInt64 = 0
-    /// Frames the port's ring dropped (no free descriptor): the port's `rxMissed` during the capture.
-    public var droppedByRing: UInt64 = 0
-
-    /// All zero.
-    public init() {}
-
-    /// Whether every received frame is accounted for.
-    public var addsUp: Bool { received == written + filteredOut + droppedByWriter + leftAtStop }
-}
-
-/// Why a capture stopped.
-public enum CaptureStopReason: Equatable, Sendable, CustomStringConvertible {
-    /// `-c` frames were written.
-    case countReached
-    /// `--duration` passed.
-    case durationElapsed
-    /// SIGINT or SIGTERM (or the caller's stop condition).
-    case interrupted
-    /// The port is a finite source and it ran dry (or failed reading it).
-    case sourceExhausted
-    /// The port's device was removed.
-    case portRemoved
-    /// The capture file could not be written.
-    case writeFailed(PcapError)
-
-    public var description: String {
-        switch self {
-        case .countReached: return "count reached"
-        case .durationElapsed: return "duration elapsed"
-        case .interrupted: return "interrupted"
-        case .sourceExhausted: return "the source is exhausted"
-        case .portRemoved: return "the port's device was removed"
-        case .writeFailed(let error): return "\(error)"
-        }
-    }
-}
-
-/// The end of a capture.
-public struct CaptureSummary: Sendable {
-    /// Final counters.
-    public var counters: CaptureCounters
-    /// Why it stopped.
-    public var reason: CaptureStopReason
-    /// Files written, in order.
-    public var files: [String]
-    /// Seconds from start to stop.
-    public var elapsedSeconds: Double
-    /// The frames the port's PF did not deliver, with advice; nil when none (the caller, who
-    /// knows the port's spec, fills it in).
-    public var filterDrops: FilterDropReport?
-
-    /// The summary as printed at the end of `vfpmd capture`.
-    public var text: String {
-        let c = counters
-        let rate = elapsedSeconds > 0 ? Double(c.received) / elapsedSeconds / 1e6 : 0
-        func row(_ label: String, _ value: UInt64, _ note: String = "") -> String {
-            let number = String(value)
-            let name = label + String(repeating: " ", count: max(0, 18 - label.count))
-            let pad = String(repeating: " ", count: max(0, 14 - number.count))
-            let tail: String = note.isEmpty ? "" : "  " + note
-            return "  " + name + pad + number + tail + "\n"
-        }
-        var out = "capture stopped (\(reason)) after \(formatted(elapsedSeconds)) s, \(formatted(rate)) Mpps\n"
-        out += row("received", c.received)
-        out += row("written", c.written, "to " + (files.count == 1 ? files[0] : "\(files.count) files: " + files.joined(separator: ", ")))
-        out += row("filtered out", c.filteredOut)
-        out += row("dropped by writer", c.droppedByWriter)
-        if c.leftAtStop > 0 { out += row("left at stop", c.leftAtStop, "(received in the burst that reached -c)") }
-        out += row("dropped by ring", c.droppedByRing, "(the port's ring was full: never received)")
-        out += c.addsUp
-            ? "  received = written + filtered out + dropped by writer" + (c.leftAtStop > 0 ? " + left at stop" : "")
-            : "  counters do not add up: \(c.received) received, \(c.written + c.filteredOut + c.droppedByWriter + c.leftAtStop) accounted for"
-        if let filterDrops { out += "\n" + filterDrops.lines(indent: "  ").dropLast() }
-        return out
-    }
-}
-
-/// Captures what a port receives, on all its RX queues, to pcap or pcapng files: the engine of
-/// `vfpmd capture`, testable without the CLI.
+/// Captures what ports receive, on all their RX queues, to pcap or pcapng files: the engine
+/// of `vfpmd capture`, testable without the CLI.
 ///
-/// One thread polls the queues in turn; each burst gets one clock reading for its timestamps
-/// and the `-G` check; each frame is filtered (BPF) and written, and its buffer goes back to
-/// its pool at once. A frame whose VLAN tag the port stripped is filtered and written with
-/// the tag back in place, as it was on the wire. Every `flushIntervalSeconds` the buffered
-/// records are written to the file (a capture killed outright loses at most that much); every
-/// `reportIntervalSeconds` `report` is called with the port's counters, which a thread of
-/// their own reads beside the bursts (`StatisticsSampler`): the capture thread never waits on a
-/// link's settle reads, and does a port's re-initialisation itself, between two bursts. The summary's
-/// counters say what reached the files: records a failed write lost are moved from written to
-/// dropped by writer.
+/// Two threads. The receive thread (the caller's) polls every queue of every port in turn; a
+/// round of bursts gets one clock reading for its timestamps, and its frames are taken in
+/// timestamp order (merged across queues and ports), filtered (BPF), cut to the snap length
+/// (a frame whose VLAN tag the port stripped with the tag back in place, as it was on the
+/// wire) and copied into the open slab of a bounded ring (`CaptureRing`); each buffer goes
+/// back to its pool at once. The writer thread (`CaptureWriterThread`) writes the slabs to the
+/// files, so the receive thread never waits on the disk: when the ring is full, the frames
+/// that do not fit are counted dropped by the writer (pcapng `isb_osdrop`), never lost
+/// unsaid. Ports that are capture files (`pcap:`) have no line rate to keep: for them the
+/// receive thread waits for room instead.
+///
+/// A slab is handed over when full, or at the end of a round when the writer waits for work.
+/// Within `flushIntervalSeconds` of being caught up the writer writes its buffered records to
+/// the file (a capture killed outright loses at most that much); into a pipe or a FIFO (`-w -`
+/// piped to a reader) it does so whenever it caught up, for a reader that shows packets live. Every `reportIntervalSeconds` `report` is called with the counters;
+/// the ports' statistics are read by threads of their own beside the bursts
+/// (`StatisticsSampler`). The summary's counters say what reached the files: records a failed
+/// write lost are counted dropped by the writer.
 public final class CaptureEngine {
-    /// The port captured from.
-    public let port: any Port
+    /// The ports captured from, in the order of their pcapng interface IDs.
+    public let ports: [any Port]
     /// The options.
     public let options: CaptureOptions
 
@@ -146,8 +66,13 @@ public final class CaptureEngine {
     private let filter: PacketFilter?
 
     /// Compiles the filter and creates the first file; throws before anything is received.
-    public init(port: any Port, options: CaptureOptions) throws(PcapError) {
-        self.port = port
+    /// Several ports need pcapng (`options.pcapng` with an interface for each).
+    public init(ports: [any Port], options: CaptureOptions) throws(PcapError) {
+        precondition(!ports.isEmpty, "a capture needs a port")
+        if ports.count > 1 && (options.pcapng?.interfaces.count ?? 1) != ports.count {
+            throw .severalPortsNeedPcapng(ports: ports.count)
+        }
+        self.ports = ports
         self.options = options
         if let expression = options.filter, !expression.isEmpty {
             filter = try PacketFilter(expression: expression)
@@ -161,109 +86,179 @@ public final class CaptureEngine {
                                         wallNanoseconds: MonotonicClock.wallNanoseconds())
     }
 
-    /// Starts the port and captures until a stop condition; then stops the port, flushes and
-    /// closes the file. `shouldStop` is polled once per round of bursts (a signal flag);
+    /// A capture of one port.
+    public convenience init(port: any Port, options: CaptureOptions) throws(PcapError) {
+        try self.init(ports: [port], options: options)
+    }
+
+    /// Starts the ports and captures until a stop condition; then stops the ports, lets the
+    /// writer thread write everything, and closes the file. `shouldStop` is polled once per
+    /// round of bursts (a signal flag), and while `pcap:` ports wait for room in the ring;
     /// `report` gets the counters and the seconds since the start about once per interval.
     public func run(
         shouldStop: () -> Bool = { false },
         report: (CaptureCounters, Double) -> Void = { _, _ in }
     ) throws -> CaptureSummary {
-        try port.start()
-        port.updateStats()
-        let missedAtStart = port.stats.rxMissed
-        let sampler = StatisticsSampler(port: port, interval: options.reportIntervalSeconds)
-        sampler.start()
-        let writer = self.writer
+        var started: [any Port] = []
+        do {
+            for port in ports {
+                try port.start()
+                started.append(port)
+            }
+        } catch {
+            for port in started { port.stop() }
+            throw error
+        }
+        let missedAtStart = ports.map { port in
+            port.updateStats()
+            return port.stats.rxMissed
+        }
+        let samplers = ports.map { StatisticsSampler(port: $0, interval: options.reportIntervalSeconds) }
+        for sampler in samplers { sampler.start() }
+        let ring = CaptureRing(slotCount: options.ringSlabs,
+                               slotBytes: max(options.ringSlabBytes, RecordSlab.leastCapacity(snapLength: options.snapLength)))
+        let writerThread = CaptureWriterThread(ring: ring, writer: writer, flushIntervalSeconds: options.flushIntervalSeconds,
+                                               streams: writer.streams)
+        writerThread.start()
+
+        let tally = CaptureTally(ports: ports.count)
+        let round = CaptureRound(ports: ports)
         let filter = self.filter
-        let port = self.port
-        var counters = CaptureCounters()
+        let ports = self.ports
+        let snapLength = options.snapLength
+        let waitsForWriter = ports.allSatisfy { $0 is PcapPort }
         var stamper = WallClockStamper()
-        var batch = PacketBatch()
-        let queues = port.queueCount
         let limit = options.count ?? UInt64.max
+        var handed: UInt64 = 0
         let startTSC = stamper.tscNow
         let interval = UInt64(options.reportIntervalSeconds * 1e9)
-        let flushInterval = UInt64(options.flushIntervalSeconds * 1e9)
         let duration = options.durationSeconds.map { UInt64($0 * 1e9) } ?? UInt64.max
         var nextReport = interval
-        var nextFlush = flushInterval
         var reason: CaptureStopReason?
+        var writerFailed = false
+        var slab = ring.openSlab()
 
-        capture: while reason == nil {
+        while reason == nil {
             var arrived = 0
-            for queue in 0..<queues {
-                let n = port.receive(queue: queue, into: &batch)
-                guard n > 0 else { continue }
-                arrived += n
+            for source in 0..<round.sourceCount {
+                let port = round.sourcePorts[source]
+                let n = round.receive(source, from: ports[port])
+                tally.received[port] &+= UInt64(n)
+                arrived &+= n
+            }
+            if arrived > 0 {
                 stamper.refresh()
-                counters.received &+= UInt64(n)
-                do throws(PcapError) {
-                    try writer.beginBurst(wallNanoseconds: stamper.wallNow)
-                } catch {
-                    counters.droppedByWriter &+= UInt64(n)
-                    reason = .writeFailed(error)
-                    batch.removeAll()
-                    break
+                while handed < limit, let (source, packet, time) = round.next(stamper: stamper) {
+                    let port = round.sourcePorts[source]
+                    let metadata = packet.metadata
+                    let tag: RestoredVLANTag? = _slowPath(metadata.pointee.tagStripped(strippedTagStatus: round.strippedTagStatus(of: source)))
+                        ? RestoredVLANTag(tci: metadata.pointee.vlanTCI) : nil
+                    if let filter {
+                        let matched = if let tag {
+                            filter.matches(packet.data, length: packet.length, restoring: tag)
+                        } else {
+                            filter.matches(packet.data, length: packet.length)
+                        }
+                        if !matched {
+                            tally.filteredOut[port] &+= 1
+                            tally.filteredSinceRecord[port] &+= 1
+                            continue
+                        }
+                    }
+                    var appended = false
+                    while true {
+                        if let open = slab {
+                            open.pointee.wallNanoseconds = stamper.wallNow
+                            appended = open.pointee.append(
+                                packet.data, length: packet.length, restoring: tag, snapLength: snapLength, wallNanoseconds: time,
+                                interface: UInt32(truncatingIfNeeded: port), filteredBefore: tally.filteredSinceRecord[port],
+                                droppedBefore: tally.droppedSinceRecord[port])
+                            if appended { break }
+                            ring.publish()
+                        }
+                        slab = ring.openSlab()
+                        if slab != nil { continue }
+                        guard waitsForWriter && !writerThread.hasFailed && !shouldStop() else { break }
+                        MonotonicClock.sleep(microseconds: 20)
+                    }
+                    if appended {
+                        tally.filteredSinceRecord[port] = 0
+                        tally.droppedSinceRecord[port] = 0
+                        tally.handed[port] &+= 1
+                        handed &+= 1
+                    } else {
+                        tally.droppedByWriter[port] &+= 1
+                        tally.droppedSinceRecord[port] &+= 1
+                    }
                 }
-                let wanted = limit &- counters.written
-                let result = writer.write(batch, stamper: stamper, filter: filter,
-                                          maxRecords: wanted > UInt64(Int.max) ? Int.max : Int(wanted))
-                counters.written &+= UInt64(result.written)
-                counters.filteredOut &+= UInt64(result.filteredOut)
-                let rest = UInt64(n - result.examined)
-                if let error = result.error {
-                    counters.droppedByWriter &+= rest
-                    reason = .writeFailed(error)
-                } else if counters.written == limit {
-                    counters.leftAtStop &+= rest
+                if handed == limit {
+                    round.countUntaken(into: tally.leftAtStop)
                     reason = .countReached
                 }
-                batch.removeAll()
-                if reason != nil { break }
+                round.clear()
+            } else {
+                stamper.refresh()
+                reason = Self.condition(of: ports)
             }
-            if reason != nil { break capture }
-            if arrived == 0 { stamper.refresh() }
-            if arrived == 0 {
-                switch port.condition {
-                case .running: break
-                case .inputExhausted, .failed: reason = .sourceExhausted; break capture
-                case .removed: reason = .portRemoved; break capture
-                }
+            if ring.hasOpenRecords && ring.consumerIsWaiting {
+                ring.publish()
+                slab = ring.openSlab()
             }
-            if shouldStop() { reason = .interrupted; break capture }
-            if _slowPath(sampler.owesMaintenance) { sampler.maintain() }
+            if reason != nil { break }
+            if writerThread.hasFailed { writerFailed = true; break }
+            if shouldStop() { reason = .interrupted; break }
+            for sampler in samplers where _slowPath(sampler.owesMaintenance) { sampler.maintain() }
             let elapsed = stamper.nanoseconds(from: startTSC, to: stamper.tscNow)
-            if elapsed >= duration { reason = .durationElapsed; break capture }
-            if elapsed >= nextFlush {
-                nextFlush = elapsed + flushInterval
-                do throws(PcapError) { try writer.flush() } catch { reason = .writeFailed(error); break capture }
-            }
+            if elapsed >= duration { reason = .durationElapsed; break }
             if elapsed >= nextReport {
                 nextReport = elapsed + interval
                 stamper.anchor()
-                counters.droppedByRing = sampler.stats.rxMissed &- missedAtStart
-                writer.statistics.droppedByRing = counters.droppedByRing
-                report(counters, Double(elapsed) / 1e9)
+                for (port, sampler) in samplers.enumerated() {
+                    tally.droppedByRing[port] = sampler.stats.rxMissed &- missedAtStart[port]
+                }
+                report(tally.totals(handedAsWritten: true), Double(elapsed) / 1e9)
             }
         }
 
-        sampler.stop()
-        port.stop()
-        port.updateStats()
-        counters.droppedByRing = port.stats.rxMissed &- missedAtStart
-        writer.statistics.droppedByRing = counters.droppedByRing
-        writer.statistics.received = counters.received
+        writerThread.finish()
+        for sampler in samplers { sampler.stop() }
+        for (index, port) in ports.enumerated() {
+            port.stop()
+            port.updateStats()
+            tally.droppedByRing[index] = port.stats.rxMissed &- missedAtStart[index]
+        }
+        if writerFailed || writer.failure != nil, let failure = writer.failure { reason = .writeFailed(failure) }
+        writer.statistics = (0..<ports.count).map { tally.interfaceStatistics(of: $0, start: writer.statistics[$0].startNanoseconds) }
         do throws(PcapError) {
             try writer.close()
         } catch {
             if case .writeFailed = reason {} else { reason = .writeFailed(error) }
         }
         // What the files hold: records handed to them that a failed write lost are dropped.
+        var counters = tally.totals(handedAsWritten: false)
         counters.written = UInt64(writer.recordsWritten)
-        counters.droppedByWriter &+= UInt64(writer.recordsDropped)
+        counters.droppedByWriter &+= UInt64(writer.recordsDropped + writer.recordsLost)
         stamper.refresh()
         let elapsed = Double(stamper.nanoseconds(from: startTSC, to: stamper.tscNow)) / 1e9
-        return CaptureSummary(counters: counters, reason: reason!, files: writer.files, elapsedSeconds: elapsed)
+        let exact = writer.recordsDropped + writer.recordsLost == 0
+        return CaptureSummary(counters: counters, reason: reason!, files: writer.files, elapsedSeconds: elapsed,
+                              ports: ports.count > 1 ? (0..<ports.count).map { tally.counters(of: $0, handedAsWritten: true) } : [],
+                              portsWrittenExact: exact)
+    }
+
+    /// Why a round that received nothing ends the capture, if it does: a removed device, a
+    /// failed port, or every port a finite source that ran dry.
+    private static func condition(of ports: [any Port]) -> CaptureStopReason? {
+        var exhausted = 0
+        for port in ports {
+            switch port.condition {
+            case .running: break
+            case .removed: return .portRemoved
+            case .failed: return .sourceExhausted
+            case .inputExhausted: exhausted += 1
+            }
+        }
+        return exhausted == ports.count ? .sourceExhausted : nil
     }
 
     /// One line of live counters, as printed every interval.
