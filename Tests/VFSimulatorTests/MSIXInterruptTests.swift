@@ -1,4 +1,7 @@
 import CShims
+#if canImport(Glibc)
+import Glibc
+#endif
 import PMDCore
 import Testing
 @testable import VFSimulator
@@ -157,6 +160,24 @@ struct MSIXInterruptTests {
         rig.send([PFMailboxMessage.getQueues])  // the PF's ACK (and reply) to a request
         #expect(rig.bar.read(rig.regs.mailbox) & MailboxBits.pfack != 0)
         #expect(fds.take(2) == 1 && rig.vf.interruptMessages(vector: 2) == 2)
+    }
+
+    @Test(arguments: SimulatedFamily.allCases)
+    func threadedEngineWakesAPollOnTheVectorsEventFD(family: SimulatedFamily) throws {
+        let engine = SimulationEngine(mode: .threaded)
+        engine.start()
+        defer { engine.stop() }
+        let vf = SimulatedVF(family: family, container: SimulatedContainer(), engine: engine,
+                             settings: PFSettings(mac: Rig.mac))
+        let rig = Rig(wrapping: vf)
+        rig.bringUp()
+        let ring = try rig.setUpRX()
+        let fds = VectorEventFDs()
+        try rig.armReceiveInterrupt(fds, vector: 0)
+        vf.connect(rx: MemorySource(frames: [Frames.udp()]))
+        var waiter = pollfd(fd: fds.fds[0], events: Int16(POLLIN), revents: 0)
+        #expect(poll(&waiter, 1, 2000) == 1 && waiter.revents & Int16(POLLIN) != 0)
+        #expect(fds.take(0) == 1 && ring.writeBack(0).status & AdvancedRxWriteBack.dd != 0)
     }
 
     @Test(arguments: SimulatedFamily.allCases)

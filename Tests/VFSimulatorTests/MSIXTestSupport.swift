@@ -47,7 +47,7 @@ extension Rig {
         let word = try vf.readConfig32(at: msixCapabilityOffset) & ~MSIXControlBits.writable
         try vf.writeConfig32(word | (enabled ? MSIXControlBits.enable : 0) | (functionMask ? MSIXControlBits.functionMask : 0),
                              at: msixCapabilityOffset)
-        engine.step()
+        settle()
     }
 
     /// Maps RX (or TX) queue `q`'s cause to vector `v` with the valid bit.
@@ -67,7 +67,7 @@ extension Rig {
         try setMSIX(enabled: true)
         mapQueue(0, to: vector)
         control.write(regs.eims, unmask)
-        engine.step()
+        settle()
     }
 
     /// The interrupt cause register as it is, without the clear a VF read does.
@@ -76,6 +76,6 @@ extension Rig {
     /// Puts `frames` on the wire (a new source) and lets the model take them.
     func receive(_ frames: [[UInt8]]) {
         vf.connect(rx: MemorySource(frames: frames))
-        engine.step()
+        settle()
     }
 }

@@ -30,16 +30,16 @@ final class MSIXDelivery: @unchecked Sendable {
     /// Messages sent, per vector.
     let sent: UnsafeMutablePointer<UInt64>
     /// The eventfd of each vector (our own duplicate), or -1.
-    private(set) var eventFDs: [Int32]
+    @exclusivity(unchecked) private(set) var eventFDs: [Int32]
     /// The engine time before which each vector may not send again.
-    private var nextAllowed: [UInt64]
+    @exclusivity(unchecked) private var nextAllowed: [UInt64]
     /// Vectors with a cause event not yet sent (throttled).
-    private var waiting: UInt32 = 0
+    @exclusivity(unchecked) private var waiting: UInt32 = 0
     /// The capability is enabled and not function-masked.
-    private var capabilityDelivers = false
+    @exclusivity(unchecked) private var capabilityDelivers = false
     /// Messages can go out at all: the capability delivers and a vector has an eventfd. While
     /// false the model skips everything but raising causes.
-    private(set) var armed = false
+    @exclusivity(unchecked) private(set) var armed = false
 
     init() {
         sent = .allocate(capacity: Self.vectors)

@@ -37,8 +37,9 @@ public struct RegisterMap: Sendable {
     /// First throttling register (VTEITR(0), EITR(0)), one per vector, 4 bytes apart.
     public let eitr: Int
     /// Where the throttling interval sits in EITR and its unit (ns per step): ixgbe bits 11:3
-    /// in 2.048 µs (82599 datasheet §7.3.2.1 and §8.2.3.5.12 EITR), igb bits 14:2 in 1 µs
-    /// (82576 datasheet §7.3.2.1 and §8.8.12 EITR).
+    /// in 2.048 µs at a 1 or 10 Gb/s link (82599 datasheet §7.3.2 and §8.2.3.5, EITR; the
+    /// 20.48 µs unit of a 100 Mb/s link is not modelled), igb bits 14:2 in 1 µs (82576
+    /// datasheet §7.3.2 and §8.8, EITR).
     public let itrShift: UInt32, itrMask: UInt32, itrUnitNanoseconds: UInt64
     /// First RX queue block and stride.
     public let rxBase: Int, rxStride: Int
