@@ -7,6 +7,8 @@
 //   import, so each is wrapped in a function; ioctl itself is variadic, so it is wrapped too.
 // - memfd_create with hugetlb flags; the memlock limit and thread pinning (CPU_SET is a
 //   macro), which live in cshims.c.
+// - <sys/eventfd.h>, which Glibc's Swift module leaves out: the eventfds that carry MSI-X
+//   interrupts (one per vector, as VFIO hands them out).
 //
 // The rest is `static inline __attribute__((always_inline))`: at -O and in debug builds the
 // calls disappear into the caller, so the hot path costs the same instructions as C.
@@ -17,6 +19,7 @@
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/vfio.h>

@@ -251,14 +251,15 @@ public final class SimulationEngine: @unchecked Sendable {
 }
 
 extension SimulatedVF {
-    /// One engine pass over this VF: control, then one receive and one transmit burst.
-    /// Returns whether control work and whether data work happened.
+    /// One engine pass over this VF: control, then one receive and one transmit burst, then
+    /// the MSI-X messages due. Returns whether control work and whether data work happened.
     func poll(now: UInt64) -> (control: Bool, data: Bool) {
         let control = controlPoll(now: now)
         if removed { return (control, false) }
         let received = receive(now: now)
         let sent = transmit(now: now)
-        return (control, received || sent)
+        let signalled = msix.armed && sendInterrupts(now: now)
+        return (control, received || sent || signalled)
     }
 }
 

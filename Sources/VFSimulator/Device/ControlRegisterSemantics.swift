@@ -18,7 +18,8 @@ import Synchronization
 ///   sets cause bits; EIMS sets and EIMC clears mask bits and EIMS reads the mask; EICS and
 ///   EIMC are write only and read 0 (82599 datasheet §7.3.4 and §8.3 interrupt registers;
 ///   82576 datasheet §7.3 and §8.8; ixgbevf.md §3.2, igbvf.md §3.1). Causes are the three
-///   MSI-X vectors, bits 2:0.
+///   MSI-X vectors, bits 2:0. An EICS write, and an EIMS write that unmasks a vector whose
+///   cause is set, are cause events the model's MSI-X delivery takes (`interruptEvents`).
 /// - Status, link and statistics (VFSTATUS, VFLINKS, VFGPRC…VFMPRC with the 36-bit
 ///   VFGORC/VFGOTC LSB/MSB pairs; igb STATUS and its 32-bit counters): read only, a write is
 ///   ignored; the counters wrap at their width (`StatisticsRegisters`) and are not cleared by
@@ -38,6 +39,9 @@ final class ControlRegisterSemantics: ControlRegisterModel, @unchecked Sendable 
     private let readOnly: Set<Int>
     /// The device is gone: reads return all ones.
     let removed = Atomic<Bool>(false)
+    /// Vectors with a cause event (bit v: vector v) the engine has not taken yet: set by the
+    /// model's causes and by the VF's EICS and EIMS writes, taken by `MSIXDelivery`.
+    let interruptEvents = Atomic<UInt32>(0)
 
     /// Interrupt causes and mask bits: one per MSI-X vector, 0…2 (ixgbevf.md §2, igbvf.md §3.1).
     static let interruptVectorBits: UInt32 = 0x7
@@ -77,8 +81,14 @@ final class ControlRegisterSemantics: ControlRegisterModel, @unchecked Sendable 
         case map.ctrl:
             if value & RegisterMap.ctrlReset != 0 { registers.setBits(offset, RegisterMap.ctrlReset) }
         case map.eicr: registers.clearBits(offset, value)
-        case map.eics: registers.setBits(map.eicr, value & Self.interruptVectorBits)
-        case map.eims: registers.setBits(offset, value & Self.interruptVectorBits)
+        case map.eics:
+            registers.setBits(map.eicr, value & Self.interruptVectorBits)
+            interruptEvents.bitwiseOr(value & Self.interruptVectorBits, ordering: .releasing)
+        case map.eims:
+            let bits = value & Self.interruptVectorBits
+            let unmasked = bits & ~registers.update(offset) { $0 | bits }
+            let pending = unmasked & registers.read(map.eicr)
+            if pending != 0 { interruptEvents.bitwiseOr(pending, ordering: .releasing) }
         case map.eimc: registers.clearBits(map.eims, value & Self.interruptVectorBits)
         default: registers.write(offset, value)
         }

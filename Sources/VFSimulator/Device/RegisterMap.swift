@@ -28,6 +28,19 @@ public struct RegisterMap: Sendable {
     /// Interrupt cause read (clear on read), cause set, mask set (reads the mask) and mask clear
     /// (VTEICR/VTEICS/VTEIMS/VTEIMC, EICR/EICS/EIMS/EIMC; ixgbevf.md §3.2, igbvf.md §3.1).
     public let eicr: Int, eics: Int, eims: Int, eimc: Int
+    /// Auto-clear and auto-mask enables, one bit per vector (VTEIAC/VTEIAM, EIAC/EIAM;
+    /// ixgbevf.md §3.2, igbvf.md §3.1).
+    public let eiac: Int, eiam: Int
+    /// First queue-to-vector map register (VTIVAR(0), IVAR0) and the mailbox cause's map
+    /// (VTIVAR_MISC, IVAR_MISC) (ixgbevf.md §3.2 and §3.7, igbvf.md §3.1).
+    public let ivar: Int, ivarMisc: Int
+    /// First throttling register (VTEITR(0), EITR(0)), one per vector, 4 bytes apart.
+    public let eitr: Int
+    /// Where the throttling interval sits in EITR and its unit (ns per step): ixgbe bits 11:3
+    /// in 2.048 µs at a 1 or 10 Gb/s link (82599 datasheet §7.3.2 and §8.2.3.5, EITR; the
+    /// 20.48 µs unit of a 100 Mb/s link is not modelled), igb bits 14:2 in 1 µs (82576
+    /// datasheet §7.3.2 and §8.8, EITR).
+    public let itrShift: UInt32, itrMask: UInt32, itrUnitNanoseconds: UInt64
     /// First RX queue block and stride.
     public let rxBase: Int, rxStride: Int
     /// First TX queue block and stride.
@@ -119,7 +132,8 @@ public struct RegisterMap: Sendable {
     /// 82599 / X540 / X550 VF window.
     public static let ixgbe = RegisterMap(
         ctrl: 0x0000, status: 0x0008, links: 0x0010, mailbox: 0x02FC, mailboxMemory: 0x0200,
-        eicr: 0x0100, eics: 0x0104, eims: 0x0108, eimc: 0x010C,
+        eicr: 0x0100, eics: 0x0104, eims: 0x0108, eimc: 0x010C, eiac: 0x0110, eiam: 0x0114,
+        ivar: 0x0120, ivarMisc: 0x0140, eitr: 0x0820, itrShift: 3, itrMask: 0x1FF, itrUnitNanoseconds: 2048,
         rxBase: 0x1000, rxStride: 0x40, txBase: 0x2000, txStride: 0x40,
         srrctl: 0x14, rxDCA: 0x0C, txDCA: 0x0C, srrctlDropEnable: 0x1000_0000, maxQueues: 8,
         gprc: 0x101C, gptc: 0x201C, gorc: 0x1020, gotc: 0x2020, gorcMSB: 0x1024, gotcMSB: 0x2024, mprc: 0x1034,
@@ -128,7 +142,8 @@ public struct RegisterMap: Sendable {
     /// 82576 VF window.
     public static let igb = RegisterMap(
         ctrl: 0x0000, status: 0x0008, links: nil, mailbox: 0x0C40, mailboxMemory: 0x0800,
-        eicr: 0x1580, eics: 0x1520, eims: 0x1524, eimc: 0x1528,
+        eicr: 0x1580, eics: 0x1520, eims: 0x1524, eimc: 0x1528, eiac: 0x152C, eiam: 0x1530,
+        ivar: 0x1700, ivarMisc: 0x1740, eitr: 0x1680, itrShift: 2, itrMask: 0x1FFF, itrUnitNanoseconds: 1000,
         rxBase: 0x2800, rxStride: 0x100, txBase: 0x3800, txStride: 0x100,
         srrctl: 0x0C, rxDCA: 0x14, txDCA: 0x14, srrctlDropEnable: 0x8000_0000, maxQueues: 2,
         gprc: 0x0F10, gptc: 0x0F14, gorc: 0x0F18, gotc: 0x0F34, gorcMSB: nil, gotcMSB: nil, mprc: 0x0F3C,
@@ -138,12 +153,31 @@ public struct RegisterMap: Sendable {
     public func rx(_ q: Int, _ offset: Int) -> Int { rxBase + q * rxStride + offset }
     /// Offset of register `offset` of TX queue `q`.
     public func tx(_ q: Int, _ offset: Int) -> Int { txBase + q * txStride + offset }
+    /// Offset of the throttling register of vector `v`.
+    public func eitr(_ v: Int) -> Int { eitr + 4 * v }
+    /// The map register and bit position of queue `q`'s RX or TX cause entry: two queues per
+    /// register, 8-bit entries at 16 × (q & 1) + 8 × (TX ? 1 : 0) (VTIVAR(i), ixgbevf.md §3.7;
+    /// IVAR0's RX0/TX0/RX1/TX1 bytes, igbvf.md §3.1).
+    public func ivarEntry(queue q: Int, tx: Bool) -> (offset: Int, shift: UInt32) {
+        (ivar + 4 * (q / 2), UInt32(16 * (q & 1) + (tx ? 8 : 0)))
+    }
     /// Offset of mailbox memory word `i` (0..<16).
     public func mailboxWord(_ i: Int) -> Int { mailboxMemory + 4 * i }
     /// Offset of RSS key register `i` (VFRSSRK(i)).
     public func rssKeyWord(_ i: Int) -> Int { rssKey + 4 * i }
     /// Offset of redirection table register `i` (VFRETA(i)).
     public func retaWord(_ i: Int) -> Int { reta + 4 * i }
+}
+
+/// Fields of a cause-to-vector map entry (VTIVAR, VTIVAR_MISC, IVAR0, IVAR_MISC): the vector
+/// number in the low bits, bit 7 valid (ixgbevf.md §3.2 and §3.7, igbvf.md §3.1).
+public enum IVARBits {
+    /// The entry maps its cause.
+    public static let valid: UInt32 = 0x80
+    /// The vector number.
+    public static let vector: UInt32 = 0x7F
+    /// One 8-bit entry.
+    public static let entry: UInt32 = 0xFF
 }
 
 /// Mailbox control bits (VFMAILBOX / V2PMAILBOX), identical in both families (ixgbevf.md §4.1,

@@ -26,6 +26,7 @@ extension SimulatedVF {
             // PF reset done: RSTI (a level) drops, RSTD rises until the VF reads it.
             pfResetUntil = nil
             registers.update(map.mailbox) { ($0 & ~MailboxBits.rsti) | MailboxBits.rstd }
+            raiseMailboxCause()
             work = true
         }
         if registers.read(map.ctrl) & RegisterMap.ctrlReset != 0 {
@@ -48,7 +49,12 @@ extension SimulatedVF {
             rxSource = s.rxSource
             txSink = s.txSink
             busMaster = s.config.busMasterEnabled
-            defer { s.faults = []; s.statPresets = [] }
+            if msix.configure(eventFDs: s.pendingEventFDs, capabilityDelivers: s.config.msixDelivers) {
+                // Causes set while no message could go out are sent now that one can.
+                let pending = registers.read(map.eicr) & registers.read(map.eims)
+                controlSemantics.interruptEvents.bitwiseOr(pending, ordering: .releasing)
+            }
+            defer { s.faults = []; s.statPresets = []; s.pendingEventFDs = nil }
             return (s.faults, s.statPresets)
         }
         for (r, v) in presets { stats.set(r, v) }

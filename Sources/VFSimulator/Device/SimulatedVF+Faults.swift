@@ -63,6 +63,7 @@ extension SimulatedVF {
             pendingPFMessages.removeAll()
             for q in 0..<map.maxQueues { stopQueueByDevice(rx: true, q); stopQueueByDevice(rx: false, q) }
             registers.setBits(map.mailbox, MailboxBits.rsti)
+            raiseMailboxCause()
         case .clearToSendLoss:
             shared.withLock { s in s.responder.vfStateReset(view: &s.view, now: now) }
             pendingPFMessages.append([PFMailboxMessage.pfControl])

@@ -42,6 +42,7 @@ extension SimulatedVF {
             i &+= 1
         }
         stats = burst.stats
+        if burst.touched != 0 { raiseQueueCauses(burst.touched, tx: false) }
         var touched = burst.touched
         var q = 0
         while touched != 0 {

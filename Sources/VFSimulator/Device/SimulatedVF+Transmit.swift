@@ -10,6 +10,8 @@ struct TransmitBurst {
     let mac: UInt64?
     let linkUp: Bool
     var stats: StatisticsRegisters
+    /// Bit q set: queue q wrote back a descriptor's DD in this burst (its interrupt cause).
+    var wroteBack: UInt32 = 0
 }
 
 /// The transmit path: descriptors gathered until EOP, the frame checked and sent to the wire,
@@ -34,6 +36,7 @@ extension SimulatedVF {
             q &+= 1
         }
         stats = burst.stats
+        if burst.wroteBack != 0 { raiseQueueCauses(burst.wroteBack, tx: true) }
         if batch.count > 0, let sink = txSink { sink.push(batch, now: now) }
         if work {
             registers.write(map.gptc, UInt32(truncatingIfNeeded: stats.txPackets))
@@ -137,7 +140,10 @@ extension SimulatedVF {
                         memcpy(slot + length, host, dataLength)
                         length &+= dataLength
                     }
-                    if cmd & T.rs != 0 { vfpmd_store_release32(d + T.statusOffset, T.dd) }
+                    if cmd & T.rs != 0 {
+                        vfpmd_store_release32(d + T.statusOffset, T.dd)
+                        burst.wroteBack |= 1 << UInt32(q)
+                    }
                 }
                 if k == end { break }
                 k = k &+ 1 == count ? 0 : k &+ 1

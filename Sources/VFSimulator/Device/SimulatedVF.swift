@@ -12,7 +12,9 @@ import Synchronization
 /// container's IOMMU table. The control registers (reset, mailbox control, interrupt cause and
 /// mask, status, link, statistics) are reached through `controlRegisters`, which applies their
 /// silicon semantics at each access (`ControlRegisterSemantics`): read-to-clear mailbox bits,
-/// read-only bits and registers, the self-clearing reset, cause and mask set/clear.
+/// read-only bits and registers, the self-clearing reset, cause and mask set/clear. Interrupt
+/// causes (RX and TX write-back, mailbox) are raised as the mapping registers say and sent as
+/// MSI-X messages to eventfds (`InterruptNotifications`, `SimulatedVF+Interrupts`).
 ///
 /// How the model shows what a BAR shows:
 /// - The model changes registers the driver also writes (mailbox bits, queue enable bits)
@@ -75,6 +77,8 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         var link: LinkStatus
         var config = ConfigSpace()
         var removed = false
+        /// Eventfds (our duplicates) handed over for the engine to take, -1 for none.
+        var pendingEventFDs: [Int32]?
     }
 
     let shared: Locked<Shared>
@@ -95,6 +99,8 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     let registers: RegisterFile
     /// What a VF access to a control register does.
     let controlSemantics: ControlRegisterSemantics
+    /// Where the VF's MSI-X messages go.
+    let msix = MSIXDelivery()
     let map: RegisterMap
     @exclusivity(unchecked) var busMaster = false
     @exclusivity(unchecked) var settings: PFSettings
@@ -153,6 +159,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
 
     deinit {
         engine.detach(self)
+        shared.withLock { MSIXDelivery.close($0.pendingEventFDs ?? []) }
         rxQueues.deallocate()
         txQueues.deallocate()
         counterStorage.deallocate()

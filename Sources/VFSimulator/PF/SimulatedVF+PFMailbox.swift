@@ -47,6 +47,7 @@ extension SimulatedVF {
         } else {
             registers.setBits(map.mailbox, MailboxBits.pfack)
         }
+        raiseMailboxCause()
         refreshFilter()
         refreshPFRSS()
     }
@@ -55,5 +56,6 @@ extension SimulatedVF {
     private func sendToVF(_ words: [UInt32]) {
         for (i, w) in words.enumerated() { registers.write(map.mailboxWord(i), w) }
         registers.setBits(map.mailbox, MailboxBits.pfsts)
+        raiseMailboxCause()
     }
 }
