@@ -51,6 +51,8 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .long, help: "Write pcapng (the default for a file name ending in .pcapng; pcap otherwise).")
     var pcapng = false
 
+    @OptionGroup var metricsOption: MetricsOption
+
     @Argument(help: ArgumentHelp("A tcpdump filter expression (pcap-filter(7)); frames it does not match are counted, not written.", valueName: "expression"))
     var expression: [String] = []
 
@@ -73,6 +75,8 @@ struct CaptureCommand: ParsableCommand {
         options.rotation = RotationPolicy(maxFileBytes: fileSizeMB.map { Int64($0 * 1_000_000) }, secondsPerFile: rotateSeconds)
         options.filter = expression.joined(separator: " ")
 
+        let metrics = try metricsOption.start()
+        defer { metrics?.server.stop() }
         let opened = try openPorts([port])[0]
         defer { _ = OpenedPort.closeAll([opened]) }
         if pcapng || CaptureFileFormat.forFileName(output) == .pcapng {
@@ -82,11 +86,18 @@ struct CaptureCommand: ParsableCommand {
         let engine: CaptureEngine
         do { engine = try CaptureEngine(port: opened.port, options: options) } catch { throw CommandFailure(error.description) }
 
+        // The capture's thread reads the port's statistics only through the engine: scrapes
+        // show the port as it was at the start, the capture's counters as of each report, and
+        // the port's final statistics once the capture stopped.
+        let portsAtStart = [opened].map(PortMetrics.init)
+        metrics?.board.publish(MetricsSnapshot(ports: portsAtStart, capture: CaptureCounters()))
         StopSignal.install()
         var summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
+            metrics?.board.publish(MetricsSnapshot(ports: portsAtStart, capture: counters))
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
         }
         summary.filterDrops = opened.filterDropReport()
+        metrics?.publish([opened], capture: summary.counters)
         let problems = OpenedPort.closeAll([opened])
         var failure: String?
         if case .writeFailed(let error) = summary.reason { failure = error.description }
