@@ -24,13 +24,18 @@ public final class MetricsServer: Sendable {
             return HTTPResponse(statusCode: .ok, headers: [.contentType: Self.contentType],
                                 body: Data(board.snapshot.exposition))
         }
+        // The poll(2) pool, not the epoll one: FlyingFox 0.27's epoll pool leaves its eventfd
+        // open when stopped. Every 20 ms it looks again at sockets added meanwhile.
+        let pool = SocketPool<Poll>.poll(interval: .seconds(0.02))
         let server: HTTPServer
         do {
             server = switch address.host {
             case .ipv4(let ip):
-                HTTPServer(address: try .inet(ip4: ip, port: address.port), timeout: 5, logger: DisabledLogger.disabled, handler: handler)
+                HTTPServer(address: try .inet(ip4: ip, port: address.port), timeout: 5, pool: pool,
+                           logger: DisabledLogger.disabled, handler: handler)
             case .ipv6(let ip):
-                HTTPServer(address: try .inet6(ip6: ip, port: address.port), timeout: 5, logger: DisabledLogger.disabled, handler: handler)
+                HTTPServer(address: try .inet6(ip6: ip, port: address.port), timeout: 5, pool: pool,
+                           logger: DisabledLogger.disabled, handler: handler)
             }
         } catch {
             throw MetricsServerError(address: address, reason: Self.reason(error))

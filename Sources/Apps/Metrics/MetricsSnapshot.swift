@@ -26,6 +26,15 @@ public struct PortMetrics: Sendable {
     /// Per queue (a VF's queues; empty for a port without per-queue counters).
     public var queues: [QueueMetrics]
 
+    /// A port's metrics as given.
+    public init(spec: String, family: String, stats: PortStats, link: LinkStatus, queues: [QueueMetrics]) {
+        self.spec = spec
+        self.family = family
+        self.stats = stats
+        self.link = link
+        self.queues = queues
+    }
+
     /// Reads `opened` now: call it on the thread that reads the port's statistics (the
     /// controller), never beside one that may be updating them.
     public init(_ opened: OpenedPort) {
