@@ -209,6 +209,15 @@ struct MetricsCommandTests {
         #expect(!FileManager.default.fileExists(atPath: dir + "/out.pcap"))
     }
 
+    @Test("an address that is not this host's: one error sentence that says so, exit 1")
+    func foreignAddress() throws {
+        // 192.0.2.1 is a documentation address (RFC 5737): no host here has it; binding sends nothing.
+        let result = try runProcess(try vfpmdExecutable(), [
+            "capture", "--metrics", "192.0.2.1:9469", "--port", "pcap:rx=\(samplePath("sizes.pcap"))", "-w", "/dev/null"])
+        #expect(result.status == 1)
+        #expect(result.stderr == "error: --metrics 192.0.2.1:9469: cannot listen there: Cannot assign requested address; give an address of this host, such as 127.0.0.1, 0.0.0.0 or [::1]\n")
+    }
+
     @Test("an address that does not parse or a port out of range: one error line, exit 64, for every command",
           arguments: ["0", "65536", "-1", "1e300", "inf", "localhost", "1.2.3.4.5:80", "[::1]"])
     func badAddress(value: String) throws {

@@ -72,12 +72,17 @@ public final class MetricsServer: Sendable {
         done.wait()
     }
 
-    /// The system's words for a socket error (`Address already in use`), without the type's name.
-    static func reason(_ error: any Error) -> String {
-        if let socketError = error as? SocketError, case let .failed(_, errno, message) = socketError {
-            return errno == EADDRINUSE ? "the port is in use (\(message))" : message
+    /// What went wrong and what to do, in the system's words (`Address already in use`).
+    static func reason(_ error: any Error) -> (reason: String, advice: String) {
+        guard let socketError = error as? SocketError, case let .failed(_, errno, message) = socketError else {
+            return ("\(error)", "pick another address or port")
         }
-        return "\(error)"
+        switch errno {
+        case EADDRINUSE: return ("the port is in use (\(message))", "pick another port, or stop what listens on it")
+        case EADDRNOTAVAIL: return (message, "give an address of this host, such as 127.0.0.1, 0.0.0.0 or [::1]")
+        case EACCES: return (message, "ports below 1024 need root (CAP_NET_BIND_SERVICE): pick one from 1024")
+        default: return (message, "pick another address or port")
+        }
     }
 }
 
@@ -85,10 +90,10 @@ public final class MetricsServer: Sendable {
 public struct MetricsServerError: Error, CustomStringConvertible {
     /// Where it was asked to listen.
     public var address: MetricsAddress
-    /// Why it could not.
-    public var reason: String
+    /// Why it could not, and what to do.
+    public var reason: (reason: String, advice: String)
 
     public var description: String {
-        "--metrics \(address): cannot listen there: \(reason); pick another port, or stop what listens on it"
+        "--metrics \(address): cannot listen there: \(reason.reason); \(reason.advice)"
     }
 }
