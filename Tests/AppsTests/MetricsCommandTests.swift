@@ -84,9 +84,9 @@ struct MetricsCommandTests {
         return nil
     }
 
-    /// Sends SIGINT and waits for the exit; returns the status and what went to standard output.
-    static func interrupt(_ process: Process, _ out: Pipe) -> (Int32, String) {
-        kill(process.processIdentifier, SIGINT)
+    /// Sends `signal` and waits for the exit; returns the status and what went to standard output.
+    static func interrupt(_ process: Process, _ out: Pipe, with signal: Int32 = SIGINT) -> (Int32, String) {
+        kill(process.processIdentifier, signal)
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, text)
@@ -154,7 +154,22 @@ struct MetricsCommandTests {
         #expect(try runProcess("/usr/bin/curl", ["-sS", "--max-time", "2", "http://127.0.0.1:\(port)/metrics"]).status != 0)
     }
 
-    @Test("capture: a scrape while it runs shows the capture's counters and the port")
+    @Test("forward --count and capture -c with --metrics stop by themselves, exit 0, and close the endpoint")
+    func stopsByCount() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let input = "sim:ixgbevf,rx=\(samplePath("udp64x256.pcap")),loop=0,mac=02:00:00:00:00:02"
+        for arguments in [["forward", "--count", "1000", "--port", input, "--port", "sim:ixgbevf,spoofchk=off"],
+                          ["capture", "-c", "1000", "--port", input, "-w", dir + "/out.pcap"]] {
+            let port = try Self.freePort()
+            let result = try runProcess(try vfpmdExecutable(), arguments + ["--duration", "30", "--metrics", "127.0.0.1:\(port)"])
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("error:"), "\(result.stderr)")
+            #expect(try runProcess("/usr/bin/curl", ["-sS", "--max-time", "2", "http://127.0.0.1:\(port)/metrics"]).status != 0)
+        }
+    }
+
+    @Test("capture: a scrape while it runs shows the capture's counters and the port; SIGTERM ends it with 0")
     func capture() throws {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
@@ -166,11 +181,11 @@ struct MetricsCommandTests {
         let scrape = try Self.scrape(port: port) { (Self.value($0, "vfpmd_capture_written_total") ?? 0) > 0 }
         #expect(Self.value(scrape, "vfpmd_port_link_up", ["port": "0", "family": "ixgbevf"]) != nil, "\(scrape)")
         #expect(Self.value(scrape, "vfpmd_capture_dropped_total", ["reason": "writer"]) == 0)
-        let (status, _) = Self.interrupt(process, out)
+        let (status, _) = Self.interrupt(process, out, with: SIGTERM)
         #expect(status == 0, "\((try? String(contentsOfFile: dir + "/stderr", encoding: .utf8)) ?? "")")
     }
 
-    @Test("bench: a scrape while it runs shows what the ports sent and received")
+    @Test("bench on IPv6 loopback: a scrape while it runs shows what the ports sent and received; SIGHUP ends it with 0")
     func bench() throws {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
@@ -190,7 +205,7 @@ struct MetricsCommandTests {
         try Self.check(scrape)
         #expect((Self.value(scrape, "vfpmd_port_tx_packets_total", ["port": "0"]) ?? 0) > 0, "\(scrape)")
         #expect((Self.value(scrape, "vfpmd_port_rx_packets_total", ["port": "1"]) ?? 0) > 0, "\(scrape)")
-        let (status, _) = Self.interrupt(process, out)
+        let (status, _) = Self.interrupt(process, out, with: SIGHUP)
         #expect(status == 0, "\((try? String(contentsOfFile: dir + "/stderr", encoding: .utf8)) ?? "")")
     }
 
