@@ -86,18 +86,15 @@ struct CaptureCommand: ParsableCommand {
         let engine: CaptureEngine
         do { engine = try CaptureEngine(port: opened.port, options: options) } catch { throw CommandFailure(error.description) }
 
-        // The capture's thread reads the port's statistics only through the engine: scrapes
-        // show the port as it was at the start, the capture's counters as of each report, and
-        // the port's final statistics once the capture stopped.
-        let portsAtStart = [opened].map(PortMetrics.init)
-        metrics?.board.publish(MetricsSnapshot(ports: portsAtStart, capture: CaptureCounters()))
+        // The engine keeps the port's statistics to its own threads: scrapes show the
+        // capture's counters as of each report.
+        metrics?.board.publish(MetricsSnapshot(ports: [], capture: CaptureCounters()))
         StopSignal.install()
         var summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
-            metrics?.board.publish(MetricsSnapshot(ports: portsAtStart, capture: counters))
+            metrics?.board.publish(MetricsSnapshot(ports: [], capture: counters))
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
         }
         summary.filterDrops = opened.filterDropReport()
-        metrics?.publish([opened], capture: summary.counters)
         let problems = OpenedPort.closeAll([opened])
         var failure: String?
         if case .writeFailed(let error) = summary.reason { failure = error.description }

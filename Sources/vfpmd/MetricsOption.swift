@@ -36,8 +36,8 @@ struct MetricsEndpoint {
     let server: MetricsServer
 
     /// Shows `ports` as they are now (read on the thread that reads their statistics), with
-    /// a forwarder's lanes or a capture's counters.
-    func publish(_ ports: [OpenedPort], lanes: [LaneActivity] = [], capture: CaptureCounters? = nil) {
-        board.publish(MetricsSnapshot(ports: ports.map(PortMetrics.init), lanes: lanes, capture: capture))
+    /// a forwarder's lanes.
+    func publish(_ ports: [OpenedPort], lanes: [LaneActivity] = []) {
+        board.publish(MetricsSnapshot(ports: ports.map(PortMetrics.init), lanes: lanes))
     }
 }

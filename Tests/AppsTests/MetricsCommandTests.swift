@@ -169,7 +169,7 @@ struct MetricsCommandTests {
         }
     }
 
-    @Test("capture: a scrape while it runs shows the capture's counters and the port; SIGTERM ends it with 0")
+    @Test("capture: a scrape while it runs shows the capture's counters; SIGTERM ends it with 0")
     func capture() throws {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
@@ -179,8 +179,9 @@ struct MetricsCommandTests {
              "--port", "sim:ixgbevf,rx=\(samplePath("udp64x256.pcap")),loop=0,mac=02:00:00:00:00:02"], stderrPath: dir + "/stderr")
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let scrape = try Self.scrape(port: port) { (Self.value($0, "vfpmd_capture_written_total") ?? 0) > 0 }
-        #expect(Self.value(scrape, "vfpmd_port_link_up", ["port": "0", "family": "ixgbevf"]) != nil, "\(scrape)")
+        #expect(Self.value(scrape, "vfpmd_capture_received_total")! >= Self.value(scrape, "vfpmd_capture_written_total")!)
         #expect(Self.value(scrape, "vfpmd_capture_dropped_total", ["reason": "writer"]) == 0)
+        #expect(scrape.contains("# TYPE vfpmd_capture_filtered_out_total counter"))
         let (status, _) = Self.interrupt(process, out, with: SIGTERM)
         #expect(status == 0, "\((try? String(contentsOfFile: dir + "/stderr", encoding: .utf8)) ?? "")")
     }
