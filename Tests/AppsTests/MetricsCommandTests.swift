@@ -67,11 +67,16 @@ struct MetricsCommandTests {
 
     /// `promtool check metrics` on `exposition`: well-formed, and as Prometheus's conventions want.
     static func check(_ exposition: String) throws {
+        let promtool = try promtool(exposition)
+        #expect(promtool.status == 0, "promtool: \(promtool.stdout)\(promtool.stderr)\n\(exposition)")
+    }
+
+    /// What `promtool check metrics` says of `exposition`.
+    static func promtool(_ exposition: String) throws -> ProcessResult {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
         try exposition.write(toFile: dir + "/metrics.txt", atomically: true, encoding: .utf8)
-        let promtool = try runProcess("/bin/sh", ["-c", "promtool check metrics < '\(dir)/metrics.txt'"])
-        #expect(promtool.status == 0, "promtool: \(promtool.stdout)\(promtool.stderr)\n\(exposition)")
+        return try runProcess("/bin/sh", ["-c", "promtool check metrics < '\(dir)/metrics.txt'"])
     }
 
     /// The value of the series `name` whose labels include `labels`; nil when none.
