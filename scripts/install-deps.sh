@@ -6,7 +6,8 @@ set -euo pipefail
 want=${1:-test}
 packages=(libpcap-dev pkg-config)
 if [ "$want" = test ]; then
-    packages+=(tcpdump tshark wireshark-common valgrind binutils python3)
+    # curl and promtool (Debian: prometheus) scrape and check the --metrics endpoint.
+    packages+=(tcpdump tshark wireshark-common valgrind binutils python3 curl prometheus)
 fi
 
 missing=()

@@ -57,6 +57,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "JSON objects on standard output (one per second, then the summary).")
     var json = false
 
+    @OptionGroup var metricsOption: MetricsOption
+
     func validate() throws {
         guard !port.isEmpty else { throw ValidationError("give at least one --port") }
         guard flows >= 1 && flows <= 65_536 else { throw ValidationError("--flows must be 1...65536") }
@@ -78,6 +80,8 @@ struct BenchCommand: ParsableCommand {
             guard let mac = MACAddress(text) else { throw CommandFailure("--destination \(text) is not a MAC address") }
             return mac
         }
+        let metrics = try metricsOption.start()
+        defer { metrics?.server.stop() }
         let ports = try openPorts(port)
         defer { _ = OpenedPort.closeAll(ports) }
         for p in ports {
@@ -89,11 +93,14 @@ struct BenchCommand: ParsableCommand {
         }
         let bench: Bench
         do { bench = try Bench(ports: ports, configuration: config) } catch { throw CommandFailure("\(error)") }
+        metrics?.publish(ports)
         StopSignal.install()
         let summary = bench.run { report in
+            metrics?.publish(ports)
             if json { print(report.json); fflush(nil) }
             printToStandardError(report.table, terminator: "")
         }
+        metrics?.publish(ports)
         if json { print(summary.json) }
         let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; "), then: summary.table) }

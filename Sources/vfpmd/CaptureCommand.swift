@@ -62,6 +62,8 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .long, help: "Write pcapng (the default for a file name ending in .pcapng; pcap otherwise).")
     var pcapng = false
 
+    @OptionGroup var metricsOption: MetricsOption
+
     @Argument(help: ArgumentHelp("A tcpdump filter expression (pcap-filter(7)); frames it does not match are counted, not written.", valueName: "expression"))
     var expression: [String] = []
 
@@ -94,6 +96,8 @@ struct CaptureCommand: ParsableCommand {
         options.rotation = RotationPolicy(maxFileBytes: fileSizeMB.map { Int64($0 * 1_000_000) }, secondsPerFile: rotateSeconds)
         options.filter = expression.joined(separator: " ")
 
+        let metrics = try metricsOption.start()
+        defer { metrics?.server.stop() }
         let opened = try openPorts(port)
         defer { _ = OpenedPort.closeAll(opened) }
         if writesPcapng {
@@ -103,8 +107,12 @@ struct CaptureCommand: ParsableCommand {
         let engine: CaptureEngine
         do { engine = try CaptureEngine(ports: opened.map(\.port), options: options) } catch { throw CommandFailure(error.description) }
 
+        // The engine keeps the port's statistics to its own threads: scrapes show the
+        // capture's counters as of each report.
+        metrics?.board.publish(MetricsSnapshot(ports: [], capture: CaptureCounters()))
         StopSignal.install()
         var summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
+            metrics?.board.publish(MetricsSnapshot(ports: [], capture: counters))
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
         }
         summary.portNames = opened.map(\.spec)

@@ -55,6 +55,8 @@ struct ForwardCommand: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per second on standard output.")
     var json = false
 
+    @OptionGroup var metricsOption: MetricsOption
+
     func validate() throws {
         guard port.count >= 2 else { throw ValidationError("give at least two --port options") }
         guard (1...PacketBatch.capacity).contains(burst) else { throw ValidationError("--burst must be 1...\(PacketBatch.capacity)") }
@@ -78,6 +80,8 @@ struct ForwardCommand: ParsableCommand {
         if let pairs { config.pairs = try Self.parsePairs(pairs) }
         if let cores { config.cores = try parseCPUList(cores, option: "--cores") }
 
+        let metrics = try metricsOption.start()
+        defer { metrics?.server.stop() }
         let ports = try openPorts(port)
         defer { _ = OpenedPort.closeAll(ports) }
 
@@ -86,12 +90,15 @@ struct ForwardCommand: ParsableCommand {
         for p in ports {
             do { try p.port.start() } catch { throw CommandFailure(p.sentence(for: error)) }
         }
+        metrics?.publish(ports)
         StopSignal.install()
         let summary = forwarder.run { interval in
+            metrics?.publish(ports, lanes: interval.lanes)
             let report = ForwardReport(interval)
             if json { print(report.json); fflush(nil) }
             printToStandardError(report.table, terminator: "")
         }
+        metrics?.publish(ports, lanes: summary.lanes)
         if json { print(summary.json(names: ports.map(\.spec))) }
         let text = summary.text(names: ports.map(\.spec))
         let gone = ports.filter(\.isRemoved).map(\.spec).joined(separator: ", ")

@@ -1,0 +1,43 @@
+import Apps
+import ArgumentParser
+
+/// `--metrics ADDR:PORT`, taken by the commands that run a datapath (forward, capture, bench).
+struct MetricsOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Serve GET /metrics (Prometheus text format) on ADDR:PORT, [IPV6]:PORT, or PORT alone on 127.0.0.1.",
+        valueName: "addr:port"))
+    var metrics: String?
+
+    func validate() throws {
+        guard let metrics else { return }
+        do { _ = try MetricsAddress(parsing: metrics) } catch { throw ValidationError(error.description) }
+    }
+
+    /// Starts listening when `--metrics` was given (call it before opening any device, so
+    /// that a port in use fails first); nil otherwise.
+    func start() throws -> MetricsEndpoint? {
+        guard let metrics else { return nil }
+        do {
+            let address = try MetricsAddress(parsing: metrics)
+            let board = MetricsBoard(MetricsSnapshot(ports: []))
+            return MetricsEndpoint(board: board, server: try MetricsServer(address: address, board: board))
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+}
+
+/// The running metrics endpoint of a command: the board its controller publishes to, and the
+/// server that shows the board to scrapes.
+struct MetricsEndpoint {
+    /// What scrapes show.
+    let board: MetricsBoard
+    /// The HTTP server.
+    let server: MetricsServer
+
+    /// Shows `ports` as they are now (read on the thread that reads their statistics), with
+    /// a forwarder's lanes.
+    func publish(_ ports: [OpenedPort], lanes: [LaneActivity] = []) {
+        board.publish(MetricsSnapshot(ports: ports.map(PortMetrics.init), lanes: lanes))
+    }
+}
