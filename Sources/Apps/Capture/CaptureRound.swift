@@ -55,21 +55,30 @@ struct CaptureRound: ~Copyable {
         var best = -1
         var bestTime = UInt64.max
         var source = 0
+        var bestPacket: PacketView?
         while source < sourceQueues.count {
             let cursor = cursors[source]
             if cursor < batches[source].count {
-                let time = stamper.wallNanoseconds(of: batches[source][cursor].metadata)
+                let packet = PacketView(pool: batches[source].pool, index: index(of: source, at: cursor))
+                let time = stamper.wallNanoseconds(of: packet.metadata)
                 if best < 0 || time < bestTime {
                     best = source
                     bestTime = time
+                    bestPacket = packet
                 }
             }
             source &+= 1
         }
-        guard best >= 0 else { return nil }
-        let packet = batches[best][cursors[best]]
+        guard let packet = bestPacket else { return nil }
         cursors[best] &+= 1
         return (best, packet, bestTime)
+    }
+
+    /// The buffer index of frame `cursor` of `source`'s batch, read where it lies: a batch's
+    /// subscript would copy the whole batch (its inline slots) for each frame.
+    @inline(__always)
+    private func index(of source: Int, at cursor: Int) -> UInt32 {
+        batches[source].withIndexPointer { indices, _ in indices[cursor] }
     }
 
     /// The VLAN-stripped receive status of `source`'s pool (see `PacketMetadata.tagStripped`).
