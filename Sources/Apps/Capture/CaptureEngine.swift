@@ -42,7 +42,7 @@ public struct CaptureOptions: Sendable {
 /// round of bursts gets one clock reading for its timestamps, and its frames are taken in
 /// timestamp order (merged across queues and ports), filtered (BPF), cut to the snap length
 /// (a frame whose VLAN tag the port stripped with the tag back in place, as it was on the
-/// wire) and copied into the open slab of a bounded ring (`CaptureRing`); each buffer goes
+/// wire) and copied into the open slab of a bounded ring (`CaptureHandOver`, `CaptureRing`); each buffer goes
 /// back to its pool at once. The writer thread (`CaptureWriterThread`) writes the slabs to the
 /// files, so the receive thread never waits on the disk: when the ring is full, the frames
 /// that do not fit are counted dropped by the writer (pcapng `isb_osdrop`), never lost
@@ -123,20 +123,17 @@ public final class CaptureEngine {
 
         let tally = CaptureTally(ports: ports.count)
         let round = CaptureRound(ports: ports)
-        let filter = self.filter
         let ports = self.ports
-        let snapLength = options.snapLength
-        let waitsForWriter = ports.allSatisfy { $0 is PcapPort }
+        var handOver = CaptureHandOver(ring: ring, writerThread: writerThread, tally: tally, filter: filter,
+                                       snapLength: options.snapLength, waitsForWriter: ports.allSatisfy { $0 is PcapPort },
+                                       limit: options.count ?? UInt64.max)
         var stamper = WallClockStamper()
-        let limit = options.count ?? UInt64.max
-        var handed: UInt64 = 0
         let startTSC = stamper.tscNow
         let interval = UInt64(options.reportIntervalSeconds * 1e9)
         let duration = options.durationSeconds.map { UInt64($0 * 1e9) } ?? UInt64.max
         var nextReport = interval
         var reason: CaptureStopReason?
         var writerFailed = false
-        var slab = ring.openSlab()
 
         while reason == nil {
             var arrived = 0
@@ -148,50 +145,8 @@ public final class CaptureEngine {
             }
             if arrived > 0 {
                 stamper.refresh()
-                while handed < limit, let (source, packet, time) = round.next(stamper: stamper) {
-                    let port = round.sourcePorts[source]
-                    let metadata = packet.metadata
-                    let tag: RestoredVLANTag? = _slowPath(metadata.pointee.tagStripped(strippedTagStatus: round.strippedTagStatus(of: source)))
-                        ? RestoredVLANTag(tci: metadata.pointee.vlanTCI) : nil
-                    if let filter {
-                        let matched = if let tag {
-                            filter.matches(packet.data, length: packet.length, restoring: tag)
-                        } else {
-                            filter.matches(packet.data, length: packet.length)
-                        }
-                        if !matched {
-                            tally.filteredOut[port] &+= 1
-                            tally.filteredSinceRecord[port] &+= 1
-                            continue
-                        }
-                    }
-                    var appended = false
-                    while true {
-                        if let open = slab {
-                            open.pointee.wallNanoseconds = stamper.wallNow
-                            appended = open.pointee.append(
-                                packet.data, length: packet.length, restoring: tag, snapLength: snapLength, wallNanoseconds: time,
-                                interface: UInt32(truncatingIfNeeded: port), filteredBefore: tally.filteredSinceRecord[port],
-                                droppedBefore: tally.droppedSinceRecord[port])
-                            if appended { break }
-                            ring.publish()
-                        }
-                        slab = ring.openSlab()
-                        if slab != nil { continue }
-                        guard waitsForWriter && !writerThread.hasFailed && !shouldStop() else { break }
-                        MonotonicClock.sleep(microseconds: 20)
-                    }
-                    if appended {
-                        tally.filteredSinceRecord[port] = 0
-                        tally.droppedSinceRecord[port] = 0
-                        tally.handed[port] &+= 1
-                        handed &+= 1
-                    } else {
-                        tally.droppedByWriter[port] &+= 1
-                        tally.droppedSinceRecord[port] &+= 1
-                    }
-                }
-                if handed == limit {
+                handOver.take(round, stamper: stamper, shouldStop: shouldStop)
+                if handOver.reachedLimit {
                     round.countUntaken(into: tally.leftAtStop)
                     reason = .countReached
                 }
@@ -200,10 +155,7 @@ public final class CaptureEngine {
                 stamper.refresh()
                 reason = Self.condition(of: ports)
             }
-            if ring.hasOpenRecords && ring.consumerIsWaiting {
-                ring.publish()
-                slab = ring.openSlab()
-            }
+            handOver.publishIfWriterWaits()
             if reason != nil { break }
             if writerThread.hasFailed { writerFailed = true; break }
             if shouldStop() { reason = .interrupted; break }

@@ -10,6 +10,8 @@ struct CaptureRound: ~Copyable {
     let sourcePorts: [Int]
     /// The queue of each source.
     let sourceQueues: [Int]
+    /// Sources in the round.
+    let sourceCount: Int
     private let batches: UnsafeMutablePointer<PacketBatch>
     private let cursors: UnsafeMutablePointer<Int>
 
@@ -24,6 +26,7 @@ struct CaptureRound: ~Copyable {
         }
         sourcePorts = portsOfSources
         sourceQueues = queues
+        sourceCount = queues.count
         batches = .allocate(capacity: queues.count)
         cursors = .allocate(capacity: queues.count)
         for source in 0..<queues.count {
@@ -33,13 +36,11 @@ struct CaptureRound: ~Copyable {
     }
 
     deinit {
-        batches.deinitialize(count: sourceQueues.count)
+        batches.deinitialize(count: sourceCount)
         batches.deallocate()
         cursors.deallocate()
     }
 
-    /// Sources in the round.
-    var sourceCount: Int { sourceQueues.count }
 
     /// Receives a burst from `source` of `port`; returns how many frames came.
     @inline(__always)
@@ -52,24 +53,40 @@ struct CaptureRound: ~Copyable {
     /// and the view of it; nil once every frame was taken. A source's frames keep their order.
     @inline(__always)
     func next(stamper: WallClockStamper) -> (source: Int, packet: PacketView, wallNanoseconds: UInt64)? {
+        if sourceCount == 1 {
+            // One queue of one port: nothing to merge.
+            guard let packet = front(of: 0) else { return nil }
+            cursors[0] &+= 1
+            return (0, packet, stamper.wallNanoseconds(of: packet.metadata))
+        }
         var best = -1
         var bestTime = UInt64.max
+        var bestPacket: PacketView?
         var source = 0
-        while source < sourceQueues.count {
-            let cursor = cursors[source]
-            if cursor < batches[source].count {
-                let time = stamper.wallNanoseconds(of: batches[source][cursor].metadata)
+        while source < sourceCount {
+            if let packet = front(of: source) {
+                let time = stamper.wallNanoseconds(of: packet.metadata)
                 if best < 0 || time < bestTime {
                     best = source
                     bestTime = time
+                    bestPacket = packet
                 }
             }
             source &+= 1
         }
-        guard best >= 0 else { return nil }
-        let packet = batches[best][cursors[best]]
+        guard let packet = bestPacket else { return nil }
         cursors[best] &+= 1
         return (best, packet, bestTime)
+    }
+
+    /// The first frame of `source` not taken yet, if any. Its buffer index is read where it
+    /// lies: a batch's subscript would copy the whole batch (its inline slots) for each frame.
+    @inline(__always)
+    private func front(of source: Int) -> PacketView? {
+        let cursor = cursors[source]
+        guard cursor < batches[source].count else { return nil }
+        return PacketView(pool: batches[source].pool,
+                          index: batches[source].withIndexPointer { indices, _ in indices[cursor] })
     }
 
     /// The VLAN-stripped receive status of `source`'s pool (see `PacketMetadata.tagStripped`).
@@ -77,14 +94,14 @@ struct CaptureRound: ~Copyable {
 
     /// Frames of the round not taken yet, per port, added to `counts`.
     func countUntaken(into counts: UnsafeMutablePointer<UInt64>) {
-        for source in 0..<sourceQueues.count {
+        for source in 0..<sourceCount {
             counts[sourcePorts[source]] &+= UInt64(batches[source].count &- cursors[source])
         }
     }
 
     /// Gives every buffer of the round back to its pool.
     func clear() {
-        for source in 0..<sourceQueues.count {
+        for source in 0..<sourceCount {
             batches[source].removeAll()
             cursors[source] = 0
         }

@@ -1,0 +1,108 @@
+import PMDCore
+import PcapIO
+
+/// The receive thread's hand-over of a round's frames to the writer thread: each frame, in
+/// timestamp order, filtered (BPF), cut to the snap length (a stripped VLAN tag back in place)
+/// and copied into the ring's open slab, then counted handed over, filtered out, or dropped by
+/// the writer (the ring was full). A function of its own, apart from the engine's loop, so that
+/// the per-frame path keeps its few values in registers rather than on the stack.
+struct CaptureHandOver {
+    /// The ring the slabs go through.
+    let ring: CaptureRing
+    /// The thread writing the ring's slabs (`hasFailed` ends a wait for room).
+    let writerThread: CaptureWriterThread
+    /// The receive thread's counters.
+    let tally: CaptureTally
+    /// The filter; nil keeps every frame.
+    let filter: PacketFilter?
+    /// Bytes kept of each frame.
+    let snapLength: Int
+    /// Whether a full ring is waited on (ports that are files) rather than dropped into.
+    let waitsForWriter: Bool
+    /// `-c`: frames to hand over at most.
+    let limit: UInt64
+    /// Frames handed over so far.
+    private(set) var handed: UInt64 = 0
+    /// The ring's slab open for the next frames; nil while the ring is full.
+    private(set) var slab: UnsafeMutablePointer<RecordSlab>?
+
+    /// A hand-over into `ring`, its first slab opened.
+    init(ring: CaptureRing, writerThread: CaptureWriterThread, tally: CaptureTally, filter: PacketFilter?,
+         snapLength: Int, waitsForWriter: Bool, limit: UInt64) {
+        self.ring = ring
+        self.writerThread = writerThread
+        self.tally = tally
+        self.filter = filter
+        self.snapLength = snapLength
+        self.waitsForWriter = waitsForWriter
+        self.limit = limit
+        slab = ring.openSlab()
+    }
+
+    /// Whether `-c` frames were handed over.
+    var reachedLimit: Bool { handed == limit }
+
+    /// Hands over the frames of `round`, stamped by `stamper`, until `-c` is reached; a wait
+    /// for room in the ring polls `shouldStop`.
+    @inline(never)
+    mutating func take(_ round: borrowing CaptureRound, stamper: WallClockStamper, shouldStop: () -> Bool) {
+        while handed < limit, let (source, packet, time) = round.next(stamper: stamper) {
+            let port = round.sourcePorts[source]
+            let metadata = packet.metadata
+            let tag: RestoredVLANTag? = _slowPath(metadata.pointee.tagStripped(strippedTagStatus: round.strippedTagStatus(of: source)))
+                ? RestoredVLANTag(tci: metadata.pointee.vlanTCI) : nil
+            if let filter {
+                let matched = if let tag {
+                    filter.matches(packet.data, length: packet.length, restoring: tag)
+                } else {
+                    filter.matches(packet.data, length: packet.length)
+                }
+                if !matched {
+                    tally.filteredOut[port] &+= 1
+                    tally.filteredSinceRecord[port] &+= 1
+                    continue
+                }
+            }
+            if append(packet, tag: tag, time: time, port: port, burstTime: stamper.wallNow, shouldStop: shouldStop) {
+                tally.filteredSinceRecord[port] = 0
+                tally.droppedSinceRecord[port] = 0
+                tally.handed[port] &+= 1
+                handed &+= 1
+            } else {
+                tally.droppedByWriter[port] &+= 1
+                tally.droppedSinceRecord[port] &+= 1
+            }
+        }
+    }
+
+    /// Hands the open slab to the writer when it waits for work, and opens the next.
+    mutating func publishIfWriterWaits() {
+        if ring.hasOpenRecords && ring.consumerIsWaiting {
+            ring.publish()
+            slab = ring.openSlab()
+        }
+    }
+
+    /// Appends the record of `packet` to the open slab, moving on to the next slab when it is
+    /// full; false when no slab has room (the ring is full and not waited on, or the wait ended).
+    @inline(__always)
+    private mutating func append(_ packet: PacketView, tag: RestoredVLANTag?, time: UInt64, port: Int, burstTime: UInt64,
+                                 shouldStop: () -> Bool) -> Bool {
+        while true {
+            if let open = slab {
+                open.pointee.wallNanoseconds = burstTime
+                if open.pointee.append(packet.data, length: packet.length, restoring: tag, snapLength: snapLength,
+                                       wallNanoseconds: time, interface: UInt32(truncatingIfNeeded: port),
+                                       filteredBefore: tally.filteredSinceRecord[port],
+                                       droppedBefore: tally.droppedSinceRecord[port]) {
+                    return true
+                }
+                ring.publish()
+            }
+            slab = ring.openSlab()
+            if slab != nil { continue }
+            guard waitsForWriter && !writerThread.hasFailed && !shouldStop() else { return false }
+            MonotonicClock.sleep(microseconds: 20)
+        }
+    }
+}
