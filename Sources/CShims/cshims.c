@@ -14,6 +14,8 @@ _Static_assert(sizeof(struct vfio_iommu_type1_dma_map) == 32, "vfio_iommu_type1_
 _Static_assert(sizeof(struct vfio_iommu_type1_dma_unmap) >= 24, "vfio_iommu_type1_dma_unmap");
 _Static_assert(sizeof(struct vfio_info_cap_header) == 8, "vfio_info_cap_header");
 _Static_assert(sizeof(struct vfio_iova_range) == 16, "vfio_iova_range");
+_Static_assert(sizeof(struct vfio_irq_info) == 16, "vfio_irq_info");
+_Static_assert(sizeof(struct vfio_irq_set) == 20, "vfio_irq_set");
 _Static_assert(VFPMD_MFD_HUGE_2MB == (21 << MFD_HUGE_SHIFT), "MFD_HUGE_2MB encoding");
 
 uint64_t vfpmd_memlock_limit(void) {

@@ -38,6 +38,9 @@ public struct VFPortConfiguration: Equatable, Sendable {
     public var pages: DMAMemory.PagePolicy = .preferHugepages
     /// RSS hash key (40 bytes) for VFs that own their RSS registers; nil: a fixed default.
     public var rssKey: [UInt8]? = nil
+    /// Interrupt mode (MSI-X through eventfds, see `VFPort.interruptEventFDs`); nil: poll mode,
+    /// every interrupt masked.
+    public var interrupts: InterruptSettings? = nil
 
     /// The defaults.
     public init() {}
@@ -124,5 +127,22 @@ public struct VFPortConfiguration: Equatable, Sendable {
         if let key = rssKey, key.count != 40 {
             throw .invalidConfiguration("RSS key of \(key.count) bytes: it has 40")
         }
+        if let interrupts, !InterruptSettings.moderationRange.contains(interrupts.moderationMicroseconds) {
+            throw .invalidConfiguration("interrupt moderation of \(interrupts.moderationMicroseconds) µs: use \(InterruptSettings.moderationRange.lowerBound) to \(InterruptSettings.moderationRange.upperBound)")
+        }
+    }
+}
+
+/// Interrupt mode's settings.
+public struct InterruptSettings: Equatable, Sendable {
+    /// The least time between two messages of a receive queue's vector, in microseconds (0: none).
+    public var moderationMicroseconds: Int
+    /// Moderation values every family can hold (the 82599's 9-bit field of 2.048 µs steps
+    /// reaches 1046 µs).
+    public static let moderationRange = 0...1000
+
+    /// Interrupt mode with `moderationMicroseconds` of moderation.
+    public init(moderationMicroseconds: Int = 0) {
+        self.moderationMicroseconds = moderationMicroseconds
     }
 }

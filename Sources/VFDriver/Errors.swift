@@ -28,6 +28,10 @@ public enum VFDriverError: Error, CustomStringConvertible, Equatable {
     case closed(address: String)
     /// A DMA region could not be mapped into the device's I/O address space.
     case dmaMapFailed(address: String, reason: String)
+    /// Interrupt mode needs one MSI-X vector per RX queue and one for the mailbox.
+    case tooFewInterruptVectors(address: String, queues: Int, vectors: Int)
+    /// Interrupt mode cannot be set up on the function.
+    case interruptsUnavailable(address: String, reason: String)
 
     public var description: String {
         switch self {
@@ -53,6 +57,10 @@ public enum VFDriverError: Error, CustomStringConvertible, Equatable {
             return "VF \(address) was removed (its registers read all ones): re-create the VF (`vfpmd sriov`) and restart"
         case let .closed(address):
             return "port \(address) is closed"
+        case let .tooFewInterruptVectors(address, queues, vectors):
+            return "interrupt mode needs \(queues + 1) MSI-X vectors on \(address) (one per queue and one for the mailbox) but it has \(vectors): use at most \(max(vectors - 1, 0)) queues or poll mode"
+        case let .interruptsUnavailable(address, reason):
+            return "interrupt mode cannot be used on \(address): \(reason); use poll mode"
         case let .dmaMapFailed(address, reason):
             return "cannot map DMA memory for VF \(address): \(reason)"
         }

@@ -208,7 +208,9 @@ extension VFPort {
 
     // MARK: - Start and stop
 
-    /// Programs and enables every queue (TX first, then RSS and RX), fills the RX rings.
+    /// Programs and enables every queue (TX first, then RSS and RX), fills the RX rings; in
+    /// interrupt mode first makes the eventfds, attaches them and enables MSI-X, then maps
+    /// the causes to vectors (`interruptEventFDs`).
     public func start() throws {
         switch state {
         case .started: return
@@ -217,10 +219,12 @@ extension VFPort {
         case .configured, .stopped: break
         }
         do {
+            if configuration.interrupts != nil { try attachInterrupts() }
             try startQueues()
         } catch {
             quiesceQueues()
             releaseAllBuffers()
+            detachInterrupts()
             throw error
         }
         state = .started
@@ -234,6 +238,7 @@ extension VFPort {
         }
         configureRSS()
         for q in 0..<queueCount { try configureRxQueue(q) }
+        programInterrupts()
     }
 
     /// TX queue bring-up (82599 datasheet §4.6.8, §4.6.8.1: flush, ring, write-back off,
@@ -341,13 +346,15 @@ extension VFPort {
         }
     }
 
-    /// Disables the queues and takes back every buffer the device held.
+    /// Disables the queues, takes back every buffer the device held and, in interrupt mode,
+    /// turns MSI-X off and closes the eventfds.
     public func stop() {
         guard state == .started || state == .removed else { return }
         if state == .started { backing?.portWillStop() }
         queuesRunning = false
         quiesceQueues()
         releaseAllBuffers()
+        detachInterrupts()
         if state == .started { state = .stopped }
     }
 

@@ -118,6 +118,8 @@ public final class VFPort: Port, @unchecked Sendable {
     var needsRecovery = false
     /// Whether the PF honoured SET_PROMISC before (igb): it is cleared when turning modes off.
     var igbPromiscuousRequested = false
+    /// Interrupt mode's eventfds and MSI-X capability while the port runs with interrupts.
+    var msix: MSIXAttachment?
 
     /// Opens the VF at `function`: reset, PF handshake, queues, filters. The port is
     /// configured and stopped; call `start()`. `backing` is told when the port stops and

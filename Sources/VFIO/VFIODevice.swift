@@ -41,11 +41,13 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
     private let fd: FileDescriptor
     private let configOffset: Int64
     private let configSize: Int
-    /// Guards `references` and `closed`.
+    /// Guards `references`, `closed` and `attachedVectors`.
     private let lock = NSLock()
     /// The regions this device mapped and how many times, so that close can let them go.
     private var references: [ObjectIdentifier: (region: DMAMemory, count: Int)] = [:]
     private var closed = false
+    /// MSI-X vectors with eventfds attached through `VFIO_DEVICE_SET_IRQS`; 0 when MSI-X is off.
+    var attachedVectors = 0
 
     /// Region indexes of a vfio-pci device (`VFIO_PCI_BAR0_REGION_INDEX`,
     /// `VFIO_PCI_CONFIG_REGION_INDEX` in uapi <linux/vfio.h>).
@@ -204,7 +206,17 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
         usleep(useconds_t(max(0, microseconds)))
     }
 
-    /// Lets go of this device's DMA references, unmaps BAR0, closes the device and its group.
+    /// Runs `body` with the open device's descriptor, holding the device's lock; throws when
+    /// the device is closed.
+    func withOpenDevice<T>(_ body: (Int32) throws(VFIOError) -> T) throws(VFIOError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { throw .deviceClosed(pciAddress) }
+        return try body(fd.rawValue)
+    }
+
+    /// Turns MSI-X off (dropping the kernel's eventfd references), lets go of this device's DMA
+    /// references, unmaps BAR0, closes the device and its group.
     public func close() {
         lock.lock()
         guard !closed else {
@@ -212,6 +224,7 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
             return
         }
         closed = true
+        try? detachInterrupts(fd.rawValue)
         let held = references.values
         references = [:]
         lock.unlock()

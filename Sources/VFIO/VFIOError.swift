@@ -31,6 +31,12 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
     case regionNotMapped
     /// BAR0 cannot be mapped into the process.
     case barNotMappable(PCIAddress, reason: String)
+    /// More MSI-X eventfds were given than the device has vectors.
+    case interruptVectors(PCIAddress, wanted: Int, available: Int)
+    /// A descriptor given as an eventfd for an MSI-X vector is not open.
+    case eventFDNotOpen(PCIAddress, fd: Int32)
+    /// The device was used after it was closed.
+    case deviceClosed(PCIAddress)
     /// An ioctl or system call failed in a way none of the cases above explains.
     case systemCallFailed(PCIAddress?, call: String, errno: Errno)
 
@@ -64,6 +70,13 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
             return "the DMA region was not mapped by this device, so it cannot be unmapped"
         case let .barNotMappable(a, reason):
             return "cannot map BAR0 of \(a) into the process (\(reason)): the kernel's vfio-pci must offer it as mmap-able; check `dmesg`"
+        case let .interruptVectors(a, wanted, available):
+            let offered = available == 0 ? "no MSI-X vectors through vfio-pci" : "only \(available) MSI-X vectors"
+            return "\(a) has \(offered) but \(wanted) are needed (one per receive queue and one for the mailbox): use fewer queues or poll mode"
+        case let .eventFDNotOpen(a, fd):
+            return "descriptor \(fd) given as an MSI-X eventfd for \(a) is not open: create the eventfds before attaching them"
+        case let .deviceClosed(a):
+            return "\(a) was already closed: open it again before using it"
         case let .systemCallFailed(a, call, errno):
             let device = a.map { " for \($0)" } ?? ""
             return "\(call)\(device) failed: \(errno); see `dmesg` for the kernel's reason"

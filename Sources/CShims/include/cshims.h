@@ -152,6 +152,8 @@ VFPMD_INLINE unsigned long vfpmd_VFIO_GROUP_GET_DEVICE_FD(void) { return VFIO_GR
 VFPMD_INLINE unsigned long vfpmd_VFIO_DEVICE_GET_INFO(void) { return VFIO_DEVICE_GET_INFO; }
 VFPMD_INLINE unsigned long vfpmd_VFIO_DEVICE_GET_REGION_INFO(void) { return VFIO_DEVICE_GET_REGION_INFO; }
 VFPMD_INLINE unsigned long vfpmd_VFIO_DEVICE_RESET(void) { return VFIO_DEVICE_RESET; }
+VFPMD_INLINE unsigned long vfpmd_VFIO_DEVICE_GET_IRQ_INFO(void) { return VFIO_DEVICE_GET_IRQ_INFO; }
+VFPMD_INLINE unsigned long vfpmd_VFIO_DEVICE_SET_IRQS(void) { return VFIO_DEVICE_SET_IRQS; }
 VFPMD_INLINE unsigned long vfpmd_VFIO_IOMMU_GET_INFO(void) { return VFIO_IOMMU_GET_INFO; }
 VFPMD_INLINE unsigned long vfpmd_VFIO_IOMMU_MAP_DMA(void) { return VFIO_IOMMU_MAP_DMA; }
 VFPMD_INLINE unsigned long vfpmd_VFIO_IOMMU_UNMAP_DMA(void) { return VFIO_IOMMU_UNMAP_DMA; }
@@ -166,6 +168,14 @@ VFPMD_INLINE size_t vfpmd_sizeof_vfio_iommu_type1_dma_map(void) { return sizeof(
 VFPMD_INLINE size_t vfpmd_sizeof_vfio_iommu_type1_dma_unmap(void) { return sizeof(struct vfio_iommu_type1_dma_unmap); }
 VFPMD_INLINE size_t vfpmd_sizeof_vfio_info_cap_header(void) { return sizeof(struct vfio_info_cap_header); }
 VFPMD_INLINE size_t vfpmd_sizeof_vfio_iova_range(void) { return sizeof(struct vfio_iova_range); }
+VFPMD_INLINE size_t vfpmd_sizeof_vfio_irq_info(void) { return sizeof(struct vfio_irq_info); }
+VFPMD_INLINE size_t vfpmd_sizeof_vfio_irq_set(void) { return sizeof(struct vfio_irq_set); }
+/// Where each field of `struct vfio_irq_set` sits: argsz, flags, index, start, count, data[].
+VFPMD_INLINE size_t vfpmd_offsetof_vfio_irq_set_flags(void) { return offsetof(struct vfio_irq_set, flags); }
+VFPMD_INLINE size_t vfpmd_offsetof_vfio_irq_set_index(void) { return offsetof(struct vfio_irq_set, index); }
+VFPMD_INLINE size_t vfpmd_offsetof_vfio_irq_set_start(void) { return offsetof(struct vfio_irq_set, start); }
+VFPMD_INLINE size_t vfpmd_offsetof_vfio_irq_set_count(void) { return offsetof(struct vfio_irq_set, count); }
+VFPMD_INLINE size_t vfpmd_offsetof_vfio_irq_set_data(void) { return offsetof(struct vfio_irq_set, data); }
 
 // MARK: - Memory and threads
 
