@@ -138,4 +138,111 @@ struct ForwardMirrorCommandTests {
         #expect(UInt64(file.packets.count) + dropped == 200_000)
         #expect(text.contains("seen 200000, filtered out 0, dropped \(dropped); written \(file.packets.count)"))
     }
+
+    @Test("a VLAN tag the PF stripped is in the rx mirror as received and in the tx mirror as sent; macswap's rewrite is in the tx mirror only")
+    func tagsAndRewrite() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/out.pcap", received = dir + "/rx.pcapng", sent = dir + "/tx.pcapng"
+        let result = try runProcess(try vfpmdExecutable(), [
+            "forward", "--duration", "20", "--mode", "macswap",
+            "--port", "sim:igbvf,name=a,rx=\(samplePath("jumbo.pcap")),mac=02:00:00:00:00:02,vlan=7,mtu=9000",
+            "--port", "sim:igbvf,name=b,spoofchk=off,mtu=9000,tx=\(out)",
+            "--mirror", "a:rx=\(received)", "--mirror", "1:tx=\(sent),snaplen=2000", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let input = try frames(samplePath("jumbo.pcap"))
+        let onTheWire = try frames(out)
+        #expect(onTheWire.count == 3)
+        // macswap: the wire's frames are the input's with their addresses swapped.
+        #expect(onTheWire.map { Array($0[6..<12] + $0[0..<6] + $0[12...]) } == input)
+        let rx = try PcapngTestReader(path: received), tx = try PcapngTestReader(path: sent)
+        #expect(rx.packets.map(\.bytes) == input)
+        #expect(tx.packets.map(\.bytes) == onTheWire.map { Array($0.prefix(2000)) })
+        #expect(tx.packets.map(\.originalLength) == onTheWire.map(\.count))
+        #expect(tx.packets.allSatisfy { $0.flags == 2 } && rx.packets.allSatisfy { $0.flags == 1 })
+        // The summary object carries each mirror's counts.
+        let summary = try #require(result.stdout.split(separator: "\n").last)
+        let object = try JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Any]
+        let mirrors = try #require(object?["mirrors"] as? [[String: Any]])
+        #expect(mirrors.map { $0["file"] as? String } == [received, sent])
+        #expect(mirrors.map { $0["written"] as? Int } == [3, 3])
+        let interfaces = mirrors.compactMap { ($0["interfaces"] as? [[String: Any]])?.first }
+        #expect(interfaces.map { $0["seen"] as? Int } == [3, 3])
+        #expect(interfaces.map { $0["filtered_out"] as? Int } == [0, 0])
+        #expect(interfaces.map { $0["dropped"] as? Int } == [0, 0])
+    }
+
+    @Test("SIGINT ends a forward of an endless source with every mirror file whole, its ISB counts equal to the summary")
+    func sigint() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let mirror = dir + "/m.pcapng"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try vfpmdExecutable())
+        process.arguments = ["forward", "--duration", "20",
+                             "--port", "sim:ixgbevf,name=a,rx=\(samplePath("udp64x256.pcap")),loop=0,mac=02:00:00:00:00:02",
+                             "--port", "sim:ixgbevf,name=b,spoofchk=off", "--mirror", "0:rx=\(mirror),filter=udp src port 1025"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, ((try? FileManager.default.attributesOfItem(atPath: mirror)[.size] as? Int) ?? 0) < 1 << 18 {
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGINT)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        let port0 = try #require(portCounts(text, 0), "\(text)")
+        let file = try PcapngTestReader(path: mirror)
+        #expect(file.trailingBytes == 0)
+        #expect(file.statistics.count == 1)
+        #expect(statistic(file, interface: 0, 4) == port0.received)
+        let kept = try #require(statistic(file, interface: 0, 6))
+        #expect(kept == UInt64(file.packets.count) && kept > 0 && kept < port0.received)
+        try expectReadableByTools(mirror, frames: file.packets.count)
+    }
+
+    @Test("a mirror into /dev/full: the forward goes on to its end, then exits 1 with the error line first and the mirror's true counts")
+    func fullDisk() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/out.pcap"
+        let result = try runProcess(try vfpmdExecutable(), [
+            "forward", "--duration", "20", "--count", "20000",
+            "--port", "sim:ixgbevf,name=a,rx=\(samplePath("udp64x256.pcap")),loop=0,mac=02:00:00:00:00:02",
+            "--port", "sim:ixgbevf,name=b,spoofchk=off,tx=\(out)", "--mirror", "0:rx=/dev/full",
+        ])
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("error: --mirror /dev/full: ") == true, "\(result.stderr)")
+        #expect(lines.filter { $0.hasPrefix("error: ") }.count == 1)
+        #expect(try PcapReader(path: out).readAll().count == 20_000)
+        let line = try #require(lines.first { $0.hasPrefix("  mirror /dev/full: ") })
+        #expect(line.contains("seen 20000, filtered out 0, dropped "))
+        // Nothing reached the device: every frame handed to the writer is counted not written.
+        let dropped = UInt64(line.split(separator: ",").first { $0.contains("dropped") }?.split(separator: " ").last
+            .flatMap { UInt64($0.prefix { $0.isNumber }) } ?? 0)
+        #expect(line.hasSuffix("written 0, not written \(20_000 - dropped)"), "\(line)")
+    }
+
+    @Test("a mirror file given twice, or equal to an input capture, is refused with one error line", arguments: [0, 1])
+    func refusedFiles(_ which: Int) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let input = dir + "/in.pcap"
+        try FileManager.default.copyItem(atPath: samplePath("sizes.pcap"), toPath: input)
+        let mirrors = which == 0 ? ["--mirror", "0:rx=\(dir)/m.pcapng", "--mirror", "1:rx=\(dir)/m.pcapng"]
+            : ["--mirror", "0=\(dir)/../\(URL(fileURLWithPath: dir).lastPathComponent)/in.pcap.pcapng"]
+        if which == 1 { try FileManager.default.createSymbolicLink(atPath: dir + "/in.pcap.pcapng", withDestinationPath: input) }
+        let result = try runProcess(try vfpmdExecutable(), ["forward", "--port", "pcap:rx=\(input)", "--port", "pcap:tx=/dev/null"] + mirrors)
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("error: --mirror "), "\(result.stderr)")
+        #expect(result.stderr.contains(which == 0 ? "holds the file's lock" : "is also an input of this run"))
+        #expect(try frames(input).count == 14)
+    }
 }

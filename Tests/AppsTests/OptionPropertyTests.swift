@@ -73,9 +73,9 @@ struct OptionPropertyTests {
     }
 
     /// `--mirror` values users get wrong: an unknown port (by number or name), a bad direction,
-    /// no file, not pcapng, a bad filter, snap lengths out of range.
+    /// no file, a bad filter, snap lengths out of range.
     static let badMirrors = ["2=m.pcapng", "nosuch=m.pcapng", "0:up=m.pcapng", "0:=m.pcapng", "0=", "=m.pcapng",
-                             "0", "0=m.pcap", "0=m.pcapng,filter=", "0=m.pcapng,filter=udp port", "0=m.pcapng,filter=nonsense words",
+                             "0", "0=m.pcapng,filter=", "0=m.pcapng,filter=udp port", "0=m.pcapng,filter=nonsense words",
                              "0=m.pcapng,snaplen=0", "0=m.pcapng,snaplen=-1", "0=m.pcapng,snaplen=1e300",
                              "0=m.pcapng,snaplen=18446744073709551616", "0=m.pcapng,snaplen=inf", "0=m.pcapng,snaplen=5,snaplen=6"]
 

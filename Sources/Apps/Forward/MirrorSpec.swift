@@ -35,7 +35,7 @@ public struct MirrorSpec: Sendable {
     public static let maximumSnapLength = 262_144
 
     /// Parses `text`; the filter expression is compiled here, so a bad one is refused before
-    /// any device is opened. The file must end in `.pcapng`.
+    /// any device is opened. The file is written as pcapng whatever its name (a FIFO, a device).
     public init(parsing text: String) throws(MirrorSpecError) {
         self.text = text
         guard let equals = text.firstIndex(of: "=") else { throw MirrorSpecError(text, "give PORT=FILE.pcapng") }
@@ -53,9 +53,6 @@ public struct MirrorSpec: Sendable {
         options = parts
         let file = options.removeFirst()
         guard !file.isEmpty else { throw MirrorSpecError(text, "the file name is empty; give PORT=FILE.pcapng") }
-        guard file.hasSuffix(".pcapng") else {
-            throw MirrorSpecError(text, "a mirror is written as pcapng: give a file name ending in .pcapng")
-        }
         path = file
         let portAndDirection = target.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard let port = portAndDirection.first, !port.isEmpty else {
