@@ -229,20 +229,24 @@ struct ForwardMirrorCommandTests {
         #expect(line.hasSuffix("written 0, not written \(20_000 - dropped)"), "\(line)")
     }
 
-    @Test("a mirror file given twice, or equal to an input capture, is refused with one error line", arguments: [0, 1])
+    @Test("a mirror file given twice, equal to an input capture, or a port's direction mirrored twice is refused with one error line",
+          arguments: [0, 1, 2])
     func refusedFiles(_ which: Int) throws {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
         let input = dir + "/in.pcap"
         try FileManager.default.copyItem(atPath: samplePath("sizes.pcap"), toPath: input)
-        let mirrors = which == 0 ? ["--mirror", "0:rx=\(dir)/m.pcapng", "--mirror", "1:rx=\(dir)/m.pcapng"]
-            : ["--mirror", "0=\(dir)/../\(URL(fileURLWithPath: dir).lastPathComponent)/in.pcap.pcapng"]
+        let mirrors = switch which {
+        case 0: ["--mirror", "0:rx=\(dir)/m.pcapng", "--mirror", "1:rx=\(dir)/m.pcapng"]
+        case 1: ["--mirror", "0=\(dir)/../\(URL(fileURLWithPath: dir).lastPathComponent)/in.pcap.pcapng"]
+        default: ["--mirror", "1:rx=\(dir)/m.pcapng", "--mirror", "1:both=\(dir)/n.pcapng"]
+        }
         if which == 1 { try FileManager.default.createSymbolicLink(atPath: dir + "/in.pcap.pcapng", withDestinationPath: input) }
         let result = try runProcess(try vfpmdExecutable(), ["forward", "--port", "pcap:rx=\(input)", "--port", "pcap:tx=/dev/null"] + mirrors)
         #expect(result.status == 1)
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("error: --mirror "), "\(result.stderr)")
-        #expect(result.stderr.contains(which == 0 ? "holds the file's lock" : "is also an input of this run"))
+        #expect(result.stderr.contains(["holds the file's lock", "is also an input of this run", "both copy the rx frames of port 1"][which]))
         #expect(try frames(input).count == 14)
     }
 }
