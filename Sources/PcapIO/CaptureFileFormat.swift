@@ -22,11 +22,15 @@ public struct PcapngInterface: Sendable, Equatable {
     public var name: String
     /// `if_description`: what is known of the port; empty for none.
     public var description: String
+    /// Whether the interface holds frames a port sent (epb_flags direction outbound) rather
+    /// than frames it received (inbound).
+    public var outbound: Bool
 
-    /// The interface `name`, described by `description`.
-    public init(name: String, description: String = "") {
+    /// The interface `name`, described by `description`, of received frames unless `outbound`.
+    public init(name: String, description: String = "", outbound: Bool = false) {
         self.name = name
         self.description = description
+        self.outbound = outbound
     }
 }
 
@@ -45,6 +49,10 @@ public struct PcapngDescription: Sendable, Equatable {
     /// `if_filter` of every interface: the filter expression (libpcap's syntax); empty when
     /// every frame is kept.
     public var filter: String
+    /// One bit per interface ID below 64: set for an outbound interface (see `PcapngInterface.outbound`).
+    var outboundInterfaces: UInt64 {
+        interfaces.prefix(64).enumerated().reduce(0) { mask, item in item.element.outbound ? mask | 1 << UInt64(item.offset) : mask }
+    }
 
     /// A description of `interfaces` on this machine (`uname`), written by `application`.
     public init(application: String, interfaces: [PcapngInterface], filter: String = "") {

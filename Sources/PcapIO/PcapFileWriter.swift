@@ -72,7 +72,7 @@ public final class PcapFileWriter {
         self.precision = precision
         sink = PcapRecordSink(descriptor: descriptor, isRegularFile: isRegularFile, buffer: buffer,
                               capacity: capacity, snapLength: snapLength, precision: precision,
-                              format: format, header: header)
+                              format: format, header: header, outboundInterfaces: description?.outboundInterfaces ?? 0)
     }
 
     deinit {

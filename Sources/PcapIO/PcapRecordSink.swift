@@ -41,6 +41,8 @@ public struct PcapRecordSink {
     @usableFromInline let isRegularFile: Bool
     /// The error that failed a write of the file; 0 while none did.
     @usableFromInline var errorNumber: Int32
+    /// pcapng: one bit per interface ID whose frames are outbound (see `PcapngDescription`).
+    @usableFromInline let outboundInterfaces: UInt64
 
     /// Records whole in the file.
     public var recordsWritten: Int { written }
@@ -60,7 +62,8 @@ public struct PcapRecordSink {
     /// `header` (the file header, or a pcapng file's first blocks). The buffer must hold the
     /// header and one record of `snapLength` bytes.
     init(descriptor: Int32, isRegularFile: Bool, buffer: UnsafeMutableRawPointer, capacity: Int,
-         snapLength: Int, precision: TimestampPrecision, format: CaptureFileFormat, header: [UInt8]) {
+         snapLength: Int, precision: TimestampPrecision, format: CaptureFileFormat, header: [UInt8],
+         outboundInterfaces: UInt64 = 0) {
         precondition(capacity >= header.count + Self.largestRecordBytes(snapLength: snapLength, format: format),
                      "the buffer must hold the file header and a whole record")
         self.descriptor = descriptor
@@ -80,6 +83,7 @@ public struct PcapRecordSink {
         capturedBytesWritten = 0
         capturedBytesPending = 0
         errorNumber = 0
+        self.outboundInterfaces = outboundInterfaces
     }
 
     /// Bytes of the record of a frame of `snapLength` bytes or more.
@@ -161,7 +165,9 @@ public struct PcapRecordSink {
         capturedBytesPending &+= captured
         if pcapng {
             PcapngFormat.storePacketBlock(at: record, blockBytes: recordBytes, captured: captured, originalLength: originalLength,
-                                          units: nanosecond ? wallNanoseconds : wallNanoseconds / 1000, interface: interface)
+                                          units: nanosecond ? wallNanoseconds : wallNanoseconds / 1000, interface: interface,
+                                          flags: PcapngFormat.directionFlags(interface: interface,
+                                                                             outboundInterfaces: outboundInterfaces))
             return record + PcapngFormat.packetHeaderBytes
         }
         let seconds = wallNanoseconds / 1_000_000_000

@@ -15,10 +15,13 @@ enum PcapngFormat {
     /// (high, low), captured and original lengths.
     @inlinable static var packetHeaderBytes: Int { 28 }
     /// Bytes of an Enhanced Packet Block after the padded frame: epb_flags (code 2, 4 bytes,
-    /// inbound), opt_endofopt, and the total length.
+    /// the direction), opt_endofopt, and the total length.
     @inlinable static var packetTrailerBytes: Int { 16 }
-    /// epb_flags: direction inbound (bits 0-1 = 01).
-    @inlinable static var inboundFlags: UInt32 { 1 }
+    /// epb_flags of an interface: direction inbound (bits 0-1 = 01), or outbound (10) when its
+    /// bit in `outboundInterfaces` is set (interface IDs below 64).
+    @inlinable static func directionFlags(interface: UInt32, outboundInterfaces: UInt64) -> UInt32 {
+        1 &+ UInt32(truncatingIfNeeded: (outboundInterfaces >> UInt64(interface & 63)) & 1)
+    }
     /// Bytes of the Interface Statistics Block the writer ends a file with.
     static let statisticsBlockBytes = 8 + 12 + 6 * 12 + 4 + 4
 
@@ -33,10 +36,10 @@ enum PcapngFormat {
     /// Stores an Enhanced Packet Block of `blockBytes` bytes at `block`, all but the frame's
     /// `captured` bytes, which go at `block + packetHeaderBytes`; its padding is zero.
     /// `units` is the timestamp in the interface's resolution; `interface` the index of the
-    /// interface's description block.
+    /// interface's description block; `flags` its epb_flags.
     @inlinable
     static func storePacketBlock(at block: UnsafeMutableRawPointer, blockBytes: Int, captured: Int,
-                                 originalLength: Int, units: UInt64, interface: UInt32) {
+                                 originalLength: Int, units: UInt64, interface: UInt32, flags: UInt32) {
         let trailer = blockBytes &- packetTrailerBytes
         // The padding's word first (the frame's bytes overwrite its start; with no frame, the
         // original length overwrites it).
@@ -49,7 +52,7 @@ enum PcapngFormat {
         block.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 20, as: UInt32.self)
         block.storeBytes(of: UInt32(truncatingIfNeeded: originalLength), toByteOffset: 24, as: UInt32.self)
         block.storeBytes(of: UInt32(2 | 4 << 16), toByteOffset: trailer, as: UInt32.self)
-        block.storeBytes(of: inboundFlags, toByteOffset: trailer &+ 4, as: UInt32.self)
+        block.storeBytes(of: flags, toByteOffset: trailer &+ 4, as: UInt32.self)
         block.storeBytes(of: UInt32(0), toByteOffset: trailer &+ 8, as: UInt32.self)
         block.storeBytes(of: UInt32(truncatingIfNeeded: blockBytes), toByteOffset: trailer &+ 12, as: UInt32.self)
     }

@@ -57,12 +57,53 @@ struct ForwardCommand: ParsableCommand {
 
     @OptionGroup var metricsOption: MetricsOption
 
+    // MARK: Mirrors
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Copy a port's frames to a pcapng file: PORT[:rx|:tx|:both]=FILE.pcapng[,filter=BPF][,snaplen=N]; PORT is its number or name=.",
+        valueName: "mirror"))
+    var mirror: [String] = []
+
+    /// The mirrors asked for, parsed and their filters compiled.
+    func mirrorSpecs() throws -> [MirrorSpec] {
+        do { return try mirror.map { text throws(MirrorSpecError) in try MirrorSpec(parsing: text) } } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// Opens the file of every mirror for its port among `ports` (before any is started).
+    func openMirrors(_ specs: [MirrorSpec], ports: [OpenedPort]) throws -> [ForwardMirror] {
+        let names = port.map { (try? PortSpec(parsing: $0))?.portName }
+        return try specs.map { spec in
+            let index: Int
+            do { index = try spec.portIndex(names: names) } catch { throw CommandFailure("\(error)") }
+            do {
+                return try ForwardMirror(spec: spec, portIndex: index, port: ports[index], application: "vfpmd \(VersionCommand.version)")
+            } catch {
+                throw CommandFailure("--mirror \(spec.text): \(error)")
+            }
+        }
+    }
+
+    /// The error of the first mirror whose file could not be written.
+    static func mirrorFailure(_ mirrors: [MirrorTotals]) -> String? {
+        mirrors.first { $0.failure != nil }.map { "--mirror \($0.file): \($0.failure!); the forward went on, the mirror's later frames are not in the file" }
+    }
+
     func validate() throws {
         guard port.count >= 2 else { throw ValidationError("give at least two --port options") }
         guard (1...PacketBatch.capacity).contains(burst) else { throw ValidationError("--burst must be 1...\(PacketBatch.capacity)") }
         try OptionRanges.whole(queues, in: 1...VFPortConfiguration.maxQueues, option: "--queues")
         try OptionRanges.whole(count, in: 1...UInt64.max, option: "--count")
         try OptionRanges.seconds(duration, option: "--duration")
+        let specs = try mirrorSpecs()
+        let names = port.map { (try? PortSpec(parsing: $0))?.portName }
+        for spec in specs {
+            do { _ = try spec.portIndex(names: names) } catch { throw ValidationError(error.description) }
+        }
+        if json, specs.contains(where: { $0.path == "-" }) {
+            throw ValidationError("--json and --mirror ...=- would both write to standard output: give the mirror a file or a FIFO")
+        }
     }
 
     func run() throws {
@@ -82,11 +123,13 @@ struct ForwardCommand: ParsableCommand {
 
         let metrics = try metricsOption.start()
         defer { metrics?.server.stop() }
+        let specs = try mirrorSpecs()
         let ports = try openPorts(port)
         defer { _ = OpenedPort.closeAll(ports) }
+        let mirrors = try openMirrors(specs, ports: ports)
 
         let forwarder: Forwarder
-        do { forwarder = try Forwarder(ports: ports, configuration: config) } catch { throw CommandFailure(error.description) }
+        do { forwarder = try Forwarder(ports: ports, configuration: config, mirrors: mirrors) } catch { throw CommandFailure(error.description) }
         for p in ports {
             do { try p.port.start() } catch { throw CommandFailure(p.sentence(for: error)) }
         }
@@ -109,6 +152,7 @@ struct ForwardCommand: ParsableCommand {
         for p in ports {
             if case .failed(let reason) = p.condition { throw CommandFailure("\(p.spec): \(reason)", then: text) }
         }
+        if let failure = Self.mirrorFailure(summary.mirrors) { throw CommandFailure(failure, then: text) }
         if summary.reason == .portRemoved {
             throw CommandFailure("\(gone): the device was removed (surprise removal or unbind); check the PCI device and rebind it", then: text)
         }

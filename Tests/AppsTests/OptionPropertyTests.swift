@@ -56,6 +56,47 @@ struct OptionPropertyTests {
         }
     }
 
+    @Test("snaplen= of --mirror: whole numbers from 1 to 262144, anything else one sentence")
+    func mirrorSnapLength() async {
+        await propertyCheck(count: 300, input: Self.numbers) { value in
+            let text = "0:rx=m.pcapng,snaplen=\(value)"
+            let accepted = Int(value).map { (1...MirrorSpec.maximumSnapLength).contains($0) } ?? false
+            do {
+                let spec = try MirrorSpec(parsing: text)
+                #expect(accepted && spec.snapLength == Int(value), "\(text) parsed")
+            } catch {
+                #expect(!accepted, "\(text): \(error)")
+                #expect("\(error)".hasPrefix("--mirror \(text): snaplen=\(value) is not"), "\(text): \(error)")
+                #expect(!"\(error)".contains("\n"))
+            }
+        }
+    }
+
+    /// `--mirror` values users get wrong: an unknown port (by number or name), a bad direction,
+    /// no file, a bad filter, snap lengths out of range.
+    static let badMirrors = ["2=m.pcapng", "nosuch=m.pcapng", "0:up=m.pcapng", "0:=m.pcapng", "0=", "=m.pcapng",
+                             "0", "0=m.pcapng,filter=", "0=m.pcapng,filter=udp port", "0=m.pcapng,filter=nonsense words",
+                             "0=m.pcapng,snaplen=0", "0=m.pcapng,snaplen=-1", "0=m.pcapng,snaplen=1e300",
+                             "0=m.pcapng,snaplen=18446744073709551616", "0=m.pcapng,snaplen=inf", "0=m.pcapng,snaplen=5,snaplen=6"]
+
+    @Test("a bad --mirror, through the executable: one error line and a non-zero exit before any port or file is opened")
+    func badMirrorThroughExecutable() async throws {
+        let vfpmd = try vfpmdExecutable()
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        await propertyCheck(count: 40, input: Gen.element(of: Self.badMirrors).compactMap { $0 }, Self.numbers) { mirror, value in
+            let out = dir + "/out.pcap"
+            let text = mirror.replacingOccurrences(of: "m.pcapng", with: dir + "/m.pcapng") + (mirror.contains("snaplen") ? "" : ",snaplen=\(value)")
+            let arguments = ["forward", "--port", "pcap:rx=\(Self.input)", "--port", "pcap:tx=\(out)", "--mirror", text]
+            guard let run = try? runProcess(vfpmd, arguments) else { Issue.record("\(arguments) did not run"); return }
+            #expect(run.status != 0 && [1, 64].contains(run.status), "\(arguments): status \(run.status)")
+            let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+            #expect(run.stderr.hasPrefix("error: --mirror ") && errors.count == 1, "\(arguments): \(run.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(arguments): a port was opened")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/m.pcapng"), "\(arguments): the mirror was opened")
+        }
+    }
+
     static let input = samplePath("sizes.pcap")
     static let commands: [(options: [String], base: [String])] = [
         (["--burst", "--queues", "--count", "--duration"],

@@ -90,7 +90,7 @@ struct PcapngWriterTests {
             let blockBytes = PcapngFormat.packetBlockBytes(captured: size)
             var block = [UInt8](repeating: 0xEE, count: blockBytes)
             block.withUnsafeMutableBytes {
-                PcapngFormat.storePacketBlock(at: $0.baseAddress!, blockBytes: blockBytes, captured: size, originalLength: size, units: 7, interface: 0)
+                PcapngFormat.storePacketBlock(at: $0.baseAddress!, blockBytes: blockBytes, captured: size, originalLength: size, units: 7, interface: 0, flags: 1)
             }
             bytes += block
             ends.append((bytes.count, i + 1, (ends.last?.captured ?? 0) + size))

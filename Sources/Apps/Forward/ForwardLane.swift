@@ -69,6 +69,9 @@ final class ForwardLane: @unchecked Sendable {
     let queue: Int
     let rewriteAToB: ForwardRewrite
     let rewriteBToA: ForwardRewrite
+    /// The mirrors each direction feeds (held by the forwarder); nil for none.
+    let tapAToB: Unmanaged<MirrorTap>?
+    let tapBToA: Unmanaged<MirrorTap>?
     let aToB = DirectionCounters()
     let bToA = DirectionCounters()
     /// Packets held in the lane's two batches.
@@ -89,7 +92,7 @@ final class ForwardLane: @unchecked Sendable {
     let parks = UnsafeAtomic<UInt64>.create(0)
 
     init(a: any Port, b: any Port, aIndex: Int, bIndex: Int, queue: Int, rewriteAToB: ForwardRewrite, rewriteBToA: ForwardRewrite,
-         burst: Int, core: Int?, control: LaneControl) {
+         tapAToB: MirrorTap? = nil, tapBToA: MirrorTap? = nil, burst: Int, core: Int?, control: LaneControl) {
         self.a = a
         self.b = b
         self.aIndex = aIndex
@@ -97,6 +100,8 @@ final class ForwardLane: @unchecked Sendable {
         self.queue = queue
         self.rewriteAToB = rewriteAToB
         self.rewriteBToA = rewriteBToA
+        self.tapAToB = tapAToB.map { Unmanaged.passUnretained($0) }
+        self.tapBToA = tapBToA.map { Unmanaged.passUnretained($0) }
         self.burst = burst
         self.core = core
         self.control = control
@@ -123,8 +128,8 @@ final class ForwardLane: @unchecked Sendable {
                 parks.wrappingIncrement(ordering: .relaxed)
                 control.pause.park(unless: control.stop)
             }
-            pump(from: a, to: b, &ab, rewriteAToB, aToB)
-            pump(from: b, to: a, &ba, rewriteBToA, bToA)
+            pump(from: a, to: b, &ab, rewriteAToB, tapAToB, aToB)
+            pump(from: b, to: a, &ba, rewriteBToA, tapBToA, bToA)
             holding.store(ab.count &+ ba.count, ordering: .relaxed)
             polls.store(polls.load(ordering: .relaxed) &+ 1, ordering: .releasing)
             let now = TSC.now()
@@ -149,10 +154,11 @@ final class ForwardLane: @unchecked Sendable {
         finished.store(true, ordering: .releasing)
     }
 
-    /// Moves one burst from `source` to `destination`.
+    /// Moves one burst from `source` to `destination`; a fresh burst goes through `tap`'s
+    /// mirrors, if any, around its rewrite.
     @inline(__always)
     private func pump(from source: any Port, to destination: any Port, _ batch: inout PacketBatch,
-                      _ rewrite: ForwardRewrite, _ counters: DirectionCounters) {
+                      _ rewrite: ForwardRewrite, _ tap: Unmanaged<MirrorTap>?, _ counters: DirectionCounters) {
         if batch.isEmpty {
             let received: Int
             if let budget = control.budget {
@@ -162,7 +168,11 @@ final class ForwardLane: @unchecked Sendable {
             }
             guard received > 0 else { return }
             counters.add(counters.received, received)
-            rewrite.apply(to: batch)
+            if _slowPath(tap != nil) {
+                tap.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.pass(batch, through: rewrite) }
+            } else {
+                rewrite.apply(to: batch)
+            }
         }
         let sent = destination.transmit(queue: queue, &batch)
         if sent > 0 { counters.add(counters.sent, sent) }

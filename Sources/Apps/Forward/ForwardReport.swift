@@ -89,6 +89,7 @@ extension ForwardSummary {
                 + (st.txDiscarded > 0 ? ", discarded from the TX ring at reset \(st.txDiscarded)" : "") + "\n"
             if let drops = s.filterDrops[i] { text += drops.lines(indent: "    ") }
         }
+        for mirror in s.mirrors { text += mirror.line }
         return text
     }
 
@@ -103,7 +104,7 @@ extension ForwardSummary {
                     errors: st.rxErrors &+ st.txErrors, noBuffer: st.rxNoBuffer, resets: st.resets,
                     filterDrops: filterDrops[i])
             },
-            lanes: lanes)
+            lanes: lanes, mirrors: mirrors)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
@@ -133,4 +134,15 @@ private struct ForwardSummaryJSON: Encodable {
     var forwarded: UInt64
     var ports: [Port]
     var lanes: [LaneActivity]
+    var mirrors: [MirrorTotals]
+}
+
+extension MirrorTotals {
+    /// The summary's line of the mirror: per interface what it saw, filtered out and dropped,
+    /// then what the file holds.
+    var line: String {
+        let parts = interfaces.map { "\($0.name): seen \($0.seen), filtered out \($0.filteredOut), dropped \($0.dropped)" }
+        return "  mirror \(file): " + parts.joined(separator: "; ") + "; written \(written)"
+            + (notWritten > 0 ? ", not written \(notWritten)" : "") + "\n"
+    }
 }

@@ -63,6 +63,8 @@ public struct ForwardSummary: Sendable {
     public var filterDrops: [FilterDropReport?]
     /// Per lane: the longest pause between two polls, and the parks.
     public var lanes: [LaneActivity]
+    /// Per mirror, in the order given.
+    public var mirrors: [MirrorTotals] = []
     /// Packets forwarded (sum of `sent`).
     public var forwarded: UInt64 { ports.reduce(0) { $0 + $1.sent } }
 }
@@ -75,10 +77,15 @@ public final class Forwarder: @unchecked Sendable {
     private let control: LaneControl
     private var lanes: [ForwardLane] = []
     private var pairs: [(Int, Int)] = []
+    private let mirrors: [ForwardMirror]
+    /// Per lane direction with mirrors: what it feeds (the lanes hold them unretained).
+    private var taps: [MirrorTap] = []
 
-    /// A forwarder over `ports`; fails with a clear message when the configuration does not fit.
-    public init(ports: [OpenedPort], configuration: ForwardConfiguration) throws(ForwardError) {
+    /// A forwarder over `ports` feeding `mirrors` (opened, not started); fails with a clear
+    /// message when the configuration does not fit.
+    public init(ports: [OpenedPort], configuration: ForwardConfiguration, mirrors: [ForwardMirror] = []) throws(ForwardError) {
         self.ports = ports
+        self.mirrors = mirrors
         self.configuration = configuration
         control = LaneControl(packetLimit: configuration.packetLimit)
         pairs = configuration.pairs.isEmpty
@@ -110,20 +117,51 @@ public final class Forwarder: @unchecked Sendable {
                 throw .cannotMap(x, y, "\(error)")
             }
         }
+        let mirrorOf = try Self.mirrorsByPortAndDirection(mirrors, pairOf: pairOf)
         var laneIndex = 0
         for (x, y) in pairs {
             let px = ports[x].port, py = ports[y].port
             let available = min(px.queueCount, py.queueCount)
             let queues = min(configuration.queues ?? available, available)
+            let tapXToY = MirrorTap.make(received: mirrorOf[MirrorKey(port: x, sent: false)], sent: mirrorOf[MirrorKey(port: y, sent: true)])
+            let tapYToX = MirrorTap.make(received: mirrorOf[MirrorKey(port: y, sent: false)], sent: mirrorOf[MirrorKey(port: x, sent: true)])
+            taps += [tapXToY, tapYToX].compactMap { $0 }
+            if (tapXToY != nil || tapYToX != nil) && queues > 1 { throw .mirrorNeedsOneQueue(x, y, queues) }
             for q in 0..<max(queues, 1) {
                 let core = configuration.cores.isEmpty ? nil : configuration.cores[laneIndex % configuration.cores.count]
                 lanes.append(ForwardLane(
                     a: px, b: py, aIndex: x, bIndex: y, queue: q,
-                    rewriteAToB: rewrite(out: y), rewriteBToA: rewrite(out: x),
+                    rewriteAToB: rewrite(out: y), rewriteBToA: rewrite(out: x), tapAToB: tapXToY, tapBToA: tapYToX,
                     burst: configuration.burst, core: core, control: control))
                 laneIndex += 1
             }
         }
+    }
+
+    /// A port and one of its directions.
+    private struct MirrorKey: Hashable {
+        var port: Int
+        var sent: Bool
+    }
+
+    /// The mirror of each port and direction; refuses a port's direction mirrored twice and
+    /// a port in no pair (nothing would reach its mirror).
+    private static func mirrorsByPortAndDirection(_ mirrors: [ForwardMirror], pairOf: [Int: (Int, Int)])
+        throws(ForwardError) -> [MirrorKey: ForwardMirror] {
+        var mirrorOf: [MirrorKey: ForwardMirror] = [:]
+        for mirror in mirrors {
+            guard pairOf[mirror.portIndex] != nil else { throw .mirroredPortNotForwarded(mirror.spec.text, mirror.portIndex) }
+            var keys: [MirrorKey] = []
+            if mirror.spec.direction.copiesReceived { keys.append(MirrorKey(port: mirror.portIndex, sent: false)) }
+            if mirror.spec.direction.copiesSent { keys.append(MirrorKey(port: mirror.portIndex, sent: true)) }
+            for key in keys {
+                if let earlier = mirrorOf[key] {
+                    throw .mirroredTwice(earlier.spec.text, mirror.spec.text, mirror.portIndex, key.sent ? "tx" : "rx")
+                }
+                mirrorOf[key] = mirror
+            }
+        }
+        return mirrorOf
     }
 
     private func rewrite(out index: Int) -> ForwardRewrite {
@@ -160,6 +198,7 @@ public final class Forwarder: @unchecked Sendable {
             t.name = "vfpmd-fwd-q\(lane.queue)"
             return t
         }
+        for mirror in mirrors { mirror.start() }
         let start = MonotonicClock.nanoseconds()
         threads.forEach { $0.start() }
 
@@ -217,7 +256,8 @@ public final class Forwarder: @unchecked Sendable {
         let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
         maintainPorts()
         return ForwardSummary(reason: reason, seconds: seconds, ports: totals(), portStats: ports.map { $0.port.stats },
-                              filterDrops: ports.map { $0.filterDropReport() }, lanes: laneActivity())
+                              filterDrops: ports.map { $0.filterDropReport() }, lanes: laneActivity(),
+                              mirrors: mirrors.map { $0.finish() })
     }
 
     /// Lets each port read its counters and link beside the running lanes; only when a port
@@ -284,6 +324,9 @@ public enum ForwardError: Error, CustomStringConvertible {
     case missingPeerMACs(have: Int, need: Int)
     case cannotMap(Int, Int, String)
     case portInTwoPairs(Int, (Int, Int), (Int, Int))
+    case mirrorNeedsOneQueue(Int, Int, Int)
+    case mirroredTwice(String, String, Int, String)
+    case mirroredPortNotForwarded(String, Int)
 
     public var description: String {
         switch self {
@@ -295,6 +338,12 @@ public enum ForwardError: Error, CustomStringConvertible {
             return "mode mac needs a peer MAC for each of the \(need) ports (--peer-mac given \(have) times)"
         case let .portInTwoPairs(port, a, b):
             return "port \(port) is in the pairs \(a.0):\(a.1) and \(b.0):\(b.1): each port can be in one pair only (its queues have one owner); open the VF twice with more queues, or give it once"
+        case let .mirrorNeedsOneQueue(x, y, queues):
+            return "a --mirror of port \(x) or \(y) needs their pair forwarded on one queue (it has \(queues)): add --queues 1"
+        case let .mirroredTwice(first, second, port, direction):
+            return "--mirror \(first) and --mirror \(second) both copy the \(direction) frames of port \(port): give each port's direction to one mirror"
+        case let .mirroredPortNotForwarded(text, port):
+            return "--mirror \(text): port \(port) is in no pair, so it forwards nothing; mirror a forwarded port"
         case let .cannotMap(x, y, reason):
             return "ports \(x) and \(y) cannot send each other's packets: \(reason)"
         }
