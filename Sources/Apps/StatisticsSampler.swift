@@ -9,12 +9,20 @@ import Synchronization
 /// settle reads. When the port owes maintenance (a re-initialisation after a PF reset) it says
 /// so, and the datapath thread calls `maintain()` between two bursts, where its queues are
 /// quiet by construction. The two never enter the port's control path at once.
+/// A port's counters and link as a statistics reader last saw them.
+public struct PortReading: Sendable {
+    /// The port's counters.
+    public var stats: PortStats
+    /// The port's link.
+    public var link: LinkStatus
+}
+
 final class StatisticsSampler: @unchecked Sendable {
     private let port: any PMDCore.Port
     private let intervalMicroseconds: Int
     /// Held while either thread is in the port's control path.
     private let control = Mutex(())
-    private let latest: Mutex<PortStats>
+    private let latest: Mutex<PortReading>
     private let owes = UnsafeAtomic<Bool>.create(false)
     private let stopRequested = UnsafeAtomic<Bool>.create(false)
     private let stopped = UnsafeAtomic<Bool>.create(false)
@@ -25,7 +33,7 @@ final class StatisticsSampler: @unchecked Sendable {
     init(port: any PMDCore.Port, interval: Double) {
         self.port = port
         intervalMicroseconds = max(1_000, Int(interval * 1e6))
-        latest = Mutex(port.stats)
+        latest = Mutex(PortReading(stats: port.stats, link: port.link))
     }
 
     deinit {
@@ -46,7 +54,9 @@ final class StatisticsSampler: @unchecked Sendable {
                     slept += nap
                 }
                 if stopRequested.load(ordering: .relaxed) { break }
-                let reading = control.withLock { _ in port.updateStatsBesideBursts() ? nil : port.stats }
+                let reading = control.withLock { _ in
+                    port.updateStatsBesideBursts() ? nil : PortReading(stats: port.stats, link: port.link)
+                }
                 if let reading {
                     latest.withLock { $0 = reading }
                 } else {
@@ -66,14 +76,16 @@ final class StatisticsSampler: @unchecked Sendable {
     func maintain() {
         let reading = control.withLock { _ in
             port.updateStats()
-            return port.stats
+            return PortReading(stats: port.stats, link: port.link)
         }
         owes.store(false, ordering: .releasing)
         latest.withLock { $0 = reading }
     }
 
     /// The counters as last read.
-    var stats: PortStats { latest.withLock { $0 } }
+    var stats: PortStats { latest.withLock { $0.stats } }
+    /// The counters and link as last read.
+    var reading: PortReading { latest.withLock { $0 } }
 
     /// Stops the sampling thread and waits until it left the port alone.
     func stop() {

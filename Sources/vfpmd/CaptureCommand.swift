@@ -107,12 +107,12 @@ struct CaptureCommand: ParsableCommand {
         let engine: CaptureEngine
         do { engine = try CaptureEngine(ports: opened.map(\.port), options: options) } catch { throw CommandFailure(error.description) }
 
-        // The engine keeps the port's statistics to its own threads: scrapes show the
-        // capture's counters as of each report.
-        metrics?.board.publish(MetricsSnapshot(ports: [], capture: CaptureCounters()))
+        // Scrapes show the capture's counters and its ports' as of each report (each port's
+        // statistics are read on a thread of the engine's, beside its bursts).
+        metrics?.publish(opened, capture: CaptureCounters())
         StopSignal.install()
-        var summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed in
-            metrics?.board.publish(MetricsSnapshot(ports: [], capture: counters))
+        var summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed, readings in
+            metrics?.board.publish(MetricsSnapshot(ports: zip(opened, readings).map { PortMetrics($0, reading: $1) }, capture: counters))
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
         }
         summary.portNames = opened.map(\.spec)

@@ -37,7 +37,7 @@ struct MetricsEndpoint {
 
     /// Shows `ports` as they are now (read on the thread that reads their statistics), with
     /// a forwarder's lanes.
-    func publish(_ ports: [OpenedPort], lanes: [LaneActivity] = []) {
-        board.publish(MetricsSnapshot(ports: ports.map(PortMetrics.init), lanes: lanes))
+    func publish(_ ports: [OpenedPort], lanes: [LaneActivity] = [], capture: CaptureCounters? = nil) {
+        board.publish(MetricsSnapshot(ports: ports.map { PortMetrics($0) }, lanes: lanes, capture: capture))
     }
 }

@@ -193,7 +193,7 @@ struct CaptureEngineTests {
         options.reportIntervalSeconds = 0.1
         options.durationSeconds = 1
         var reports = 0
-        let summary = try CaptureEngine(port: port, options: options).run(report: { _, _ in reports += 1 })
+        let summary = try CaptureEngine(port: port, options: options).run(report: { _, _, _ in reports += 1 })
         #expect(summary.reason == .durationElapsed && summary.counters.written == 10)
         #expect(reports >= 5)
         // The receive thread went on polling during every read but the last (after it stopped):

@@ -174,7 +174,7 @@ struct MetricsCommandTests {
         }
     }
 
-    @Test("capture: a scrape while it runs shows the capture's counters; SIGTERM ends it with 0")
+    @Test("capture: a scrape while it runs shows the capture's counters and its port's; SIGTERM ends it with 0")
     func capture() throws {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
@@ -183,8 +183,14 @@ struct MetricsCommandTests {
             ["capture", "--duration", "30", "--metrics", String(port), "-w", dir + "/out.pcap",
              "--port", "sim:ixgbevf,rx=\(samplePath("udp64x256.pcap")),loop=0,mac=02:00:00:00:00:02"], stderrPath: dir + "/stderr")
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let scrape = try Self.scrape(port: port) { (Self.value($0, "vfpmd_capture_written_total") ?? 0) > 0 }
+        let scrape = try Self.scrape(port: port) {
+            (Self.value($0, "vfpmd_capture_written_total") ?? 0) > 0 && (Self.value($0, "vfpmd_port_rx_packets_total") ?? 0) > 0
+        }
         #expect(Self.value(scrape, "vfpmd_capture_received_total")! >= Self.value(scrape, "vfpmd_capture_written_total")!)
+        let portLabels = ["port": "0", "family": "ixgbevf"]
+        #expect(Self.value(scrape, "vfpmd_port_link_up", portLabels) == 1)
+        #expect(Self.value(scrape, "vfpmd_port_rx_no_buffer_total", portLabels) != nil)
+        #expect(Self.value(scrape, "vfpmd_queue_rx_packets_total", ["queue": "0"]) != nil, "\(scrape)")
         #expect(Self.value(scrape, "vfpmd_capture_dropped_total", ["reason": "writer"]) == 0)
         #expect(scrape.contains("# TYPE vfpmd_capture_filtered_out_total counter"))
         let (status, _) = Self.interrupt(process, out, with: SIGTERM)

@@ -94,10 +94,11 @@ public final class CaptureEngine {
     /// Starts the ports and captures until a stop condition; then stops the ports, lets the
     /// writer thread write everything, and closes the file. `shouldStop` is polled once per
     /// round of bursts (a signal flag), and while `pcap:` ports wait for room in the ring;
-    /// `report` gets the counters and the seconds since the start about once per interval.
+    /// `report` gets the counters, the seconds since the start and each port's counters and
+    /// link as its statistics thread last read them, about once per interval.
     public func run(
         shouldStop: () -> Bool = { false },
-        report: (CaptureCounters, Double) -> Void = { _, _ in }
+        report: (CaptureCounters, Double, [PortReading]) -> Void = { _, _, _ in }
     ) throws -> CaptureSummary {
         var started: [any Port] = []
         do {
@@ -168,7 +169,7 @@ public final class CaptureEngine {
                 for (port, sampler) in samplers.enumerated() {
                     tally.droppedByRing[port] = sampler.stats.rxMissed &- missedAtStart[port]
                 }
-                report(tally.totals(handedAsWritten: true), Double(elapsed) / 1e9)
+                report(tally.totals(handedAsWritten: true), Double(elapsed) / 1e9, samplers.map(\.reading))
             }
         }
 

@@ -38,9 +38,15 @@ public struct PortMetrics: Sendable {
     /// Reads `opened` now: call it on the thread that reads the port's statistics (the
     /// controller), never beside one that may be updating them.
     public init(_ opened: OpenedPort) {
+        self.init(opened, reading: PortReading(stats: opened.port.stats, link: opened.port.link))
+    }
+
+    /// `opened` with its counters and link as `reading` (a statistics thread's last reading);
+    /// its queues' counters are read now (shared counters, safe beside the datapath).
+    public init(_ opened: OpenedPort, reading: PortReading) {
         spec = opened.spec
-        stats = opened.port.stats
-        link = opened.port.link
+        stats = reading.stats
+        link = reading.link
         if let vf = opened.port as? VFPort {
             family = vf.table.family.rawValue
             queues = (0..<vf.queueCount).map { QueueMetrics(queue: $0, rx: vf.rxCounters(queue: $0), tx: vf.txCounters(queue: $0)) }
