@@ -1,4 +1,5 @@
 import Foundation
+import PcapIO
 import Testing
 import TestSupport
 #if canImport(Glibc)
@@ -97,7 +98,7 @@ struct MetricsCommandTests {
         return (process.terminationStatus, text)
     }
 
-    @Test("forward: scrapes while it runs, promtool-clean, and the counters equal the summary's")
+    @Test("forward with a mirror: scrapes while it runs, promtool-clean, the counters equal the summary's, the mirror holds what was sent")
     func forward() throws {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
@@ -109,7 +110,8 @@ struct MetricsCommandTests {
             ["forward", "--json", "--duration", "30", "--metrics", "127.0.0.1:\(port)",
              "--port", "sim:ixgbevf,name=a,rx=\(samplePath("udp64x256.pcap")),mac=02:00:00:00:00:02",
              "--port", "sim:ixgbevf,name=b,tx=\(dir)/out.pcap,spoofchk=off",
-             "--port", "sim:ixgbevf,name=c,link=d", "--port", "sim:ixgbevf,name=d,link=c"], stderrPath: dir + "/stderr")
+             "--port", "sim:ixgbevf,name=c,link=d", "--port", "sim:ixgbevf,name=d,link=c",
+             "--mirror", "1:tx=\(dir)/sent.pcapng,filter=udp"], stderrPath: dir + "/stderr")
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let first = try Self.scrape(port: port) { Self.value($0, "vfpmd_port_rx_packets_total", ["port": "0"]) != nil }
         let spec0 = "sim:ixgbevf,name=a,rx=\(samplePath("udp64x256.pcap")),mac=02:00:00:00:00:02"
@@ -157,6 +159,12 @@ struct MetricsCommandTests {
         }
         // The endpoint closed with the run.
         #expect(try runProcess("/usr/bin/curl", ["-sS", "--max-time", "2", "http://127.0.0.1:\(port)/metrics"]).status != 0)
+        // The mirror of port 1's transmit side holds exactly what it sent, as tshark reads it.
+        let sent = try PcapReader(path: dir + "/out.pcap").readAll().map(\.bytes)
+        #expect(sent.count == 256)
+        #expect(try PcapReader(path: dir + "/sent.pcapng").readAll().map(\.bytes) == sent)
+        let tshark = try runProcess("/usr/bin/tshark", ["-r", dir + "/sent.pcapng", "-T", "fields", "-e", "frame.interface_name"])
+        #expect(tshark.status == 0 && tshark.stdout.split(separator: "\n").count == 256, "\(tshark.stderr)")
     }
 
     @Test("forward --count and capture -c with --metrics stop by themselves, exit 0, and close the endpoint")
