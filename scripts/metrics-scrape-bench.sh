@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The cost of --metrics to forwarding: `vfpmd forward` between two simulated 82599 VFs, plain
-# and with /metrics scraped every 100 ms over one kept-alive connection (as Prometheus
-# scrapes), alternating, in one run. Besides the rate (noisy on a shared machine: compare the
+# The cost of watching a forward: `vfpmd forward` between two simulated 82599 VFs, plain, with
+# /metrics scraped every 100 ms over one kept-alive connection (as Prometheus scrapes), and
+# with a --mirror of every forwarded frame to a pcapng file, alternating, in one run. Besides the rate (noisy on a shared machine: compare the
 # columns of one round), the CPU time of the process's dispatch worker threads (where the
 # concurrency runtime runs the HTTP server; their names end in "qos"), read from /proc near
 # the end of each run: the server's own cost, which the rate's noise would hide.
@@ -18,7 +18,8 @@ VFPMD=${VFPMD:-.build/release/vfpmd}
 [ -x "$VFPMD" ] || { echo "no $VFPMD: run swift build -c release --product vfpmd first" >&2; exit 1; }
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-# run [--metrics ADDR]: forwards for SECONDS_PER_RUN; with --metrics, scrapes every 100 ms.
+# run [--metrics ADDR | --mirror SPEC]: forwards for SECONDS_PER_RUN; with --metrics, scrapes
+# every 100 ms.
 # Prints: Mpps, scrapes, CPU ms of the dispatch worker threads.
 run() {
     local out; out=$(mktemp)
@@ -27,7 +28,9 @@ run() {
         --port sim:ixgbevf,spoofchk=off 2>/dev/null > "$out" &
     local pid=$!
     local watch
-    watch=$(python3 - "$pid" "${2:-}" <<'PY'
+    local address=""
+    [ "${1:-}" = --metrics ] && address=$2
+    watch=$(python3 - "$pid" "$address" <<'PY'
 import glob, http.client, os, sys, time
 pid, address = int(sys.argv[1]), sys.argv[2]
 ticks = os.sysconf("SC_CLK_TCK")
@@ -60,9 +63,13 @@ PY
     rm -f "$out"
 }
 
-echo "round  plain: Mpps  server threads' CPU ms | scraped: Mpps  scrapes  server threads' CPU ms"
+MIRROR=$(mktemp -d)
+trap 'rm -rf "$MIRROR"' EXIT
+echo "round  plain: Mpps  server threads' CPU ms | scraped: Mpps  scrapes  server threads' CPU ms | mirrored: Mpps"
 for round in $(seq "$ROUNDS"); do
     read -r plain _ plain_cpu < <(run)
     read -r with scrapes with_cpu < <(run --metrics "127.0.0.1:$PORT")
-    printf "%-6s %-12s %-22s | %-14s %-8s %s\n" "$round" "$plain" "$plain_cpu" "$with" "$scrapes" "$with_cpu"
+    read -r mirrored _ _ < <(run --mirror "0:rx=$MIRROR/every-frame.pcapng")
+    rm -f "$MIRROR/every-frame.pcapng"
+    printf "%-6s %-12s %-22s | %-14s %-8s %-22s | %s\n" "$round" "$plain" "$plain_cpu" "$with" "$scrapes" "$with_cpu" "$mirrored"
 done
