@@ -47,8 +47,8 @@ struct CapturePollingTests {
         init(engine: CaptureEngine) { self.engine = engine }
     }
 
-    /// Captures `frames` frames from `cap` on a thread of its own, which it sends after
-    /// `idleSeconds`; returns the run and the frames of the file.
+    /// Captures the frames of pcaps/sizes.pcap from `cap` on a thread of its own, sending them
+    /// after `idleSeconds`; returns the run, the frames sent and the frames of the file.
     func capture(family: String, policy: PollingPolicy, idleSeconds: Double) throws -> (Run, [[UInt8]], [[UInt8]]) {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
@@ -71,8 +71,12 @@ struct CapturePollingTests {
             run.done.signal()
         }
         thread.start()
-        Thread.sleep(forTimeInterval: idleSeconds)
-        for frame in input {
+        // In two halves, 0.3 s apart: each comes to a sleeping thread (a half may come while
+        // it is between two sleeps, a few hundred microseconds in every 100 ms, longer on a
+        // loaded machine; then the re-check before the sleep finds it).
+        for (index, frame) in input.enumerated() {
+            if index == 0 { Thread.sleep(forTimeInterval: idleSeconds) }
+            if index == input.count / 2 { Thread.sleep(forTimeInterval: 0.3) }
             frame.withUnsafeBytes { _ = wire.enqueue($0.baseAddress!, length: $0.count, timestamp: 0) }
         }
         #expect(run.done.wait(timeout: .now() + 20) == .success)

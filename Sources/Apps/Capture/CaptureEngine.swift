@@ -139,7 +139,8 @@ public final class CaptureEngine {
         }
         let samplers = ports.map { StatisticsSampler(port: $0, interval: options.reportIntervalSeconds) }
         for sampler in samplers { sampler.start() }
-        sleeper = options.polling.mode == .busy ? nil : InterruptSleeper(ports: ports, samplers: samplers)
+        let sleeper = options.polling.mode == .busy ? nil : InterruptSleeper(ports: ports, samplers: samplers)
+        self.sleeper = sleeper
         pollingMode = sleeper == nil ? .busy : options.polling.mode
         let sleepAfter = UInt64(options.polling.sleepAfterMicroseconds) * 1000
         var idleSince = UInt64.max
