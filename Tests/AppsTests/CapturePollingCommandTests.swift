@@ -34,6 +34,10 @@ import TestSupport
         let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "sim:ixgbevf,name=a,link=b", "--port", "sim:ixgbevf,name=b",
                                                             "-w", dir + "/o.pcapng", "--duration", "1.5"])
         #expect(result.status == 0, "\(result.stderr)")
+        // The live line of the first second names each port's polling too.
+        let live = result.stderr.split(separator: "\n").first { $0.hasPrefix("capture 1.") }
+        #expect(live?.contains("; polling sim:ixgbevf,name=a,link=b: adaptive, ") == true
+                    && live?.contains(", sim:ixgbevf,name=b: adaptive, ") == true, "\(result.stderr)")
         for name in ["sim:ixgbevf,name=a,link=b", "sim:ixgbevf,name=b"] {
             let line = result.stderr.split(separator: "\n").first { $0.hasPrefix("  polling \(name): adaptive, ") }
             let asleep = line.flatMap { Double($0.split(separator: " ")[3]) } ?? 0

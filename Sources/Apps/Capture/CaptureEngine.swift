@@ -56,7 +56,10 @@ public struct CaptureOptions: Sendable {
 /// A slab is handed over when full, or at the end of a round when the writer waits for work.
 /// Within `flushIntervalSeconds` of being caught up the writer writes its buffered records to
 /// the file (a capture killed outright loses at most that much); into a pipe or a FIFO (`-w -`
-/// piped to a reader) it does so whenever it caught up, for a reader that shows packets live. Every `reportIntervalSeconds` `report` is called with the counters;
+/// piped to a reader) it does so whenever it caught up, for a reader that shows packets live.
+/// With `options.polling` adaptive or interrupt, an idle receive thread sleeps on its ports'
+/// interrupts (`InterruptSleeper`) once no queue had a frame for the idle threshold, at most
+/// `longestSleepMilliseconds` and never past the next report. Every `reportIntervalSeconds` `report` is called with the counters;
 /// the ports' statistics are read by threads of their own beside the bursts
 /// (`StatisticsSampler`). The summary's counters say what reached the files: records a failed
 /// write lost are counted dropped by the writer.
