@@ -69,6 +69,10 @@ final class StatisticsSampler: @unchecked Sendable {
         thread.start()
     }
 
+    /// Runs `body` (the port's control path: a mailbox interrupt's service) from the datapath
+    /// thread, never beside the sampling thread's reading.
+    func withControl(_ body: () -> Void) { control.withLock { _ in body() } }
+
     /// Whether the port owes maintenance: the datapath thread asks once per round (one load).
     @inline(__always) var owesMaintenance: Bool { owes.load(ordering: .acquiring) }
 

@@ -26,6 +26,15 @@ struct CaptureCommand: ParsableCommand {
             timestamp order (as dumpcap -i A -i B). -w - streams to standard output, written out \
             whenever the writer has caught up (for a reader that shows packets live).
 
+            --poll adaptive (the default) polls while frames come; once no queue of any port \
+            had a frame for --poll-idle microseconds it arms the queues' interrupts, looks at \
+            every ring once more and sleeps until a frame, a message of the PF or the next report \
+            wakes it: an idle capture costs almost no CPU, and the first frame after a sleep \
+            waits for an interrupt and a thread wake-up. pcap ports cannot interrupt: with \
+            one among the ports, adaptive polls busily (--poll interrupt refuses it). --poll busy \
+            never sleeps. The live line and the summary show each port's mode, time asleep and \
+            wake-ups.
+
             Examples:
               vfpmd capture --port pcap:rx=pcaps/protocols.pcap -w out.pcap 'udp and not vlan'
               vfpmd capture --port 0000:03:10.0 --port 0000:03:10.2 -w both.pcapng
@@ -62,6 +71,15 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .long, help: "Write pcapng (the default for a file name ending in .pcapng; pcap otherwise).")
     var pcapng = false
 
+    @Option(name: .long, help: ArgumentHelp("busy (poll without pause), adaptive (poll while frames come, sleep on the ports' interrupts once idle; the default) or interrupt (sleep after every empty poll).", valueName: "mode"))
+    var poll: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --poll adaptive: microseconds without a frame before sleeping (default \(PollingPolicy.defaultIdleMicroseconds)).", valueName: "microseconds"))
+    var pollIdle: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --poll adaptive or interrupt: microseconds at least between two interrupts of a queue (0-1000, default 0).", valueName: "microseconds"))
+    var moderation: String?
+
     @OptionGroup var metricsOption: MetricsOption
 
     @Argument(help: ArgumentHelp("A tcpdump filter expression (pcap-filter(7)); frames it does not match are counted, not written.", valueName: "expression"))
@@ -73,12 +91,22 @@ struct CaptureCommand: ParsableCommand {
         if !(1...262_144).contains(snapLength) { throw ValidationError("-s must be from 1 to 262144 bytes") }
         try OptionRanges.megabytes(fileSizeMB, option: "-C")
         try OptionRanges.whole(rotateSeconds, in: 1...OptionRanges.maxSecondsPerFile, option: "-G")
+        _ = try polling()
         if port.isEmpty { throw ValidationError("give the port to capture from with --port") }
         if let twice = port.first(where: { spec in port.filter { $0 == spec }.count > 1 }) {
             throw ValidationError("--port \(twice) is given twice: each port is captured once (its queues have one owner); give it once")
         }
         if port.count > 1 && !writesPcapng {
             throw ValidationError(PcapError.severalPortsNeedPcapng(ports: port.count).description)
+        }
+    }
+
+    /// The polling policy of --poll, --poll-idle and --moderation (adaptive by default).
+    private func polling() throws -> PollingPolicy {
+        do {
+            return try PollingPolicy(mode: poll, idle: pollIdle, moderation: moderation, defaultMode: .adaptive)
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 
@@ -95,10 +123,11 @@ struct CaptureCommand: ParsableCommand {
         options.precision = micro ? .microsecond : .nanosecond
         options.rotation = RotationPolicy(maxFileBytes: fileSizeMB.map { Int64($0 * 1_000_000) }, secondsPerFile: rotateSeconds)
         options.filter = expression.joined(separator: " ")
+        options.polling = try polling()
 
         let metrics = try metricsOption.start()
         defer { metrics?.server.stop() }
-        let opened = try openPorts(port)
+        let opened = try openPorts(port, polling: options.polling)
         defer { _ = OpenedPort.closeAll(opened) }
         if writesPcapng {
             options.pcapng = PcapngDescription(application: "vfpmd \(VersionCommand.version)",
@@ -111,11 +140,18 @@ struct CaptureCommand: ParsableCommand {
         // statistics are read on a thread of the engine's, beside its bursts).
         metrics?.publish(opened, capture: CaptureCounters())
         StopSignal.install()
-        var summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed, readings in
+        var summary: CaptureSummary
+        do {
+            summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed, readings in
             metrics?.board.publish(MetricsSnapshot(ports: zip(opened, readings).map { PortMetrics($0, reading: $1) }, capture: counters))
-            printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed))
+            printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed)
+                + CaptureEngine.pollingText(engine.polling, portNames: opened.map(\.spec)))
+            }
+        } catch let refused as PollingOptionError {
+            throw CommandFailure(refused.description)
         }
         summary.portNames = opened.map(\.spec)
+        summary.polling = engine.polling
         summary.filterDrops = opened.map { $0.filterDropReport() }
         let problems = OpenedPort.closeAll(opened)
         var failure: String?

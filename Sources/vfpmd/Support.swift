@@ -31,11 +31,12 @@ func printToStandardError(_ text: String, terminator: String = "\n") {
     }
 }
 
-/// Parses and opens every port spec, in order; on a failure closes those already open and
-/// throws the spec's own error sentence.
-func openPorts(_ specs: [String]) throws -> [OpenedPort] {
+/// Parses and opens every port spec, in order, `pci:` and `sim:` ports in interrupt mode
+/// unless `polling` is busy; on a failure closes those already open and throws the spec's
+/// own error sentence.
+func openPorts(_ specs: [String], polling: PollingPolicy = .busy) throws -> [OpenedPort] {
     do {
-        let parsed = try specs.map { text throws(PortSpecError) in try PortSpec(parsing: text) }
+        let parsed = try specs.map { text throws(PortSpecError) in try PortSpec(parsing: text).withInterrupts(polling.interruptSettings) }
         return try OpenedPort.openAll(parsed)
     } catch {
         throw CommandFailure("\(error)")

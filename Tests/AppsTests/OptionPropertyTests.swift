@@ -56,6 +56,45 @@ struct OptionPropertyTests {
         }
     }
 
+    @Test("--poll-idle (1 to 1000000) and --moderation (0 to 1000): whole microseconds, anything else one sentence naming the option")
+    func pollingMicroseconds() async {
+        await propertyCheck(count: 300, input: Self.numbers) { value in
+            let idleAccepted = Int(value).map { PollingPolicy.idleRange.contains($0) } ?? false
+            do {
+                let policy = try PollingPolicy(mode: nil, idle: value, moderation: nil, defaultMode: .adaptive)
+                #expect(idleAccepted && policy.idleMicroseconds == Int(value), "--poll-idle \(value) accepted")
+            } catch {
+                #expect(!idleAccepted, "--poll-idle \(value): \(error)")
+                #expect("\(error)".hasPrefix("--poll-idle \(value): give whole microseconds from 1 to 1000000"))
+                #expect(!"\(error)".contains("\n"))
+            }
+            let moderationAccepted = Int(value).map { InterruptSettings.moderationRange.contains($0) } ?? false
+            do {
+                let policy = try PollingPolicy(mode: "interrupt", idle: nil, moderation: value, defaultMode: .adaptive)
+                #expect(moderationAccepted && policy.interruptSettings?.moderationMicroseconds == Int(value), "--moderation \(value) accepted")
+            } catch {
+                #expect(!moderationAccepted, "--moderation \(value): \(error)")
+                #expect("\(error)".hasPrefix("--moderation \(value): give whole microseconds from 0 to 1000"))
+            }
+        }
+    }
+
+    @Test("--poll takes busy, adaptive or interrupt; --poll-idle only with adaptive, --moderation not with busy")
+    func pollingCombinations() throws {
+        #expect(try PollingPolicy(mode: nil, idle: nil, moderation: nil, defaultMode: .adaptive)
+            == PollingPolicy(mode: .adaptive, idleMicroseconds: 200, moderationMicroseconds: 0))
+        #expect(try PollingPolicy(mode: "busy", idle: nil, moderation: nil, defaultMode: .adaptive).interruptSettings == nil)
+        #expect(throws: PollingOptionError(description: "--poll spin: give busy, adaptive or interrupt")) {
+            try PollingPolicy(mode: "spin", idle: nil, moderation: nil, defaultMode: .adaptive)
+        }
+        #expect(throws: PollingOptionError(description: "--poll-idle is the idle time of --poll adaptive; leave it out with --poll interrupt")) {
+            try PollingPolicy(mode: "interrupt", idle: "50", moderation: nil, defaultMode: .adaptive)
+        }
+        #expect(throws: PollingOptionError(description: "--moderation paces the interrupts of --poll adaptive or interrupt; leave it out with --poll busy")) {
+            try PollingPolicy(mode: "busy", idle: nil, moderation: "10", defaultMode: .adaptive)
+        }
+    }
+
     @Test("snaplen= of --mirror: whole numbers from 1 to 262144, anything else one sentence")
     func mirrorSnapLength() async {
         await propertyCheck(count: 300, input: Self.numbers) { value in
@@ -101,7 +140,7 @@ struct OptionPropertyTests {
     static let commands: [(options: [String], base: [String])] = [
         (["--burst", "--queues", "--count", "--duration"],
          ["forward", "--port", "pcap:rx=\(input)", "--port", "pcap:tx=/dev/null"]),
-        (["-c", "-s", "-C", "-G", "--duration"], ["capture", "--port", "pcap:rx=\(input)", "-w", "/dev/null"]),
+        (["-c", "-s", "-C", "-G", "--duration", "--poll-idle", "--moderation"], ["capture", "--port", "pcap:rx=\(input)", "-w", "/dev/null"]),
         (["--repeat", "--minimum-frame"], ["compare", input, input]),
     ]
 
@@ -109,7 +148,7 @@ struct OptionPropertyTests {
     func executable() async throws {
         let vfpmd = try vfpmdExecutable()
         let pick = Gen.int(in: 0...(Self.commands.count - 1))
-        await propertyCheck(count: 60, input: pick, Gen.int(in: 0...4), Self.numbers) { c, o, value in
+        await propertyCheck(count: 60, input: pick, Gen.int(in: 0...6), Self.numbers) { c, o, value in
             let command = Self.commands[c]
             let option = command.options[o % command.options.count]
             let arguments = command.base + [option, value]

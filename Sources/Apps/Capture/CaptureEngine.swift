@@ -30,6 +30,10 @@ public struct CaptureOptions: Sendable {
     public var ringSlabs = 64
     /// Bytes of each slab of the ring (raised to hold one record of the snap length).
     public var ringSlabBytes = 256 * 1024
+    /// How the receive thread waits for frames (the ports must be opened with the policy's
+    /// `interruptSettings` for it to sleep). Adaptive with a port that cannot wake it by an
+    /// interrupt (a `pcap:` port) polls busily; interrupt mode refuses such a port.
+    public var polling = PollingPolicy.busy
 
     /// Options writing to `output`.
     public init(output: String) { self.output = output }
@@ -52,7 +56,10 @@ public struct CaptureOptions: Sendable {
 /// A slab is handed over when full, or at the end of a round when the writer waits for work.
 /// Within `flushIntervalSeconds` of being caught up the writer writes its buffered records to
 /// the file (a capture killed outright loses at most that much); into a pipe or a FIFO (`-w -`
-/// piped to a reader) it does so whenever it caught up, for a reader that shows packets live. Every `reportIntervalSeconds` `report` is called with the counters;
+/// piped to a reader) it does so whenever it caught up, for a reader that shows packets live.
+/// With `options.polling` adaptive or interrupt, an idle receive thread sleeps on its ports'
+/// interrupts (`InterruptSleeper`) once no queue had a frame for the idle threshold, at most
+/// `longestSleepMilliseconds` and never past the next report. Every `reportIntervalSeconds` `report` is called with the counters;
 /// the ports' statistics are read by threads of their own beside the bursts
 /// (`StatisticsSampler`). The summary's counters say what reached the files: records a failed
 /// write lost are counted dropped by the writer.
@@ -64,6 +71,21 @@ public final class CaptureEngine {
 
     private let writer: RotatingPcapWriter
     private let filter: PacketFilter?
+    private var sleeper: InterruptSleeper?
+    private var pollingMode: PollingMode = .busy
+
+    /// Each port's polling mode, time asleep and wake-ups so far: read it from `report`, or
+    /// after `run`.
+    public var polling: [PollingActivity] {
+        ports.indices.map { index in
+            var activity = PollingActivity(mode: pollingMode)
+            if let sleeper {
+                activity.asleepSeconds = Double(sleeper.asleepNanoseconds) / 1e9
+                activity.wakeUps = sleeper.wakeUps[index]
+            }
+            return activity
+        }
+    }
 
     /// Compiles the filter and creates the first file; throws before anything is received.
     /// Several ports need pcapng (`options.pcapng` with an interface for each).
@@ -100,6 +122,10 @@ public final class CaptureEngine {
         shouldStop: () -> Bool = { false },
         report: (CaptureCounters, Double, [PortReading]) -> Void = { _, _, _ in }
     ) throws -> CaptureSummary {
+        if options.polling.mode == .interrupt, let port = ports.first(where: InterruptSleeper.cannotWake) {
+            throw PollingOptionError(description: "--poll interrupt: port \(port.name) cannot wake the capture by an interrupt "
+                + "(only pci: and sim: ports opened in interrupt mode can); use --poll adaptive, which polls it busily")
+        }
         var started: [any Port] = []
         do {
             for port in ports {
@@ -116,6 +142,11 @@ public final class CaptureEngine {
         }
         let samplers = ports.map { StatisticsSampler(port: $0, interval: options.reportIntervalSeconds) }
         for sampler in samplers { sampler.start() }
+        let sleeper = options.polling.mode == .busy ? nil : InterruptSleeper(ports: ports, samplers: samplers)
+        self.sleeper = sleeper
+        pollingMode = sleeper == nil ? .busy : options.polling.mode
+        let sleepAfter = UInt64(options.polling.sleepAfterMicroseconds) * 1000
+        var idleSince = UInt64.max
         let ring = CaptureRing(slotCount: options.ringSlabs,
                                slotBytes: max(options.ringSlabBytes, RecordSlab.leastCapacity(snapLength: options.snapLength)))
         let writerThread = CaptureWriterThread(ring: ring, writer: writer, flushIntervalSeconds: options.flushIntervalSeconds,
@@ -145,6 +176,7 @@ public final class CaptureEngine {
                 arrived &+= n
             }
             if arrived > 0 {
+                idleSince = .max
                 stamper.refresh()
                 handOver.take(round, stamper: stamper, shouldStop: shouldStop)
                 if handOver.reachedLimit {
@@ -163,6 +195,19 @@ public final class CaptureEngine {
             for sampler in samplers where _slowPath(sampler.owesMaintenance) { sampler.maintain() }
             let elapsed = stamper.nanoseconds(from: startTSC, to: stamper.tscNow)
             if elapsed >= duration { reason = .durationElapsed; break }
+            if _slowPath(arrived == 0), let sleeper {
+                if idleSince == .max { idleSince = elapsed }
+                if elapsed &- idleSince >= sleepAfter {
+                    let deadline = min(nextReport, duration)
+                    let until = deadline > elapsed ? deadline - elapsed : 0
+                    let milliseconds = Int32(min(UInt64(Self.longestSleepMilliseconds), until / 1_000_000))
+                    if milliseconds > 0 && sleeper.sleep(timeoutMilliseconds: milliseconds) {
+                        idleSince = .max
+                        stamper.refresh()
+                        continue
+                    }
+                }
+            }
             if elapsed >= nextReport {
                 nextReport = elapsed + interval
                 stamper.anchor()
@@ -199,6 +244,10 @@ public final class CaptureEngine {
                               portsWrittenExact: exact)
     }
 
+    /// The longest sleep of an idle receive thread: how late it sees a stop signal (a flag,
+    /// not a descriptor it could wait on).
+    static let longestSleepMilliseconds = 100
+
     /// Why a round that received nothing ends the capture, if it does: a removed device, a
     /// failed port, or every port a finite source that ran dry.
     private static func condition(of ports: [any Port]) -> CaptureStopReason? {
@@ -220,6 +269,16 @@ public final class CaptureEngine {
         return "capture \(formatted(elapsedSeconds)) s: \(c.received) received, \(c.written) written, "
             + "\(c.filteredOut) filtered out, \(c.droppedByRing) dropped by ring, \(c.droppedByWriter) dropped by writer "
             + "(\(formatted(rate)) Mpps average)"
+    }
+}
+
+extension CaptureEngine {
+    /// What the live line adds about polling: nothing when every port is polled busily;
+    /// "; polling adaptive, 0.93 s asleep, 1 wake-up" for one port, each port named for several.
+    public static func pollingText(_ polling: [PollingActivity], portNames: [String]) -> String {
+        guard polling.contains(where: { $0.mode != .busy }) else { return "" }
+        if polling.count == 1 { return "; polling " + polling[0].text }
+        return "; polling " + zip(portNames, polling).map { "\($0): \($1.text)" }.joined(separator: ", ")
     }
 }
 

@@ -75,6 +75,9 @@ public struct CaptureSummary: Sendable {
     /// The frames each port's PF did not deliver, with advice; nil for a port with none (the
     /// caller, who knows the ports' specs, fills them in).
     public var filterDrops: [FilterDropReport?] = []
+    /// Each port's polling: mode, time asleep, wake-ups (the caller fills them in from
+    /// `CaptureEngine.polling`; empty prints nothing).
+    public var polling: [PollingActivity] = []
 
     /// A summary of a capture.
     public init(counters: CaptureCounters, reason: CaptureStopReason, files: [String], elapsedSeconds: Double,
@@ -114,6 +117,9 @@ public struct CaptureSummary: Sendable {
                 + "\(port.filteredOut) filtered out, \(port.droppedByWriter) dropped by writer, "
                 + (port.leftAtStop > 0 ? "\(port.leftAtStop) left at stop, " : "")
                 + "\(port.droppedByRing) dropped by ring"
+        }
+        for (index, activity) in polling.enumerated() {
+            out += "\n  polling" + (polling.count > 1 ? " \(name(of: index))" : "") + ": " + activity.text
         }
         for (index, report) in filterDrops.enumerated() {
             guard let report else { continue }

@@ -16,7 +16,7 @@ public struct PortSpec: Equatable, Sendable, CustomStringConvertible {
     /// The spec as the user wrote it.
     public let text: String
     /// What the spec names, with its settings.
-    public let kind: Kind
+    public internal(set) var kind: Kind
 
     /// The three kinds of port.
     public enum Kind: Equatable, Sendable {
@@ -38,6 +38,23 @@ public struct PortSpec: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { text }
+
+    /// The same spec with the driver's interrupt mode set to `settings` (nil: polling only);
+    /// a `pcap:` spec has no driver and stays as it is.
+    public func withInterrupts(_ settings: InterruptSettings?) -> PortSpec {
+        var copy = self
+        switch kind {
+        case .pci(let address, var driver):
+            driver.interrupts = settings
+            copy.kind = .pci(address: address, driver: driver)
+        case .sim(let vf, var driver):
+            driver.interrupts = settings
+            copy.kind = .sim(vf, driver: driver)
+        case .pcap:
+            break
+        }
+        return copy
+    }
 }
 
 /// What a `sim:` spec says beyond the driver's settings: the simulated VF, its wires, and its
