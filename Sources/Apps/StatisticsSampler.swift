@@ -21,8 +21,8 @@ final class StatisticsSampler: @unchecked Sendable {
     private let port: any PMDCore.Port
     private let intervalMicroseconds: Int
     /// Held while either thread is in the port's control path.
-    private let control = Mutex(())
-    private let latest: Mutex<PortReading>
+    private let control = Locked(())
+    private let latest: Locked<PortReading>
     private let owes = UnsafeAtomic<Bool>.create(false)
     private let stopRequested = UnsafeAtomic<Bool>.create(false)
     private let stopped = UnsafeAtomic<Bool>.create(false)
@@ -33,7 +33,7 @@ final class StatisticsSampler: @unchecked Sendable {
     init(port: any PMDCore.Port, interval: Double) {
         self.port = port
         intervalMicroseconds = max(1_000, Int(interval * 1e6))
-        latest = Mutex(PortReading(stats: port.stats, link: port.link))
+        latest = Locked(PortReading(stats: port.stats, link: port.link))
     }
 
     deinit {

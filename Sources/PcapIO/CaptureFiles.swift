@@ -1,4 +1,4 @@
-import Synchronization
+import PMDCore
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +17,7 @@ public enum CaptureFiles {
     public static let standardOutputName = "-"
 
     /// Inputs open now, counted (a file may be read twice at once).
-    private static let inputs = Mutex<[Identity: Int]>([:])
+    private static let inputs = Locked<[Identity: Int]>([:])
 
     static func identity(of descriptor: Int32) -> Identity? {
         var info = stat()

@@ -60,7 +60,7 @@ public final class PcapPort: Port, @unchecked Sendable {
     /// The first error met reading the RX file or writing the TX file.
     public var failure: PcapError? { firstFailure.withLock { $0 } }
     /// Written by the thread that met the error, read by any (the app's control thread).
-    private let firstFailure = Mutex<PcapError?>(nil)
+    private let firstFailure = Locked<PcapError?>(nil)
 
     private let portNumber: UInt16
     private var reader: PcapReader?

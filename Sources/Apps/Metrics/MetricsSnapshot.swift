@@ -1,5 +1,4 @@
 import PMDCore
-import Synchronization
 import VFDriver
 
 /// One queue's software counters, as the driver keeps them per queue.
@@ -77,10 +76,10 @@ public struct MetricsSnapshot: Sendable {
 /// The latest snapshot, handed from the thread that takes it (the app's controller, once per
 /// report) to the thread that serves a scrape. The datapath never touches it.
 public final class MetricsBoard: Sendable {
-    private let latest: Mutex<MetricsSnapshot>
+    private let latest: Locked<MetricsSnapshot>
 
     /// A board showing `initial` until the first `publish`.
-    public init(_ initial: MetricsSnapshot) { latest = Mutex(initial) }
+    public init(_ initial: MetricsSnapshot) { latest = Locked(initial) }
 
     /// Replaces what scrapes show.
     public func publish(_ snapshot: MetricsSnapshot) { latest.withLock { $0 = snapshot } }

@@ -1,6 +1,5 @@
 import PMDCore
 import PcapIO
-import Synchronization
 import VFDriver
 
 /// A port an app opened from a port spec, with the spec it came from, and the one way to close
@@ -18,7 +17,7 @@ public final class OpenedPort: @unchecked Sendable {
     public let spec: String
     /// What the spec names (nil for a port the caller made itself).
     public let kind: PortSpec.Kind?
-    private let closed = Mutex(false)
+    private let closed = Locked(false)
 
     /// Wraps `port`, opened from `spec`.
     init(port: any Port, spec: PortSpec) {

@@ -102,7 +102,7 @@ public final class PcapFrameSink: FrameSink, @unchecked Sendable {
     public var path: String { writer.path }
     private let written = Atomic<UInt64>(0)
     private let dropped = Atomic<UInt64>(0)
-    private let firstFailure = Mutex<PcapError?>(nil)
+    private let firstFailure = Locked<PcapError?>(nil)
 
     /// Creates (or truncates) `path`.
     public init(path: String) throws(PcapError) {

@@ -1,3 +1,4 @@
+import PMDCore
 import Synchronization
 
 /// The PF's internal switch for several VFs of one PF: a frame goes to the VF whose MAC (as the

@@ -1,3 +1,4 @@
+import PMDCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
