@@ -30,15 +30,14 @@ final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
     var receivePools: [Mempool] { [pool] }
     func mapForTransmit(_ pool: Mempool) throws {}
     private typealias State = (remaining: [Int], stats: PortStats, readingStats: Bool, receivesDuringStatsRead: Int, statsReads: Int)
-    /// The state both threads touch, under a pthread mutex (NSLock), which the thread sanitizer
-    /// sees as a lock.
-    private let state: GuardedState
+    /// The state both threads touch, under a lock the thread sanitizer sees.
+    private let state: Locked<State>
     private let missed: UInt64
     private let endless: Bool
 
     init(framesPerQueue: Int, missed: UInt64, endless: Bool = false) throws {
         pool = try Mempool(name: "test", capacity: 256, pages: .smallPages)
-        state = GuardedState(([framesPerQueue, framesPerQueue], PortStats(), false, 0, 0))
+        state = Locked(([framesPerQueue, framesPerQueue], PortStats(), false, 0, 0))
         self.missed = missed
         self.endless = endless
     }
@@ -78,19 +77,6 @@ final class TwoQueueTestPort: PMDCore.Port, @unchecked Sendable {
     func updateStatsBesideBursts() -> Bool {
         updateStats()
         return false
-    }
-
-    private final class GuardedState: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: State
-
-        init(_ value: State) { self.value = value }
-
-        func withLock<R>(_ body: (inout State) -> R) -> R {
-            lock.lock()
-            defer { lock.unlock() }
-            return body(&value)
-        }
     }
 }
 
