@@ -27,6 +27,8 @@ final class CaptureRing: @unchecked Sendable {
     @exclusivity(unchecked) private var producerNext = 0
     /// Whether the producer has a slab open (at `producerNext`).
     @exclusivity(unchecked) private var producerHasSlab = false
+    /// Wakes the consumer when it sleeps for want of slabs.
+    let doorbell = RingDoorbell()
 
     /// A ring of `slotCount` slabs of `slotBytes` bytes each.
     init(slotCount: Int, slotBytes: Int) {
@@ -75,12 +77,14 @@ final class CaptureRing: @unchecked Sendable {
         producerHasSlab = false
         producerNext &+= 1
         published.store(producerNext, ordering: .releasing)
+        doorbell.ring()
     }
 
     /// Publishes the open slab and tells the consumer nothing more comes.
     func finish() {
         publish()
         finished.store(true, ordering: .releasing)
+        doorbell.ring()
     }
 
     // MARK: Consumer (the writer thread)
@@ -92,6 +96,11 @@ final class CaptureRing: @unchecked Sendable {
         let next = released.load(ordering: .relaxed)
         guard next < published.load(ordering: .acquiring) else { return (nil, done) }
         return (UnsafePointer(slabs + next % slotCount), false)
+    }
+
+    /// Whether a published slab waits for the consumer, or the producer finished.
+    var consumerHasWork: Bool {
+        finished.load(ordering: .acquiring) || released.load(ordering: .relaxed) < published.load(ordering: .acquiring)
     }
 
     /// Gives the slab `nextPublished()` returned back to the producer.

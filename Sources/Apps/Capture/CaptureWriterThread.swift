@@ -45,14 +45,21 @@ final class CaptureWriterThread: @unchecked Sendable {
         while !exited.load(ordering: .acquiring) { MonotonicClock.sleep(microseconds: 200) }
     }
 
+    /// Naps of 50 µs with nothing published before the thread sleeps until the ring's doorbell
+    /// (about 10 ms of quiet: a busy capture never pays the doorbell's wake-up, an idle one
+    /// costs no CPU).
+    private static let napsBeforeSleeping = 200
+
     private func run() {
         var lastFlush = MonotonicClock.nanoseconds()
+        var quietNaps = 0
         while true {
             let next = ring.nextPublished()
             if let slab = next.slab {
                 writer.write(slab.pointee)
                 ring.release()
                 if writer.failure != nil { failed.store(true, ordering: .relaxed) }
+                quietNaps = 0
                 continue
             }
             let now = MonotonicClock.nanoseconds()
@@ -62,7 +69,16 @@ final class CaptureWriterThread: @unchecked Sendable {
                 do throws(PcapError) { try writer.flush() } catch { failed.store(true, ordering: .relaxed) }
             }
             if next.isFinished { return }
-            MonotonicClock.sleep(microseconds: 50)
+            if quietNaps < Self.napsBeforeSleeping {
+                quietNaps += 1
+                MonotonicClock.sleep(microseconds: 50)
+            } else {
+                // Until the next slab, or the next flush of what is buffered.
+                let flushAt = lastFlush &+ flushIntervalNanoseconds
+                let buffered = writer.recordsPending > 0 && writer.failure == nil
+                let timeout = buffered ? Int32(clamping: (flushAt &- min(now, flushAt)) / 1_000_000 + 1) : 1000
+                ring.doorbell.sleep(timeoutMilliseconds: timeout) { ring.consumerHasWork }
+            }
         }
     }
 }
