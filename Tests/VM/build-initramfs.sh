@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Builds the guest's initramfs: busybox (static), the guest kernel's modules the checks need
 # (igb PF, igbvf, VFIO, virtio-9p for the host's root filesystem) and guest/init.
-# Usage: build-initramfs.sh KERNEL_VERSION OUTPUT.cpio.gz
+# Usage: build-initramfs.sh KERNEL_VERSION OUTPUT.cpio.gz [VFIO.ko]
+# With VFIO.ko, that file is the guest's vfio module instead of the kernel's own (the no-IOMMU
+# boot's, from build-vfio-noiommu.sh).
 set -euo pipefail
 kver=$1
 output=$2
+vfio_override=${3:-}
+[ -z "$vfio_override" ] || [ -f "$vfio_override" ] || { echo "build-initramfs: $vfio_override does not exist" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 
 busybox=/bin/busybox
@@ -19,7 +23,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"/{bin,sbin,proc,sys,dev,host,etc,lib/modules/"$kver"}
 cp "$busybox" "$work/bin/busybox"
-for applet in sh mount umount insmod mkdir echo cat sleep poweroff chroot ls grep; do
+for applet in sh mount umount insmod mkdir echo cat sleep poweroff chroot ls grep tr; do
     ln -s busybox "$work/bin/$applet"
 done
 
@@ -30,6 +34,11 @@ for m in "${wanted[@]}"; do
     modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
 done | awk '!seen[$0]++' | while read -r ko; do
     name=$(basename "$ko")
+    if [ -n "$vfio_override" ] && [ "${name%%.ko*}" = vfio ]; then
+        cp "$vfio_override" "$work/lib/modules/$kver/vfio.ko"
+        echo vfio.ko >> "$work/modules.order"
+        continue
+    fi
     case "$ko" in
         *.ko) cp "$ko" "$work/lib/modules/$kver/$name" ;;
         *.ko.xz) xz -dc "$ko" > "$work/lib/modules/$kver/${name%.xz}"; name=${name%.xz} ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the VM checks need, and nothing that is already there:
 #   QEMU 10 (the `igb` device model) from bookworm-backports, and from bookworm itself the
-#   guest kernel, busybox for the initramfs, DPDK (testpmd is in dpdk-dev) and the PCI tools.
+#   guest kernel, busybox for the initramfs, DPDK (testpmd is in dpdk-dev) and the PCI tools,
+#   and for the no-IOMMU boot the guest kernel's headers and the same version of its source.
 # Idempotent; run as root (or with sudo). Needs only the Debian archive.
 set -euo pipefail
 
@@ -84,4 +85,19 @@ ls /boot/vmlinuz-* >/dev/null 2>&1 ||
     { echo "vm-install: no guest kernel in /boot (linux-image-amd64)" >&2; exit 1; }
 command -v dpdk-testpmd >/dev/null ||
     { echo "vm-install: dpdk-testpmd missing (package dpdk-dev)" >&2; exit 1; }
+
+# --- for the no-IOMMU boot: the guest kernel's headers and the same version of its source -------
+# (build-vfio-noiommu.sh rebuilds vfio.ko with CONFIG_VFIO_NOIOMMU from them)
+kver=$(basename "$(ls /boot/vmlinuz-* | sort -V | tail -1)"); kver=${kver#vmlinuz-}
+series=$(cut -d. -f1,2 <<<"$kver")
+image_version=$(dpkg-query -W -f='${Version}' "linux-image-$kver")
+source_version=$(dpkg-query -W -f='${Version}' "linux-source-$series" 2>/dev/null || true)
+if ! installed "linux-headers-$kver" || [ "$source_version" != "$image_version" ] ||
+   ! installed "linux-source-$series"; then
+    echo "vm-install: installing linux-headers-$kver and linux-source-$series=$image_version"
+    apt_retry update -qq || { echo "vm-install: apt-get update failed" >&2; exit 1; }
+    apt_retry install -y -qq --no-install-recommends "linux-headers-$kver" \
+            "linux-source-$series=$image_version" make gcc xz-utils ||
+        { echo "vm-install: could not install linux-headers-$kver and linux-source-$series=$image_version (the guest kernel's exact version), which the no-IOMMU boot needs" >&2; exit 1; }
+fi
 exit 0

@@ -47,9 +47,13 @@ def newest_kernel():
     return path, os.path.basename(path)[len("vmlinuz-"):]
 
 
-def qemu_command(kernel, initrd, repo, out, vfpmd, inject_port, sink_port, memory_mb, harness_only):
-    append = (f"console=ttyS0 intel_iommu=on iommu=pt quiet loglevel=3 panic=-1 "
-              f"vmtest.repo={repo} vmtest.out={out} vmtest.vfpmd={vfpmd}"
+def qemu_command(kernel, initrd, repo, out, vfpmd, inject_port, sink_port, memory_mb, harness_only, mode):
+    """The IOMMU boot: an emulated Intel IOMMU and a second igb behind a root port without ACS.
+    The no-IOMMU boot: no IOMMU at all, vfio in no-IOMMU mode, one igb."""
+    iommu = mode == "iommu"
+    append = (f"console=ttyS0 quiet loglevel=3 panic=-1 vmtest.mode={mode} "
+              + ("intel_iommu=on iommu=pt " if iommu else "vfio.enable_unsafe_noiommu_mode=1 ")
+              + f"vmtest.repo={repo} vmtest.out={out} vmtest.vfpmd={vfpmd}"
               + (" vmtest.harness_only" if harness_only else ""))
     return [
         "qemu-system-x86_64",
@@ -58,14 +62,14 @@ def qemu_command(kernel, initrd, repo, out, vfpmd, inject_port, sink_port, memor
         "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
         # QEMU 10.0's igb decodes VF BARs above 4 GiB as 32-bit: keep every BAR below 4 GiB.
         "-global", "q35-pcihost.pci-hole64-size=0",
-        "-device", "intel-iommu,intremap=on,caching-mode=on",
+        *(["-device", "intel-iommu,intremap=on,caching-mode=on"] if iommu else []),
         # The NIC under test: its port is the host's UDP wire.
         "-netdev", f"socket,id=wire0,udp=127.0.0.1:{sink_port},localaddr=127.0.0.1:{inject_port}",
         "-device", "igb,netdev=wire0,mac=52:54:00:12:34:56,addr=02.0",
         # A second igb behind a root port without ACS: its PF and VFs share one IOMMU group,
         # which is what a group that is not viable looks like.
-        "-device", "pcie-root-port,id=rp1,chassis=1,addr=04.0,disable-acs=on",
-        "-device", "igb,bus=rp1,mac=52:54:00:12:34:57",
+        *(["-device", "pcie-root-port,id=rp1,chassis=1,addr=04.0,disable-acs=on",
+           "-device", "igb,bus=rp1,mac=52:54:00:12:34:57"] if iommu else []),
         "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
         "-virtfs", f"local,path={out},mount_tag=vmout,security_model=none,multidevs=remap",
         "-kernel", kernel, "-initrd", initrd, "-append", append,
@@ -146,7 +150,17 @@ class Runner:
             self.record("harness", "FAIL", "no guest kernel in /boot: run Tests/VM/install.sh as root")
             return
         initrd = os.path.join(self.out, "initramfs.cpio.gz")
-        built = subprocess.run([os.path.join(HERE, "build-initramfs.sh"), kver, initrd],
+        modules = []
+        if a.mode == "noiommu":
+            # Built once per guest kernel, kept beside the outputs of every run.
+            vfio = os.path.join(self.repo, ".build", "vm-modules", kver, "vfio.ko")
+            made = subprocess.run([os.path.join(HERE, "build-vfio-noiommu.sh"), kver, vfio],
+                                  capture_output=True, text=True)
+            if made.returncode != 0:
+                self.record("harness", "FAIL", f"vfio.ko with CONFIG_VFIO_NOIOMMU: {made.stderr.strip()}")
+                return
+            modules = [vfio]
+        built = subprocess.run([os.path.join(HERE, "build-initramfs.sh"), kver, initrd, *modules],
                                capture_output=True, text=True)
         if built.returncode != 0:
             self.record("harness", "FAIL", f"initramfs build failed: {built.stderr.strip()}")
@@ -156,10 +170,10 @@ class Runner:
         inject_port = free_udp_port()
         self.wire = wire.Wire(inject_port, sink)
         cmd = qemu_command(kernel, initrd, self.repo, self.out, self.vfpmd, inject_port,
-                           sink.getsockname()[1], a.memory, a.harness_only)
+                           sink.getsockname()[1], a.memory, a.harness_only, a.mode)
         with open(os.path.join(self.out, "qemu-command.txt"), "w") as f:
             f.write(" ".join(cmd) + "\n")
-        log(f"booting {kver} under TCG (serial log: {self.out}/serial.log)")
+        log(f"booting {kver} under TCG, {a.mode} (serial log: {self.out}/serial.log)")
         started = time.monotonic()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -289,12 +303,14 @@ def main():
     parser.add_argument("--kernel-version", default=None)
     parser.add_argument("--vfpmd", default=None,
                         help="the vfpmd binary the guest runs (default: REPO/.build/release/vfpmd)")
+    parser.add_argument("--mode", choices=["iommu", "noiommu"], default="iommu",
+                        help="iommu: an emulated Intel IOMMU; noiommu: none, vfio in no-IOMMU mode")
     parser.add_argument("--harness-only", action="store_true",
                         help="run only the checks of the harness itself (no project code)")
     parser.add_argument("-v", "--verbose", action="store_true", help="echo the guest console")
     args = parser.parse_args()
     if args.out is None:
-        args.out = os.path.join(args.repo, ".build", "vm")
+        args.out = os.path.join(args.repo, ".build", "vm" if args.mode == "iommu" else "vm-noiommu")
     runner = Runner(args)
     try:
         runner.run()
