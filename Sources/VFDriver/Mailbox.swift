@@ -264,6 +264,7 @@ final class Mailbox {
         for (i, word) in words.enumerated() { registers.write(memoryOffset + Self.wordStride * i, word) }
         // REQ alone: raises the PF's interrupt and drops VFU.
         registers.write(controlOffset, MailboxControlBits.request)
+        driverLog.trace("mailbox \(function.address): sent \(message.name) \(Self.hex(words))")
         if postWaitsForAck { try waitFor(MailboxControlBits.pfAcknowledged, message) }
     }
 
@@ -275,6 +276,7 @@ final class Mailbox {
         for i in 0..<count { words[i] = registers.read(memoryOffset + Self.wordStride * i) }
         // ACK alone: acknowledges and drops VFU.
         registers.write(controlOffset, MailboxControlBits.acknowledge)
+        driverLog.trace("mailbox \(function.address): received for \(message.name) \(Self.hex(words))")
         return words
     }
 
@@ -309,6 +311,7 @@ final class Mailbox {
         guard readControl() & MailboxControlBits.vfUsesBuffer != 0 else { return !removed }
         let word = registers.read(memoryOffset)
         registers.write(controlOffset, MailboxControlBits.acknowledge)
+        driverLog.trace("mailbox \(function.address): received unasked \(Self.hex([word]))")
         if word == MessageWord.nack {
             bareNACKSeen = true
         } else if word & MessageWord.clearToSend == 0 {
@@ -318,6 +321,12 @@ final class Mailbox {
     }
 
     // MARK: - Word packing
+
+    /// Words as the trace log shows them: `[0x00000002 0x00000010]`.
+    static func hex(_ words: [UInt32]) -> String {
+        "[" + words.map { "0x" + String(repeating: "0", count: 8 - String($0, radix: 16).count) + String($0, radix: 16) }
+            .joined(separator: " ") + "]"
+    }
 
     /// A MAC address as mailbox words 1–2 (bytes in wire order from bits 7:0 of word 1, as
     /// SET_MAC_ADDR and the RESET reply carry it).

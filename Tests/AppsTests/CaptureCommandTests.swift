@@ -166,6 +166,29 @@ struct CaptureCommandTests {
         try expectReadableByTools(out, frames: 25)
     }
 
+    @Test("--log-level trace shows the driver's mailbox exchange and one write-back line per captured frame, as the device wrote it",
+          arguments: ["igbvf", "ixgbevf"])
+    func traceShowsMailboxAndWriteBacks(family: String) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/t.pcap"
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "sim:\(family),rx=" + samplePath("sizes.pcap") + ",mac=02:00:00:00:00:02",
+                                                            "-w", out, "--log-level", "trace"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n")
+        let sent = lines.filter { $0.contains("mailbox sim:vf0: sent ") }
+        #expect(sent.first?.contains("sent RESET [0x00000001]") == true, "\(sent)")
+        // Every request the driver sent got its reply (a word with ACK or NACK, bit 31 or 30).
+        let replies = lines.filter { $0.contains("mailbox sim:vf0: received for ") }
+        #expect(replies.count == sent.count && !sent.isEmpty)
+        let captured = try PcapReader(path: out).readAll()
+        let writeBacks = lines.filter { $0.contains("write-back port 0: length ") }
+        #expect(writeBacks.count == captured.count && !captured.isEmpty)
+        for (line, frame) in zip(writeBacks, captured) {
+            #expect(line.contains("length \(frame.bytes.count) status 0x"), "\(line)")
+        }
+    }
+
     @Test("an igbvf VF whose PF strips VLAN 100: the capture holds the tag, `vlan 100` matches, -s cuts the tagged frame")
     func strippedTagOnIgbvf() throws {
         let dir = try makeTemporaryDirectory()

@@ -1,3 +1,4 @@
+import Logging
 import PMDCore
 import PcapIO
 
@@ -25,6 +26,9 @@ struct CaptureHandOver {
     private(set) var handed: UInt64 = 0
     /// The ring's slab open for the next frames; nil while the ring is full.
     private(set) var slab: UnsafeMutablePointer<RecordSlab>?
+    /// Whether each frame's receive write-back is logged (`--log-level trace`), to compare one
+    /// device model with another frame by frame.
+    private let tracesWriteBacks = appsLog.logLevel <= .trace
 
     /// A hand-over into `ring`, its first slab opened.
     init(ring: CaptureRing, writerThread: CaptureWriterThread, tally: CaptureTally, filter: PacketFilter?,
@@ -49,6 +53,7 @@ struct CaptureHandOver {
         while handed < limit, let (source, packet, time) = round.next(stamper: stamper) {
             let port = round.sourcePorts[source]
             let metadata = packet.metadata
+            if _slowPath(tracesWriteBacks) { traceWriteBack(metadata.pointee, port: port) }
             let tag: RestoredVLANTag? = _slowPath(metadata.pointee.tagStripped(strippedTagStatus: round.strippedTagStatus(of: source)))
                 ? RestoredVLANTag(tci: metadata.pointee.vlanTCI) : nil
             if let filter {
@@ -73,6 +78,16 @@ struct CaptureHandOver {
                 tally.droppedSinceRecord[port] &+= 1
             }
         }
+    }
+
+    /// One line per received frame: the write-back fields as the device wrote them.
+    @inline(never)
+    private func traceWriteBack(_ metadata: PacketMetadata, port: Int) {
+        func hex<T: FixedWidthInteger>(_ value: T) -> String {
+            let digits = String(value, radix: 16)
+            return "0x" + String(repeating: "0", count: max(0, MemoryLayout<T>.size * 2 - digits.count)) + digits
+        }
+        appsLog.trace("write-back port \(port): length \(metadata.receiveLength) status \(hex(metadata.receiveStatus)) packet-info \(hex(metadata.packetInfo)) rss-hash \(hex(metadata.rssHash)) vlan \(hex(metadata.vlanTCI))")
     }
 
     /// Hands the open slab to the writer when it waits for work, and opens the next.

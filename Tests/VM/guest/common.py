@@ -283,6 +283,41 @@ def last_polling(text):
     return float(found[-1][0]), int(found[-1][1])
 
 
+def model_trace(log):
+    """The driver's trace of a capture: the mailbox exchange (`sent NAME [words]`, `received for
+    NAME [words]`, `received unasked [words]`) and each frame's receive write-back fields."""
+    mailbox = re.findall(r"mailbox \S+: (sent \S+|received for \S+|received unasked) \[([0-9a-fx ]*)\]", log)
+    write_backs = re.findall(r"write-back port \d+: (length \d+ status \S+ packet-info \S+ rss-hash \S+ vlan \S+)", log)
+    fields = [dict(zip(wb.split()[0::2], wb.split()[1::2])) for wb in write_backs]
+    return {"mailbox": [(what, words.split()) for what, words in mailbox], "write-backs": fields}
+
+
+def trace_differences(reference, other):
+    """How `other`'s trace differs from `reference`'s, as named differences: the mailbox
+    exchange message by message and word by word, then each write-back field over all frames
+    (one difference per field and value pair, counting the frames)."""
+    out = []
+    a, b = reference["mailbox"], other["mailbox"]
+    if [what for what, _ in a] != [what for what, _ in b]:
+        out.append({"what": "mailbox sequence", "qemu": [w for w, _ in a], "sim": [w for w, _ in b]})
+    else:
+        for (what, wa), (_, wb) in zip(a, b):
+            if wa != wb:
+                out.append({"what": f"mailbox {what}", "qemu": wa, "sim": wb})
+    fa, fb = reference["write-backs"], other["write-backs"]
+    if len(fa) != len(fb):
+        out.append({"what": "write-back count", "qemu": len(fa), "sim": len(fb)})
+    pairs = {}
+    for x, y in zip(fa, fb):
+        for field in x:
+            if x[field] != y.get(field):
+                key = f"write-back {field} {x[field]} vs {y.get(field)}"
+                pairs.setdefault(key, 0)
+                pairs[key] += 1
+    out += [{"what": key, "frames": n} for key, n in sorted(pairs.items())]
+    return out
+
+
 def clear_error(result, *needles):
     """Asserts that a command failed the way the project promises: a non-zero exit (not a
     signal), no crash trace, and a message naming each of `needles` (a tuple: any one of them).

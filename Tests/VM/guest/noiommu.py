@@ -125,4 +125,7 @@ class NoIOMMUGuest(Guest):
         nobody = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", self.vfpmd, *capture, self.pci(vf0)],
                      check=False)
         not_root = clear_error(nobody, ("root", "permission", "CAP_SYS"))
+        for what, line in (("without noiommu=on", unasked), ("without hugepages", no_huge), ("as nobody", not_root)):
+            if not line.startswith("error:"):
+                raise Failure(f"{what}, the first line is not the error: '{line}'")
         return f"without noiommu=on: '{unasked}'; no hugepages: '{no_huge}'; as nobody: '{not_root}'; warning: '{warned[0].strip()}'"

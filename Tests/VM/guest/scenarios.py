@@ -23,8 +23,8 @@ import wire  # noqa: E402
 IOMMU_HARNESS = ["harness-boot", "harness-wire-tx", "harness-sriov", "harness-bind", "harness-testpmd",
                  "harness-shared-group"]
 IOMMU_PROJECT = ["s1-sriov-devices-bind", "s2-capture", "s3-transmit", "s4-forward",
-                 "s5-side-by-side", "s5-flood", "s7-idle-pf-reset", "s6-wrong-address", "s6-device-busy",
-                 "s6-vf-on-igbvf", "s6-group-not-viable"]
+                 "s5-side-by-side", "s5-flood", "s7-idle-pf-reset", "s8-model-compare", "s6-wrong-address",
+                 "s6-device-busy", "s6-vf-on-igbvf", "s6-group-not-viable"]
 
 
 # --- the scenarios -------------------------------------------------------------------------------------
@@ -439,6 +439,51 @@ class Guest:
         return (f"idle {idle_seconds} s: {idle_share:.2%} of a CPU (process total, {asleep_before:.1f} s asleep so far); "
                 f"PF reset noticed and the VF re-initialised {noticed:.1f} s after the link went down, "
                 f"{wakes_by_mailbox} wake-up(s) with no frame; then {len(frames)} frames byte-exact")
+
+    def s8_model_compare(self):
+        """The same frames received by the driver on QEMU's igb VF and on the simulator's 82576
+        VF (`sim:igbvf`, in this guest, same binary): the mailbox exchange of the bring-up and
+        every frame's receive write-back, as the driver logs them at trace level, must match
+        but for the differences written down in Tests/VM/model-differences.json, each with the
+        hardware fact behind it; a new difference, or a listed one that is gone, fails."""
+        self.need_vfpmd()
+        self.ensure_vfs_on_vfio()
+        vf0 = self.vfs[0]
+        frames, sources = self.input_frames(wire.mac_bytes(VF_MACS[0]))
+        wire.write_pcap(self.path("s8-input.pcap"), frames)
+        count = str(len(frames))
+        real = Background([self.vfpmd, "capture", "--port", self.pci(vf0), "-w", self.path("s8-qemu.pcap"), "-c", count,
+                           "--duration", "90", "--log-level", "trace"], self.path("s8-qemu.log"))
+        real.wait_ready("wake-up", 90)
+        self.host.request("inject", pcap=self.path("s8-input.pcap"), rate=100)
+        if real.wait(90) != 0:
+            raise Failure(f"vfpmd capture on {vf0} failed: {real.tail()}")
+        sim = run([self.vfpmd, "capture", "--port", f"sim:igbvf,rx={self.path('s8-input.pcap')},mac={VF_MACS[0]}",
+                   "-w", self.path("s8-sim.pcap"), "-c", count, "--duration", "90", "--log-level", "trace"], check=False)
+        with open(self.path("s8-sim.log"), "w") as f:
+            f.write(sim.stderr)
+        if sim.returncode != 0:
+            raise Failure(f"vfpmd capture on sim:igbvf exited {sim.returncode}: {sim.stderr.strip()[-300:]}")
+        qemu_trace, sim_trace = model_trace(real.text()), model_trace(sim.stderr)
+        differences = trace_differences(qemu_trace, sim_trace)
+        with open(self.path("s8-differences.json"), "w") as f:
+            json.dump(differences, f, indent=1)
+        with open(os.path.join(self.repo, "Tests", "VM", "model-differences.json")) as f:
+            known = json.load(f)["differences"]
+        found = {d["what"]: d for d in differences}
+        written = {d["what"]: d for d in known}
+        unexplained = [w for w, d in written.items() if not d.get("fact")]
+        if unexplained:
+            raise Failure(f"model-differences.json lists differences without the fact behind them: {unexplained}")
+        new = [found[w] for w in found if w not in written]
+        gone = [w for w in written if w not in found]
+        if new or gone:
+            raise Failure(f"QEMU's igb VF and sim:igbvf differ in {len(found)} ways ({len(new)} not written down: "
+                          f"{json.dumps(new)[:400]}; written down but gone: {gone}); all in s8-differences.json")
+        compare_frames(wire.read_pcap(self.path("s8-sim.pcap")), wire.read_pcap(self.path("s8-qemu.pcap")),
+                       "sim:igbvf's capture against QEMU's")
+        return (f"{len(qemu_trace['mailbox'])} mailbox words exchanged and {len(qemu_trace['write-backs'])} write-backs "
+                f"compared ({', '.join(sources)}); differences: {', '.join(found) or 'none'}, each written down")
 
     def s6_wrong_address(self):
         self.need_vfpmd()
