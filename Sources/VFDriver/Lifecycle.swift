@@ -362,6 +362,7 @@ extension VFPort {
     /// whole afterwards.
     public func close() {
         guard state != .closed else { return }
+        if driverLog.logLevel <= .trace { traceDeviceCounters() }
         stop()
         if state != .removed {
             controlRegisters.write(table.control, table.resetBit)
@@ -373,6 +374,15 @@ extension VFPort {
         state = .closed
         queuesRunning = false
         backing?.portDidClose()
+    }
+
+    /// The device's statistics registers as of now, at trace level (one device model is
+    /// compared with another by these lines).
+    private func traceDeviceCounters() {
+        guard state == .started || state == .stopped else { return }
+        readCounters()
+        guard let c = deviceCounters else { return }
+        driverLog.trace("\(name): device counters at close: received \(c.rxPackets.total) packets \(c.rxOctets.total) bytes \(c.rxMulticast.total) multicast, sent \(c.txPackets.total) packets \(c.txOctets.total) bytes")
     }
 
     // MARK: - Recovery

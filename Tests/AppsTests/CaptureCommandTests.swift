@@ -166,7 +166,7 @@ struct CaptureCommandTests {
         try expectReadableByTools(out, frames: 25)
     }
 
-    @Test("--log-level trace shows the driver's mailbox exchange and one write-back line per captured frame, as the device wrote it",
+    @Test("--log-level trace shows the driver's mailbox exchange, one write-back line per captured frame as the device wrote it, and the device's counters at close",
           arguments: ["igbvf", "ixgbevf"])
     func traceShowsMailboxAndWriteBacks(family: String) throws {
         let dir = try makeTemporaryDirectory()
@@ -187,6 +187,8 @@ struct CaptureCommandTests {
         for (line, frame) in zip(writeBacks, captured) {
             #expect(line.contains("length \(frame.bytes.count) status 0x"), "\(line)")
         }
+        let counters = lines.filter { $0.contains("device counters at close: received \(captured.count) packets ") }
+        #expect(counters.count == 1, "\(lines.suffix(12))")
     }
 
     @Test("an igbvf VF whose PF strips VLAN 100: the capture holds the tag, `vlan 100` matches, -s cuts the tagged frame")

@@ -285,11 +285,14 @@ def last_polling(text):
 
 def model_trace(log):
     """The driver's trace of a capture: the mailbox exchange (`sent NAME [words]`, `received for
-    NAME [words]`, `received unasked [words]`) and each frame's receive write-back fields."""
+    NAME [words]`, `received unasked [words]`), each frame's receive write-back fields, and the
+    device's statistics registers at close."""
     mailbox = re.findall(r"mailbox \S+: (sent \S+|received for \S+|received unasked) \[([0-9a-fx ]*)\]", log)
     write_backs = re.findall(r"write-back port \d+: (length \d+ status \S+ packet-info \S+ rss-hash \S+ vlan \S+)", log)
     fields = [dict(zip(wb.split()[0::2], wb.split()[1::2])) for wb in write_backs]
-    return {"mailbox": [(what, words.split()) for what, words in mailbox], "write-backs": fields}
+    counters = re.findall(r"device counters at close: (.*)", log)
+    return {"mailbox": [(what, words.split()) for what, words in mailbox], "write-backs": fields,
+            "counters": counters[-1].strip() if counters else None}
 
 
 def trace_differences(reference, other):
@@ -315,6 +318,8 @@ def trace_differences(reference, other):
                 pairs.setdefault(key, 0)
                 pairs[key] += 1
     out += [{"what": key, "frames": n} for key, n in sorted(pairs.items())]
+    if reference["counters"] != other["counters"]:
+        out.append({"what": f"device counters {reference['counters']} vs {other['counters']}"})
     return out
 
 

@@ -442,8 +442,9 @@ class Guest:
 
     def s8_model_compare(self):
         """The same frames received by the driver on QEMU's igb VF and on the simulator's 82576
-        VF (`sim:igbvf`, in this guest, same binary): the mailbox exchange of the bring-up and
-        every frame's receive write-back, as the driver logs them at trace level, must match
+        VF (`sim:igbvf`, in this guest, same binary): the mailbox exchange of the bring-up, every
+        frame's receive write-back and the statistics registers after the last frame, as the
+        driver logs them at trace level, must match
         but for the differences written down in Tests/VM/model-differences.json, each with the
         hardware fact behind it; a new difference, or a listed one that is gone, fails."""
         self.need_vfpmd()
@@ -465,6 +466,9 @@ class Guest:
         if sim.returncode != 0:
             raise Failure(f"vfpmd capture on sim:igbvf exited {sim.returncode}: {sim.stderr.strip()[-300:]}")
         qemu_trace, sim_trace = model_trace(real.text()), model_trace(sim.stderr)
+        if not qemu_trace["mailbox"] or not qemu_trace["counters"] or not sim_trace["counters"]:
+            raise Failure("the trace of a capture lacks the mailbox exchange or the device counters: "
+                          f"QEMU {qemu_trace['counters']}, sim {sim_trace['counters']}")
         differences = trace_differences(qemu_trace, sim_trace)
         with open(self.path("s8-differences.json"), "w") as f:
             json.dump(differences, f, indent=1)
@@ -482,8 +486,9 @@ class Guest:
                           f"{json.dumps(new)[:400]}; written down but gone: {gone}); all in s8-differences.json")
         compare_frames(wire.read_pcap(self.path("s8-sim.pcap")), wire.read_pcap(self.path("s8-qemu.pcap")),
                        "sim:igbvf's capture against QEMU's")
-        return (f"{len(qemu_trace['mailbox'])} mailbox words exchanged and {len(qemu_trace['write-backs'])} write-backs "
-                f"compared ({', '.join(sources)}); differences: {', '.join(found) or 'none'}, each written down")
+        return (f"{len(qemu_trace['mailbox'])} mailbox messages, {len(qemu_trace['write-backs'])} write-backs and the "
+                f"device counters ({qemu_trace['counters']}) compared ({', '.join(sources)}); "
+                f"differences: {', '.join(found) or 'none'}, each written down")
 
     def s6_wrong_address(self):
         self.need_vfpmd()
