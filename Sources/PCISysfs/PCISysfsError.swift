@@ -32,6 +32,8 @@ public enum PCISysfsError: Error, Equatable, CustomStringConvertible {
     case noIOMMUNotBuilt
     /// no-IOMMU mode was asked for but the vfio module is not loaded.
     case noIOMMUModuleMissing
+    /// The VF is in a no-IOMMU group and the user did not ask for no-IOMMU mode.
+    case noIOMMUNotConsented(PCIAddress, group: Int)
     /// sriov: more VFs than the PF offers.
     case tooManyVFs(PCIAddress, asked: Int, total: Int)
     /// sriov: the PF has no SR-IOV capability (or the kernel offers no sriov files).
@@ -93,6 +95,8 @@ public enum PCISysfsError: Error, Equatable, CustomStringConvertible {
             return "this kernel has no no-IOMMU mode (built without CONFIG_VFIO_NOIOMMU, as Debian's are): use a kernel built with it, or give the machine an IOMMU (a virtual one in a VM)"
         case .noIOMMUModuleMissing:
             return "no-IOMMU mode needs the vfio module: load it with `modprobe vfio enable_unsafe_noiommu_mode=1` and then `modprobe vfio-pci` as root"
+        case let .noIOMMUNotConsented(a, group):
+            return "\(a) is in the no-IOMMU group \(group) (/dev/vfio/noiommu-\(group)), where nothing stops the VF from reading and writing all of the machine's memory: add --no-iommu to the command (or noiommu=on to its pci: spec) to drive it anyway"
         case let .tooManyVFs(a, asked, total):
             return "\(a) offers at most \(total) VFs, not \(asked): ask for 0...\(total)"
         case let .noSRIOV(a):

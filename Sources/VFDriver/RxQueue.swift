@@ -205,8 +205,7 @@ public struct RxQueue {
                                  out: UnsafeMutablePointer<UInt32>, timestamp: UInt64)
         -> (processed: Int, delivered: Int, bytes: Int) {
         let storage = pool.storage
-        let iovaBase = storage.pointee.iovaBase &+ UInt64(storage.pointee.headroom)
-        let stride = UInt64(storage.pointee.stride)
+        let addressing = pool.addressing
         let metadata = storage.pointee.metadata
         let ring = self.ring + (start &<< Layout.sizeShift), slots = self.slots + start
         let queueWord = self.queueWord, bufferSize = UInt64(self.bufferSize)
@@ -228,7 +227,7 @@ public struct RxQueue {
             // Refill: new packet address, header address 0 (which also clears DD).
             let refill = fresh[k]
             slots[k] = refill
-            descriptor.storeBytes(of: iovaBase &+ UInt64(refill) &* stride,
+            descriptor.storeBytes(of: addressing.address(of: refill),
                                   toByteOffset: Layout.rxPacketAddressOffset, as: UInt64.self)
             descriptor.storeBytes(of: 0 as UInt64, toByteOffset: Layout.rxHeaderAddressOffset, as: UInt64.self)
             k &+= 1

@@ -221,8 +221,7 @@ public struct TxQueue {
     func placeStretch(_ indices: UnsafePointer<UInt32>, count: Int, at start: Int, pool: PoolRef)
         -> (placed: Int, bytes: Int) {
         let storage = pool.storage
-        let iovaBase = storage.pointee.iovaBase &+ UInt64(storage.pointee.headroom)
-        let stride = UInt64(storage.pointee.stride)
+        let addressing = pool.addressing
         let metadata = storage.pointee.metadata
         let ring = self.ring + (start &<< Layout.sizeShift), slots = slotBuffers + start
         let maxBytes = self.maxBytes, checkContext = self.checkContext
@@ -236,7 +235,7 @@ public struct TxQueue {
                 break
             }
             let descriptor = ring + (k &<< Layout.sizeShift)
-            descriptor.storeBytes(of: iovaBase &+ UInt64(index) &* stride, toByteOffset: Layout.txAddressOffset,
+            descriptor.storeBytes(of: addressing.address(of: index), toByteOffset: Layout.txAddressOffset,
                                   as: UInt64.self)
             descriptor.storeBytes(of: TxDescriptor.dataCommand | length, toByteOffset: Layout.txCommandOffset,
                                   as: UInt32.self)
