@@ -28,6 +28,22 @@ struct PreflightTests {
         #expect(throws: PCISysfsError.vfioPCINotLoaded(PCIAddress("00:11.0")!)) { try check("00:11.0") }
     }
 
+    @Test func aNoIOMMUGroupIsOpenedOnlyWithTheUsersConsent() throws {
+        let fake = FakeSysfs.standard()
+        fake.bindInNoIOMMUGroup("0000:04:10.0", group: 0)
+        let vf = PCIAddress("04:10.0")!
+        #expect(throws: PCISysfsError.noIOMMUNotConsented(vf, group: 0)) {
+            _ = try VFIOPreflight.check(vf, sysfs: fake.sysfs, noIOMMU: false)
+        }
+        #expect(PCISysfsError.noIOMMUNotConsented(vf, group: 0).description
+            == "0000:04:10.0 is in the no-IOMMU group 0 (/dev/vfio/noiommu-0), where nothing stops the VF from reading and writing all of the machine's memory: add --no-iommu to the command (or noiommu=on to its pci: spec) to drive it anyway")
+        let (record, group) = try VFIOPreflight.check(vf, sysfs: fake.sysfs, noIOMMU: true)
+        #expect(group == 0 && record.inNoIOMMUGroup)
+        // An ordinary group is not one, and consent changes nothing for it.
+        let (ordinary, _) = try VFIOPreflight.check(PCIAddress("00:11.2")!, sysfs: fake.sysfs, noIOMMU: true)
+        #expect(!ordinary.inNoIOMMUGroup)
+    }
+
     @Test func aGroupWithAMemberOnAKernelDriverIsNotViableAndListsEveryMember() {
         let fake = FakeSysfs.standard()
         let vf = PCIAddress("03:10.0")!

@@ -12,17 +12,23 @@ final class VFIODeviceBacking: VFPortBacking, Sendable {
     private init(_ device: VFIODevice) { self.device = device }
 
     /// Opens the VF at `address` through VFIO (in the process's one container) and brings the
-    /// driver up on it.
-    static func openPort(address: PCIAddress, configuration: VFPortConfiguration, name: String) throws -> VFPort {
-        // The device first: a wrong address or a VF still on its kernel driver is the sentence
-        // the user needs, before anything about the VFIO container.
-        _ = try VFIOPreflight.check(address, sysfs: Sysfs(), noIOMMU: false)
-        let container = try VFIOContainer.shared()
+    /// driver up on it. A VF in a no-IOMMU group is opened only when `allowNoIOMMU` (the user's
+    /// `--no-iommu` or `noiommu=on`): then the container is of the no-IOMMU type, every DMA
+    /// region is hugepages and the device is given physical addresses.
+    static func openPort(address: PCIAddress, configuration: VFPortConfiguration, name: String, allowNoIOMMU: Bool) throws -> VFPort {
+        // The device first: a wrong address, a VF still on its kernel driver or a no-IOMMU group
+        // without consent is the sentence the user needs, before anything about the container.
+        let sysfs = Sysfs()
+        let noIOMMU = try VFIOPreflight.check(address, sysfs: sysfs, noIOMMU: allowNoIOMMU).record.inNoIOMMUGroup
+        let container = try VFIOContainer.shared(mode: noIOMMU ? .noIOMMU : .iommu)
         let device = try VFIODevice.open(address: address.description, container: container)
+        var configuration = configuration
+        if noIOMMU { configuration.pages = .requireHugepages }
         do {
             return try VFPort(function: device, configuration: configuration, name: name, backing: VFIODeviceBacking(device))
         } catch {
             device.close()
+            if noIOMMU, case .noHugepages? = error as? DMAMemoryError { throw VFIOError.noIOMMUNeedsHugepages }
             throw error
         }
     }
