@@ -27,8 +27,10 @@ public final class Mempool: @unchecked Sendable {
     public let layout: MempoolLayout
 
     /// Creates a pool of `capacity` buffers with `dataRoom` bytes of frame data each. When the
-    /// device will address the region in segments of `segmentSize` bytes (no IOMMU: a
-    /// hugepage; see `PCIFunction.dmaSegmentSize`), no buffer crosses a segment boundary.
+    /// device will address the region in segments of `segmentSize` bytes (see
+    /// `PCIFunction.dmaSegmentSize`), no buffer crosses a segment boundary; a pool that may sit
+    /// in hugepages keeps each buffer inside one in any case, so that any port can send from
+    /// it, one without IOMMU (one physical address per hugepage) too.
     public init(
         name: String,
         capacity: Int,
@@ -40,7 +42,8 @@ public final class Mempool: @unchecked Sendable {
         precondition(capacity > 0 && capacity < Int(UInt32.max), "pool capacity out of range")
         precondition(dataRoom >= 64 && headroom >= 0, "pool buffer sizes out of range")
         let stride = (headroom + dataRoom + 63) & ~63
-        layout = MempoolLayout(capacity: capacity, stride: stride, segmentSize: segmentSize)
+        let segments = segmentSize ?? (pages == .smallPages ? nil : DMAMemory.hugepageSize)
+        layout = MempoolLayout(capacity: capacity, stride: stride, segmentSize: segments)
         region = try DMAMemory(length: layout.regionLength, pages: pages)
         self.name = name
         ref = PoolRef(storage: MempoolStorage.allocate(
@@ -57,11 +60,16 @@ public final class Mempool: @unchecked Sendable {
     /// (or multiples of them), so that no buffer crosses one.
     public func regionWasMapped() {
         guard let addresses = region.deviceAddresses else { return }
-        if let mapped = addresses.segmentSize {
-            precondition(layout.segmentSize.map { mapped % $0 == 0 } ?? false,
-                         "pool \(name) was not laid out for segments of \(mapped) bytes")
-        }
+        precondition(keepsBuffersInside(segmentsOf: addresses.segmentSize),
+                     "pool \(name) was not laid out for segments of \(addresses.segmentSize ?? 0) bytes")
         ref.storage.pointee.adoptSegments(addresses)
+    }
+
+    /// Whether every buffer lies inside one segment of `segmentSize` bytes (nil: one contiguous
+    /// range, which every pool fits).
+    public func keepsBuffersInside(segmentsOf segmentSize: Int?) -> Bool {
+        guard let segmentSize else { return true }
+        return layout.segmentSize.map { segmentSize % $0 == 0 } ?? false
     }
 
     /// Buffers in the pool, ready to be taken.
