@@ -95,7 +95,9 @@ public final class Mempool: @unchecked Sendable {
 public struct MempoolStorage {
     /// First byte of buffer 0.
     public let base: UnsafeMutableRawPointer
-    /// Device address of each segment of the region (one entry, 0, until mapped).
+    /// Per segment of the region, what turns a buffer's offset into the device address of its
+    /// frame data by one addition: the segment's device address, less the segment's offset in
+    /// the region, plus the headroom (wrapping). One entry (the headroom) until mapped.
     public var segmentBases: UnsafeMutablePointer<UInt64>
     /// log2 of the segment size (`DeviceAddresses.contiguousShift` for one contiguous range).
     public var segmentShift: UInt64
@@ -136,7 +138,7 @@ public struct MempoolStorage {
         let inPool = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, slots))
         inPool.initialize(repeating: 1, count: slots)
         let bases = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
-        bases.initialize(to: 0)
+        bases.initialize(to: UInt64(headroom))
         let s = UnsafeMutablePointer<MempoolStorage>.allocate(capacity: 1)
         s.initialize(to: MempoolStorage(
             base: base, segmentBases: bases, segmentShift: UInt64(DeviceAddresses.contiguousShift),
@@ -149,7 +151,9 @@ public struct MempoolStorage {
     /// Takes the region's device addresses as the table buffer addresses are looked up in.
     mutating func adoptSegments(_ addresses: DeviceAddresses) {
         let bases = UnsafeMutablePointer<UInt64>.allocate(capacity: addresses.bases.count)
-        bases.initialize(from: addresses.bases, count: addresses.bases.count)
+        for (k, base) in addresses.bases.enumerated() {
+            (bases + k).initialize(to: base &- UInt64(k) &<< UInt64(addresses.segmentShift) &+ UInt64(headroom))
+        }
         segmentBases.deallocate()
         segmentBases = bases
         segmentShift = UInt64(addresses.segmentShift)
@@ -272,7 +276,7 @@ public struct PoolRef: Equatable, @unchecked Sendable {
     @inlinable
     public var addressing: BufferAddressing {
         BufferAddressing(bases: storage.pointee.segmentBases, shift: storage.pointee.segmentShift,
-                         stride: UInt64(storage.pointee.stride), headroom: UInt64(storage.pointee.headroom))
+                         stride: UInt64(storage.pointee.stride))
     }
 
     /// The receive-status bit that says a packet of this pool had its VLAN tag stripped (0
@@ -286,35 +290,30 @@ public struct PoolRef: Equatable, @unchecked Sendable {
     }
 }
 
-/// The device address of a pool's buffers: the offset of the buffer's frame data into the
-/// region, looked up in the region's segment table (a single entry through an IOMMU).
+/// The device address of a pool's buffers: the buffer's offset into the region plus the entry
+/// of its segment in the pool's table (`MempoolStorage.segmentBases`; a single entry through an
+/// IOMMU). A buffer never crosses a segment, so its first byte names the segment.
 @frozen
 public struct BufferAddressing {
-    /// Device address of each segment.
+    /// The pool's per-segment addends.
     public let bases: UnsafeMutablePointer<UInt64>
     /// log2 of the segment size.
     public let shift: UInt64
-    /// Offset bits inside a segment.
-    public let mask: UInt64
     /// Bytes from one buffer to the next.
     public let stride: UInt64
-    /// Bytes before the frame data.
-    public let headroom: UInt64
 
     /// The lookup over `bases` in segments of `1 << shift` bytes.
     @inlinable
-    public init(bases: UnsafeMutablePointer<UInt64>, shift: UInt64, stride: UInt64, headroom: UInt64) {
+    public init(bases: UnsafeMutablePointer<UInt64>, shift: UInt64, stride: UInt64) {
         self.bases = bases
         self.shift = shift
-        mask = (1 &<< shift) &- 1
         self.stride = stride
-        self.headroom = headroom
     }
 
     /// Device address of the first byte of frame data of buffer `index`.
     @inlinable
     public func address(of index: UInt32) -> UInt64 {
-        let offset = UInt64(index) &* stride &+ headroom
-        return bases[Int(truncatingIfNeeded: offset &>> shift)] &+ (offset & mask)
+        let offset = UInt64(index) &* stride
+        return bases[Int(truncatingIfNeeded: offset &>> shift)] &+ offset
     }
 }

@@ -17,6 +17,8 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
     case memlockLimit(PCIAddress?, bytes: Int, limit: String)
     /// Physical addresses cannot be read from /proc/self/pagemap.
     case physicalAddressUnavailable(reason: String)
+    /// A no-IOMMU group file was refused: the kernel opens one only for CAP_SYS_RAWIO.
+    case noIOMMUNeedsRoot(PCIAddress, path: String)
     /// /proc/self/pagemap shows page frame numbers as 0: the process lacks CAP_SYS_ADMIN.
     case physicalAddressesHidden
     /// No-IOMMU mode was given DMA memory of 4 KiB pages, or could not get hugepages.
@@ -62,6 +64,8 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
             return "cannot map \(bytes / 1024) KiB of DMA memory\(device): the locked-memory limit (\(limit)) is too small; raise it with `ulimit -l unlimited` (LimitMEMLOCK=infinity for a service) or run as root"
         case let .physicalAddressUnavailable(reason):
             return "cannot read physical addresses from /proc/self/pagemap (\(reason)), which no-IOMMU mode needs: run as root (CAP_SYS_ADMIN)"
+        case let .noIOMMUNeedsRoot(a, path):
+            return "no permission to open \(path) for \(a): the kernel opens a no-IOMMU group only for root (CAP_SYS_RAWIO, and no-IOMMU mode reads physical addresses with CAP_SYS_ADMIN): run vfpmd as root"
         case .physicalAddressesHidden:
             return "no-IOMMU mode gives the device physical addresses, and /proc/self/pagemap shows them only to root: run vfpmd as root (it needs CAP_SYS_ADMIN)"
         case .noIOMMUNeedsHugepages:
