@@ -270,13 +270,24 @@ public struct PoolRef: Equatable, @unchecked Sendable {
     /// Device address (IOVA, or physical address without an IOMMU) of the first byte of frame
     /// data of buffer `index`.
     @inlinable
-    public func iova(_ index: UInt32) -> UInt64 { addressing.address(of: index) }
+    public func iova(_ index: UInt32) -> UInt64 { segmentedAddresses.address(of: index) }
 
-    /// The pool's buffer-address lookup, for a loop over many buffers.
+    /// Whether the pool's region is one contiguous range of device addresses (through an
+    /// IOMMU): then `contiguousAddresses` serves, else `segmentedAddresses`.
     @inlinable
-    public var addressing: BufferAddressing {
-        BufferAddressing(bases: storage.pointee.segmentBases, shift: storage.pointee.segmentShift,
-                         stride: UInt64(storage.pointee.stride))
+    public var isContiguous: Bool { storage.pointee.segmentShift == UInt64(DeviceAddresses.contiguousShift) }
+
+    /// The buffer addresses of a contiguous pool, for a loop over many buffers.
+    @inlinable
+    public var contiguousAddresses: ContiguousBufferAddresses {
+        ContiguousBufferAddresses(base: storage.pointee.segmentBases[0], stride: UInt64(storage.pointee.stride))
+    }
+
+    /// The buffer addresses of any pool (a table lookup per buffer), for a loop over many buffers.
+    @inlinable
+    public var segmentedAddresses: SegmentedBufferAddresses {
+        SegmentedBufferAddresses(bases: storage.pointee.segmentBases, shift: storage.pointee.segmentShift,
+                                 stride: UInt64(storage.pointee.stride))
     }
 
     /// The receive-status bit that says a packet of this pool had its VLAN tag stripped (0
@@ -290,11 +301,39 @@ public struct PoolRef: Equatable, @unchecked Sendable {
     }
 }
 
-/// The device address of a pool's buffers: the buffer's offset into the region plus the entry
-/// of its segment in the pool's table (`MempoolStorage.segmentBases`; a single entry through an
-/// IOMMU). A buffer never crosses a segment, so its first byte names the segment.
+/// Turns a pool's buffer indices into the device addresses of their frame data, in a loop over
+/// many buffers. A loop generic over it is specialized for each kind, so that a pool through an
+/// IOMMU pays nothing for the segment table of a pool without one.
+public protocol BufferAddresses {
+    /// Device address of the first byte of frame data of buffer `index`.
+    func address(of index: UInt32) -> UInt64
+}
+
+/// The buffer addresses of a pool whose region is one contiguous range: a multiply and an add.
 @frozen
-public struct BufferAddressing {
+public struct ContiguousBufferAddresses: BufferAddresses {
+    /// Device address of buffer 0's frame data.
+    public let base: UInt64
+    /// Bytes from one buffer to the next.
+    public let stride: UInt64
+
+    /// Buffers `stride` bytes apart from `base`.
+    @inlinable
+    public init(base: UInt64, stride: UInt64) {
+        self.base = base
+        self.stride = stride
+    }
+
+    /// Device address of the first byte of frame data of buffer `index`.
+    @inlinable
+    public func address(of index: UInt32) -> UInt64 { base &+ UInt64(index) &* stride }
+}
+
+/// The buffer addresses of any pool: the buffer's offset into the region plus the entry of its
+/// segment in the pool's table (`MempoolStorage.segmentBases`; a single entry through an IOMMU).
+/// A buffer never crosses a segment, so its first byte names the segment.
+@frozen
+public struct SegmentedBufferAddresses: BufferAddresses {
     /// The pool's per-segment addends.
     public let bases: UnsafeMutablePointer<UInt64>
     /// log2 of the segment size.
