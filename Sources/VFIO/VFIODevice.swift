@@ -68,11 +68,7 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
             throw .sysfs(error)
         }
         guard checked.record.inNoIOMMUGroup == (container.mode == .noIOMMU) else { throw .containerModeMismatch }
-        let device = try VFIODevice(pci, group: checked.group, container: container)
-        if container.mode == .noIOMMU {
-            vfioLog.warning("\(pci): NO-IOMMU MODE: this VF can read and write all of the machine's memory (no IOMMU checks its DMA addresses) and the kernel is now tainted; use it only where no IOMMU can be had")
-        }
-        return device
+        return try VFIODevice(pci, group: checked.group, container: container)
     }
 
     private init(_ address: PCIAddress, group groupNumber: Int, container: VFIOContainer) throws(VFIOError) {
