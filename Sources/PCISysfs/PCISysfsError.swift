@@ -20,6 +20,8 @@ public enum PCISysfsError: Error, Equatable, CustomStringConvertible {
     case vfioPCINotLoaded(PCIAddress)
     /// The device is not bound to vfio-pci, so it cannot be opened through VFIO.
     case notBoundToVFIO(PCIAddress, driver: String?)
+    /// The device is not bound to vfio-pci and has no IOMMU group; the user asked for no-IOMMU mode.
+    case notBoundWithoutIOMMU(PCIAddress, driver: String?)
     /// Some member of the IOMMU group is bound to a kernel driver.
     case groupNotViable(PCIAddress, group: Int, members: [GroupMember])
     /// Writing a sysfs attribute was refused.
@@ -82,6 +84,9 @@ public enum PCISysfsError: Error, Equatable, CustomStringConvertible {
         case let .notBoundToVFIO(a, driver):
             let now = driver.map { "bound to \($0)" } ?? "bound to no driver"
             return "\(a) is \(now), not to vfio-pci: run `vfpmd bind \(a)` first"
+        case let .notBoundWithoutIOMMU(a, driver):
+            let now = driver.map { "bound to \($0)" } ?? "bound to no driver"
+            return "\(a) is \(now), not to vfio-pci, and has no IOMMU group: run `vfpmd bind --no-iommu \(a)` first (unsafe no-IOMMU mode)"
         case let .groupNotViable(a, group, members):
             let list = members.map(\.description).joined(separator: ", ")
             return "IOMMU group \(group) of \(a) is not viable: every device in it must be bound to vfio-pci or to no driver, and it holds \(list); bind the others with `vfpmd bind` too"

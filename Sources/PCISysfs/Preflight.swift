@@ -17,6 +17,7 @@ public enum VFIOPreflight {
             // user chose no-IOMMU mode, where binding creates the group).
             if record.iommuGroup == nil && !noIOMMU { throw .iommuOff(address) }
             guard sysfs.exists(sysfs.driver(DeviceBinder.vfioPCI)) else { throw .vfioPCINotLoaded(address) }
+            if record.iommuGroup == nil { throw .notBoundWithoutIOMMU(address, driver: record.driver) }
             throw .notBoundToVFIO(address, driver: record.driver)
         }
         guard let group = record.iommuGroup else { throw .iommuOff(address) }

@@ -20,7 +20,9 @@ struct PreflightTests {
         #expect(throws: PCISysfsError.notSupported(PCIAddress("00:02.0")!, id: "1af4:1042")) { try check("00:02.0") }
         #expect(throws: PCISysfsError.physicalFunction(PCIAddress("03:00.0")!, model: "82599 SFP+")) { try check("03:00.0") }
         #expect(throws: PCISysfsError.iommuOff(PCIAddress("04:10.0")!)) { try check("04:10.0") }
-        #expect(throws: PCISysfsError.notBoundToVFIO(PCIAddress("04:10.0")!, driver: "ixgbevf")) { try check("04:10.0", noIOMMU: true) }
+        #expect(throws: PCISysfsError.notBoundWithoutIOMMU(PCIAddress("04:10.0")!, driver: "ixgbevf")) { try check("04:10.0", noIOMMU: true) }
+        #expect(PCISysfsError.notBoundWithoutIOMMU(PCIAddress("04:10.0")!, driver: "ixgbevf").description
+            == "0000:04:10.0 is bound to ixgbevf, not to vfio-pci, and has no IOMMU group: run `vfpmd bind --no-iommu 0000:04:10.0` first (unsafe no-IOMMU mode)")
         #expect(throws: PCISysfsError.notBoundToVFIO(PCIAddress("00:11.0")!, driver: "igbvf")) { try check("00:11.0") }
         #expect(PCISysfsError.notBoundToVFIO(PCIAddress("00:11.0")!, driver: "igbvf").description
             == "0000:00:11.0 is bound to igbvf, not to vfio-pci: run `vfpmd bind 0000:00:11.0` first")
