@@ -17,6 +17,8 @@ public struct PCIDeviceRecord: Sendable, Equatable, Encodable {
     public let vfIndex: Int?
     /// IOMMU group number; nil when the IOMMU is off.
     public let iommuGroup: Int?
+    /// Whether the group is one vfio made in no-IOMMU mode: no IOMMU checks the device's DMA.
+    public let inNoIOMMUGroup: Bool
     /// Every device of the IOMMU group (this one included), with its driver.
     public let iommuGroupMembers: [PCISysfsError.GroupMember]
     /// The bound driver, nil when none.
@@ -43,6 +45,7 @@ public struct PCIDeviceRecord: Sendable, Equatable, Encodable {
 
     private enum Keys: String, CodingKey {
         case address, id, family, role, model, pf, vfIndex = "vf_index", iommuGroup = "iommu_group"
+        case inNoIOMMUGroup = "noiommu_group"
         case iommuGroupMembers = "iommu_group_members", driver, netdev, operstate
         case netdevUp = "netdev_up", numaNode = "numa_node", sriovTotalVFs = "sriov_totalvfs"
         case sriovNumVFs = "sriov_numvfs"
@@ -61,6 +64,7 @@ public struct PCIDeviceRecord: Sendable, Equatable, Encodable {
         try c.encode(physicalFunction?.description, forKey: .pf)
         try c.encode(vfIndex, forKey: .vfIndex)
         try c.encode(iommuGroup, forKey: .iommuGroup)
+        try c.encode(inNoIOMMUGroup, forKey: .inNoIOMMUGroup)
         var members = c.nestedUnkeyedContainer(forKey: .iommuGroupMembers)
         for member in iommuGroupMembers {
             var m = members.nestedContainer(keyedBy: MemberKeys.self)
@@ -111,7 +115,8 @@ public struct DeviceDiscovery: Sendable {
         return PCIDeviceRecord(
             address: address, vendorID: vendor, deviceID: device, supported: supported,
             physicalFunction: pf, vfIndex: pf.flatMap { vfIndex(of: address, under: $0) },
-            iommuGroup: group, iommuGroupMembers: group.map(groupMembers) ?? [],
+            iommuGroup: group, inNoIOMMUGroup: group.map(isNoIOMMUGroup) ?? false,
+            iommuGroupMembers: group.map(groupMembers) ?? [],
             driver: driver(of: address), netdev: netdev, operstate: operstate, netdevIsUp: isUp,
             numaNode: numa,
             sriovTotalVFs: sysfs.readInt(dir + "/sriov_totalvfs"),
@@ -126,6 +131,11 @@ public struct DeviceDiscovery: Sendable {
     /// The IOMMU group number of `address`, nil when it has none.
     public func iommuGroup(of address: PCIAddress) -> Int? {
         sysfs.linkTarget(sysfs.device(address) + "/iommu_group").flatMap { Int($0) }
+    }
+
+    /// Whether IOMMU group `number` is a no-IOMMU group (named so by vfio).
+    public func isNoIOMMUGroup(_ number: Int) -> Bool {
+        sysfs.read(sysfs.iommuGroupName(number)) == Sysfs.noIOMMUGroupName
     }
 
     /// Every device of IOMMU group `number` with its driver, in address order.

@@ -20,6 +20,8 @@ public enum PCISysfsError: Error, Equatable, CustomStringConvertible {
     case vfioPCINotLoaded(PCIAddress)
     /// The device is not bound to vfio-pci, so it cannot be opened through VFIO.
     case notBoundToVFIO(PCIAddress, driver: String?)
+    /// The device is not bound to vfio-pci and has no IOMMU group; the user asked for no-IOMMU mode.
+    case notBoundWithoutIOMMU(PCIAddress, driver: String?)
     /// Some member of the IOMMU group is bound to a kernel driver.
     case groupNotViable(PCIAddress, group: Int, members: [GroupMember])
     /// Writing a sysfs attribute was refused.
@@ -32,6 +34,8 @@ public enum PCISysfsError: Error, Equatable, CustomStringConvertible {
     case noIOMMUNotBuilt
     /// no-IOMMU mode was asked for but the vfio module is not loaded.
     case noIOMMUModuleMissing
+    /// The VF is in a no-IOMMU group and the user did not ask for no-IOMMU mode.
+    case noIOMMUNotConsented(PCIAddress, group: Int)
     /// sriov: more VFs than the PF offers.
     case tooManyVFs(PCIAddress, asked: Int, total: Int)
     /// sriov: the PF has no SR-IOV capability (or the kernel offers no sriov files).
@@ -80,6 +84,9 @@ public enum PCISysfsError: Error, Equatable, CustomStringConvertible {
         case let .notBoundToVFIO(a, driver):
             let now = driver.map { "bound to \($0)" } ?? "bound to no driver"
             return "\(a) is \(now), not to vfio-pci: run `vfpmd bind \(a)` first"
+        case let .notBoundWithoutIOMMU(a, driver):
+            let now = driver.map { "bound to \($0)" } ?? "bound to no driver"
+            return "\(a) is \(now), not to vfio-pci, and has no IOMMU group: run `vfpmd bind --no-iommu \(a)` first (unsafe no-IOMMU mode)"
         case let .groupNotViable(a, group, members):
             let list = members.map(\.description).joined(separator: ", ")
             return "IOMMU group \(group) of \(a) is not viable: every device in it must be bound to vfio-pci or to no driver, and it holds \(list); bind the others with `vfpmd bind` too"
@@ -93,6 +100,8 @@ public enum PCISysfsError: Error, Equatable, CustomStringConvertible {
             return "this kernel has no no-IOMMU mode (built without CONFIG_VFIO_NOIOMMU, as Debian's are): use a kernel built with it, or give the machine an IOMMU (a virtual one in a VM)"
         case .noIOMMUModuleMissing:
             return "no-IOMMU mode needs the vfio module: load it with `modprobe vfio enable_unsafe_noiommu_mode=1` and then `modprobe vfio-pci` as root"
+        case let .noIOMMUNotConsented(a, group):
+            return "\(a) is in the no-IOMMU group \(group) (/dev/vfio/noiommu-\(group)), where nothing stops the VF from reading and writing all of the machine's memory: add --no-iommu to the command (or noiommu=on to its pci: spec) to drive it anyway"
         case let .tooManyVFs(a, asked, total):
             return "\(a) offers at most \(total) VFs, not \(asked): ask for 0...\(total)"
         case let .noSRIOV(a):

@@ -6,7 +6,8 @@ public enum VFIOPreflight {
     public static let viableDrivers: Set<String> = [DeviceBinder.vfioPCI, "pci-stub", "pcieport"]
 
     /// Checks that the VF at `address` can be opened through VFIO and returns its record and
-    /// IOMMU group number.
+    /// IOMMU group number. `noIOMMU` is the user's consent to no-IOMMU mode: a VF in a
+    /// no-IOMMU group is refused without it (and a VF with no group at all is then told to bind).
     public static func check(_ address: PCIAddress, sysfs: Sysfs, noIOMMU: Bool) throws(PCISysfsError) -> (record: PCIDeviceRecord, group: Int) {
         let discovery = DeviceDiscovery(sysfs: sysfs)
         let record = try discovery.record(for: address)
@@ -16,9 +17,11 @@ public enum VFIOPreflight {
             // user chose no-IOMMU mode, where binding creates the group).
             if record.iommuGroup == nil && !noIOMMU { throw .iommuOff(address) }
             guard sysfs.exists(sysfs.driver(DeviceBinder.vfioPCI)) else { throw .vfioPCINotLoaded(address) }
+            if record.iommuGroup == nil { throw .notBoundWithoutIOMMU(address, driver: record.driver) }
             throw .notBoundToVFIO(address, driver: record.driver)
         }
         guard let group = record.iommuGroup else { throw .iommuOff(address) }
+        if record.inNoIOMMUGroup && !noIOMMU { throw .noIOMMUNotConsented(address, group: group) }
         let blocking = record.iommuGroupMembers.filter { member in
             member.driver.map { !viableDrivers.contains($0) } ?? false
         }

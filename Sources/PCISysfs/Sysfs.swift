@@ -40,6 +40,11 @@ public struct Sysfs: Sendable {
     public func driver(_ name: String) -> String { pciDrivers + "/" + name }
     /// The directory of IOMMU group `number`'s member links.
     public func iommuGroupDevices(_ number: Int) -> String { root + "/kernel/iommu_groups/\(number)/devices" }
+    /// The name of IOMMU group `number` (present only for named groups).
+    public func iommuGroupName(_ number: Int) -> String { root + "/kernel/iommu_groups/\(number)/name" }
+    /// The name vfio gives the group it makes for a device bound to vfio-pci in no-IOMMU mode
+    /// (drivers/vfio: `vfio_noiommu_group_alloc`); its group file is `/dev/vfio/noiommu-N`.
+    public static let noIOMMUGroupName = "vfio-noiommu"
 
     /// Whether a file or directory exists at `path` (following links).
     public func exists(_ path: String) -> Bool {

@@ -9,7 +9,8 @@ import Glibc
 /// buffers. Backed by 2 MiB hugepages when the system has them, else by 4 KiB pages.
 ///
 /// A region knows its host address and length; once a `PCIFunction` mapped it into the
-/// device's I/O address space it also knows its IOVA. Freed (unlocked and unmapped from the
+/// device's I/O address space it also knows the device's addresses for it: one IOVA (through
+/// an IOMMU) or one physical address per hugepage (without one). Freed (unlocked and unmapped from the
 /// process) when the last reference goes away; unmapping it from the IOMMU is the job of
 /// whoever mapped it, before that.
 public final class DMAMemory: @unchecked Sendable {
@@ -34,8 +35,11 @@ public final class DMAMemory: @unchecked Sendable {
     public let length: Int
     /// Size of the pages backing the region.
     public let pageSize: Int
-    /// The I/O virtual address a device uses for `address`, once mapped.
-    public private(set) var iova: UInt64?
+    /// Where the device finds the region's bytes, once mapped.
+    public private(set) var deviceAddresses: DeviceAddresses?
+
+    /// The address a device uses for `address` (the region's first byte), once mapped.
+    public var iova: UInt64? { deviceAddresses?.first }
 
     /// Whether the region is backed by hugepages.
     public var usesHugepages: Bool { pageSize == Self.hugepageSize }
@@ -67,15 +71,18 @@ public final class DMAMemory: @unchecked Sendable {
         munmap(address, length)
     }
 
-    /// Records the IOVA at which a `PCIFunction` mapped this region.
-    public func recordMapping(iova: UInt64) { self.iova = iova }
+    /// Records the IOVA at which a `PCIFunction` mapped this region, contiguously.
+    public func recordMapping(iova: UInt64) { deviceAddresses = .contiguous(iova) }
 
-    /// Forgets the IOVA after the region was unmapped from the device's address space.
-    public func clearMapping() { iova = nil }
+    /// Records where a `PCIFunction` made the region's bytes reachable.
+    public func recordMapping(_ addresses: DeviceAddresses) { deviceAddresses = addresses }
 
-    /// The IOVA of the byte at `offset` into the region; nil until mapped.
+    /// Forgets the addresses after the region was unmapped from the device's address space.
+    public func clearMapping() { deviceAddresses = nil }
+
+    /// The device address of the byte at `offset` into the region; nil until mapped.
     public func iova(at offset: Int) -> UInt64? {
-        iova.map { $0 + UInt64(offset) }
+        deviceAddresses?.address(at: offset)
     }
 
     /// Whether `pointer` lies inside the region.

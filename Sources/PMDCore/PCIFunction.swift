@@ -30,6 +30,11 @@ public protocol PCIFunction: AnyObject, Sendable {
     func mapDMA(_ region: DMAMemory) throws -> UInt64
     /// Drops one reference to the mapping of `region`; the last one unmaps it.
     func unmapDMA(_ region: DMAMemory) throws
+    /// The size of the segments the bus addresses a DMA region in when each has an address of
+    /// its own (no IOMMU: a hugepage, at its physical address); nil when a mapped region is one
+    /// contiguous range. A driver lays its pools out so that no buffer crosses a segment
+    /// (`Mempool(segmentSize:)`) and keeps each ring inside one.
+    var dmaSegmentSize: Int? { get }
 
     /// Resets the function (function-level reset where the bus offers it).
     func reset() throws
@@ -75,6 +80,9 @@ extension PCIFunction {
 
     /// Default: no faults are visible.
     public var dmaFaults: Int { 0 }
+
+    /// Default: a mapped region is one contiguous range (an IOMMU's).
+    public var dmaSegmentSize: Int? { nil }
 }
 
 extension String {

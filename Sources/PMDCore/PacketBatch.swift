@@ -185,5 +185,5 @@ extension PoolRef {
     /// A pool of no buffers: what an empty batch holds before it adopts a real pool.
     public static let detached: PoolRef = PoolRef(storage: MempoolStorage.allocate(
         base: UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64),
-        capacity: 0, stride: 64, headroom: 0, dataRoom: 64))
+        layout: MempoolLayout(capacity: 0, stride: 64, segmentSize: nil), headroom: 0, dataRoom: 64))
 }

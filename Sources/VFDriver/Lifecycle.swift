@@ -158,9 +158,14 @@ extension VFPort {
     /// One pool, RX ring and TX ring per queue, mapped; the queue structs set up.
     func allocateQueues() throws {
         let config = configuration
+        let segment = function.dmaSegmentSize
+        let ringBytes = max(config.rxDescriptors, config.txDescriptors) * VFFamilyTable.DescriptorLayout.size
+        if let segment, ringBytes > segment {
+            throw VFDriverError.invalidConfiguration("a ring of \(ringBytes) bytes does not fit in one \(segment / 1024) KiB segment of the device's addresses: use fewer descriptors")
+        }
         for q in 0..<queueCount {
             let pool = try Mempool(name: "\(name) rx\(q)", capacity: config.buffersPerPool,
-                                   dataRoom: config.poolDataRoom, pages: config.pages)
+                                   dataRoom: config.poolDataRoom, pages: config.pages, segmentSize: segment)
             rxPools.append(pool)
             try map(pool.region)
             pool.regionWasMapped()

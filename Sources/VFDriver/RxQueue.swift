@@ -168,8 +168,11 @@ public struct RxQueue {
         var i = next
         while processed < available {
             let stretch = min(available &- processed, size &- i)
-            let done = receiveStretch(from: i, count: stretch, fresh: fresh + processed, out: out + delivered,
-                                      timestamp: timestamp)
+            let done = pool.isContiguous
+                ? receiveStretch(from: i, count: stretch, fresh: fresh + processed, out: out + delivered,
+                                 timestamp: timestamp, addresses: pool.contiguousAddresses)
+                : receiveStretch(from: i, count: stretch, fresh: fresh + processed, out: out + delivered,
+                                 timestamp: timestamp, addresses: pool.segmentedAddresses)
             processed &+= done.processed
             delivered &+= done.delivered
             bytes &+= done.bytes
@@ -199,14 +202,14 @@ public struct RxQueue {
 
     /// Up to `count` slots from `start` (which do not wrap): while a descriptor is done, its
     /// write-back is copied into the packet's metadata, its slot refilled from `fresh`, and its
-    /// buffer written to `out`. Returns the slots used, the packets delivered and their bytes.
-    @usableFromInline
-    mutating func receiveStretch(from start: Int, count: Int, fresh: UnsafeMutablePointer<UInt32>,
-                                 out: UnsafeMutablePointer<UInt32>, timestamp: UInt64)
-        -> (processed: Int, delivered: Int, bytes: Int) {
+    /// buffer written to `out`, refills given their device addresses by `addresses`. Returns the
+    /// slots used, the packets delivered and their bytes.
+    @inlinable
+    mutating func receiveStretch<Addresses: BufferAddresses>(
+        from start: Int, count: Int, fresh: UnsafeMutablePointer<UInt32>, out: UnsafeMutablePointer<UInt32>,
+        timestamp: UInt64, addresses: Addresses
+    ) -> (processed: Int, delivered: Int, bytes: Int) {
         let storage = pool.storage
-        let iovaBase = storage.pointee.iovaBase &+ UInt64(storage.pointee.headroom)
-        let stride = UInt64(storage.pointee.stride)
         let metadata = storage.pointee.metadata
         let ring = self.ring + (start &<< Layout.sizeShift), slots = self.slots + start
         let queueWord = self.queueWord, bufferSize = UInt64(self.bufferSize)
@@ -228,7 +231,7 @@ public struct RxQueue {
             // Refill: new packet address, header address 0 (which also clears DD).
             let refill = fresh[k]
             slots[k] = refill
-            descriptor.storeBytes(of: iovaBase &+ UInt64(refill) &* stride,
+            descriptor.storeBytes(of: addresses.address(of: refill),
                                   toByteOffset: Layout.rxPacketAddressOffset, as: UInt64.self)
             descriptor.storeBytes(of: 0 as UInt64, toByteOffset: Layout.rxHeaderAddressOffset, as: UInt64.self)
             k &+= 1

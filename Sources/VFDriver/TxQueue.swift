@@ -193,7 +193,9 @@ public struct TxQueue {
             // on X550): the default one, unless the last packet asked for offloads.
             let contextReady = checkContext == 0 || context == TxDescriptor.defaultContext
             let stretch = contextReady ? min(count &- taken, free, size &- tail) : 0
-            let usual = placeStretch(indices + taken, count: stretch, at: tail, pool: pool)
+            let usual = pool.isContiguous
+                ? placeStretch(indices + taken, count: stretch, at: tail, pool: pool, addresses: pool.contiguousAddresses)
+                : placeStretch(indices + taken, count: stretch, at: tail, pool: pool, addresses: pool.segmentedAddresses)
             taken &+= usual.placed
             sent &+= usual.placed
             bytes &+= usual.bytes
@@ -216,13 +218,12 @@ public struct TxQueue {
 
     /// Writes data descriptors for up to `count` usual packets (no offload, a length the device
     /// can send) into slots from `start`, which do not wrap; stops at the first other packet.
-    /// Returns how many it placed and their bytes.
+    /// `addresses` gives each buffer's device address. Returns how many it placed and their bytes.
     @inlinable
-    func placeStretch(_ indices: UnsafePointer<UInt32>, count: Int, at start: Int, pool: PoolRef)
-        -> (placed: Int, bytes: Int) {
+    func placeStretch<Addresses: BufferAddresses>(
+        _ indices: UnsafePointer<UInt32>, count: Int, at start: Int, pool: PoolRef, addresses: Addresses
+    ) -> (placed: Int, bytes: Int) {
         let storage = pool.storage
-        let iovaBase = storage.pointee.iovaBase &+ UInt64(storage.pointee.headroom)
-        let stride = UInt64(storage.pointee.stride)
         let metadata = storage.pointee.metadata
         let ring = self.ring + (start &<< Layout.sizeShift), slots = slotBuffers + start
         let maxBytes = self.maxBytes, checkContext = self.checkContext
@@ -236,7 +237,7 @@ public struct TxQueue {
                 break
             }
             let descriptor = ring + (k &<< Layout.sizeShift)
-            descriptor.storeBytes(of: iovaBase &+ UInt64(index) &* stride, toByteOffset: Layout.txAddressOffset,
+            descriptor.storeBytes(of: addresses.address(of: index), toByteOffset: Layout.txAddressOffset,
                                   as: UInt64.self)
             descriptor.storeBytes(of: TxDescriptor.dataCommand | length, toByteOffset: Layout.txCommandOffset,
                                   as: UInt32.self)

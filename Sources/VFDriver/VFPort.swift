@@ -205,6 +205,9 @@ public final class VFPort: Port, @unchecked Sendable {
     /// (pools of another port in the same container are already mapped). Unmapped at close.
     public func mapForTransmit(_ pool: Mempool) throws {
         guard state != .closed else { throw VFDriverError.closed(address: function.address) }
+        if let segment = function.dmaSegmentSize, !pool.keepsBuffersInside(segmentsOf: segment) {
+            throw VFDriverError.dmaMapFailed(address: function.address, reason: "the buffers of pool \(pool.name) may cross the \(segment / 1024) KiB segments the VF addresses memory in (no IOMMU): make the pool in hugepages")
+        }
         try map(pool.region)
         pool.regionWasMapped()
     }

@@ -8,8 +8,8 @@ public protocol DMADomain: Sendable {
     /// from the IOVA allocator.
     var choosesIOVA: Bool { get }
     /// Makes `region` reachable at `iova` (or at the domain's own choice when `choosesIOVA`)
-    /// and returns the IOVA used.
-    func map(_ region: DMAMemory, at iova: UInt64?) throws(VFIOError) -> UInt64
+    /// and returns where the device finds its bytes.
+    func map(_ region: DMAMemory, at iova: UInt64?) throws(VFIOError) -> DeviceAddresses
     /// Undoes a mapping.
     func unmap(iova: UInt64, length: Int) throws(VFIOError)
 }
@@ -43,7 +43,8 @@ public final class DMAMapper: @unchecked Sendable {
         self.mappingLimit = mappingLimit
     }
 
-    /// Maps `region` (or adds a reference to its mapping) and records the IOVA in it.
+    /// Maps `region` (or adds a reference to its mapping), records its device addresses in it
+    /// and returns the address of its first byte.
     @discardableResult
     public func map(_ region: DMAMemory) throws(VFIOError) -> UInt64 {
         lock.lock()
@@ -62,16 +63,16 @@ public final class DMAMapper: @unchecked Sendable {
             }
             proposed = iova
         }
-        let iova: UInt64
+        let addresses: DeviceAddresses
         do {
-            iova = try domain.map(region, at: proposed)
+            addresses = try domain.map(region, at: proposed)
         } catch {
             if let proposed { allocator.free(proposed) }
             throw error
         }
-        mappings[key] = (Mapping(iova: iova, length: region.length, references: 1), region)
-        region.recordMapping(iova: iova)
-        return iova
+        mappings[key] = (Mapping(iova: addresses.first, length: region.length, references: 1), region)
+        region.recordMapping(addresses)
+        return addresses.first
     }
 
     /// Drops one reference to the mapping of `region`; the last one unmaps it.

@@ -2,12 +2,16 @@ import PMDCore
 import SystemPackage
 
 /// Physical addresses from `/proc/self/pagemap`, for no-IOMMU mode, where the device sees
-/// physical memory and a buffer's IOVA is its physical address.
+/// physical memory and a buffer's address is its physical address.
 ///
 /// The file holds one 64-bit little-endian entry per virtual page of the process (4 KiB
 /// pages, also inside a hugepage mapping): bit 63 present, bit 62 swapped, bits 0-54 the page
 /// frame number (Linux Documentation/admin-guide/mm/pagemap.rst). The kernel shows frame
 /// numbers only to CAP_SYS_ADMIN; others read 0.
+///
+/// A region is addressed one hugepage at a time: a hugepage is physically contiguous, two of
+/// them seldom are. The addresses are read once, when the region is mapped; the driver then
+/// looks a buffer's address up in that table.
 public enum Pagemap {
     /// One decoded pagemap entry.
     public struct Entry: Equatable, Sendable {
@@ -32,23 +36,46 @@ public enum Pagemap {
         }
     }
 
-    /// The physical address of the first byte of `region`, after checking that every page of
-    /// it is present and that the whole region is physically contiguous.
-    public static func physicalAddress(of region: DMAMemory, pagemap path: String = "/proc/self/pagemap") throws(VFIOError) -> UInt64 {
-        let pageSize = UInt64(DMAMemory.smallPageSize)
-        let pages = (region.length + Int(pageSize) - 1) / Int(pageSize)
-        let firstPage = UInt64(UInt(bitPattern: region.address)) / pageSize
-        let raw = try readEntries(path, firstPage: firstPage, count: pages)
-        guard let base = Entry(raw: raw[0]).physicalAddress(offset: 0, pageSize: pageSize) else {
-            throw .physicalAddressUnavailable(reason: "the page frame numbers read as 0")
-        }
-        for (i, value) in raw.enumerated() {
-            guard let physical = Entry(raw: value).physicalAddress(offset: 0, pageSize: pageSize) else {
-                throw .physicalAddressUnavailable(reason: "page \(i) of the region is not present")
+    /// The physical address of each hugepage of `region`: its device addresses in no-IOMMU
+    /// mode. Refuses a region of 4 KiB pages, which are neither contiguous nor pinned against
+    /// migration.
+    public static func deviceAddresses(of region: DMAMemory, pagemap path: String = "/proc/self/pagemap") throws(VFIOError) -> DeviceAddresses {
+        guard region.usesHugepages else { throw .noIOMMUNeedsHugepages }
+        let bases = try segmentAddresses(virtualAddress: UInt(bitPattern: region.address), length: region.length,
+                                         segmentSize: region.pageSize, pagemap: path)
+        return .segmented(bases, segmentSize: region.pageSize)
+    }
+
+    /// The physical address of each `segmentSize`-byte segment of the `length` bytes at
+    /// `virtualAddress` (segment aligned), read from the pagemap file at `path` in one read.
+    /// Every small page of a segment must be present and follow the one before it physically,
+    /// and every segment must end below `limit` (what vfpmd gives a device to address).
+    public static func segmentAddresses(
+        virtualAddress: UInt, length: Int, segmentSize: Int, pagemap path: String = "/proc/self/pagemap",
+        limit: UInt64 = IOVAAllocator.thirtyNineBits
+    ) throws(VFIOError) -> [UInt64] {
+        let pageSize = DMAMemory.smallPageSize
+        precondition(segmentSize % pageSize == 0 && Int(virtualAddress) % segmentSize == 0 && length % segmentSize == 0,
+                     "segments must be whole, aligned pages")
+        let pagesPerSegment = segmentSize / pageSize
+        let raw = try readEntries(path, firstPage: UInt64(virtualAddress) / UInt64(pageSize), count: length / pageSize)
+        var bases: [UInt64] = []
+        for segment in 0..<(length / segmentSize) {
+            let first = segment * pagesPerSegment
+            let entry = Entry(raw: raw[first])
+            if entry.present && !entry.swapped && entry.frameNumber == 0 { throw .physicalAddressesHidden }
+            guard let base = entry.physicalAddress(offset: 0, pageSize: UInt64(pageSize)) else {
+                throw .physicalAddressUnavailable(reason: "page \(first) of a DMA region is not in memory")
             }
-            if physical != base + UInt64(i) * pageSize { throw .notPhysicallyContiguous(bytes: region.length) }
+            for i in 1..<max(1, pagesPerSegment) {
+                let next = Entry(raw: raw[first + i]).physicalAddress(offset: 0, pageSize: UInt64(pageSize))
+                guard next == base + UInt64(i * pageSize) else { throw .notPhysicallyContiguous(bytes: segmentSize) }
+            }
+            let (end, overflow) = base.addingReportingOverflow(UInt64(segmentSize))
+            guard !overflow, end <= limit else { throw .physicalAddressBeyondReach(address: base, limit: limit) }
+            bases.append(base)
         }
-        return base
+        return bases
     }
 
     private static func readEntries(_ path: String, firstPage: UInt64, count: Int) throws(VFIOError) -> [UInt64] {

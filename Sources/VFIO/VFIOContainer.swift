@@ -65,7 +65,6 @@ public final class VFIOContainer: @unchecked Sendable {
         self.devRoot = devRoot
         if mode == .noIOMMU {
             do { try sysfs.checkNoIOMMUAllowed() } catch { throw .sysfs(error) }
-            vfioLog.warning("NO-IOMMU MODE: the devices can read and write ALL of this machine's memory; nothing protects the kernel or other processes from a wrong DMA address. Use it only where no IOMMU can be had (e.g. a VM without a virtual IOMMU).")
         }
         let path = devRoot + "/vfio/vfio"
         fd = try openVFIOFile(path, address: nil, missing: .vfioNotAvailable(path: path))
@@ -231,7 +230,7 @@ struct Type1Domain: DMADomain {
 
     var choosesIOVA: Bool { false }
 
-    func map(_ region: DMAMemory, at iova: UInt64?) throws(VFIOError) -> UInt64 {
+    func map(_ region: DMAMemory, at iova: UInt64?) throws(VFIOError) -> DeviceAddresses {
         guard let iova else { throw .unsupportedKernel("no IOVA was chosen for a type 1 mapping") }
         var request = vfio_iommu_type1_dma_map()
         request.argsz = UInt32(MemoryLayout<vfio_iommu_type1_dma_map>.size)
@@ -242,7 +241,7 @@ struct Type1Domain: DMADomain {
         guard vfpmd_ioctl_ptr(container.rawValue, vfpmd_VFIO_IOMMU_MAP_DMA(), &request) == 0 else {
             throw VFIOError.forMapDMA(errno: .last, bytes: region.length, memlockLimit: vfpmd_memlock_limit(), mappingLimit: mappingLimit)
         }
-        return iova
+        return .contiguous(iova)
     }
 
     func unmap(iova: UInt64, length: Int) throws(VFIOError) {
@@ -256,12 +255,13 @@ struct Type1Domain: DMADomain {
     }
 }
 
-/// No-IOMMU mode: the IOVA of a region is its physical address; nothing is mapped.
+/// No-IOMMU mode: nothing is mapped; the device addresses each hugepage of a region at its
+/// physical address.
 struct PhysicalAddressDomain: DMADomain {
     var choosesIOVA: Bool { true }
 
-    func map(_ region: DMAMemory, at iova: UInt64?) throws(VFIOError) -> UInt64 {
-        try Pagemap.physicalAddress(of: region)
+    func map(_ region: DMAMemory, at iova: UInt64?) throws(VFIOError) -> DeviceAddresses {
+        try Pagemap.deviceAddresses(of: region)
     }
 
     func unmap(iova: UInt64, length: Int) throws(VFIOError) {}

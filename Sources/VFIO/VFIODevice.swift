@@ -56,17 +56,19 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
         static let config: UInt32 = 7
     }
 
-    /// Opens the VF at `address` (e.g. `0000:00:11.0` or `00:11.0`) in `container`.
+    /// Opens the VF at `address` (e.g. `0000:00:11.0` or `00:11.0`) in `container`. A VF in a
+    /// no-IOMMU group opens only in a no-IOMMU container, and only such a VF opens there.
     public static func open(address: String, container: VFIOContainer) throws(VFIOError) -> VFIODevice {
         let pci: PCIAddress
-        let group: Int
+        let checked: (record: PCIDeviceRecord, group: Int)
         do {
             pci = try PCIAddress.parse(address)
-            group = try VFIOPreflight.check(pci, sysfs: container.sysfs, noIOMMU: container.mode == .noIOMMU).group
+            checked = try VFIOPreflight.check(pci, sysfs: container.sysfs, noIOMMU: container.mode == .noIOMMU)
         } catch {
             throw .sysfs(error)
         }
-        return try VFIODevice(pci, group: group, container: container)
+        guard checked.record.inNoIOMMUGroup == (container.mode == .noIOMMU) else { throw .containerModeMismatch }
+        return try VFIODevice(pci, group: checked.group, container: container)
     }
 
     private init(_ address: PCIAddress, group groupNumber: Int, container: VFIOContainer) throws(VFIOError) {
@@ -200,6 +202,10 @@ public final class VFIODevice: PCIFunction, @unchecked Sendable {
         }
         try enableBusMaster()
     }
+
+    /// No IOMMU: each hugepage of a region has its own physical address. Through an IOMMU a
+    /// region is one contiguous range.
+    public var dmaSegmentSize: Int? { container.mode == .noIOMMU ? DMAMemory.hugepageSize : nil }
 
     /// Sleeps: real hardware runs on its own.
     public func delay(microseconds: Int) {

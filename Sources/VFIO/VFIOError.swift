@@ -17,8 +17,16 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
     case memlockLimit(PCIAddress?, bytes: Int, limit: String)
     /// Physical addresses cannot be read from /proc/self/pagemap.
     case physicalAddressUnavailable(reason: String)
-    /// A no-IOMMU DMA region whose pages are not physically contiguous.
+    /// A no-IOMMU group file was refused: the kernel opens one only for CAP_SYS_RAWIO.
+    case noIOMMUNeedsRoot(PCIAddress, path: String)
+    /// /proc/self/pagemap shows page frame numbers as 0: the process lacks CAP_SYS_ADMIN.
+    case physicalAddressesHidden
+    /// No-IOMMU mode was given DMA memory of 4 KiB pages, or could not get hugepages.
+    case noIOMMUNeedsHugepages
+    /// A no-IOMMU DMA segment (a hugepage) whose small pages are not physically contiguous.
     case notPhysicallyContiguous(bytes: Int)
+    /// A no-IOMMU DMA segment lies at a physical address beyond what vfpmd gives a device.
+    case physicalAddressBeyondReach(address: UInt64, limit: UInt64)
     /// The container and the process's VFIO mode disagree (one container per process).
     case containerModeMismatch
     /// The kernel speaks another VFIO API version, or offers no IOMMU type vfpmd uses.
@@ -56,8 +64,16 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
             return "cannot map \(bytes / 1024) KiB of DMA memory\(device): the locked-memory limit (\(limit)) is too small; raise it with `ulimit -l unlimited` (LimitMEMLOCK=infinity for a service) or run as root"
         case let .physicalAddressUnavailable(reason):
             return "cannot read physical addresses from /proc/self/pagemap (\(reason)), which no-IOMMU mode needs: run as root (CAP_SYS_ADMIN)"
+        case let .noIOMMUNeedsRoot(a, path):
+            return "no permission to open \(path) for \(a): the kernel opens a no-IOMMU group only for root (CAP_SYS_RAWIO, and no-IOMMU mode reads physical addresses with CAP_SYS_ADMIN): run vfpmd as root"
+        case .physicalAddressesHidden:
+            return "no-IOMMU mode gives the device physical addresses, and /proc/self/pagemap shows them only to root: run vfpmd as root (it needs CAP_SYS_ADMIN)"
+        case .noIOMMUNeedsHugepages:
+            return "no-IOMMU mode needs free 2 MiB hugepages for its DMA memory (4 KiB pages are neither physically contiguous nor pinned against migration): reserve them with `echo 512 > /proc/sys/vm/nr_hugepages` as root"
         case let .notPhysicallyContiguous(bytes):
-            return "a DMA region of \(bytes / 1024) KiB is not physically contiguous, which no-IOMMU mode needs: use 2 MiB hugepages (`echo 512 > /proc/sys/vm/nr_hugepages`) and regions of at most 2 MiB"
+            return "a DMA segment of \(bytes / 1024) KiB is not physically contiguous, which no-IOMMU mode needs: back DMA memory with 2 MiB hugepages (`echo 512 > /proc/sys/vm/nr_hugepages` as root)"
+        case let .physicalAddressBeyondReach(address, limit):
+            return "a hugepage of DMA memory lies at physical address 0x\(String(address, radix: 16)), beyond the \(limit.trailingZeroBitCount)-bit addresses vfpmd gives a device in no-IOMMU mode: reserve the hugepages at boot (`hugepages=512` on the kernel command line), when they come from low memory"
         case .containerModeMismatch:
             return "this process already opened VFIO in the other mode: IOMMU and no-IOMMU devices cannot be mixed in one process"
         case let .unsupportedKernel(what):

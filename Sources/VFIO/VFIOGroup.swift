@@ -18,7 +18,12 @@ final class VFIOGroup: @unchecked Sendable {
     init(number: Int, mode: VFIOContainer.Mode, devRoot: String, address: PCIAddress, sysfs: Sysfs) throws(VFIOError) {
         self.number = number
         path = devRoot + "/vfio/" + (mode == .noIOMMU ? "noiommu-\(number)" : "\(number)")
-        fd = try openVFIOFile(path, address: address, missing: Self.missingFileError(address, sysfs: sysfs))
+        do {
+            fd = try openVFIOFile(path, address: address, missing: Self.missingFileError(address, sysfs: sysfs))
+        } catch .permissionDenied where mode == .noIOMMU {
+            // The kernel opens a no-IOMMU group only for CAP_SYS_RAWIO, whoever owns the file.
+            throw .noIOMMUNeedsRoot(address, path: path)
+        }
         var status = vfio_group_status()
         status.argsz = UInt32(MemoryLayout<vfio_group_status>.size)
         guard vfpmd_ioctl_ptr(fd.rawValue, vfpmd_VFIO_GROUP_GET_STATUS(), &status) == 0 else {

@@ -58,6 +58,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     @OptionGroup var metricsOption: MetricsOption
+    @OptionGroup var noIOMMUOption: NoIOMMUOption
 
     func validate() throws {
         guard !port.isEmpty else { throw ValidationError("give at least one --port") }
@@ -82,7 +83,7 @@ struct BenchCommand: ParsableCommand {
         }
         let metrics = try metricsOption.start()
         defer { metrics?.server.stop() }
-        let ports = try openPorts(port)
+        let ports = try openPorts(port, noIOMMU: noIOMMUOption.noIOMMU)
         defer { _ = OpenedPort.closeAll(ports) }
         for p in ports {
             do { try p.port.start() } catch { throw CommandFailure(p.sentence(for: error)) }

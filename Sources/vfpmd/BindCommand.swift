@@ -14,7 +14,7 @@ struct BindCommand: ParsableCommand {
     @Flag(name: .long, help: "Take the VF even if its kernel interface is up.")
     var force = false
 
-    @Flag(name: .customLong("no-iommu"), help: "Allow a VF without IOMMU group (unsafe no-IOMMU mode; the kernel must allow it).")
+    @Flag(name: .customLong("no-iommu"), help: "Allow a VF without IOMMU group: vfio-pci then puts it in a no-IOMMU group (unsafe; the kernel must allow it), which capture, forward and bench open only with --no-iommu.")
     var noIOMMU = false
 
     @Argument(help: "PCI addresses of the VFs (0000:03:10.0 or 03:10.0).")

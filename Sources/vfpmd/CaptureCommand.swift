@@ -81,6 +81,7 @@ struct CaptureCommand: ParsableCommand {
     var moderation: String?
 
     @OptionGroup var metricsOption: MetricsOption
+    @OptionGroup var noIOMMUOption: NoIOMMUOption
 
     @Argument(help: ArgumentHelp("A tcpdump filter expression (pcap-filter(7)); frames it does not match are counted, not written.", valueName: "expression"))
     var expression: [String] = []
@@ -127,7 +128,7 @@ struct CaptureCommand: ParsableCommand {
 
         let metrics = try metricsOption.start()
         defer { metrics?.server.stop() }
-        let opened = try openPorts(port, polling: options.polling)
+        let opened = try openPorts(port, polling: options.polling, noIOMMU: noIOMMUOption.noIOMMU)
         defer { _ = OpenedPort.closeAll(opened) }
         if writesPcapng {
             options.pcapng = PcapngDescription(application: "vfpmd \(VersionCommand.version)",

@@ -40,7 +40,8 @@ struct DevicesCommand: ParsableCommand {
             return [
                 d.address.description, d.pciID, d.family.rawValue, d.supported.model,
                 d.physicalFunction?.description ?? (d.role == .pf ? "(PF)" : "-"),
-                d.vfIndex.map(String.init) ?? "-", d.iommuGroup.map(String.init) ?? "none",
+                d.vfIndex.map(String.init) ?? "-",
+                d.iommuGroup.map { d.inNoIOMMUGroup ? "noiommu-\($0)" : String($0) } ?? "none",
                 d.driver ?? "-", netdev ?? "-", d.numaNode.map(String.init) ?? "-", vfs ?? "-",
             ]
         }
@@ -57,6 +58,9 @@ struct DevicesCommand: ParsableCommand {
         for device in devices {
             guard let group = device.iommuGroup, device.iommuGroupMembers.count > 1, seen.insert(group).inserted else { continue }
             lines.append("IOMMU group \(group) is shared: " + device.iommuGroupMembers.map(\.description).joined(separator: ", "))
+        }
+        if devices.contains(where: \.inNoIOMMUGroup) {
+            lines.append("group noiommu-N: a no-IOMMU group (no IOMMU checks the VF's DMA; unsafe): open it with --no-iommu or noiommu=on in its pci: spec")
         }
         if devices.contains(where: { $0.iommuGroup == nil }) {
             lines.append("group none: the IOMMU is off; boot with intel_iommu=on (or amd_iommu=on) to use VFIO with an IOMMU")

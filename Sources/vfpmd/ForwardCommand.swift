@@ -56,6 +56,7 @@ struct ForwardCommand: ParsableCommand {
     var json = false
 
     @OptionGroup var metricsOption: MetricsOption
+    @OptionGroup var noIOMMUOption: NoIOMMUOption
 
     // MARK: Mirrors
 
@@ -124,7 +125,7 @@ struct ForwardCommand: ParsableCommand {
         let metrics = try metricsOption.start()
         defer { metrics?.server.stop() }
         let specs = try mirrorSpecs()
-        let ports = try openPorts(port)
+        let ports = try openPorts(port, noIOMMU: noIOMMUOption.noIOMMU)
         defer { _ = OpenedPort.closeAll(ports) }
         let mirrors = try openMirrors(specs, ports: ports)
 

@@ -32,11 +32,14 @@ func printToStandardError(_ text: String, terminator: String = "\n") {
 }
 
 /// Parses and opens every port spec, in order, `pci:` and `sim:` ports in interrupt mode
-/// unless `polling` is busy; on a failure closes those already open and throws the spec's
-/// own error sentence.
-func openPorts(_ specs: [String], polling: PollingPolicy = .busy) throws -> [OpenedPort] {
+/// unless `polling` is busy, `pci:` ports in no-IOMMU groups allowed when `noIOMMU`
+/// (`--no-iommu`); on a failure closes those already open and throws the spec's own error
+/// sentence.
+func openPorts(_ specs: [String], polling: PollingPolicy = .busy, noIOMMU: Bool = false) throws -> [OpenedPort] {
     do {
-        let parsed = try specs.map { text throws(PortSpecError) in try PortSpec(parsing: text).withInterrupts(polling.interruptSettings) }
+        let parsed = try specs.map { text throws(PortSpecError) in
+            try PortSpec(parsing: text).withInterrupts(polling.interruptSettings).allowingNoIOMMU(noIOMMU)
+        }
         return try OpenedPort.openAll(parsed)
     } catch {
         throw CommandFailure("\(error)")

@@ -28,7 +28,7 @@ struct OptionPropertyTests {
                     let spec = try PortSpec(parsing: text)
                     let driver: VFPortConfiguration
                     switch spec.kind {
-                    case let .sim(_, d), let .pci(_, d): driver = d
+                    case let .sim(_, d), let .pci(_, d, _): driver = d
                     case .pcap: Issue.record("\(text) is a pcap spec"); return
                     }
                     #expect(throws: Never.self, "\(text) parsed but the driver refuses it") { try driver.validateRanges() }

@@ -19,7 +19,7 @@ struct PortSpecTests {
         expected.allMulticast = true
         expected.vlanIDs = [100]
         expected.mac = MACAddress(2, 0, 0, 0, 0, 5)
-        #expect(spec.kind == .pci(address: PCIAddress(domain: 0, bus: 3, device: 0x10, function: 1)!, driver: expected))
+        #expect(spec.kind == .pci(address: PCIAddress(domain: 0, bus: 3, device: 0x10, function: 1)!, driver: expected, noIOMMU: false))
         #expect(spec.kindName == "pci")
     }
 
@@ -27,13 +27,28 @@ struct PortSpecTests {
     func barePCI() throws {
         let full = try PortSpec(parsing: "0000:01:10.0")
         let short = try PortSpec(parsing: "01:10.0,queues=4")
-        guard case let .pci(a, _) = full.kind, case let .pci(b, driver) = short.kind else {
+        guard case let .pci(a, _, _) = full.kind, case let .pci(b, driver, _) = short.kind else {
             Issue.record("not pci")
             return
         }
         #expect(a.description == "0000:01:10.0")
         #expect(b == a)
         #expect(driver.queues == 4)
+    }
+
+    @Test("noiommu=on in a pci: spec, or a command's --no-iommu, allows a no-IOMMU group; other kinds stay as they are")
+    func noIOMMUConsent() throws {
+        let address = PCIAddress(domain: 0, bus: 1, device: 0x10, function: 0)!
+        #expect(try PortSpec(parsing: "pci:01:10.0").kind == .pci(address: address, driver: VFPortConfiguration(), noIOMMU: false))
+        #expect(try PortSpec(parsing: "pci:01:10.0,noiommu=on").kind == .pci(address: address, driver: VFPortConfiguration(), noIOMMU: true))
+        #expect(try PortSpec(parsing: "01:10.0,noiommu=off").allowingNoIOMMU(false).kind
+            == .pci(address: address, driver: VFPortConfiguration(), noIOMMU: false))
+        #expect(try PortSpec(parsing: "01:10.0").allowingNoIOMMU(true).kind
+            == .pci(address: address, driver: VFPortConfiguration(), noIOMMU: true))
+        #expect(try PortSpec(parsing: "01:10.0,noiommu=on").allowingNoIOMMU(false).kind
+            == .pci(address: address, driver: VFPortConfiguration(), noIOMMU: true))
+        let sim = try PortSpec(parsing: "sim:igbvf")
+        #expect(sim.allowingNoIOMMU(true) == sim)
     }
 
     @Test("sim: with defaults as Linux sets them, and with every setting")
@@ -91,6 +106,8 @@ struct PortSpecTests {
         ("pci:01:10.0,mac=01:00:5e:00:00:01", "mac=01:00:5e:00:00:01: a port's MAC address must be unicast and not all zeros", "                ^^^^^^^^^^^^^^^^^", "pci options:"),
         ("pci:01:10.0,vlan=4095", "vlan=4095: vlan must be a whole number from 1 to 4094", "                 ^^^^", "pci options:"),
         ("pci:01:10.0,queues=2,queues=4", "'queues' is given twice", "                     ^^^^^^^^", "pci options:"),
+        ("pci:01:10.0,noiommu=yes", "noiommu=yes: noiommu must be on or off", "                    ^^^", "pci options:"),
+        ("sim:ixgbevf,noiommu=on", "unknown setting 'noiommu'", "            ^^^^^^^", "sim options:"),
         ("sim:e1000", "unknown simulated VF family 'e1000'", "    ^^^^^", "families: ixgbevf, x550vf, igbvf"),
         ("sim:", "the simulated VF family is missing", "    ^", "families:"),
         ("sim:ixgbevf,loop=3", "loop= repeats the rx= capture, and there is none", "            ^^^^^^", "sim options:"),

@@ -28,14 +28,17 @@ extension VFPortConfiguration {
 /// to move frames through a port opened on it.
 public final class SimulatedSetup {
     public let engine = SimulationEngine(mode: .stepped)
-    public let container = SimulatedContainer()
+    public let container: SimulatedContainer
     public let vf: SimulatedVF
     /// Frames arriving at the VF.
     public let wire = FrameQueue(capacity: 16_384)
     /// Frames the VF sent.
     public let sink = FrameQueue(capacity: 16_384)
 
-    public init(_ family: SimulatedFamily, settings: PFSettings = PFSettings(mac: assignedMAC)) {
+    /// The VF of `family` in `container` (one that models a bus without IOMMU, if given).
+    public init(_ family: SimulatedFamily, settings: PFSettings = PFSettings(mac: assignedMAC),
+                container: SimulatedContainer = SimulatedContainer()) {
+        self.container = container
         vf = SimulatedVF(family: family, container: container, engine: engine, settings: settings)
         vf.connect(rx: wire, tx: sink)
     }

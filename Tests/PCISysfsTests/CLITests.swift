@@ -81,6 +81,25 @@ struct CLITests {
         #expect(array[0]["sriov_numvfs"] as? Int == 2 && array[0]["netdev_up"] as? Bool == true)
     }
 
+    @Test func devicesShowsANoIOMMUGroupAsSuch() throws {
+        let fake = FakeSysfs.standard()
+        fake.bindInNoIOMMUGroup("0000:04:10.0", group: 0)
+        let run = try Self.vfpmd(["devices", "--sysfs-root", fake.root])
+        #expect(run.status == 0 && run.stderr.isEmpty)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let vf = try #require(lines.first { $0.hasPrefix("0000:04:10.0") })
+        #expect(vf.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            == ["0000:04:10.0", "8086:1515", "ixgbevf", "X540", "VF", "-", "-", "noiommu-0", "vfio-pci", "-", "-", "-"])
+        #expect(lines.contains("group noiommu-N: a no-IOMMU group (no IOMMU checks the VF's DMA; unsafe): open it with --no-iommu or noiommu=on in its pci: spec"))
+        #expect(!lines.contains { $0.hasPrefix("group none") })
+
+        let json = try Self.vfpmd(["devices", "--json", "--sysfs-root", fake.root])
+        let array = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let record = try #require(array.first { $0["address"] as? String == "0000:04:10.0" })
+        #expect(record["iommu_group"] as? Int == 0 && record["noiommu_group"] as? Bool == true)
+        #expect(array.filter { $0["noiommu_group"] as? Bool == false }.count == 6)
+    }
+
     @Test func bindFailuresAreOneSentenceEachAndExitNonZero() throws {
         let fake = FakeSysfs.standard()
         let unsupported = try Self.vfpmd(["bind", "00:02.0", "--sysfs-root", fake.root])

@@ -20,12 +20,30 @@ struct PreflightTests {
         #expect(throws: PCISysfsError.notSupported(PCIAddress("00:02.0")!, id: "1af4:1042")) { try check("00:02.0") }
         #expect(throws: PCISysfsError.physicalFunction(PCIAddress("03:00.0")!, model: "82599 SFP+")) { try check("03:00.0") }
         #expect(throws: PCISysfsError.iommuOff(PCIAddress("04:10.0")!)) { try check("04:10.0") }
-        #expect(throws: PCISysfsError.notBoundToVFIO(PCIAddress("04:10.0")!, driver: "ixgbevf")) { try check("04:10.0", noIOMMU: true) }
+        #expect(throws: PCISysfsError.notBoundWithoutIOMMU(PCIAddress("04:10.0")!, driver: "ixgbevf")) { try check("04:10.0", noIOMMU: true) }
+        #expect(PCISysfsError.notBoundWithoutIOMMU(PCIAddress("04:10.0")!, driver: "ixgbevf").description
+            == "0000:04:10.0 is bound to ixgbevf, not to vfio-pci, and has no IOMMU group: run `vfpmd bind --no-iommu 0000:04:10.0` first (unsafe no-IOMMU mode)")
         #expect(throws: PCISysfsError.notBoundToVFIO(PCIAddress("00:11.0")!, driver: "igbvf")) { try check("00:11.0") }
         #expect(PCISysfsError.notBoundToVFIO(PCIAddress("00:11.0")!, driver: "igbvf").description
             == "0000:00:11.0 is bound to igbvf, not to vfio-pci: run `vfpmd bind 0000:00:11.0` first")
         fake.removeDriver("vfio-pci")
         #expect(throws: PCISysfsError.vfioPCINotLoaded(PCIAddress("00:11.0")!)) { try check("00:11.0") }
+    }
+
+    @Test func aNoIOMMUGroupIsOpenedOnlyWithTheUsersConsent() throws {
+        let fake = FakeSysfs.standard()
+        fake.bindInNoIOMMUGroup("0000:04:10.0", group: 0)
+        let vf = PCIAddress("04:10.0")!
+        #expect(throws: PCISysfsError.noIOMMUNotConsented(vf, group: 0)) {
+            _ = try VFIOPreflight.check(vf, sysfs: fake.sysfs, noIOMMU: false)
+        }
+        #expect(PCISysfsError.noIOMMUNotConsented(vf, group: 0).description
+            == "0000:04:10.0 is in the no-IOMMU group 0 (/dev/vfio/noiommu-0), where nothing stops the VF from reading and writing all of the machine's memory: add --no-iommu to the command (or noiommu=on to its pci: spec) to drive it anyway")
+        let (record, group) = try VFIOPreflight.check(vf, sysfs: fake.sysfs, noIOMMU: true)
+        #expect(group == 0 && record.inNoIOMMUGroup)
+        // An ordinary group is not one, and consent changes nothing for it.
+        let (ordinary, _) = try VFIOPreflight.check(PCIAddress("00:11.2")!, sysfs: fake.sysfs, noIOMMU: true)
+        #expect(!ordinary.inNoIOMMUGroup)
     }
 
     @Test func aGroupWithAMemberOnAKernelDriverIsNotViableAndListsEveryMember() {

@@ -115,6 +115,15 @@ public final class FakeSysfs {
         if let driver { link(linkPath, to: "../../drivers/\(driver)") }
     }
 
+    /// Binds `address` to vfio-pci in no-IOMMU mode, as the kernel does: vfio makes IOMMU group
+    /// `group` for it, named `vfio-noiommu` (its group file is /dev/vfio/noiommu-N).
+    public func bindInNoIOMMUGroup(_ address: String, group: Int) {
+        setDriver(address, "vfio-pci")
+        link("bus/pci/devices/\(address)/iommu_group", to: "../../../../kernel/iommu_groups/\(group)")
+        link("kernel/iommu_groups/\(group)/devices/\(address)", to: "../../../../bus/pci/devices/\(address)")
+        write("vfio-noiommu\n", to: "kernel/iommu_groups/\(group)/name")
+    }
+
     /// Turns the vfio module's no-IOMMU parameter on or off.
     public func setNoIOMMU(_ on: Bool) { write(on ? "Y" : "N", to: "module/vfio/parameters/enable_unsafe_noiommu_mode") }
 

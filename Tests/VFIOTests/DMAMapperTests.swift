@@ -12,13 +12,13 @@ struct DMAMapperTests {
         var failNextMap: VFIOError?
         var choosesIOVA: Bool { false }
 
-        func map(_ region: DMAMemory, at iova: UInt64?) throws(VFIOError) -> UInt64 {
+        func map(_ region: DMAMemory, at iova: UInt64?) throws(VFIOError) -> DeviceAddresses {
             if let failure = failNextMap {
                 failNextMap = nil
                 throw failure
             }
             calls.append("map 0x\(String(iova!, radix: 16)) \(region.length)")
-            return iova!
+            return .contiguous(iova!)
         }
 
         func unmap(iova: UInt64, length: Int) throws(VFIOError) {

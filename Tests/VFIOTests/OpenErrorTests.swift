@@ -47,6 +47,13 @@ struct OpenErrorTests {
         #expect(error.description == "no permission to open \(path) for 0000:03:10.0: run as root or the file's owner (\(owner))")
     }
 
+    /// The kernel opens a no-IOMMU group only for CAP_SYS_RAWIO, whoever owns the file (these
+    /// tests run as root, so the refusal itself is met on a real kernel in the VM check).
+    @Test func aNoIOMMUGroupRefusedSaysThatRootIsNeeded() {
+        let error = VFIOError.noIOMMUNeedsRoot(PCIAddress("00:04.0")!, path: "/dev/vfio/noiommu-0")
+        #expect(error.description == "no permission to open /dev/vfio/noiommu-0 for 0000:00:04.0: the kernel opens a no-IOMMU group only for root (CAP_SYS_RAWIO, and no-IOMMU mode reads physical addresses with CAP_SYS_ADMIN): run vfpmd as root")
+    }
+
     @Test func aGroupOpenInAnotherProcessIsBusy() {
         let vf = PCIAddress("03:10.0")!
         let error = VFIOError.forOpen(errno: .resourceBusy, path: "/dev/vfio/9", address: vf, missing: .sysfs(.vfioPCINotLoaded(vf)))

@@ -3,8 +3,13 @@ import PMDCore
 import Testing
 import VFIO
 
-/// /proc/self/pagemap decoding for no-IOMMU mode, on a fake pagemap file and on the real one.
+/// /proc/self/pagemap decoding for no-IOMMU mode (one physical address per segment of a
+/// region), on a fake pagemap file and on the real one.
 struct PagemapTests {
+    static let page = UInt64(DMAMemory.smallPageSize)
+    /// Where the fake regions lie: 1 GiB, hugepage aligned.
+    static let virtualAddress: UInt = 0x4000_0000
+
     @Test func entriesDecodePresentSwappedAndFrameNumber() {
         let entry = Pagemap.Entry(raw: (1 << 63) | 0x12345)
         #expect(entry.present && !entry.swapped && entry.frameNumber == 0x12345)
@@ -17,51 +22,97 @@ struct PagemapTests {
         #expect(Pagemap.Entry(raw: 1 << 63).physicalAddress(offset: 0, pageSize: 4096) == nil)
     }
 
-    /// A sparse file with the entries of `region`'s pages at the offsets the kernel uses.
-    static func fakePagemap(for region: DMAMemory, frames: [UInt64]) throws -> String {
+    /// A sparse file with `entries` (raw) for the pages from `virtualAddress` on, at the offsets
+    /// the kernel uses.
+    static func fakePagemap(raw entries: [UInt64], at virtualAddress: UInt = virtualAddress) throws -> String {
         let path = NSTemporaryDirectory() + "pagemap-\(UUID().uuidString)"
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try #require(FileHandle(forWritingAtPath: path))
         defer { try? handle.close() }
-        let firstPage = UInt64(UInt(bitPattern: region.address)) / UInt64(DMAMemory.smallPageSize)
-        try handle.seek(toOffset: firstPage * 8)
+        try handle.seek(toOffset: UInt64(virtualAddress) / page * 8)
         var data = Data()
-        for frame in frames { withUnsafeBytes(of: ((1 << 63) | frame).littleEndian) { data.append(contentsOf: $0) } }
+        for entry in entries { withUnsafeBytes(of: entry.littleEndian) { data.append(contentsOf: $0) } }
         try handle.write(contentsOf: data)
         return path
     }
 
-    @Test func aContiguousRegionHasThePhysicalAddressOfItsFirstPage() throws {
-        let region = try DMAMemory(length: 3 * DMAMemory.smallPageSize, pages: .smallPages)
-        let path = try Self.fakePagemap(for: region, frames: [0x5000, 0x5001, 0x5002])
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try Pagemap.physicalAddress(of: region, pagemap: path) == 0x5000 * UInt64(DMAMemory.smallPageSize))
+    /// Present pages with these frame numbers.
+    static func fakePagemap(frames: [UInt64]) throws -> String {
+        try fakePagemap(raw: frames.map { (1 << 63) | $0 })
     }
 
-    @Test func aScatteredRegionIsRefusedForNoIOMMUMode() throws {
-        let region = try DMAMemory(length: 2 * DMAMemory.smallPageSize, pages: .smallPages)
-        let path = try Self.fakePagemap(for: region, frames: [0x5000, 0x9000])
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(throws: VFIOError.notPhysicallyContiguous(bytes: region.length)) {
-            try Pagemap.physicalAddress(of: region, pagemap: path)
-        }
-        #expect(VFIOError.notPhysicallyContiguous(bytes: 8192).description.contains("use 2 MiB hugepages"))
+    static func segments(_ path: String, pages: Int, pagesPerSegment: Int, limit: UInt64 = 1 << 39) throws(VFIOError) -> [UInt64] {
+        try Pagemap.segmentAddresses(virtualAddress: virtualAddress, length: pages * Int(page),
+                                     segmentSize: pagesPerSegment * Int(page), pagemap: path, limit: limit)
     }
 
-    @Test func hiddenFrameNumbersSayWhatIsNeeded() throws {
-        let region = try DMAMemory(length: DMAMemory.smallPageSize, pages: .smallPages)
-        let path = try Self.fakePagemap(for: region, frames: [0])
+    @Test func eachSegmentGetsThePhysicalAddressOfItsFirstPage() throws {
+        // Three segments of two pages, physically out of order and apart.
+        let path = try Self.fakePagemap(frames: [0x900, 0x901, 0x500, 0x501, 0x700, 0x701])
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(throws: VFIOError.physicalAddressUnavailable(reason: "the page frame numbers read as 0")) {
-            try Pagemap.physicalAddress(of: region, pagemap: path)
+        #expect(try Self.segments(path, pages: 6, pagesPerSegment: 2) == [0x900 * Self.page, 0x500 * Self.page, 0x700 * Self.page])
+    }
+
+    @Test func twoHugepagesAreTwoSegments() throws {
+        let perHugepage = DMAMemory.hugepageSize / Int(Self.page)
+        let high = (0..<UInt64(perHugepage)).map { 0x40_0000 + $0 }, low = (0..<UInt64(perHugepage)).map { 0x1_2000 + $0 }
+        let path = try Self.fakePagemap(frames: high + low)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try Self.segments(path, pages: 2 * perHugepage, pagesPerSegment: perHugepage)
+            == [0x40_0000 * Self.page, 0x1_2000 * Self.page])
+    }
+
+    @Test func aSegmentWhosePagesAreScatteredIsRefused() throws {
+        let path = try Self.fakePagemap(frames: [0x500, 0x501, 0x700, 0x900])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: VFIOError.notPhysicallyContiguous(bytes: 2 * Int(Self.page))) {
+            try Self.segments(path, pages: 4, pagesPerSegment: 2)
         }
-        #expect(VFIOError.physicalAddressUnavailable(reason: "x").description.contains("run as root (CAP_SYS_ADMIN)"))
+        #expect(VFIOError.notPhysicallyContiguous(bytes: 8192).description.contains("2 MiB hugepages"))
+    }
+
+    @Test func hiddenFrameNumbersSayThatRootIsNeeded() throws {
+        let path = try Self.fakePagemap(frames: [0, 0])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: VFIOError.physicalAddressesHidden) { try Self.segments(path, pages: 2, pagesPerSegment: 2) }
+        #expect(VFIOError.physicalAddressesHidden.description
+            == "no-IOMMU mode gives the device physical addresses, and /proc/self/pagemap shows them only to root: run vfpmd as root (it needs CAP_SYS_ADMIN)")
+    }
+
+    @Test func aPageNotInMemoryIsRefused() throws {
+        let path = try Self.fakePagemap(raw: [0, 0])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: VFIOError.physicalAddressUnavailable(reason: "page 0 of a DMA region is not in memory")) {
+            try Self.segments(path, pages: 2, pagesPerSegment: 2)
+        }
+    }
+
+    @Test func aSegmentBeyondThirtyNineBitsIsRefusedWithItsAddress() throws {
+        let limit: UInt64 = 1 << 39
+        // The last two pages below 2^39 are still addressable; the two at 2^39 are not.
+        let below = limit / Self.page - 2
+        let path = try Self.fakePagemap(frames: [below, below + 1, limit / Self.page, limit / Self.page + 1])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: VFIOError.physicalAddressBeyondReach(address: limit, limit: limit)) {
+            try Self.segments(path, pages: 4, pagesPerSegment: 2)
+        }
+        #expect(try Self.segments(path, pages: 2, pagesPerSegment: 2) == [below * Self.page])
+        let sentence = VFIOError.physicalAddressBeyondReach(address: limit, limit: limit).description
+        #expect(sentence.contains("0x8000000000") && sentence.contains("39-bit") && sentence.contains("hugepages=512"))
+    }
+
+    @Test func smallPagesAreRefusedWithHowToReserveHugepages() throws {
+        let region = try DMAMemory(length: 2 * Int(Self.page), pages: .smallPages)
+        #expect(throws: VFIOError.noIOMMUNeedsHugepages) { try Pagemap.deviceAddresses(of: region) }
+        #expect(VFIOError.noIOMMUNeedsHugepages.description
+            == "no-IOMMU mode needs free 2 MiB hugepages for its DMA memory (4 KiB pages are neither physically contiguous nor pinned against migration): reserve them with `echo 512 > /proc/sys/vm/nr_hugepages` as root")
     }
 
     /// This machine runs the tests as root with CAP_SYS_ADMIN, so the real pagemap shows frames.
     @Test func theRealPagemapGivesALockedPageAPhysicalAddress() throws {
-        let region = try DMAMemory(length: DMAMemory.smallPageSize, pages: .smallPages)
-        let physical = try Pagemap.physicalAddress(of: region)
-        #expect(physical != 0 && physical % UInt64(DMAMemory.smallPageSize) == 0)
+        let region = try DMAMemory(length: Int(Self.page), pages: .smallPages)
+        let bases = try Pagemap.segmentAddresses(virtualAddress: UInt(bitPattern: region.address), length: region.length,
+                                                 segmentSize: region.length, limit: .max)
+        #expect(bases.count == 1 && bases[0] != 0 && bases[0] % Self.page == 0)
     }
 }

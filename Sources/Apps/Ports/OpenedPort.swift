@@ -39,8 +39,8 @@ public final class OpenedPort: @unchecked Sendable {
     public static func open(_ spec: PortSpec, number: Int = 0, lab: SimulatedLab = .shared) throws(PortOpenError) -> OpenedPort {
         do {
             let port: any Port = switch spec.kind {
-            case let .pci(address, driver):
-                try VFIODeviceBacking.openPort(address: address, configuration: driver, name: spec.text)
+            case let .pci(address, driver, noIOMMU):
+                try VFIODeviceBacking.openPort(address: address, configuration: driver, name: spec.text, allowNoIOMMU: noIOMMU)
             case let .sim(settings, driver):
                 try lab.open(settings, driver: driver, spec: spec.text)
             case let .pcap(settings):

@@ -3,7 +3,7 @@ extension OpenedPort {
     /// description): a VF through VFIO, a simulated VF of a family, or capture files.
     public var kindDescription: String {
         switch kind {
-        case .pci(let address, _): return "Intel SR-IOV VF \(address) through VFIO"
+        case .pci(let address, _, _): return "Intel SR-IOV VF \(address) through VFIO"
         case .sim(let settings, _): return "simulated \(settings.family)"
         case .pcap: return "capture files (pcap port)"
         case nil: return ""

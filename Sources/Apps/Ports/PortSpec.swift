@@ -5,7 +5,7 @@ import VFSimulator
 
 /// A port as the user names it on the command line, one grammar for every command:
 ///
-///     pci:ADDR[,queues=N][,rxd=N][,txd=N][,mtu=N][,promisc=on][,allmulti=on][,vlan=ID][,mac=MAC]
+///     pci:ADDR[,queues=N][,rxd=N][,txd=N][,mtu=N][,promisc=on][,allmulti=on][,vlan=ID][,mac=MAC][,noiommu=on]
 ///     ADDR                        (a bare PCI address: the same as pci:ADDR)
 ///     sim:FAMILY[,name=NAME][,rx=FILE][,loop=N][,tx=FILE][,link=NAME][,queues=N]
 ///                [,spoofchk=on|off][,trust=on|off][,mac=MAC]      FAMILY: ixgbevf, x550vf, igbvf
@@ -20,8 +20,9 @@ public struct PortSpec: Equatable, Sendable, CustomStringConvertible {
 
     /// The three kinds of port.
     public enum Kind: Equatable, Sendable {
-        /// A real VF through VFIO, and the driver's settings for it.
-        case pci(address: PCIAddress, driver: VFPortConfiguration)
+        /// A real VF through VFIO, the driver's settings for it, and whether the user allows it
+        /// to be driven in no-IOMMU mode (`noiommu=on`, `--no-iommu`) should its group be one.
+        case pci(address: PCIAddress, driver: VFPortConfiguration, noIOMMU: Bool)
         /// A simulated VF with its wires and PF, and the driver's settings for it.
         case sim(SimulatedVFSettings, driver: VFPortConfiguration)
         /// A port over capture files.
@@ -44,15 +45,24 @@ public struct PortSpec: Equatable, Sendable, CustomStringConvertible {
     public func withInterrupts(_ settings: InterruptSettings?) -> PortSpec {
         var copy = self
         switch kind {
-        case .pci(let address, var driver):
+        case .pci(let address, var driver, let noIOMMU):
             driver.interrupts = settings
-            copy.kind = .pci(address: address, driver: driver)
+            copy.kind = .pci(address: address, driver: driver, noIOMMU: noIOMMU)
         case .sim(let vf, var driver):
             driver.interrupts = settings
             copy.kind = .sim(vf, driver: driver)
         case .pcap:
             break
         }
+        return copy
+    }
+
+    /// The same spec, allowing no-IOMMU mode when `allowed` (a command's `--no-iommu`); a
+    /// `noiommu=on` in a `pci:` spec stays, and other kinds stay as they are.
+    public func allowingNoIOMMU(_ allowed: Bool) -> PortSpec {
+        guard allowed, case let .pci(address, driver, _) = kind else { return self }
+        var copy = self
+        copy.kind = .pci(address: address, driver: driver, noIOMMU: true)
         return copy
     }
 }

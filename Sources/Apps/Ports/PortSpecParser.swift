@@ -28,7 +28,7 @@ public struct PortSpecError: Error, Equatable, Sendable, CustomStringConvertible
 extension PortSpec {
     /// What every kind of spec looks like, for errors.
     public static let grammar = """
-        pci:ADDR[,queues=N][,rxd=N][,txd=N][,mtu=N][,promisc=on][,allmulti=on][,vlan=ID][,mac=MAC], \
+        pci:ADDR[,queues=N][,rxd=N][,txd=N][,mtu=N][,promisc=on][,allmulti=on][,vlan=ID][,mac=MAC][,noiommu=on], \
         a bare PCI address (0000:01:10.0), \
         sim:ixgbevf|x550vf|igbvf[,name=NAME][,rx=FILE][,loop=N][,pause=on|off][,tx=FILE][,link=NAME]\
         [,spoofchk=on|off][,trust=on|off][,mac=MAC] and the pci: driver options, \
@@ -42,7 +42,7 @@ extension PortSpec {
             + "multiples of \(VFPortConfiguration.descriptorMultiple)), mtu=N (\(mtu.lowerBound)-\(mtu.upperBound)), "
             + "promisc=on|off, allmulti=on|off, vlan=ID (\(vlan.lowerBound)-\(vlan.upperBound))"
     }()
-    static let pciOptions = "pci options: " + driverOptions + ", mac=MAC (unicast)"
+    static let pciOptions = "pci options: " + driverOptions + ", mac=MAC (unicast), noiommu=on|off (allow a VF in a no-IOMMU group; unsafe)"
     static let simOptions = "sim options: name=NAME, rx=FILE, loop=N (0 = forever), pause=on|off (flow control on the rx= wire, default on), "
         + "tx=FILE, link=NAME, spoofchk=on|off, trust=on|off, mac=MAC (unicast); and the driver's: " + driverOptions
     static let pcapOptions = "pcap options: rx=FILE, tx=FILE (at least one), loop=N (0 = forever, needs rx)"
@@ -106,15 +106,16 @@ struct PortSpecParser {
                         allowed: "a PCI address is DDDD:BB:DD.F or BB:DD.F in hexadecimal, as lspci -D prints it (0000:01:10.0)")
         }
         var driver = VFPortConfiguration()
+        var noIOMMU = false
         let allowed = PortSpec.pciOptions
-        for option in try options(from: 1, allowed: allowed, keys: Self.driverKeys + ["mac"]) {
-            if option.key == "mac" {
-                driver.mac = try mac(option, allowed: allowed)
-            } else {
-                try apply(option, to: &driver, allowed: allowed)
+        for option in try options(from: 1, allowed: allowed, keys: Self.driverKeys + ["mac", "noiommu"]) {
+            switch option.key {
+            case "mac": driver.mac = try mac(option, allowed: allowed)
+            case "noiommu": noIOMMU = try onOff(option, allowed: allowed)
+            default: try apply(option, to: &driver, allowed: allowed)
             }
         }
-        return .pci(address: address, driver: driver)
+        return .pci(address: address, driver: driver, noIOMMU: noIOMMU)
     }
 
     func parseSim() throws(PortSpecError) -> PortSpec.Kind {

@@ -12,17 +12,28 @@ final class VFIODeviceBacking: VFPortBacking, Sendable {
     private init(_ device: VFIODevice) { self.device = device }
 
     /// Opens the VF at `address` through VFIO (in the process's one container) and brings the
-    /// driver up on it.
-    static func openPort(address: PCIAddress, configuration: VFPortConfiguration, name: String) throws -> VFPort {
-        // The device first: a wrong address or a VF still on its kernel driver is the sentence
-        // the user needs, before anything about the VFIO container.
-        _ = try VFIOPreflight.check(address, sysfs: Sysfs(), noIOMMU: false)
-        let container = try VFIOContainer.shared()
+    /// driver up on it. A VF in a no-IOMMU group is opened only when `allowNoIOMMU` (the user's
+    /// `--no-iommu` or `noiommu=on`): then the container is of the no-IOMMU type, every DMA
+    /// region is hugepages, the device is given physical addresses, and one warning line says
+    /// so once the port is up (after any refusal, whose error line comes first).
+    static func openPort(address: PCIAddress, configuration: VFPortConfiguration, name: String, allowNoIOMMU: Bool) throws -> VFPort {
+        // The device first: a wrong address, a VF still on its kernel driver or a no-IOMMU group
+        // without consent is the sentence the user needs, before anything about the container.
+        let sysfs = Sysfs()
+        let noIOMMU = try VFIOPreflight.check(address, sysfs: sysfs, noIOMMU: allowNoIOMMU).record.inNoIOMMUGroup
+        let container = try VFIOContainer.shared(mode: noIOMMU ? .noIOMMU : .iommu)
         let device = try VFIODevice.open(address: address.description, container: container)
+        var configuration = configuration
+        if noIOMMU { configuration.pages = .requireHugepages }
         do {
-            return try VFPort(function: device, configuration: configuration, name: name, backing: VFIODeviceBacking(device))
+            let port = try VFPort(function: device, configuration: configuration, name: name, backing: VFIODeviceBacking(device))
+            if noIOMMU {
+                appsLog.warning("\(address): NO-IOMMU MODE: this VF can read and write all of the machine's memory (no IOMMU checks its DMA addresses) and the kernel is now tainted; use it only where no IOMMU can be had")
+            }
+            return port
         } catch {
             device.close()
+            if noIOMMU, case .noHugepages? = error as? DMAMemoryError { throw VFIOError.noIOMMUNeedsHugepages }
             throw error
         }
     }

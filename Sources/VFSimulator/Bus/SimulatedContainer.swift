@@ -6,7 +6,11 @@ import Synchronization
 /// (a buffer received on one VF can be sent from another).
 ///
 /// `map(_:)` hands out IOVAs upwards from `iovaBase`, page aligned, with an unmapped guard page
-/// between regions so that an overrun faults. Mapping a region that is already mapped returns
+/// between regions so that an overrun faults. A container made with a `segmentSize` models a
+/// bus without IOMMU instead: each segment of a region (a hugepage, on a real machine) gets an
+/// address of its own, the segments of one region in descending order with a guard page
+/// between them, as physical hugepages seldom follow each other; a device access that crosses
+/// a segment boundary then faults. Mapping a region that is already mapped returns
 /// its IOVA and adds a reference; the last `unmap(_:)` removes it. The device model reaches
 /// memory only through `translate`: an access outside every mapping is an IOMMU fault, recorded
 /// here (`faults`) and counted for the VF that made it.
@@ -21,10 +25,12 @@ public final class SimulatedContainer: @unchecked Sendable {
     public let iovaBase: UInt64
     /// IOVA granularity (and size of the guard gap between mappings).
     public static let pageSize: UInt64 = 4096
+    /// The size of the segments each mapped region is addressed in; nil: one range per region.
+    public let segmentSize: Int?
 
     private struct Mapping {
         let region: DMAMemory
-        let iova: UInt64
+        let addresses: DeviceAddresses
         var references: Int
     }
 
@@ -39,10 +45,14 @@ public final class SimulatedContainer: @unchecked Sendable {
     private let published: Atomic<UInt>
     private let generationCounter = Atomic<UInt64>(0)
 
-    /// An empty address space whose first mapping lands at `iovaBase`.
-    public init(iovaBase: UInt64 = 0x1_0000_0000) {
+    /// An empty address space whose first mapping lands at `iovaBase`; with `segmentSize` (a
+    /// multiple of the page size and a power of two) each region is addressed per segment.
+    public init(iovaBase: UInt64 = 0x1_0000_0000, segmentSize: Int? = nil) {
         precondition(iovaBase % Self.pageSize == 0, "IOVA base must be page aligned")
+        precondition(segmentSize.map { $0 > 0 && UInt64($0) % Self.pageSize == 0 && $0 & ($0 - 1) == 0 } ?? true,
+                     "segments are a power of two of whole pages")
         self.iovaBase = iovaBase
+        self.segmentSize = segmentSize
         state = Locked(State(nextIOVA: iovaBase))
         let empty = IOMMUTable.make(entries: [])
         published = Atomic(UInt(bitPattern: empty))
@@ -57,25 +67,38 @@ public final class SimulatedContainer: @unchecked Sendable {
 
     // MARK: - Mapping (VFIO_IOMMU_MAP_DMA / UNMAP_DMA)
 
-    /// Maps `region` (or adds a reference to its mapping) and records the IOVA in it.
+    /// Maps `region` (or adds a reference to its mapping), records its device addresses in
+    /// it and returns the address of its first byte.
     @discardableResult
     public func map(_ region: DMAMemory) -> UInt64 {
         let key = ObjectIdentifier(region)
-        let iova: UInt64 = state.withLock { s in
+        let addresses: DeviceAddresses = state.withLock { s in
             if var m = s.mappings[key] {
                 m.references += 1
                 s.mappings[key] = m
-                return m.iova
+                return m.addresses
             }
-            let iova = s.nextIOVA
-            let length = (UInt64(region.length) + Self.pageSize - 1) / Self.pageSize * Self.pageSize
-            s.nextIOVA = iova + length + Self.pageSize  // guard page
-            s.mappings[key] = Mapping(region: region, iova: iova, references: 1)
+            let addresses = Self.allocate(region.length, segmentSize: segmentSize, next: &s.nextIOVA)
+            s.mappings[key] = Mapping(region: region, addresses: addresses, references: 1)
             publish(&s)
-            return iova
+            return addresses
         }
-        region.recordMapping(iova: iova)
-        return iova
+        region.recordMapping(addresses)
+        return addresses.first
+    }
+
+    /// Addresses for `length` bytes from `next` on, a guard page after each range: one range,
+    /// or one per segment handed out in descending order.
+    private static func allocate(_ length: Int, segmentSize: Int?, next: inout UInt64) -> DeviceAddresses {
+        func take(_ bytes: Int) -> UInt64 {
+            let start = next
+            next += (UInt64(bytes) + pageSize - 1) / pageSize * pageSize + pageSize  // guard page
+            return start
+        }
+        guard let segmentSize else { return .contiguous(take(length)) }
+        let count = (length + segmentSize - 1) / segmentSize
+        let ascending = (0..<count).map { _ in take(segmentSize) }
+        return .segmented(ascending.reversed(), segmentSize: segmentSize)
     }
 
     /// Drops one reference to the mapping of `region`; the last one unmaps it. Unmapping a
@@ -106,7 +129,13 @@ public final class SimulatedContainer: @unchecked Sendable {
 
     private func publish(_ s: inout State) {
         let entries = s.mappings.values
-            .map { IOMMUEntry(iova: $0.iova, length: UInt64($0.region.length), host: $0.region.address) }
+            .flatMap { m in
+                let segment = m.addresses.segmentSize ?? m.region.length
+                return m.addresses.bases.enumerated().map { k, base in
+                    IOMMUEntry(iova: base, length: UInt64(min(segment, m.region.length - k * segment)),
+                               host: m.region.address + k * segment)
+                }
+            }
             .sorted { $0.iova < $1.iova }
         let table = IOMMUTable.make(entries: entries)
         s.retired.append(table)

@@ -187,6 +187,9 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     @discardableResult
     public func mapDMA(_ region: DMAMemory) throws -> UInt64 { container.map(region) }
 
+    /// The container's segments, when it models a bus without IOMMU.
+    public var dmaSegmentSize: Int? { container.segmentSize }
+
     /// Drops one reference to the mapping of `region`; once the last one is gone, the engine's
     /// passes no longer reach it when this returns (the memory may be freed), as an IOMMU unmap
     /// returns once the IOTLB no longer holds the mapping.
