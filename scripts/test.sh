@@ -51,6 +51,6 @@ TSAN_OPTIONS="halt_on_error=1" swift test --skip-build "${tsan[@]}" --skip Cycle
     --skip fileSizeLimit --skip pcapngFileSizeLimit --skip outputFails
 done_step
 
-step "make vmtest (real kernel: QEMU guest with an IOMMU and an SR-IOV igb NIC, our driver through vfio-pci)"
+step "make vmtest (real kernel: QEMU guests with an SR-IOV igb NIC, with an IOMMU and without one, our driver through vfio-pci)"
 make vmtest
 done_step
