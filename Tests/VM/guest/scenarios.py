@@ -441,35 +441,47 @@ class Guest:
                 f"{wakes_by_mailbox} wake-up(s) with no frame; then {len(frames)} frames byte-exact")
 
     def s8_model_compare(self):
-        """The same frames received by the driver on QEMU's igb VF and on the simulator's 82576
-        VF (`sim:igbvf`, in this guest, same binary): the mailbox exchange of the bring-up, every
-        frame's receive write-back and the statistics registers after the last frame, as the
-        driver logs them at trace level, must match
-        but for the differences written down in Tests/VM/model-differences.json, each with the
-        hardware fact behind it; a new difference, or a listed one that is gone, fails."""
+        """The same frames received, then sent, by the driver on QEMU's igb VF and on the
+        simulator's 82576 VF (`sim:igbvf`, in this guest, same binary): the mailbox exchange of
+        each bring-up, every frame's receive write-back and the statistics registers at close, as
+        the driver logs them at trace level, must match but for the differences written down in
+        Tests/VM/model-differences.json, each with the hardware fact behind it; a new difference,
+        or a listed one that is gone, fails. The frames captured and sent must be byte-identical."""
         self.need_vfpmd()
         self.ensure_vfs_on_vfio()
         vf0 = self.vfs[0]
         frames, sources = self.input_frames(wire.mac_bytes(VF_MACS[0]))
         wire.write_pcap(self.path("s8-input.pcap"), frames)
         count = str(len(frames))
+        trace = ["--log-level", "trace"]
+
+        # Receive: the host injects into VF0; the simulated VF plays the same file on its wire.
         real = Background([self.vfpmd, "capture", "--port", self.pci(vf0), "-w", self.path("s8-qemu.pcap"), "-c", count,
-                           "--duration", "90", "--log-level", "trace"], self.path("s8-qemu.log"))
+                           "--duration", "90", *trace], self.path("s8-qemu.log"))
         real.wait_ready("wake-up", 90)
         self.host.request("inject", pcap=self.path("s8-input.pcap"), rate=100)
         if real.wait(90) != 0:
             raise Failure(f"vfpmd capture on {vf0} failed: {real.tail()}")
-        sim = run([self.vfpmd, "capture", "--port", f"sim:igbvf,rx={self.path('s8-input.pcap')},mac={VF_MACS[0]}",
-                   "-w", self.path("s8-sim.pcap"), "-c", count, "--duration", "90", "--log-level", "trace"], check=False)
-        with open(self.path("s8-sim.log"), "w") as f:
-            f.write(sim.stderr)
-        if sim.returncode != 0:
-            raise Failure(f"vfpmd capture on sim:igbvf exited {sim.returncode}: {sim.stderr.strip()[-300:]}")
-        qemu_trace, sim_trace = model_trace(real.text()), model_trace(sim.stderr)
-        if not qemu_trace["mailbox"] or not qemu_trace["counters"] or not sim_trace["counters"]:
-            raise Failure("the trace of a capture lacks the mailbox exchange or the device counters: "
-                          f"QEMU {qemu_trace['counters']}, sim {sim_trace['counters']}")
-        differences = trace_differences(qemu_trace, sim_trace)
+        sim = self.vfpmd_logged("s8-sim.log", "capture", "--port", f"sim:igbvf,rx={self.path('s8-input.pcap')},mac={VF_MACS[0]}",
+                                "-w", self.path("s8-sim.pcap"), "-c", count, "--duration", "90", *trace)
+        received = (model_trace(real.text()), model_trace(sim))
+
+        # Transmit: the file forwarded out of VF0 (the host records the wire) and out of the
+        # simulated VF (its wire recorded by tx=).
+        forward = ["forward", "--port", f"pcap:rx={self.path('s8-input.pcap')}", "--mode", "mac", "--peer-mac", HOST_MAC,
+                   "--peer-mac", HOST_MAC, "--count", count, "--duration", "60", *trace, "--port"]
+        self.host.request("record-start", name="s8")
+        real_tx = self.vfpmd_logged("s8-qemu-tx.log", *forward, self.pci(vf0))
+        self.host.request("record-stop", name="s8", src=VF_MACS[0], pcap=self.path("s8-qemu-tx.pcap"), settle=1)
+        sim_tx = self.vfpmd_logged("s8-sim-tx.log", *forward, f"sim:igbvf,mac={VF_MACS[0]},tx={self.path('s8-sim-tx.pcap')}")
+        sent = (model_trace(real_tx), model_trace(sim_tx))
+
+        for what, (qemu, simulated) in (("capture", received), ("forward", sent)):
+            if not qemu["mailbox"] or not qemu["counters"] or not simulated["counters"]:
+                raise Failure(f"the trace of the {what} lacks the mailbox exchange or the device counters: "
+                              f"QEMU {qemu['counters']}, sim {simulated['counters']}")
+        differences = ([dict(d, what="receive: " + d["what"]) for d in trace_differences(*received)]
+                       + [dict(d, what="transmit: " + d["what"]) for d in trace_differences(*sent)])
         with open(self.path("s8-differences.json"), "w") as f:
             json.dump(differences, f, indent=1)
         with open(os.path.join(self.repo, "Tests", "VM", "model-differences.json")) as f:
@@ -486,9 +498,21 @@ class Guest:
                           f"{json.dumps(new)[:400]}; written down but gone: {gone}); all in s8-differences.json")
         compare_frames(wire.read_pcap(self.path("s8-sim.pcap")), wire.read_pcap(self.path("s8-qemu.pcap")),
                        "sim:igbvf's capture against QEMU's")
-        return (f"{len(qemu_trace['mailbox'])} mailbox messages, {len(qemu_trace['write-backs'])} write-backs and the "
-                f"device counters ({qemu_trace['counters']}) compared ({', '.join(sources)}); "
-                f"differences: {', '.join(found) or 'none'}, each written down")
+        compare_frames([wire.padded(f) for f in wire.read_pcap(self.path("s8-sim-tx.pcap"))],
+                       [wire.padded(f) for f in wire.read_pcap(self.path("s8-qemu-tx.pcap"))],
+                       "what sim:igbvf sent against what QEMU's VF put on the wire")
+        return (f"receive: {len(received[0]['mailbox'])} mailbox messages, {len(received[0]['write-backs'])} write-backs, "
+                f"counters '{received[0]['counters']}'; transmit: {len(sent[0]['mailbox'])} mailbox messages, counters "
+                f"'{sent[0]['counters']}' ({', '.join(sources)}); differences: {', '.join(found) or 'none'}, each written down")
+
+    def vfpmd_logged(self, log, *args):
+        """Runs vfpmd to its end, its standard error kept in the output directory; returns it."""
+        r = self.vfpmd_run(*args)
+        with open(self.path(log), "w") as f:
+            f.write(r.stderr)
+        if r.returncode != 0:
+            raise Failure(f"`vfpmd {' '.join(args[:4])} ...` exited {r.returncode}: {r.stderr.strip()[-300:]}")
+        return r.stderr
 
     def s6_wrong_address(self):
         self.need_vfpmd()
