@@ -71,14 +71,7 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .long, help: "Write pcapng (the default for a file name ending in .pcapng; pcap otherwise).")
     var pcapng = false
 
-    @Option(name: .long, help: ArgumentHelp("busy (poll without pause), adaptive (poll while frames come, sleep on the ports' interrupts once idle; the default) or interrupt (sleep after every empty poll).", valueName: "mode"))
-    var poll: String?
-
-    @Option(name: .long, help: ArgumentHelp("With --poll adaptive: microseconds without a frame before sleeping (default \(PollingPolicy.defaultIdleMicroseconds)).", valueName: "microseconds"))
-    var pollIdle: String?
-
-    @Option(name: .long, help: ArgumentHelp("With --poll adaptive or interrupt: microseconds at least between two interrupts of a queue (0-1000, default 0).", valueName: "microseconds"))
-    var moderation: String?
+    @OptionGroup var pollingOptions: PollingOptions
 
     @OptionGroup var metricsOption: MetricsOption
 
@@ -102,13 +95,7 @@ struct CaptureCommand: ParsableCommand {
     }
 
     /// The polling policy of --poll, --poll-idle and --moderation (adaptive by default).
-    private func polling() throws -> PollingPolicy {
-        do {
-            return try PollingPolicy(mode: poll, idle: pollIdle, moderation: moderation, defaultMode: .adaptive)
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
+    private func polling() throws -> PollingPolicy { try pollingOptions.policy(defaultMode: .adaptive) }
 
     /// Whether the capture is written as pcapng.
     private var writesPcapng: Bool { pcapng || CaptureFileFormat.forFileName(output) == .pcapng }
@@ -142,7 +129,7 @@ struct CaptureCommand: ParsableCommand {
         StopSignal.install()
         var summary: CaptureSummary
         do {
-            summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed, readings in
+            summary = try engine.run(shouldStop: { StopSignal.isRequested }, stopDescriptor: StopSignal.request.descriptor) { counters, elapsed, readings in
             metrics?.board.publish(MetricsSnapshot(ports: zip(opened, readings).map { PortMetrics($0, reading: $1) }, capture: counters))
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed)
                 + CaptureEngine.pollingText(engine.polling, portNames: opened.map(\.spec)))
