@@ -28,8 +28,8 @@ struct CaptureCommand: ParsableCommand {
 
             --poll adaptive (the default) polls while frames come; once no queue of any port \
             had a frame for --poll-idle microseconds it arms the queues' interrupts, looks at \
-            every ring once more and sleeps until a frame, a message of the PF or the next report \
-            wakes it: an idle capture costs almost no CPU, and the first frame after a sleep \
+            every ring once more and sleeps until a frame, a message of the PF, a stop signal or \
+            the next report wakes it: an idle capture costs almost no CPU, and the first frame after a sleep \
             waits for an interrupt and a thread wake-up. pcap ports cannot interrupt: with \
             one among the ports, adaptive polls busily (--poll interrupt refuses it). --poll busy \
             never sleeps. The live line and the summary show each port's mode, time asleep and \

@@ -194,3 +194,64 @@ struct ForwardPollingTests {
         #expect(summary.ports[0].received == 14)
     }
 }
+
+/// The sleeper and the simulated VF's MSI-X together: a thread that re-arms as soon as a
+/// message woke it gets a message for every frame that comes while it sleeps (the VF's
+/// auto-mask takes effect with the message, never after the thread's next arm).
+@Suite(.serialized)
+struct SleeperWakeUpTests {
+    /// Counters of the receiving thread, read once it ended.
+    final class Tally: @unchecked Sendable {
+        // @unchecked: written by the receiving thread before `done` is signalled, read after.
+        var received = 0
+        let stop = StopRequest()
+        let done = DispatchSemaphore(value: 0)
+    }
+
+    @Test("a frame every 5 ms to a thread that sleeps after every empty poll: no sleep runs to its limit, every frame arrives",
+          arguments: ["ixgbevf", "igbvf"])
+    func everyFrameWakesTheSleeper(family: String) throws {
+        let lab = SimulatedLab()
+        let settings = PollingPolicy(mode: .interrupt).interruptSettings
+        let opened = try OpenedPort.open(PortSpec(parsing: "sim:\(family),name=a,mac=\(ForwardPollingTests.mac)").withInterrupts(settings), lab: lab)
+        let vf = try #require(lab.simulatedVF(behind: opened.port))
+        let wire = FrameQueue()
+        vf.connect(rx: wire)
+        try opened.port.start()
+        let tally = Tally()
+        let sleeper = try #require(InterruptSleeper(ports: [opened.port], mailbox: .handOver(MaintenanceRequest()),
+                                                    wakeDescriptors: [tally.stop.descriptor]))
+        let port = opened.port
+        Thread {
+            var batch = PacketBatch()
+            while !tally.stop.isRequested {
+                let n = port.receive(queue: 0, into: &batch)
+                tally.received += n
+                batch.removeAll()
+                // A lost message would leave the thread asleep for a second: a timeout.
+                if n == 0 { _ = sleeper.sleep(timeoutMilliseconds: 1000) }
+            }
+            while true {
+                let n = port.receive(queue: 0, into: &batch)
+                batch.removeAll()
+                if n == 0 { break }
+                tally.received += n
+            }
+            tally.done.signal()
+        }.start()
+        let frame = try PcapReader(path: samplePath("sizes.pcap")).readAll()[0].bytes
+        for _ in 0..<100 {
+            Thread.sleep(forTimeInterval: 0.005)
+            frame.withUnsafeBytes { _ = wire.enqueue($0.baseAddress!, length: $0.count, timestamp: 0) }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while wire.count > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        Thread.sleep(forTimeInterval: 0.05)
+        tally.stop.request()
+        #expect(tally.done.wait(timeout: .now() + 10) == .success)
+        #expect(tally.received == 100)
+        #expect(sleeper.timeouts == 0, "\(sleeper.wakeUps) wake-ups, \(vf.interruptMessages(vector: 0)) messages")
+        #expect(sleeper.wakeUps >= 1 && sleeper.wakeUps <= 100)
+        #expect(OpenedPort.closeAll([opened]).isEmpty)
+    }
+}
