@@ -48,10 +48,8 @@ struct MetricsEndpoint {
         for (index, rates) in report.ports.enumerated() where metrics.indices.contains(index) {
             for result in rates.queues {
                 guard let slot = metrics[index].queues.firstIndex(where: { $0.queue == result.queue }) else { continue }
-                var activity = PollingActivity(mode: PollingMode(rawValue: result.polling) ?? .busy)
-                activity.asleepSeconds = result.asleepSeconds
-                activity.wakeUps = result.wakeUps
-                metrics[index].queues[slot].polling = activity
+                metrics[index].queues[slot].polling = PollingActivity(mode: result.polling, asleepSeconds: result.asleepSeconds,
+                                                                      wakeUps: result.wakeUps)
             }
         }
         board.publish(MetricsSnapshot(ports: metrics))

@@ -82,10 +82,12 @@ public struct BenchPortRates: Codable, Sendable {
     /// The frames the port's PF did not deliver as of its last statistics, with advice; absent
     /// when none.
     public var filterDrops: FilterDropReport?
-    /// How its queues' threads polled, time asleep and wake-ups summed over them (the thread
-    /// of a queue is what sleeps); mode busy when none of them sleeps.
+    /// How its queues' threads polled (the thread of a queue is what sleeps): busy when none
+    /// of them sleeps.
     public var polling: String = PollingMode.busy.rawValue
+    /// Seconds its queues' threads slept, summed over them.
     public var asleepSeconds: Double = 0
+    /// Sleeps the port's interrupts ended, summed over its queues' threads.
     public var wakeUps: UInt64 = 0
 }
 

@@ -14,10 +14,7 @@ extension BenchReport {
                           i, p.name as NSString, p.txMpps, p.txGbps, p.txGbpsL1, p.rxMpps, p.rxGbps, p.rxGbpsL1,
                           p.lost, p.reordered, line as NSString)
             if p.polling != PollingMode.busy.rawValue {
-                var activity = PollingActivity(mode: PollingMode(rawValue: p.polling) ?? .busy)
-                activity.asleepSeconds = p.asleepSeconds
-                activity.wakeUps = p.wakeUps
-                out += "    polling: \(activity.text)\n"
+                out += "    polling: \(PollingActivity(mode: p.polling, asleepSeconds: p.asleepSeconds, wakeUps: p.wakeUps).text)\n"
             }
             if let drops = p.filterDrops { out += drops.lines(indent: "    ") }
             if r.final && p.queues.count > 1 {

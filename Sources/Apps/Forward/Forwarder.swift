@@ -346,10 +346,7 @@ public struct LaneActivity: Codable, Sendable, Equatable {
 
     /// The polling part, as the live table and the summary show it.
     public var pollingText: String {
-        var activity = PollingActivity(mode: PollingMode(rawValue: polling) ?? .busy)
-        activity.asleepSeconds = asleepSeconds
-        activity.wakeUps = wakeUps
-        return activity.text
+        PollingActivity(mode: polling, asleepSeconds: asleepSeconds, wakeUps: wakeUps).text
     }
 }
 

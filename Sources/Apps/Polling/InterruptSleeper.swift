@@ -18,6 +18,14 @@ public struct PollingActivity: Equatable, Sendable {
     /// Activity of a port polled in `mode`, nothing slept yet.
     public init(mode: PollingMode) { self.mode = mode }
 
+    /// The activity a report states as the mode's name (busy when it names none), the seconds
+    /// asleep and the wake-ups.
+    public init(mode name: String, asleepSeconds: Double, wakeUps: UInt64) {
+        mode = PollingMode(rawValue: name) ?? .busy
+        self.asleepSeconds = asleepSeconds
+        self.wakeUps = wakeUps
+    }
+
     /// "adaptive, 1.93 s asleep, 2 wake-ups"; "busy" alone for a port never put to sleep.
     public var text: String {
         mode == .busy ? "busy" : "\(mode), \(formatted(asleepSeconds)) s asleep, \(wakeUps) wake-up\(wakeUps == 1 ? "" : "s")"
