@@ -94,6 +94,45 @@ struct ForwardPollingTests {
         #expect(try PcapReader(path: out).readAll().map(\.bytes) == input)
     }
 
+    @Test("a PF reset while the lane sleeps: its mailbox interrupt has the port re-initialised before any report, and the lane forwards what comes after",
+          arguments: ["ixgbevf", "igbvf"])
+    func pfResetWhileAsleep(family: String) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/out.pcap"
+        let policy = PollingPolicy(mode: .adaptive)
+        let lab = SimulatedLab()
+        let ports = try Self.open(["sim:\(family),name=a,link=c,mac=\(Self.mac)", "sim:\(family),name=b,tx=\(out),spoofchk=off",
+                                   "sim:\(family),name=c,link=a"], policy: policy, lab: lab)
+        let vf = try #require(lab.simulatedVF(behind: ports[0].port))
+        let wire = FrameQueue()
+        vf.connect(rx: wire)
+        let input = try PcapReader(path: samplePath("sizes.pcap")).readAll().map(\.bytes)
+        var config = ForwardConfiguration()
+        config.pairs = [(0, 1)]
+        config.polling = policy
+        config.packetLimit = UInt64(input.count)
+        config.duration = 30
+        // No report (and no maintenance of its own) before the run ends.
+        config.reportInterval = 60
+        let forwarder = try Forwarder(ports: ports, configuration: config)
+        for p in ports { try p.port.start() }
+        let run = Self.start(forwarder, stop: StopRequest())
+        Thread.sleep(forTimeInterval: 0.5)
+        vf.inject(.pfReset(microseconds: 5000))
+        Thread.sleep(forTimeInterval: 1)
+        for frame in input { frame.withUnsafeBytes { _ = wire.enqueue($0.baseAddress!, length: $0.count, timestamp: 0) } }
+        #expect(run.done.wait(timeout: .now() + 20) == .success)
+        let summary = try #require(run.summary)
+        #expect(summary.reason == .count && summary.forwarded == UInt64(input.count))
+        #expect(summary.portStats[0].resets >= 1, "\(summary.portStats.map(\.resets))")
+        let lane = try #require(summary.lanes.first)
+        #expect(lane.parks >= 1 && lane.wakeUps >= 1 && lane.asleepSeconds > 0.5, "\(lane)")
+        #expect(vf.interruptMessages(vector: 1) >= 1)
+        #expect(OpenedPort.closeAll(ports).isEmpty)
+        #expect(try PcapReader(path: out).readAll().map(\.bytes) == input)
+    }
+
     @Test("a stop wakes a sleeping forward lane at once: no sleep runs to its limit", arguments: [PollingMode.adaptive, .interrupt])
     func stopWakesASleepingLane(mode: PollingMode) throws {
         let policy = PollingPolicy(mode: mode)

@@ -175,7 +175,7 @@ public final class Bench: @unchecked Sendable {
             generators[i].indices.map { q in
                 guard policy.mode != .busy, generators[i][q] == nil, meters[i][q] != nil else { return nil }
                 return InterruptSleeper(ports: [ports[i].port], queue: q, mailbox: .handOver(maintenance),
-                                        wakeDescriptors: [stopRequest.descriptor, wake.descriptor])
+                                        wakeDescriptors: [stopRequest.descriptor, wake.descriptor, pause.wakeDescriptor])
             }
         }
         var threads: [Thread] = []

@@ -73,7 +73,7 @@ final class LaneControl: @unchecked Sendable {
 ///
 /// With a sleeper (adaptive or interrupt polling, both ports able to interrupt), a lane that
 /// holds nothing and found nothing for the idle time arms its queue's interrupt on both ports,
-/// re-checks both rings and sleeps until a frame, a PF message, a stop or
+/// re-checks both rings and sleeps until a frame, a PF message, a stop, a pause or
 /// `longestSleepMilliseconds`; the sleep counts as no pause of the datapath.
 final class ForwardLane: @unchecked Sendable {
     let a: any Port
@@ -145,7 +145,7 @@ final class ForwardLane: @unchecked Sendable {
         self.longestSleepMilliseconds = longestSleepMilliseconds
         guard policy.mode != .busy else { return }
         sleeper = InterruptSleeper(ports: [a, b], queue: queue, mailbox: .handOver(control.maintenance),
-                                   wakeDescriptors: [stopDescriptor, control.wake.descriptor])
+                                   wakeDescriptors: [stopDescriptor, control.wake.descriptor, control.pause.wakeDescriptor])
     }
 
     /// The lane's polling so far: busy without a sleeper.
