@@ -1,17 +1,27 @@
 import Atomics
+import CShims
 import PMDCore
+import VFDriver
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Parks the datapath threads while the controller does maintenance that needs the queues
 /// quiet (a port re-initialising itself after a PF reset): a thread looks at `isRequested`
 /// once per loop (one load) and calls `park(unless:)` when it is set. Statistics never need
-/// it: ports read them beside the bursts (`Port.updateStatsBesideBursts`).
+/// it: ports read them beside the bursts (`Port.updateStatsBesideBursts`). A thread asleep on
+/// its ports' interrupts waits on `wakeDescriptor` too: readable while a pause is requested, it
+/// wakes the thread to park at once.
 final class DatapathPause: @unchecked Sendable {
     private let requested = UnsafeAtomic<Bool>.create(false)
     private let parked = UnsafeAtomic<Int>.create(0)
+    /// An eventfd, readable while a pause is requested.
+    let wakeDescriptor = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
 
     deinit {
         requested.destroy()
         parked.destroy()
+        close(wakeDescriptor)
     }
 
     /// Whether the controller asks the threads to park.
@@ -30,10 +40,14 @@ final class DatapathPause: @unchecked Sendable {
     /// did (or `allFinished` says none runs any more), runs `maintenance`, and resumes them.
     func whileParked(threads: Int, allFinished: () -> Bool, _ maintenance: () -> Void) {
         requested.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, MemoryLayout<UInt64>.size)
         while parked.load(ordering: .acquiring) < threads && !allFinished() {
             MonotonicClock.sleep(microseconds: 20)
         }
         maintenance()
+        // Quiet again before the threads go on: none of them would sleep.
+        _ = InterruptEventFDs.take(wakeDescriptor)
         requested.store(false, ordering: .releasing)
     }
 }

@@ -17,6 +17,11 @@ struct BenchCommand: ParsableCommand {
             source port per flow so that RSS spreads them. With simulated ports the numbers are \
             the driver's own cost.
 
+            --poll adaptive or interrupt lets a thread that only measures (rx mode, the last \
+            port of loop) sleep on its queue's interrupt when no frame comes (after --poll-idle \
+            microseconds, or at once); sending threads stay busy. busy is the default. Each \
+            port's line shows its threads' mode, time asleep and wake-ups.
+
             Example: vfpmd bench --port sim:ixgbevf,name=a,link=b --port sim:ixgbevf,name=b,link=a \\
                        --mode loop --size 64 --duration 5 --latency
             """
@@ -57,6 +62,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "JSON objects on standard output (one per second, then the summary).")
     var json = false
 
+    @OptionGroup var pollingOptions: PollingOptions
+
     @OptionGroup var metricsOption: MetricsOption
     @OptionGroup var noIOMMUOption: NoIOMMUOption
 
@@ -65,6 +72,7 @@ struct BenchCommand: ParsableCommand {
         guard flows >= 1 && flows <= 65_536 else { throw ValidationError("--flows must be 1...65536") }
         try OptionRanges.seconds(duration, option: "--duration")
         try OptionRanges.whole(queues, in: 1...VFPortConfiguration.maxQueues, option: "--queues")
+        _ = try pollingOptions.policy(defaultMode: .busy)
     }
 
     func run() throws {
@@ -76,6 +84,7 @@ struct BenchCommand: ParsableCommand {
         config.queues = queues
         config.duration = duration
         config.latency = latency
+        config.polling = try pollingOptions.policy(defaultMode: .busy)
         if let cores { config.cores = try parseCPUList(cores, option: "--cores") }
         config.destinations = try destination.map { text in
             guard let mac = MACAddress(text) else { throw CommandFailure("--destination \(text) is not a MAC address") }
@@ -83,7 +92,7 @@ struct BenchCommand: ParsableCommand {
         }
         let metrics = try metricsOption.start()
         defer { metrics?.server.stop() }
-        let ports = try openPorts(port, noIOMMU: noIOMMUOption.noIOMMU)
+        let ports = try openPorts(port, polling: config.polling, noIOMMU: noIOMMUOption.noIOMMU)
         defer { _ = OpenedPort.closeAll(ports) }
         for p in ports {
             do { try p.port.start() } catch { throw CommandFailure(p.sentence(for: error)) }
@@ -97,11 +106,11 @@ struct BenchCommand: ParsableCommand {
         metrics?.publish(ports)
         StopSignal.install()
         let summary = bench.run { report in
-            metrics?.publish(ports)
+            metrics?.publish(ports, bench: report)
             if json { print(report.json); fflush(nil) }
             printToStandardError(report.table, terminator: "")
         }
-        metrics?.publish(ports)
+        metrics?.publish(ports, bench: summary)
         if json { print(summary.json) }
         let problems = OpenedPort.closeAll(ports)
         if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "; "), then: summary.table) }

@@ -28,8 +28,8 @@ struct CaptureCommand: ParsableCommand {
 
             --poll adaptive (the default) polls while frames come; once no queue of any port \
             had a frame for --poll-idle microseconds it arms the queues' interrupts, looks at \
-            every ring once more and sleeps until a frame, a message of the PF or the next report \
-            wakes it: an idle capture costs almost no CPU, and the first frame after a sleep \
+            every ring once more and sleeps until a frame, a message of the PF, a stop signal or \
+            the next report wakes it: an idle capture costs almost no CPU, and the first frame after a sleep \
             waits for an interrupt and a thread wake-up. pcap ports cannot interrupt: with \
             one among the ports, adaptive polls busily (--poll interrupt refuses it). --poll busy \
             never sleeps. The live line and the summary show each port's mode, time asleep and \
@@ -71,14 +71,7 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .long, help: "Write pcapng (the default for a file name ending in .pcapng; pcap otherwise).")
     var pcapng = false
 
-    @Option(name: .long, help: ArgumentHelp("busy (poll without pause), adaptive (poll while frames come, sleep on the ports' interrupts once idle; the default) or interrupt (sleep after every empty poll).", valueName: "mode"))
-    var poll: String?
-
-    @Option(name: .long, help: ArgumentHelp("With --poll adaptive: microseconds without a frame before sleeping (default \(PollingPolicy.defaultIdleMicroseconds)).", valueName: "microseconds"))
-    var pollIdle: String?
-
-    @Option(name: .long, help: ArgumentHelp("With --poll adaptive or interrupt: microseconds at least between two interrupts of a queue (0-1000, default 0).", valueName: "microseconds"))
-    var moderation: String?
+    @OptionGroup var pollingOptions: PollingOptions
 
     @OptionGroup var metricsOption: MetricsOption
     @OptionGroup var noIOMMUOption: NoIOMMUOption
@@ -103,13 +96,7 @@ struct CaptureCommand: ParsableCommand {
     }
 
     /// The polling policy of --poll, --poll-idle and --moderation (adaptive by default).
-    private func polling() throws -> PollingPolicy {
-        do {
-            return try PollingPolicy(mode: poll, idle: pollIdle, moderation: moderation, defaultMode: .adaptive)
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
+    private func polling() throws -> PollingPolicy { try pollingOptions.policy(defaultMode: .adaptive) }
 
     /// Whether the capture is written as pcapng.
     private var writesPcapng: Bool { pcapng || CaptureFileFormat.forFileName(output) == .pcapng }
@@ -143,7 +130,7 @@ struct CaptureCommand: ParsableCommand {
         StopSignal.install()
         var summary: CaptureSummary
         do {
-            summary = try engine.run(shouldStop: { StopSignal.isRequested }) { counters, elapsed, readings in
+            summary = try engine.run(shouldStop: { StopSignal.isRequested }, stopDescriptor: StopSignal.request.descriptor) { counters, elapsed, readings in
             metrics?.board.publish(MetricsSnapshot(ports: zip(opened, readings).map { PortMetrics($0, reading: $1) }, capture: counters))
             printToStandardError(CaptureEngine.progressLine(counters, elapsedSeconds: elapsed)
                 + CaptureEngine.pollingText(engine.polling, portNames: opened.map(\.spec)))

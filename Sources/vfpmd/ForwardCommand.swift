@@ -18,6 +18,14 @@ struct ForwardCommand: ParsableCommand {
             exhausted and everything in flight has left; then prints a summary, closes the ports \
             and checks that every buffer is back in its pool.
 
+            --poll busy (the default) polls without pause. --poll adaptive polls while frames \
+            come; once a lane holds nothing and found nothing for --poll-idle microseconds it \
+            arms its queue's interrupt on both ports, looks at both rings once more and sleeps \
+            until a frame, a message of a PF or a stop wakes it (100 ms at most). --poll \
+            interrupt sleeps after every empty poll. A lane with a pcap port polls busily \
+            (--poll interrupt refuses it). The table, the summary and --json show each lane's \
+            mode, time asleep and wake-ups.
+
             Example: vfpmd forward --port sim:ixgbevf,name=a,rx=pcaps/sizes.pcap \\
                        --port sim:ixgbevf,name=b,tx=out.pcap,spoofchk=off
             """
@@ -54,6 +62,8 @@ struct ForwardCommand: ParsableCommand {
 
     @Flag(name: .long, help: "One JSON object per second on standard output.")
     var json = false
+
+    @OptionGroup var pollingOptions: PollingOptions
 
     @OptionGroup var metricsOption: MetricsOption
     @OptionGroup var noIOMMUOption: NoIOMMUOption
@@ -97,6 +107,7 @@ struct ForwardCommand: ParsableCommand {
         try OptionRanges.whole(queues, in: 1...VFPortConfiguration.maxQueues, option: "--queues")
         try OptionRanges.whole(count, in: 1...UInt64.max, option: "--count")
         try OptionRanges.seconds(duration, option: "--duration")
+        _ = try pollingOptions.policy(defaultMode: .busy)
         let specs = try mirrorSpecs()
         let names = port.map { (try? PortSpec(parsing: $0))?.portName }
         for spec in specs {
@@ -115,6 +126,7 @@ struct ForwardCommand: ParsableCommand {
         config.burst = burst
         config.packetLimit = count
         config.duration = duration
+        config.polling = try pollingOptions.policy(defaultMode: .busy)
         config.peerMACs = try peerMac.map { text in
             guard let mac = MACAddress(text) else { throw CommandFailure("--peer-mac \(text) is not a MAC address (aa:bb:cc:dd:ee:ff)") }
             return mac
@@ -125,7 +137,7 @@ struct ForwardCommand: ParsableCommand {
         let metrics = try metricsOption.start()
         defer { metrics?.server.stop() }
         let specs = try mirrorSpecs()
-        let ports = try openPorts(port, noIOMMU: noIOMMUOption.noIOMMU)
+        let ports = try openPorts(port, polling: config.polling, noIOMMU: noIOMMUOption.noIOMMU)
         defer { _ = OpenedPort.closeAll(ports) }
         let mirrors = try openMirrors(specs, ports: ports)
 

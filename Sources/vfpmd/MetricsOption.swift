@@ -40,4 +40,18 @@ struct MetricsEndpoint {
     func publish(_ ports: [OpenedPort], lanes: [LaneActivity] = [], capture: CaptureCounters? = nil) {
         board.publish(MetricsSnapshot(ports: ports.map { PortMetrics($0) }, lanes: lanes, capture: capture))
     }
+
+    /// Shows `ports` as they are now with the polling of the bench threads of their queues, as
+    /// `report` says it.
+    func publish(_ ports: [OpenedPort], bench report: BenchReport) {
+        var metrics = ports.map { PortMetrics($0) }
+        for (index, rates) in report.ports.enumerated() where metrics.indices.contains(index) {
+            for result in rates.queues {
+                guard let slot = metrics[index].queues.firstIndex(where: { $0.queue == result.queue }) else { continue }
+                metrics[index].queues[slot].polling = PollingActivity(mode: result.polling, asleepSeconds: result.asleepSeconds,
+                                                                      wakeUps: result.wakeUps)
+            }
+        }
+        board.publish(MetricsSnapshot(ports: metrics))
+    }
 }

@@ -197,7 +197,8 @@ struct ForwardReportTests {
             seconds: 2, elapsed: 10, names: ["a"], totals: [ForwardPortTotals(received: 3, sent: 2, dropped: 1)],
             previousTotals: [ForwardPortTotals()], stats: [after], previousStats: [before],
             links: [LinkStatus(isUp: true, speedMbps: 10_000)],
-            lanes: [LaneActivity(pair: "0:1", queue: 0, longestGapMicroseconds: 12.5, parks: 0)])
+            lanes: [LaneActivity(pair: "0:1", queue: 0, longestGapMicroseconds: 12.5, parks: 0,
+                                 polling: "adaptive", asleepSeconds: 1.5, wakeUps: 3)])
         let report = ForwardReport(interval)
         let line = report.ports[0]
         #expect(abs(line.rxMpps - 1.5) < 1e-9)
@@ -207,7 +208,9 @@ struct ForwardReportTests {
         #expect(report.json.contains("\"rx_mpps\":1.5"))
         #expect(report.json.contains("\"link\":\"up 10G\""))
         #expect(report.table.contains("up 10G"))
-        #expect(report.json.contains("\"lanes\":[{\"longest_gap_microseconds\":12.5,\"pair\":\"0:1\",\"parks\":0,\"queue\":0}]"))
+        #expect(report.json.contains("\"lanes\":[{\"asleep_seconds\":1.5,\"longest_gap_microseconds\":12.5,\"pair\":\"0:1\",\"parks\":0,"
+                                     + "\"polling\":\"adaptive\",\"queue\":0,\"wake_ups\":3}]"))
+        #expect(report.table.hasSuffix("\n  lane 0:1 queue 0: adaptive, 1.50 s asleep, 3 wake-ups\n"))
     }
 }
 

@@ -107,7 +107,7 @@ struct MetricsCommandTests {
         // cabled to each other with nothing on the wire, so the forwarder keeps running (and
         // serving) once the 256 frames went through.
         let (process, out) = try Self.start(
-            ["forward", "--json", "--duration", "30", "--metrics", "127.0.0.1:\(port)",
+            ["forward", "--json", "--duration", "30", "--metrics", "127.0.0.1:\(port)", "--poll", "adaptive",
              "--port", "sim:ixgbevf,name=a,rx=\(samplePath("udp64x256.pcap")),mac=02:00:00:00:00:02",
              "--port", "sim:ixgbevf,name=b,tx=\(dir)/out.pcap,spoofchk=off",
              "--port", "sim:ixgbevf,name=c,link=d", "--port", "sim:ixgbevf,name=d,link=c",
@@ -128,7 +128,7 @@ struct MetricsCommandTests {
         // Once the per-second report read the ports after all 256 frames went through.
         let second = try Self.scrape(port: port) {
             Self.value($0, "vfpmd_port_tx_packets_total", ["port": "1"]) == 256
-                && Self.value($0, "vfpmd_lane_parks_total", ["pair": "2:3"]) != nil
+                && (Self.value($0, "vfpmd_lane_asleep_seconds_total", ["pair": "2:3"]) ?? 0) > 0
         }
         #expect(Self.value(second, "vfpmd_port_rx_packets_total", ["port": "0"])! >= Self.value(first, "vfpmd_port_rx_packets_total", ["port": "0"])!)
         #expect(Self.value(second, "vfpmd_queue_rx_packets_total", ["port": "0", "queue": "0"]) == 256)
@@ -156,6 +156,12 @@ struct MetricsCommandTests {
         for lane in lanes {
             let labels = ["pair": lane["pair"] as? String ?? "", "queue": "\(lane["queue"] ?? "")"]
             #expect(Self.value(second, "vfpmd_lane_parks_total", labels) == number(lane, "parks"))
+            // The idle lanes sleep: what the scrape showed is what the summary says, or less.
+            #expect(lane["polling"] as? String == "adaptive")
+            let asleep = Self.value(second, "vfpmd_lane_asleep_seconds_total", labels) ?? -1
+            #expect(asleep >= 0 && asleep <= number(lane, "asleep_seconds") ?? -1, "\(lane)")
+            let wakeUps = Self.value(second, "vfpmd_lane_wake_ups_total", labels) ?? -1
+            #expect(wakeUps >= 0 && wakeUps <= number(lane, "wake_ups") ?? -1, "\(lane)")
         }
         // The endpoint closed with the run.
         #expect(try runProcess("/usr/bin/curl", ["-sS", "--max-time", "2", "http://127.0.0.1:\(port)/metrics"]).status != 0)
@@ -211,7 +217,7 @@ struct MetricsCommandTests {
         defer { removeDirectory(dir) }
         let port = try Self.freePort()
         let (process, out) = try Self.start(
-            ["bench", "--duration", "30", "--mode", "loop", "--rate", "100000", "--metrics", "[::1]:\(port)",
+            ["bench", "--duration", "30", "--mode", "loop", "--rate", "100000", "--metrics", "[::1]:\(port)", "--poll", "adaptive",
              "--port", "sim:ixgbevf,name=a,link=b", "--port", "sim:ixgbevf,name=b,link=a"], stderrPath: dir + "/stderr")
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let end = Date().addingTimeInterval(15)
@@ -225,6 +231,9 @@ struct MetricsCommandTests {
         try Self.check(scrape)
         #expect((Self.value(scrape, "vfpmd_port_tx_packets_total", ["port": "0"]) ?? 0) > 0, "\(scrape)")
         #expect((Self.value(scrape, "vfpmd_port_rx_packets_total", ["port": "1"]) ?? 0) > 0, "\(scrape)")
+        // The measuring thread of port 1's queue polls adaptively: its sleeps are exported.
+        #expect(Self.value(scrape, "vfpmd_queue_asleep_seconds_total", ["port": "1", "queue": "0"]) != nil, "\(scrape)")
+        #expect(Self.value(scrape, "vfpmd_queue_wake_ups_total", ["port": "1", "queue": "0"]) != nil, "\(scrape)")
         let (status, _) = Self.interrupt(process, out, with: SIGHUP)
         #expect(status == 0, "\((try? String(contentsOfFile: dir + "/stderr", encoding: .utf8)) ?? "")")
     }

@@ -95,6 +95,36 @@ struct OptionPropertyTests {
         }
     }
 
+    @Test("forward and bench take --poll, --poll-idle and --moderation as capture does, with busy their default: a refusal is the parser's one sentence")
+    func pollingOptionsOfForwardAndBench() async throws {
+        let vfpmd = try vfpmdExecutable()
+        let modes = Gen.element(of: [nil, "busy", "adaptive", "interrupt", "spin", ""] as [String?]).compactMap { $0 }
+        let values = Gen.oneOf(Self.numbers.map { Optional($0) }, Gen.always(nil as String?))
+        let bases = [["forward", "--port", "pcap:rx=\(Self.input)", "--port", "pcap:tx=/dev/null"],
+                     ["bench", "--mode", "rx", "--duration", "0.2", "--port", "pcap:rx=\(Self.input)"]]
+        await propertyCheck(count: 40, input: Gen.int(in: 0...1), modes, values, values) { base, mode, idle, moderation in
+            var arguments = bases[base]
+            if let mode { arguments += ["--poll", mode] }
+            if let idle { arguments += ["--poll-idle=\(idle)"] }
+            if let moderation { arguments += ["--moderation=\(moderation)"] }
+            guard let run = try? runProcess(vfpmd, arguments) else { Issue.record("\(arguments) did not run"); return }
+            let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+            do {
+                let policy = try PollingPolicy(mode: mode, idle: idle, moderation: moderation, defaultMode: .busy)
+                if policy.mode == .interrupt {
+                    // The ports are pcap ports: they cannot interrupt.
+                    #expect(run.status == 1 && run.stderr.hasPrefix("error: --poll interrupt: port pcap:") && errors.count == 1,
+                            "\(arguments): \(run.stderr)")
+                } else {
+                    #expect(run.status == 0, "\(arguments): \(run.stderr)")
+                }
+            } catch {
+                #expect(run.status == 64 && run.stderr.hasPrefix("error: \(error)") && errors.count == 1,
+                        "\(arguments): \(run.stderr)")
+            }
+        }
+    }
+
     @Test("snaplen= of --mirror: whole numbers from 1 to 262144, anything else one sentence")
     func mirrorSnapLength() async {
         await propertyCheck(count: 300, input: Self.numbers) { value in
@@ -138,8 +168,8 @@ struct OptionPropertyTests {
 
     static let input = samplePath("sizes.pcap")
     static let commands: [(options: [String], base: [String])] = [
-        (["--burst", "--queues", "--count", "--duration"],
-         ["forward", "--port", "pcap:rx=\(input)", "--port", "pcap:tx=/dev/null"]),
+        (["--burst", "--queues", "--count", "--duration", "--poll-idle", "--moderation"],
+         ["forward", "--port", "pcap:rx=\(input)", "--port", "pcap:tx=/dev/null", "--poll", "adaptive"]),
         (["-c", "-s", "-C", "-G", "--duration", "--poll-idle", "--moderation"], ["capture", "--port", "pcap:rx=\(input)", "-w", "/dev/null"]),
         (["--repeat", "--minimum-frame"], ["compare", input, input]),
     ]

@@ -37,6 +37,10 @@ public struct BenchConfiguration: Sendable {
     public var burst = 32
     /// Destination MAC of the frames sent out of each port (default broadcast).
     public var destinations: [MACAddress] = []
+    /// How the threads wait for frames (the ports must be opened with the policy's
+    /// `interruptSettings`). Only a thread that measures and does not send can sleep; a
+    /// `pcap:` port keeps its threads busy with adaptive polling and is refused by interrupt.
+    public var polling = PollingPolicy.busy
 
     /// The defaults.
     public init() {}
@@ -52,6 +56,12 @@ public struct BenchQueueResult: Codable, Sendable {
     public var rxBytes: UInt64
     public var lost: UInt64
     public var reordered: UInt64
+    /// The polling mode of the queue's thread (busy for one that sends).
+    public var polling = PollingMode.busy.rawValue
+    /// Seconds the queue's thread slept on the port's interrupts.
+    public var asleepSeconds: Double = 0
+    /// Sleeps an interrupt of the port ended.
+    public var wakeUps: UInt64 = 0
 }
 
 /// Rates of one port over an interval or a whole run.
@@ -72,6 +82,13 @@ public struct BenchPortRates: Codable, Sendable {
     /// The frames the port's PF did not deliver as of its last statistics, with advice; absent
     /// when none.
     public var filterDrops: FilterDropReport?
+    /// How its queues' threads polled (the thread of a queue is what sleeps): busy when none
+    /// of them sleeps.
+    public var polling: String = PollingMode.busy.rawValue
+    /// Seconds its queues' threads slept, summed over them.
+    public var asleepSeconds: Double = 0
+    /// Sleeps the port's interrupts ended, summed over its queues' threads.
+    public var wakeUps: UInt64 = 0
 }
 
 /// Latency percentiles in nanoseconds.
@@ -99,13 +116,24 @@ public final class Bench: @unchecked Sendable {
     private var generators: [[TrafficGenerator?]] = []
     private var meters: [[TrafficMeter?]] = []
     private let stop = UnsafeAtomic<Bool>.create(false)
+    /// Requested with `stop`: its descriptor wakes the threads asleep on their ports' interrupts.
+    private let wake = StopRequest()
     private let stopSending = UnsafeAtomic<Bool>.create(false)
     /// Parks the threads while a port does maintenance that needs its queues quiet.
     private let pause = DatapathPause()
+    /// A thread woken by a mailbox interrupt asks the controller to maintain the ports now.
+    private let maintenance = MaintenanceRequest()
+    /// Per port and queue: the sleeper of the queue's thread, when it measures only and may sleep.
+    private var sleepers: [[InterruptSleeper?]] = []
+    /// The longest sleep of a thread, in milliseconds (its reported time asleep waits for it).
+    static let longestSleepMilliseconds: Int32 = 100
 
     /// Sets up generators and meters per the mode.
     public init(ports: [OpenedPort], configuration: BenchConfiguration) throws {
         precondition(!ports.isEmpty)
+        if configuration.polling.mode == .interrupt, let port = ports.first(where: { InterruptSleeper.cannotWake($0.port) }) {
+            throw PollingOptionError.cannotInterrupt(port: port.spec, waking: "its bench thread")
+        }
         self.ports = ports
         self.configuration = configuration
         let last = ports.count - 1
@@ -138,9 +166,18 @@ public final class Bench: @unchecked Sendable {
         stopSending.destroy()
     }
 
-    /// Runs until the duration ends or a stop signal; `report` gets each interval's report on
-    /// the controller thread; returns the summary.
-    public func run(report: (BenchReport) -> Void) -> BenchReport {
+    /// Runs until the duration ends or `stop` is requested (by default by the stop signals);
+    /// `report` gets each interval's report on the controller thread; returns the summary. The
+    /// ports must be started.
+    public func run(stop stopRequest: StopRequest = StopSignal.request, report: (BenchReport) -> Void) -> BenchReport {
+        let policy = configuration.polling
+        sleepers = ports.indices.map { i in
+            generators[i].indices.map { q in
+                guard policy.mode != .busy, generators[i][q] == nil, meters[i][q] != nil else { return nil }
+                return InterruptSleeper(ports: [ports[i].port], queue: q, mailbox: .handOver(maintenance),
+                                        wakeDescriptors: [stopRequest.descriptor, wake.descriptor, pause.wakeDescriptor])
+            }
+        }
         var threads: [Thread] = []
         var finished: [UnsafeAtomic<Bool>] = []
         // Threads with a generator that saw `stopSending` (they send nothing after it).
@@ -149,7 +186,7 @@ public final class Bench: @unchecked Sendable {
         var lane = 0
         for i in ports.indices {
             for q in generators[i].indices {
-                let generator = generators[i][q], meter = meters[i][q]
+                let generator = generators[i][q], meter = meters[i][q], sleeper = sleepers[i][q]
                 guard generator != nil || meter != nil else { continue }
                 let done = UnsafeAtomic<Bool>.create(false)
                 finished.append(done)
@@ -163,7 +200,10 @@ public final class Bench: @unchecked Sendable {
                     // slot, a meter with nothing to read) the thread yields its CPU: with more
                     // polling threads than CPUs (or a simulated device's engine thread beside
                     // them) a thread that only spins would keep the others from running.
+                    // A thread that only measures sleeps on its queue's interrupt instead, with
+                    // adaptive or interrupt polling.
                     var idlePolls = 0
+                    var idle = IdleTracker(policy)
                     var sending = generator != nil
                     while !stop.load(ordering: .relaxed) {
                         if pause.isRequested { pause.park(unless: stop) }
@@ -176,6 +216,12 @@ public final class Bench: @unchecked Sendable {
                         work &+= meter?.poll() ?? 0
                         if work > 0 {
                             idlePolls = 0
+                            idle.busy()
+                        } else if let sleeper {
+                            if idle.idle(at: TSC.now()) {
+                                _ = sleeper.sleep(timeoutMilliseconds: Self.longestSleepMilliseconds)
+                                idle.busy()
+                            }
                         } else {
                             idlePolls &+= 1
                             if idlePolls >= 256 { sched_yield(); idlePolls = 0 }
@@ -194,8 +240,12 @@ public final class Bench: @unchecked Sendable {
         while true {
             MonotonicClock.sleep(microseconds: 5_000)
             let now = MonotonicClock.nanoseconds()
-            if StopSignal.isRequested { break }
+            if stopRequest.isRequested { break }
             if let d = configuration.duration, Double(now - start) / 1e9 >= d { break }
+            if maintenance.take() {
+                ports.updateStats(besideBurstsOf: pause, threads: threads.count,
+                                  allFinished: { finished.allSatisfy { $0.load(ordering: .acquiring) } })
+            }
             if now - last >= 1_000_000_000 {
                 let current = snapshot()
                 report(makeReport(current, since: previous, seconds: Double(now - last) / 1e9,
@@ -224,6 +274,7 @@ public final class Bench: @unchecked Sendable {
             settled = now
         }
         stop.store(true, ordering: .releasing)
+        wake.request()
         while !finished.allSatisfy({ $0.load(ordering: .acquiring) }) { MonotonicClock.sleep(microseconds: 100) }
         finished.forEach { $0.destroy() }
         sendersStopped.destroy()
@@ -239,6 +290,7 @@ public final class Bench: @unchecked Sendable {
         for i in ports.indices {
             for q in generators[i].indices {
                 let g = generators[i][q], m = meters[i][q]
+                let polling = sleepers.isEmpty ? nil : sleepers[i][q]?.activity(mode: configuration.polling.mode)
                 out.append(BenchQueueResult(
                     port: i, queue: q,
                     txPackets: g?.sentPackets.load(ordering: .relaxed) ?? 0,
@@ -246,7 +298,9 @@ public final class Bench: @unchecked Sendable {
                     rxPackets: m?.packets.load(ordering: .relaxed) ?? 0,
                     rxBytes: m?.bytes.load(ordering: .relaxed) ?? 0,
                     lost: m?.lost.load(ordering: .relaxed) ?? 0,
-                    reordered: m?.reordered.load(ordering: .relaxed) ?? 0))
+                    reordered: m?.reordered.load(ordering: .relaxed) ?? 0,
+                    polling: (polling?.mode ?? .busy).rawValue, asleepSeconds: polling?.asleepSeconds ?? 0,
+                    wakeUps: polling?.wakeUps ?? 0))
             }
         }
         return out
@@ -275,7 +329,9 @@ public final class Bench: @unchecked Sendable {
                 rxMpps: Double(rxp) / secs / 1e6, rxGbps: Double(rxb) * 8 / secs / 1e9, rxGbpsL1: rxL1,
                 lineRatePercent: speed > 0 ? max(txL1, rxL1) * 1000 / Double(speed) * 100 : nil,
                 lost: sum(\.lost, queues), reordered: sum(\.reordered, queues), queues: queues,
-                filterDrops: ports[i].filterDropReport())
+                filterDrops: ports[i].filterDropReport(),
+                polling: queues.first { $0.polling != PollingMode.busy.rawValue }?.polling ?? PollingMode.busy.rawValue,
+                asleepSeconds: queues.reduce(0) { $0 + $1.asleepSeconds }, wakeUps: sum(\.wakeUps, queues))
         }
         return BenchReport(elapsed: elapsed, final: final, ports: rates, latency: nil)
     }

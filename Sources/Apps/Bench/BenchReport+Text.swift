@@ -13,6 +13,9 @@ extension BenchReport {
             out += String(format: "  port %d %@: TX %.3f Mpps %.3f Gbps (L1 %.3f)  RX %.3f Mpps %.3f Gbps (L1 %.3f)  lost %llu  reordered %llu%@\n",
                           i, p.name as NSString, p.txMpps, p.txGbps, p.txGbpsL1, p.rxMpps, p.rxGbps, p.rxGbpsL1,
                           p.lost, p.reordered, line as NSString)
+            if p.polling != PollingMode.busy.rawValue {
+                out += "    polling: \(PollingActivity(mode: p.polling, asleepSeconds: p.asleepSeconds, wakeUps: p.wakeUps).text)\n"
+            }
             if let drops = p.filterDrops { out += drops.lines(indent: "    ") }
             if r.final && p.queues.count > 1 {
                 for q in p.queues {

@@ -58,8 +58,8 @@ public struct CaptureOptions: Sendable {
 /// the file (a capture killed outright loses at most that much); into a pipe or a FIFO (`-w -`
 /// piped to a reader) it does so whenever it caught up, for a reader that shows packets live.
 /// With `options.polling` adaptive or interrupt, an idle receive thread sleeps on its ports'
-/// interrupts (`InterruptSleeper`) once no queue had a frame for the idle threshold, at most
-/// `longestSleepMilliseconds` and never past the next report. Every `reportIntervalSeconds` `report` is called with the counters;
+/// interrupts (`InterruptSleeper`) once no queue had a frame for the idle threshold, never
+/// past the next report (nor `longestSleepMilliseconds` without a stop descriptor). Every `reportIntervalSeconds` `report` is called with the counters;
 /// the ports' statistics are read by threads of their own beside the bursts
 /// (`StatisticsSampler`). The summary's counters say what reached the files: records a failed
 /// write lost are counted dropped by the writer.
@@ -81,11 +81,15 @@ public final class CaptureEngine {
             var activity = PollingActivity(mode: pollingMode)
             if let sleeper {
                 activity.asleepSeconds = Double(sleeper.asleepNanoseconds) / 1e9
-                activity.wakeUps = sleeper.wakeUps[index]
+                activity.wakeUps = sleeper.wakeUps(port: index)
             }
             return activity
         }
     }
+
+    /// The receive thread's sleeps that ran to their time limit, no interrupt or stop having
+    /// come: read it after `run`.
+    var sleepTimeouts: UInt64 { sleeper?.timeouts ?? 0 }
 
     /// Compiles the filter and creates the first file; throws before anything is received.
     /// Several ports need pcapng (`options.pcapng` with an interface for each).
@@ -116,15 +120,18 @@ public final class CaptureEngine {
     /// Starts the ports and captures until a stop condition; then stops the ports, lets the
     /// writer thread write everything, and closes the file. `shouldStop` is polled once per
     /// round of bursts (a signal flag), and while `pcap:` ports wait for room in the ring;
-    /// `report` gets the counters, the seconds since the start and each port's counters and
-    /// link as its statistics thread last read them, about once per interval.
+    /// `stopDescriptor`, readable once `shouldStop` says yes (`StopRequest.descriptor`), wakes
+    /// a sleeping receive thread at once (without one, a sleep lasts at most
+    /// `longestSleepMilliseconds`). `report` gets the counters, the seconds since the start and
+    /// each port's counters and link as its statistics thread last read them, about once per
+    /// interval.
     public func run(
         shouldStop: () -> Bool = { false },
+        stopDescriptor: Int32? = nil,
         report: (CaptureCounters, Double, [PortReading]) -> Void = { _, _, _ in }
     ) throws -> CaptureSummary {
         if options.polling.mode == .interrupt, let port = ports.first(where: InterruptSleeper.cannotWake) {
-            throw PollingOptionError(description: "--poll interrupt: port \(port.name) cannot wake the capture by an interrupt "
-                + "(only pci: and sim: ports opened in interrupt mode can); use --poll adaptive, which polls it busily")
+            throw PollingOptionError.cannotInterrupt(port: port.name, waking: "the capture")
         }
         var started: [any Port] = []
         do {
@@ -142,7 +149,9 @@ public final class CaptureEngine {
         }
         let samplers = ports.map { StatisticsSampler(port: $0, interval: options.reportIntervalSeconds) }
         for sampler in samplers { sampler.start() }
-        let sleeper = options.polling.mode == .busy ? nil : InterruptSleeper(ports: ports, samplers: samplers)
+        let sleeper = options.polling.mode == .busy ? nil
+            : InterruptSleeper(ports: ports, mailbox: .service(samplers), wakeDescriptors: stopDescriptor.map { [$0] } ?? [])
+        let longestSleep = stopDescriptor == nil ? UInt64(Self.longestSleepMilliseconds) : UInt64(Int32.max)
         self.sleeper = sleeper
         pollingMode = sleeper == nil ? .busy : options.polling.mode
         let sleepAfter = UInt64(options.polling.sleepAfterMicroseconds) * 1000
@@ -200,7 +209,7 @@ public final class CaptureEngine {
                 if elapsed &- idleSince >= sleepAfter {
                     let deadline = min(nextReport, duration)
                     let until = deadline > elapsed ? deadline - elapsed : 0
-                    let milliseconds = Int32(min(UInt64(Self.longestSleepMilliseconds), until / 1_000_000))
+                    let milliseconds = Int32(min(longestSleep, until / 1_000_000))
                     if milliseconds > 0 && sleeper.sleep(timeoutMilliseconds: milliseconds) {
                         idleSince = .max
                         stamper.refresh()
@@ -244,8 +253,8 @@ public final class CaptureEngine {
                               portsWrittenExact: exact)
     }
 
-    /// The longest sleep of an idle receive thread: how late it sees a stop signal (a flag,
-    /// not a descriptor it could wait on).
+    /// The longest sleep of an idle receive thread without a stop descriptor: how late it sees
+    /// a stop it can only poll (a flag). With one, the next report or the duration bounds it.
     static let longestSleepMilliseconds = 100
 
     /// Why a round that received nothing ends the capture, if it does: a removed device, a

@@ -27,6 +27,10 @@ final class LaneControl: @unchecked Sendable {
     let pause = DatapathPause()
     /// Packets the lanes may still receive (`--count`); nil: no limit, and no atomic per burst.
     let budget: UnsafeAtomic<UInt64>?
+    /// Requested with `stop`: its descriptor wakes the lanes asleep on their ports' interrupts.
+    let wake = StopRequest()
+    /// A lane woken by a mailbox interrupt asks the controller to maintain the ports now.
+    let maintenance = MaintenanceRequest()
 
     /// Flags for lanes that receive at most `packetLimit` packets together (nil: no limit).
     init(packetLimit: UInt64?) {
@@ -53,6 +57,12 @@ final class LaneControl: @unchecked Sendable {
         stop.destroy()
         budget?.destroy()
     }
+
+    /// Ends every lane, waking those asleep.
+    func stopLanes() {
+        stop.store(true, ordering: .releasing)
+        wake.request()
+    }
 }
 
 /// One polling thread's work: both directions of one port pair on one queue.
@@ -60,6 +70,11 @@ final class LaneControl: @unchecked Sendable {
 /// Receive into a batch only when the previous burst has left completely: a full TX ring
 /// holds packets back here, the RX ring then fills and the device counts what it cannot
 /// store, as hardware does. Nothing is dropped in the lane while it runs.
+///
+/// With a sleeper (adaptive or interrupt polling, both ports able to interrupt), a lane that
+/// holds nothing and found nothing for the idle time arms its queue's interrupt on both ports,
+/// re-checks both rings and sleeps until a frame, a PF message, a stop, a pause or
+/// `longestSleepMilliseconds`; the sleep counts as no pause of the datapath.
 final class ForwardLane: @unchecked Sendable {
     let a: any Port
     let b: any Port
@@ -90,6 +105,12 @@ final class ForwardLane: @unchecked Sendable {
     let longestGapTicks = UnsafeAtomic<UInt64>.create(0)
     /// Times the lane was parked for port maintenance.
     let parks = UnsafeAtomic<UInt64>.create(0)
+    /// How the lane waits for frames; set before its thread starts.
+    private(set) var polling = PollingPolicy.busy
+    /// The lane's sleeper: nil while it polls busily.
+    private(set) var sleeper: InterruptSleeper?
+    /// The longest sleep, in milliseconds: how stale the reported time asleep may be.
+    private(set) var longestSleepMilliseconds: Int32 = 100
 
     init(a: any Port, b: any Port, aIndex: Int, bIndex: Int, queue: Int, rewriteAToB: ForwardRewrite, rewriteBToA: ForwardRewrite,
          tapAToB: MirrorTap? = nil, tapBToA: MirrorTap? = nil, burst: Int, core: Int?, control: LaneControl) {
@@ -117,25 +138,52 @@ final class ForwardLane: @unchecked Sendable {
         parks.destroy()
     }
 
+    /// Before the thread starts, with both ports started: polls by `policy`, sleeping at most
+    /// `longestSleepMilliseconds` at a time; a port that cannot interrupt leaves the lane busy.
+    func preparePolling(_ policy: PollingPolicy, longestSleepMilliseconds: Int32, stopDescriptor: Int32) {
+        polling = policy
+        self.longestSleepMilliseconds = longestSleepMilliseconds
+        guard policy.mode != .busy else { return }
+        sleeper = InterruptSleeper(ports: [a, b], queue: queue, mailbox: .handOver(control.maintenance),
+                                   wakeDescriptors: [stopDescriptor, control.wake.descriptor, control.pause.wakeDescriptor])
+    }
+
+    /// The lane's polling so far: busy without a sleeper.
+    var pollingActivity: PollingActivity {
+        sleeper?.activity(mode: polling.mode) ?? PollingActivity(mode: .busy)
+    }
+
     /// The thread body.
     func run() {
         var ab = PacketBatch(burst: burst)
         var ba = PacketBatch(burst: burst)
         var lastPoll = TSC.now()
         var longestGap: UInt64 = 0
+        let sleeper = self.sleeper
+        var idle = IdleTracker(polling)
         while !control.stop.load(ordering: .relaxed) {
             if control.pause.isRequested {
                 parks.wrappingIncrement(ordering: .relaxed)
                 control.pause.park(unless: control.stop)
             }
-            pump(from: a, to: b, &ab, rewriteAToB, tapAToB, aToB)
-            pump(from: b, to: a, &ba, rewriteBToA, tapBToA, bToA)
-            holding.store(ab.count &+ ba.count, ordering: .relaxed)
+            let received = pump(from: a, to: b, &ab, rewriteAToB, tapAToB, aToB)
+                &+ pump(from: b, to: a, &ba, rewriteBToA, tapBToA, bToA)
+            let held = ab.count &+ ba.count
+            holding.store(held, ordering: .relaxed)
             polls.store(polls.load(ordering: .relaxed) &+ 1, ordering: .releasing)
-            let now = TSC.now()
+            var now = TSC.now()
             if _slowPath(now &- lastPoll > longestGap) {
                 longestGap = now &- lastPoll
                 longestGapTicks.store(longestGap, ordering: .relaxed)
+            }
+            if let sleeper {
+                if received != 0 || held != 0 {
+                    idle.busy()
+                } else if idle.idle(at: now) {
+                    _ = sleeper.sleep(timeoutMilliseconds: longestSleepMilliseconds)
+                    idle.busy()
+                    now = TSC.now()
+                }
             }
             lastPoll = now
         }
@@ -155,18 +203,18 @@ final class ForwardLane: @unchecked Sendable {
     }
 
     /// Moves one burst from `source` to `destination`; a fresh burst goes through `tap`'s
-    /// mirrors, if any, around its rewrite.
+    /// mirrors, if any, around its rewrite. Returns the packets received.
     @inline(__always)
     private func pump(from source: any Port, to destination: any Port, _ batch: inout PacketBatch,
-                      _ rewrite: ForwardRewrite, _ tap: Unmanaged<MirrorTap>?, _ counters: DirectionCounters) {
+                      _ rewrite: ForwardRewrite, _ tap: Unmanaged<MirrorTap>?, _ counters: DirectionCounters) -> Int {
+        var received = 0
         if batch.isEmpty {
-            let received: Int
             if let budget = control.budget {
                 received = receiveWithinBudget(from: source, into: &batch, budget)
             } else {
                 received = source.receive(queue: queue, into: &batch)
             }
-            guard received > 0 else { return }
+            guard received > 0 else { return 0 }
             counters.add(counters.received, received)
             if _slowPath(tap != nil) {
                 tap.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.pass(batch, through: rewrite) }
@@ -176,6 +224,7 @@ final class ForwardLane: @unchecked Sendable {
         }
         let sent = destination.transmit(queue: queue, &batch)
         if sent > 0 { counters.add(counters.sent, sent) }
+        return received
     }
 
     /// Receives at most what the budget grants (a smaller batch when fewer than a burst are

@@ -72,7 +72,16 @@ public struct ForwardReport: Codable, Sendable {
                           i, name as NSString, p.rxMpps, p.rxGbps, p.txMpps, p.txGbps,
                           p.dropped, p.missed, p.errors, p.noBuffer, p.resets, p.link as NSString)
         }
-        return out
+        return out + lanes.pollingLines
+    }
+}
+
+extension [LaneActivity] {
+    /// One line per lane saying how it polled ("  lane 0:1 queue 0: adaptive, 0.93 s asleep,
+    /// 2 wake-ups"); nothing when every lane polls busily.
+    var pollingLines: String {
+        guard contains(where: { $0.polling != PollingMode.busy.rawValue }) else { return "" }
+        return map { "  lane \($0.pair) queue \($0.queue): \($0.pollingText)\n" }.joined()
     }
 }
 
@@ -89,6 +98,7 @@ extension ForwardSummary {
                 + (st.txDiscarded > 0 ? ", discarded from the TX ring at reset \(st.txDiscarded)" : "") + "\n"
             if let drops = s.filterDrops[i] { text += drops.lines(indent: "    ") }
         }
+        text += s.lanes.pollingLines
         for mirror in s.mirrors { text += mirror.line }
         return text
     }

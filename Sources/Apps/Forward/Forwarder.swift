@@ -25,6 +25,13 @@ public struct ForwardConfiguration: Sendable {
     public var reportInterval: Double = 1
     /// How long the ports must be quiet, once every input is exhausted, before stopping.
     public var drainQuietSeconds: Double = 0.2
+    /// How the lanes wait for frames (the ports must be opened with the policy's
+    /// `interruptSettings` for a lane to sleep). Adaptive with a port that cannot interrupt (a
+    /// `pcap:` port) keeps that port's lane busy; interrupt mode refuses such a port.
+    public var polling = PollingPolicy.busy
+    /// The longest sleep of a lane, in milliseconds: a stop wakes it at once, but its reported
+    /// time asleep and the drain at the end of finite inputs wait for it to wake.
+    var longestSleepMilliseconds: Int32 = 100
 
     /// The defaults.
     public init() {}
@@ -92,6 +99,9 @@ public final class Forwarder: @unchecked Sendable {
             ? stride(from: 0, to: ports.count - 1, by: 2).map { ($0, $0 + 1) }
             : configuration.pairs
         guard ports.count >= 2, !pairs.isEmpty else { throw .needTwoPorts }
+        if configuration.polling.mode == .interrupt, let port = ports.first(where: { InterruptSleeper.cannotWake($0.port) }) {
+            throw .polling(PollingOptionError.cannotInterrupt(port: port.spec, waking: "its forwarding lane"))
+        }
         // A lane owns its queues on both ports of its pair: a port in two pairs would give
         // one queue two owners (frames lost and duplicated between two threads).
         var pairOf: [Int: (Int, Int)] = [:]
@@ -187,9 +197,14 @@ public final class Forwarder: @unchecked Sendable {
         return t
     }
 
-    /// Runs until a stop condition; `report` is called from the controller thread once per
-    /// interval with the totals and port statistics. The ports must be started.
-    public func run(report: (ForwardInterval) -> Void) -> ForwardSummary {
+    /// Runs until a stop condition (`stop` requested, by default by the stop signals); `report`
+    /// is called from the controller thread once per interval with the totals and port
+    /// statistics. The ports must be started.
+    public func run(stop: StopRequest = StopSignal.request, report: (ForwardInterval) -> Void) -> ForwardSummary {
+        for lane in lanes {
+            lane.preparePolling(configuration.polling, longestSleepMilliseconds: configuration.longestSleepMilliseconds,
+                                stopDescriptor: stop.descriptor)
+        }
         let threads = lanes.map { lane in
             let t = Thread {
                 if let core = lane.core { _ = vfpmd_pin_current_thread(Int32(core)) }
@@ -212,7 +227,8 @@ public final class Forwarder: @unchecked Sendable {
         while true {
             MonotonicClock.sleep(microseconds: 2_000)
             let now = MonotonicClock.nanoseconds()
-            if StopSignal.isRequested { reason = .signal; break }
+            if stop.isRequested { reason = .signal; break }
+            if control.maintenance.take() { maintainPorts() }
             // The budget also reads 0 while a lane holds a claim it is still receiving into
             // (what does not arrive goes back): the count is reached once the lanes received
             // it all. What a lane still holds then leaves before it returns.
@@ -249,7 +265,7 @@ public final class Forwarder: @unchecked Sendable {
                 lastReport = now
             }
         }
-        control.stop.store(true, ordering: .releasing)
+        control.stopLanes()
         while !lanes.allSatisfy({ $0.finished.load(ordering: .acquiring) }) {
             MonotonicClock.sleep(microseconds: 100)
         }
@@ -273,13 +289,18 @@ public final class Forwarder: @unchecked Sendable {
         ports.updateStats(besideBurstsOf: control.pause, threads: lanes.count, allFinished: allFinished)
     }
 
+    /// Per lane: its sleeps that ran to their time limit, no interrupt or stop having come.
+    var laneSleepTimeouts: [UInt64] { lanes.map { $0.sleeper?.timeouts ?? 0 } }
+
     /// What each lane's datapath went through so far: its longest pause between two polls and
     /// its parks.
     public func laneActivity() -> [LaneActivity] {
         lanes.map { lane in
-            LaneActivity(pair: "\(lane.aIndex):\(lane.bIndex)", queue: lane.queue,
-                         longestGapMicroseconds: Double(lane.longestGapTicks.load(ordering: .relaxed)) / TSC.frequency * 1e6,
-                         parks: lane.parks.load(ordering: .relaxed))
+            let polling = lane.pollingActivity
+            return LaneActivity(pair: "\(lane.aIndex):\(lane.bIndex)", queue: lane.queue,
+                                longestGapMicroseconds: Double(lane.longestGapTicks.load(ordering: .relaxed)) / TSC.frequency * 1e6,
+                                parks: lane.parks.load(ordering: .relaxed), polling: polling.mode.rawValue,
+                                asleepSeconds: polling.asleepSeconds, wakeUps: polling.wakeUps)
         }
     }
 }
@@ -304,8 +325,8 @@ public struct ForwardInterval: Sendable {
     public var lanes: [LaneActivity]
 }
 
-/// One lane's datapath since the start: the longest pause between two of its polls, and how
-/// often it was parked for port maintenance.
+/// One lane's datapath since the start: the longest pause between two of its polls, how often
+/// it was parked for port maintenance, and how it polled (the lane is what sleeps).
 public struct LaneActivity: Codable, Sendable, Equatable {
     /// The port pair, as `a:b`.
     public var pair: String
@@ -315,6 +336,18 @@ public struct LaneActivity: Codable, Sendable, Equatable {
     public var longestGapMicroseconds: Double
     /// Times the lane was parked.
     public var parks: UInt64
+    /// Its polling mode: busy, adaptive or interrupt (busy for a lane with a port that cannot
+    /// interrupt).
+    public var polling = PollingMode.busy.rawValue
+    /// Seconds it slept on its ports' interrupts.
+    public var asleepSeconds: Double = 0
+    /// Sleeps an interrupt of its ports ended.
+    public var wakeUps: UInt64 = 0
+
+    /// The polling part, as the live table and the summary show it.
+    public var pollingText: String {
+        PollingActivity(mode: polling, asleepSeconds: asleepSeconds, wakeUps: wakeUps).text
+    }
 }
 
 /// A forwarding setup that cannot work, in one sentence.
@@ -327,6 +360,7 @@ public enum ForwardError: Error, CustomStringConvertible {
     case mirrorNeedsOneQueue(Int, Int, Int)
     case mirroredTwice(String, String, Int, String)
     case mirroredPortNotForwarded(String, Int)
+    case polling(PollingOptionError)
 
     public var description: String {
         switch self {
@@ -344,6 +378,8 @@ public enum ForwardError: Error, CustomStringConvertible {
             return "--mirror \(first) and --mirror \(second) both copy the \(direction) frames of port \(port): give each port's direction to one mirror"
         case let .mirroredPortNotForwarded(text, port):
             return "--mirror \(text): port \(port) is in no pair, so it forwards nothing; mirror a forwarded port"
+        case let .polling(error):
+            return error.description
         case let .cannotMap(x, y, reason):
             return "ports \(x) and \(y) cannot send each other's packets: \(reason)"
         }

@@ -25,6 +25,11 @@ extension MetricsSnapshot {
             let descriptor = MetricNameDescriptor(namespace: "vfpmd", metricName: name, unitName: "total", helpText: help)
             registry.makeCounter(descriptor: descriptor, labels: labels).increment(by: Int64(clamping: value))
         }
+        /// `vfpmd_<name>_seconds_total`.
+        func seconds(_ name: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
+            let descriptor = MetricNameDescriptor(namespace: "vfpmd", metricName: name, unitName: "seconds_total", helpText: help)
+            registry.makeCounter(descriptor: descriptor, labels: labels).increment(by: value)
+        }
         /// `vfpmd_<name>_<unit>` (`vfpmd_<name>` for a unit of "").
         func gauge(_ name: String, unit: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
             let descriptor = MetricNameDescriptor(namespace: "vfpmd", metricName: name, unitName: unit, helpText: help)
@@ -57,6 +62,10 @@ extension MetricsSnapshot {
                 counter("queue_tx_packets", "Packets a transmit queue sent.", ql, q.tx.packets)
                 counter("queue_tx_bytes", "Bytes of the packets a transmit queue sent.", ql, q.tx.bytes)
                 counter("queue_tx_ring_full", "Transmit calls that left packets in the caller's batch because the queue's ring was full.", ql, q.tx.ringFull)
+                if let polling = q.polling {
+                    seconds("queue_asleep", "Seconds the bench thread of a queue slept on its interrupts.", ql, polling.asleepSeconds)
+                    counter("queue_wake_ups", "Sleeps of a queue's bench thread that its port's interrupts ended.", ql, polling.wakeUps)
+                }
             }
         }
         for lane in lanes {
@@ -64,6 +73,8 @@ extension MetricsSnapshot {
             gauge("lane_longest_poll_gap", unit: "seconds", "A forwarding lane's longest pause between two polls since the start.",
                   labels, lane.longestGapMicroseconds / 1e6)
             counter("lane_parks", "Times a forwarding lane was parked for port maintenance.", labels, lane.parks)
+            seconds("lane_asleep", "Seconds a forwarding lane slept on its ports' interrupts.", labels, lane.asleepSeconds)
+            counter("lane_wake_ups", "Sleeps of a forwarding lane that its ports' interrupts ended.", labels, lane.wakeUps)
         }
         if let c = capture {
             counter("capture_received", "Frames the capture received from the port.", [], c.received)

@@ -9,6 +9,9 @@ public struct QueueMetrics: Sendable, Equatable {
     public var rx: RxQueueCounters
     /// Its transmit counters.
     public var tx: TxQueueCounters
+    /// How the bench thread of the queue polled (the thread is what sleeps); nil for the
+    /// other apps.
+    public var polling: PollingActivity?
 }
 
 /// What the metrics endpoint shows of one port: its statistics and link as the app's
@@ -48,7 +51,7 @@ public struct PortMetrics: Sendable {
         link = reading.link
         if let vf = opened.port as? VFPort {
             family = vf.table.family.rawValue
-            queues = (0..<vf.queueCount).map { QueueMetrics(queue: $0, rx: vf.rxCounters(queue: $0), tx: vf.txCounters(queue: $0)) }
+            queues = (0..<vf.queueCount).map { QueueMetrics(queue: $0, rx: vf.rxCounters(queue: $0), tx: vf.txCounters(queue: $0), polling: nil) }
         } else {
             family = "pcap"
             queues = []

@@ -92,3 +92,12 @@ extension PollingPolicy {
         self = policy
     }
 }
+
+extension PollingOptionError {
+    /// `--poll interrupt` with a port that cannot interrupt: `waking` is what it cannot wake
+    /// ("the capture", "its forwarding lane").
+    static func cannotInterrupt(port: String, waking: String) -> PollingOptionError {
+        PollingOptionError(description: "--poll interrupt: port \(port) cannot wake \(waking) by an interrupt "
+            + "(only pci: and sim: ports opened in interrupt mode can); use --poll adaptive, which polls it busily")
+    }
+}

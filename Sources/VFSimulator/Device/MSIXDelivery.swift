@@ -86,13 +86,16 @@ final class MSIXDelivery: @unchecked Sendable {
             if waiting & bit != 0 && now >= nextAllowed[v] {
                 waiting &= ~bit
                 if eventFDs[v] >= 0 {
-                    var one: UInt64 = 1
-                    _ = Glibc.write(eventFDs[v], &one, MemoryLayout<UInt64>.size)
-                    sent[v] &+= 1
-                    sentAny = true
+                    // Auto-clear and auto-mask take effect with the message, before its
+                    // receiver can see it: a receiver woken by it that re-arms the vector at
+                    // once must find its arm kept, not undone by a late auto-mask.
                     nextAllowed[v] = now &+ Self.interval(registers.read(map.eitr(v)), map)
                     if registers.read(map.eiac) & bit != 0 { registers.clearBits(map.eicr, bit) }
                     if registers.read(map.eiam) & bit != 0 { registers.clearBits(map.eims, bit) }
+                    sent[v] &+= 1
+                    sentAny = true
+                    var one: UInt64 = 1
+                    _ = Glibc.write(eventFDs[v], &one, MemoryLayout<UInt64>.size)
                 }
             }
             v &+= 1
