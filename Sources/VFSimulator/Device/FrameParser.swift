@@ -146,22 +146,33 @@ private func checkL4(_ f: inout ParsedFrame, _ p: UnsafeRawPointer, proto: UInt8
 }
 
 /// The 16-bit ones-complement sum (RFC 1071) of `count` bytes, folded, plus `initial`.
+///
+/// The bytes are summed eight at a time in machine order, as two 32-bit halves into a 64-bit
+/// accumulator, and the folded sum is byte-swapped at the end: the ones-complement sum does not
+/// depend on the byte order it is taken in, up to that swap (RFC 1071 §2 (B)).
 @inline(__always)
 func onesComplementSum(_ p: UnsafeRawPointer, count: Int, initial: UInt32) -> UInt32 {
-    var sum: UInt64 = UInt64(initial)
+    var sum: UInt64 = 0
     var i = 0
-    while i &+ 4 <= count {
-        sum &+= UInt64(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+    while i &+ 8 <= count {
+        let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        sum &+= (w & 0xFFFF_FFFF) &+ (w >> 32)
+        i &+= 8
+    }
+    if i &+ 4 <= count {
+        sum &+= UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt32.self))
         i &+= 4
     }
     if i &+ 2 <= count {
-        sum &+= UInt64(wireU16(p, i))
+        sum &+= UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt16.self))
         i &+= 2
     }
-    if i < count { sum &+= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) << 8 }
+    // A last odd byte is the high byte of a big-endian word: the low byte in machine order.
+    if i < count { sum &+= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) }
     sum = (sum & 0xFFFF_FFFF) &+ (sum >> 32)
     sum = (sum & 0xFFFF_FFFF) &+ (sum >> 32)
-    return fold(UInt32(truncatingIfNeeded: sum))
+    let machineOrder = UInt16(truncatingIfNeeded: fold(UInt32(truncatingIfNeeded: sum)))
+    return fold(UInt32(UInt16(bigEndian: machineOrder)) &+ initial)
 }
 
 /// Bytes of the fixed IPv6 header (RFC 8200 §3).
