@@ -43,7 +43,8 @@ public final class FrameBatch: @unchecked Sendable {
     public let slotSize: Int
     /// Frames in the batch.
     @inlinable public var count: Int { storedCount }
-    @usableFromInline var storedCount = 0
+    // One thread at a time uses a batch: no dynamic exclusivity check at each access.
+    @exclusivity(unchecked) @usableFromInline var storedCount = 0
     @usableFromInline let refs: UnsafeMutablePointer<FrameRef>
     @usableFromInline let arena: UnsafeMutableRawPointer
 

@@ -99,7 +99,8 @@ public final class FrameQueue: FrameSource, FrameSink, @unchecked Sendable {
 
     /// Frames taken by the last `pull` are released at the start of the next one, so the
     /// references it handed out stay valid in between.
-    private var pendingRelease = 0
+    // The consumer's alone: no dynamic exclusivity check at each pull.
+    @exclusivity(unchecked) private var pendingRelease = 0
 
     public func pull(into batch: FrameBatch, limit: Int, now: UInt64) -> Int {
         var r = read.load(ordering: .relaxed)
