@@ -95,15 +95,16 @@ func parseFrame(_ p: UnsafeRawPointer, length: Int) -> ParsedFrame {
         let ihl = Int(vihl & 0xF) &* 4
         guard vihl >> 4 == 4, ihl >= IPv4Header.minimumLength, length >= offset &+ ihl else { return f }
         f.flags |= ihl > IPv4Header.minimumLength ? F.isIPv4 | F.ipv4Options | F.ipChecked : F.isIPv4 | F.ipChecked
-        if onesComplementSum(p + offset, count: ihl, initial: 0) != 0xFFFF { f.flags |= F.ipBad }
+        // A valid header sums to all ones, in either byte order.
+        if fold16(machineOrderSum(p + offset, count: ihl)) != 0xFFFF { f.flags |= F.ipBad }
         let totalLength = Int(wireU16(p, offset &+ 2))
         let fragment = wireU16(p, offset &+ 6) & 0x3FFF
         let proto = p.load(fromByteOffset: offset &+ 9, as: UInt8.self)
         guard fragment == 0, proto == IPProtocolNumber.tcp || proto == IPProtocolNumber.udp, totalLength >= ihl, offset &+ totalLength <= length else { return f }
         let l4Length = totalLength &- ihl
         // Pseudo-header: addresses, protocol, L4 length.
-        var pseudo = onesComplementSum(p + (offset &+ 12), count: 8, initial: 0)
-        pseudo = fold(pseudo &+ UInt32(proto) &+ UInt32(l4Length))
+        let pseudo = machineOrderSum(p + (offset &+ 12), count: 8) &+ machineOrderWord(UInt16(proto))
+            &+ machineOrderWord(UInt16(truncatingIfNeeded: l4Length))
         checkL4(&f, p, proto: proto, at: offset &+ ihl, l4Length: l4Length, pseudo: pseudo)
     } else if type == EtherType.ipv6 && length >= offset &+ ipv6HeaderLength {
         guard p.load(fromByteOffset: offset, as: UInt8.self) >> 4 == 6 else { return f }
@@ -111,16 +112,17 @@ func parseFrame(_ p: UnsafeRawPointer, length: Int) -> ParsedFrame {
         let payloadLength = Int(wireU16(p, offset &+ 4))
         let next = p.load(fromByteOffset: offset &+ 6, as: UInt8.self)
         guard next == IPProtocolNumber.tcp || next == IPProtocolNumber.udp, offset &+ ipv6HeaderLength &+ payloadLength <= length else { return f }
-        var pseudo = onesComplementSum(p + (offset &+ 8), count: 32, initial: 0)
-        pseudo = fold(pseudo &+ UInt32(next) &+ UInt32(payloadLength))
+        let pseudo = machineOrderSum(p + (offset &+ 8), count: 32) &+ machineOrderWord(UInt16(next))
+            &+ machineOrderWord(UInt16(truncatingIfNeeded: payloadLength))
         checkL4(&f, p, proto: next, at: offset &+ ipv6HeaderLength, l4Length: payloadLength, pseudo: pseudo)
     }
     return f
 }
 
-/// Records the TCP or UDP header at `l4Offset` and checks its checksum.
+/// Records the TCP or UDP header at `l4Offset` and checks its checksum (`pseudo`: the
+/// pseudo-header's `machineOrderSum`).
 @inline(__always)
-private func checkL4(_ f: inout ParsedFrame, _ p: UnsafeRawPointer, proto: UInt8, at l4Offset: Int, l4Length: Int, pseudo: UInt32) {
+private func checkL4(_ f: inout ParsedFrame, _ p: UnsafeRawPointer, proto: UInt8, at l4Offset: Int, l4Length: Int, pseudo: UInt64) {
     typealias F = ParsedFrame.Flag
     f.l4OffsetByte = UInt8(truncatingIfNeeded: l4Offset)
     let udp = proto == IPProtocolNumber.udp
@@ -135,7 +137,7 @@ private func checkL4(_ f: inout ParsedFrame, _ p: UnsafeRawPointer, proto: UInt8
     } else {
         f.flags |= F.isTCP | F.l4Checked
     }
-    if onesComplementSum(p + l4Offset, count: l4Length, initial: pseudo) != 0xFFFF { f.flags |= F.l4Bad }
+    if fold16(pseudo &+ machineOrderSum(p + l4Offset, count: l4Length)) != 0xFFFF { f.flags |= F.l4Bad }
 }
 
 @inline(__always) func fold(_ s: UInt32) -> UInt32 {
@@ -146,12 +148,18 @@ private func checkL4(_ f: inout ParsedFrame, _ p: UnsafeRawPointer, proto: UInt8
 }
 
 /// The 16-bit ones-complement sum (RFC 1071) of `count` bytes, folded, plus `initial`.
-///
-/// The bytes are summed eight at a time in machine order, as two 32-bit halves into a 64-bit
-/// accumulator, and the folded sum is byte-swapped at the end: the ones-complement sum does not
-/// depend on the byte order it is taken in, up to that swap (RFC 1071 §2 (B)).
 @inline(__always)
 func onesComplementSum(_ p: UnsafeRawPointer, count: Int, initial: UInt32) -> UInt32 {
+    fold(UInt32(UInt16(bigEndian: fold16(machineOrderSum(p, count: count)))) &+ initial)
+}
+
+/// The ones-complement sum of `count` bytes as 16-bit words in machine order, not folded: eight
+/// bytes at a time, as two 32-bit halves into a 64-bit accumulator. Folded (`fold16`) it is the
+/// byte-swapped big-endian sum on a little-endian machine: the sum does not depend on the byte
+/// order it is taken in, up to that swap (RFC 1071 §2 (B)); all ones in one order is all ones
+/// in the other.
+@inline(__always)
+func machineOrderSum(_ p: UnsafeRawPointer, count: Int) -> UInt64 {
     var sum: UInt64 = 0
     var i = 0
     while i &+ 8 <= count {
@@ -167,12 +175,20 @@ func onesComplementSum(_ p: UnsafeRawPointer, count: Int, initial: UInt32) -> UI
         sum &+= UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt16.self))
         i &+= 2
     }
-    // A last odd byte is the high byte of a big-endian word: the low byte in machine order.
-    if i < count { sum &+= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) }
-    sum = (sum & 0xFFFF_FFFF) &+ (sum >> 32)
-    sum = (sum & 0xFFFF_FFFF) &+ (sum >> 32)
-    let machineOrder = UInt16(truncatingIfNeeded: fold(UInt32(truncatingIfNeeded: sum)))
-    return fold(UInt32(UInt16(bigEndian: machineOrder)) &+ initial)
+    // A last odd byte is the high byte of a big-endian word padded with zero.
+    if i < count { sum &+= machineOrderWord(UInt16(p.load(fromByteOffset: i, as: UInt8.self)) << 8) }
+    return sum
+}
+
+/// A big-endian 16-bit field's value as `machineOrderSum` adds it (the field's bytes loaded in
+/// machine order).
+@inline(__always) func machineOrderWord(_ value: UInt16) -> UInt64 { UInt64(value.bigEndian) }
+
+/// `machineOrderSum`'s accumulator folded to 16 bits with its end-around carries.
+@inline(__always) func fold16(_ s: UInt64) -> UInt16 {
+    var s = (s & 0xFFFF_FFFF) &+ (s >> 32)
+    s = (s & 0xFFFF_FFFF) &+ (s >> 32)
+    return UInt16(truncatingIfNeeded: fold(UInt32(truncatingIfNeeded: s)))
 }
 
 /// Bytes of the fixed IPv6 header (RFC 8200 §3).
