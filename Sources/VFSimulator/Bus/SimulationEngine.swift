@@ -38,9 +38,17 @@ public final class SimulationEngine: @unchecked Sendable {
     // leaving (deinit) waits until the engine thread is out of any pass that may still use it.
     // A pass holds the VFs it polls until it has ended: when the engine's reference is the
     // last one, the VF goes away on the engine's thread between passes, not under one.
-    private struct Entry {
+    // An entry is a class: a pass loads its weak reference in place (a struct holding one
+    // would be copied, with two runtime calls for the weak reference, per VF and pass).
+    private final class Entry: @unchecked Sendable {
+        // @unchecked: the weak reference is the runtime's to make thread-safe; `id` is constant.
         weak var vf: SimulatedVF?
         let id: ObjectIdentifier
+
+        init(vf: SimulatedVF, id: ObjectIdentifier) {
+            self.vf = vf
+            self.id = id
+        }
     }
     private let registry = Locked<[Entry]>([])
     private let registryVersion = Atomic<Int>(0)
@@ -48,7 +56,10 @@ public final class SimulationEngine: @unchecked Sendable {
     // it): no dynamic exclusivity check at every pass.
     @exclusivity(unchecked) private var functions: [Entry] = []
     @exclusivity(unchecked) private var functionsVersion = -1
-    @exclusivity(unchecked) private var polled: [SimulatedVF] = []
+    /// The VFs the current pass polls, each retained until the pass ends (room for every entry
+    /// of `functions`, reallocated only when the registry grows).
+    @exclusivity(unchecked) private var polled = UnsafeMutablePointer<Unmanaged<SimulatedVF>>.allocate(capacity: 1)
+    @exclusivity(unchecked) private var polledCapacity = 1
     @exclusivity(unchecked) private var simulatedTime: UInt64 = 0
     private let running = Atomic<Bool>(false)
     private let names = Atomic<Int>(0)
@@ -70,7 +81,10 @@ public final class SimulationEngine: @unchecked Sendable {
     /// An engine with no VFs yet.
     public init(mode: Mode = .stepped) { self.mode = mode }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        polled.deallocate()
+    }
 
     /// Engine time in nanoseconds: simulated (stepped) or monotonic (threaded).
     public var now: UInt64 { mode == .stepped ? simulatedTime : MonotonicClock.nanoseconds() }
@@ -224,20 +238,27 @@ public final class SimulationEngine: @unchecked Sendable {
         if version != functionsVersion {
             functions = registry.withLock { $0 }
             functionsVersion = version
+            if functions.count > polledCapacity {
+                polled.deallocate()
+                polledCapacity = functions.count
+                polled = .allocate(capacity: polledCapacity)
+            }
         }
         var work = false
         var control = false
+        var held = 0
         for entry in functions {
             guard let vf = entry.vf else { continue }  // going away: its deinit waits for this pass
             let (c, d) = vf.poll(now: now)
-            polled.append(vf)
+            polled[held] = Unmanaged.passRetained(vf)
+            held &+= 1
             control = control || c
             work = work || c || d
         }
         lastPassHadControlWork = control
         passes.add(1, ordering: .releasing)
         endPass()
-        polled.removeAll(keepingCapacity: true)
+        for k in 0..<held { polled[k].release() }
         return work
     }
 

@@ -25,6 +25,8 @@ struct QueueState {
     var generation: UInt64 = 0
     /// Next descriptor the device processes.
     var head = 0
+    /// RX: the tail register as the current receive burst read it (at the queue's first frame).
+    var burstTail = 0
     /// Tail register value when the queue last left the enabled state (to see early tail writes).
     var tailBaseline: UInt32 = 0
     /// A violation was already recorded for ring registers written while enabled.

@@ -35,8 +35,8 @@ extension SimulatedVF {
         }
         if pollMailbox(now: now) { work = true }
         for q in 0..<map.maxQueues {
-            if pollQueue(rx: true, q, now: now) { work = true }
-            if pollQueue(rx: false, q, now: now) { work = true }
+            if !queueIdle(rxQueues + q, registerBase: map.rxBase &+ q &* map.rxStride), pollQueue(rx: true, q, now: now) { work = true }
+            if !queueIdle(txQueues + q, registerBase: map.txBase &+ q &* map.txStride), pollQueue(rx: false, q, now: now) { work = true }
         }
         refreshRSS()
         return work
@@ -132,6 +132,16 @@ extension SimulatedVF {
     }
 
     // MARK: - Queues
+
+    /// Whether `pollQueue` would find nothing to do: the queue is disabled with no enable under
+    /// way, its control register asks for no enable and its tail is where it was (most queues on
+    /// most passes; checked without a call).
+    @inline(__always)
+    private func queueIdle(_ st: UnsafeMutablePointer<QueueState>, registerBase base: Int) -> Bool {
+        !st.pointee.enabled && !st.pointee.enablePending
+            && registers.read(base &+ RegisterMap.queueControl) & RegisterMap.queueEnable == 0
+            && registers.read(base &+ RegisterMap.tail) == st.pointee.tailBaseline
+    }
 
     private func pollQueue(rx: Bool, _ q: Int, now: UInt64) -> Bool {
         let base = rx ? map.rx(q, 0) : map.tx(q, 0)

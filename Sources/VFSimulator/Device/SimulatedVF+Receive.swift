@@ -86,44 +86,43 @@ extension SimulatedVF {
         if st.pointee.generation != burst.generation && translateRing(rx: true, q) == nil { return }
         guard let ring = st.pointee.ring else { c.pointee.rxNotReady &+= 1; return }
         let count = st.pointee.count
-        let tail = Int(registers.read(map.rx(q, RegisterMap.tail)))
+        // The tail is read once per burst and queue, at the queue's first frame: what the
+        // device fetched of the descriptors the driver posted until then.
         if burst.touched & (1 << UInt32(q)) == 0 {
             burst.touched |= 1 << UInt32(q)
+            let tail = Int(registers.read(map.rx(q, RegisterMap.tail)))
             if tail >= count {
                 st.pointee.halted = true
                 record(.tailOutOfRange, queue: q, "RX tail \(tail) of a \(count)-descriptor ring; queue stopped")
                 return
             }
+            st.pointee.burstTail = tail
         }
+        let tail = st.pointee.burstTail
         let strip = parsed.hasVLAN && st.pointee.vlanStrip
         let outLength = strip ? length &- EthernetFraming.vlanTagLength : length
         let bufferSize = st.pointee.bufferSize
-        let needed = (outLength &+ bufferSize &- 1) / bufferSize
+        // Descriptors the frame takes, and those the driver posted (head and tail are below
+        // `count`): no division for the usual frame that fits one buffer.
+        let needed = outLength <= bufferSize ? 1 : (outLength &+ bufferSize &- 1) / bufferSize
         var head = st.pointee.head
-        let free = (tail &- head &+ count) % count
+        let free = tail >= head ? tail &- head : tail &- head &+ count
         guard free >= needed else { c.pointee.rxMissed &+= 1; return }
 
-        // Fields common to every descriptor of the frame.
-        var status = AdvancedRxWriteBack.dd
+        // Fields common to every descriptor of the frame: the status and packet type bits are
+        // the parse's flags (`ParsedFrame.Flag`).
+        typealias F = ParsedFrame.Flag
+        let flags = parsed.flags
+        let status = AdvancedRxWriteBack.dd | flags & F.statusMask
         var errors: UInt32 = 0
-        var ptype: UInt32 = 0
-        if parsed.hasVLAN { status |= AdvancedRxWriteBack.vp }
-        if parsed.isIPv4 { ptype |= parsed.ipv4Options ? AdvancedRxWriteBack.ptypeIPv4 | AdvancedRxWriteBack.ptypeIPv4Options : AdvancedRxWriteBack.ptypeIPv4 }
-        if parsed.isIPv6 { ptype |= AdvancedRxWriteBack.ptypeIPv6 }
-        if parsed.l4Protocol == IPProtocolNumber.tcp { ptype |= AdvancedRxWriteBack.ptypeTCP }
-        if parsed.l4Protocol == IPProtocolNumber.udp { ptype |= AdvancedRxWriteBack.ptypeUDP }
-        if parsed.ipChecked {
-            status |= AdvancedRxWriteBack.ipcs
-            if !parsed.ipGood { errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeIPE : AdvancedRxWriteBack.igbIPE }
-        }
-        if parsed.l4Checked {
-            status |= AdvancedRxWriteBack.l4cs
-            if parsed.l4Protocol == IPProtocolNumber.udp { status |= AdvancedRxWriteBack.udpcs }
+        if flags & (F.ipBad | F.l4Bad | F.udpZeroChecksum) != 0 {
+            if flags & F.ipBad != 0 { errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeIPE : AdvancedRxWriteBack.igbIPE }
             // 82599 erratum: a UDP frame without checksum (0) may be reported with TCPE.
-            let bad = !parsed.l4Good || (family == .ixgbe82599 && parsed.udpZeroChecksum)
-            if bad { errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeTCPE : AdvancedRxWriteBack.igbTCPE }
+            if flags & F.l4Bad != 0 || (family == .ixgbe82599 && flags & F.udpZeroChecksum != 0) {
+                errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeTCPE : AdvancedRxWriteBack.igbTCPE
+            }
         }
-        let qword0 = UInt64(rssType | ptype) | UInt64(hash) << AdvancedRxWriteBack.rssHashShift
+        let qword0 = UInt64(rssType | parsed.ptype) | UInt64(hash) << AdvancedRxWriteBack.rssHashShift
         let vlanField = strip ? UInt64(parsed.vlanTCI) << AdvancedRxWriteBack.vlanShift : 0
 
         var copied = 0

@@ -28,10 +28,13 @@ struct StatisticsRegisters {
     var txOctets: UInt64 = 0
     var rxMulticast: UInt64 = 0
 
-    /// Width of the octet counters.
-    let octetBits: UInt64
+    /// The octet counters' wrap mask, from their width (stored: the counting paths use it per
+    /// frame).
+    let octetMask: UInt64
 
-    init(family: SimulatedFamily) { octetBits = family.isIxgbe ? Self.ixgbeOctetBits : Self.igbOctetBits }
+    init(family: SimulatedFamily) {
+        octetMask = (1 << (family.isIxgbe ? Self.ixgbeOctetBits : Self.igbOctetBits)) - 1
+    }
 
     /// Octet counter widths: 36 bits on ixgbe, 32 on igb.
     static let ixgbeOctetBits: UInt64 = 36, igbOctetBits: UInt64 = 32
@@ -43,7 +46,6 @@ struct StatisticsRegisters {
     @inline(__always) static func octetMSB(_ octets: UInt64) -> UInt32 {
         UInt32(truncatingIfNeeded: (octets >> 32) & octetMSBMask)
     }
-    var octetMask: UInt64 { (1 << octetBits) - 1 }
 
     @inline(__always) mutating func countRX(bytes: Int, multicast: Bool) {
         rxPackets = (rxPackets &+ 1) & Self.packetMask

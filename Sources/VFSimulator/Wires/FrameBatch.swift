@@ -43,7 +43,8 @@ public final class FrameBatch: @unchecked Sendable {
     public let slotSize: Int
     /// Frames in the batch.
     @inlinable public var count: Int { storedCount }
-    @usableFromInline var storedCount = 0
+    // One thread at a time uses a batch: no dynamic exclusivity check at each access.
+    @exclusivity(unchecked) @usableFromInline var storedCount = 0
     @usableFromInline let refs: UnsafeMutablePointer<FrameRef>
     @usableFromInline let arena: UnsafeMutableRawPointer
 
@@ -72,7 +73,7 @@ public final class FrameBatch: @unchecked Sendable {
     public subscript(i: Int) -> FrameRef { refs[i] }
 
     /// Appends a reference to a frame (no copy); false when full.
-    @inlinable @discardableResult
+    @inlinable @inline(__always) @discardableResult
     public func append(_ frame: FrameRef) -> Bool {
         guard count < capacity else { return false }
         refs[count] = frame
@@ -85,7 +86,7 @@ public final class FrameBatch: @unchecked Sendable {
     public var nextSlot: UnsafeMutableRawPointer { arena + count &* slotSize }
 
     /// Appends the frame written into `nextSlot`; false when full.
-    @inlinable @discardableResult
+    @inlinable @inline(__always) @discardableResult
     public func commitSlot(length: Int, timestamp: UInt64) -> Bool {
         guard count < capacity, length <= slotSize else { return false }
         refs[count] = FrameRef(data: nextSlot, length: length, timestamp: timestamp)

@@ -39,8 +39,9 @@ public final class FrameGenerator: FrameSource, @unchecked Sendable {
     private let templates: UnsafeMutableRawPointer
     private let stride: Int
     private let lengths: [Int]
-    private var start: UInt64?
-    private var next = 0
+    // Pulled by one thread at a time: no dynamic exclusivity check at each pull.
+    @exclusivity(unchecked) private var start: UInt64?
+    @exclusivity(unchecked) private var next = 0
     private let produced = Atomic<Int>(0)
 
     /// A generator for `configuration`.

@@ -70,15 +70,37 @@ public final class FrameQueue: FrameSource, FrameSink, @unchecked Sendable {
         return true
     }
 
+    /// Enqueues the batch's frames in order with one acquire load of the consumer's position
+    /// and one release store of the producer's: what does not fit is dropped and counted.
     public func push(_ batch: FrameBatch, now: UInt64) -> Int {
-        var accepted = 0
-        for i in 0..<batch.count where enqueue(batch[i]) { accepted += 1 }
-        return accepted
+        let start = written.load(ordering: .relaxed)
+        let room = capacity &- (start &- read.load(ordering: .acquiring))
+        var w = start
+        var slot = start % capacity
+        var refused: UInt64 = 0
+        var i = 0
+        while i < batch.count {
+            let frame = batch[i]
+            i &+= 1
+            guard frame.length <= slotSize, w &- start < room else {
+                refused &+= 1
+                continue
+            }
+            memcpy(slots + slot &* slotSize, frame.data, frame.length)
+            lengths[slot] = frame.length
+            timestamps[slot] = frame.timestamp
+            w &+= 1
+            slot = slot &+ 1 == capacity ? 0 : slot &+ 1
+        }
+        if w != start { written.store(w, ordering: .releasing) }
+        if refused != 0 { dropCount.add(refused, ordering: .relaxed) }
+        return w &- start
     }
 
     /// Frames taken by the last `pull` are released at the start of the next one, so the
     /// references it handed out stay valid in between.
-    private var pendingRelease = 0
+    // The consumer's alone: no dynamic exclusivity check at each pull.
+    @exclusivity(unchecked) private var pendingRelease = 0
 
     public func pull(into batch: FrameBatch, limit: Int, now: UInt64) -> Int {
         var r = read.load(ordering: .relaxed)
@@ -89,9 +111,10 @@ public final class FrameQueue: FrameSource, FrameSink, @unchecked Sendable {
         }
         let available = written.load(ordering: .acquiring) - r
         let n = min(available, limit, batch.capacity - batch.count)
-        for k in 0..<n {
-            let i = (r + k) % capacity
-            batch.append(FrameRef(data: slots + i * slotSize, length: lengths[i], timestamp: timestamps[i]))
+        var i = r % capacity
+        for _ in 0..<n {
+            batch.append(FrameRef(data: slots + i &* slotSize, length: lengths[i], timestamp: timestamps[i]))
+            i = i &+ 1 == capacity ? 0 : i &+ 1
         }
         pendingRelease = n
         return n

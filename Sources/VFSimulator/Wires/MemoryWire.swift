@@ -19,9 +19,10 @@ public final class MemorySource: FrameSource, @unchecked Sendable {
     private let lengths: [Int]
     private let timestamps: [UInt64]
     private let loopDuration: UInt64
-    private var index = 0
-    private var loop = 0
-    private var origin: UInt64?
+    // Pulled by one thread at a time: no dynamic exclusivity check at each pull.
+    @exclusivity(unchecked) private var index = 0
+    @exclusivity(unchecked) private var loop = 0
+    @exclusivity(unchecked) private var origin: UInt64?
     private let produced = Atomic<Int>(0)
     private let done = Atomic<Bool>(false)
 
