@@ -26,8 +26,9 @@ final class StatisticsSampler: @unchecked Sendable {
     private let owes = UnsafeAtomic<Bool>.create(false)
     private let stopRequested = UnsafeAtomic<Bool>.create(false)
     private let stopped = UnsafeAtomic<Bool>.create(false)
-    /// Longest sleep of the sampling thread between two looks at a stop request.
-    private static let napMicroseconds = 5_000
+    /// Ends the sampling thread's wait for the next interval when a stop is asked for, so an
+    /// idle sampler wakes once an interval (not 200 times a second) and still stops at once.
+    private let stopBell = RingDoorbell()
 
     /// A sampler of `port` (started, its statistics read once already) every `interval` seconds.
     init(port: any PMDCore.Port, interval: Double) {
@@ -46,12 +47,12 @@ final class StatisticsSampler: @unchecked Sendable {
     func start() {
         let thread = Thread { [self] in
             while !stopRequested.load(ordering: .relaxed) {
-                // The interval in short naps, so that a stop waits one nap, not an interval.
-                var slept = 0
-                while slept < intervalMicroseconds && !stopRequested.load(ordering: .relaxed) {
-                    let nap = min(Self.napMicroseconds, intervalMicroseconds - slept)
-                    MonotonicClock.sleep(microseconds: nap)
-                    slept += nap
+                let due = MonotonicClock.nanoseconds() &+ UInt64(intervalMicroseconds) &* 1000
+                while !stopRequested.load(ordering: .relaxed) {
+                    let now = MonotonicClock.nanoseconds()
+                    guard now < due else { break }
+                    let milliseconds = Int32(clamping: (due &- now + 999_999) / 1_000_000)
+                    stopBell.sleep(timeoutMilliseconds: milliseconds) { stopRequested.load(ordering: .acquiring) }
                 }
                 if stopRequested.load(ordering: .relaxed) { break }
                 let reading = control.withLock { _ in
@@ -94,6 +95,7 @@ final class StatisticsSampler: @unchecked Sendable {
     /// Stops the sampling thread and waits until it left the port alone.
     func stop() {
         stopRequested.store(true, ordering: .releasing)
+        stopBell.ring()
         while !stopped.load(ordering: .acquiring) { MonotonicClock.sleep(microseconds: 100) }
     }
 }

@@ -5,8 +5,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// How a ring's consumer sleeps until its producer publishes, instead of waking thousands of
-/// times a second to find nothing: the consumer says it is about to sleep, looks at the ring
+/// How a ring's consumer sleeps until its producer publishes (or a sampling thread until it is
+/// told to stop), instead of waking thousands of times a second to find nothing: the consumer says it is about to sleep, looks at the ring
 /// once more, and only then waits in poll(2) on an eventfd; the producer, after each publish,
 /// writes the eventfd only when the consumer said so. A fence on each side orders the say
 /// and the look against the publish and the check (the store-load pattern that needs
