@@ -19,6 +19,37 @@ struct ForwardPollingTests {
         try OpenedPort.openAll(specs.map { try PortSpec(parsing: $0).withInterrupts(policy.interruptSettings) }, lab: lab)
     }
 
+    /// Three simulated VFs of `family` for an adaptive forward lane a → b: a receives what the
+    /// test puts on `wire` (it is cabled to c, so it is no finite source), b sends to `out`; the
+    /// configuration forwards the frames of sizes.pcap (`input`) and stops.
+    struct IdleRig {
+        let lab = SimulatedLab()
+        let ports: [OpenedPort]
+        let vf: SimulatedVF
+        let wire = FrameQueue()
+        let input: [[UInt8]]
+        var config = ForwardConfiguration()
+
+        init(family: String, out: String) throws {
+            let policy = PollingPolicy(mode: .adaptive)
+            ports = try ForwardPollingTests.open(["sim:\(family),name=a,link=c,mac=\(ForwardPollingTests.mac)",
+                                                  "sim:\(family),name=b,tx=\(out),spoofchk=off", "sim:\(family),name=c,link=a"],
+                                                 policy: policy, lab: lab)
+            vf = try #require(lab.simulatedVF(behind: ports[0].port))
+            vf.connect(rx: wire)
+            input = try PcapReader(path: samplePath("sizes.pcap")).readAll().map(\.bytes)
+            config.pairs = [(0, 1)]
+            config.polling = policy
+            config.packetLimit = UInt64(input.count)
+            config.duration = 30
+        }
+
+        /// Puts `frame` on a's wire.
+        func send(_ frame: [UInt8]) {
+            frame.withUnsafeBytes { _ = wire.enqueue($0.baseAddress!, length: $0.count, timestamp: 0) }
+        }
+    }
+
     /// A forward run on a thread of its own.
     final class Run: @unchecked Sendable {
         // @unchecked: written by the forward thread before `done` is signalled, read after.
@@ -54,22 +85,9 @@ struct ForwardPollingTests {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
         let out = dir + "/out.pcap"
-        let policy = PollingPolicy(mode: .adaptive)
-        let lab = SimulatedLab()
-        // a receives what the test puts on its wire (it is cabled to c, so it is no finite
-        // source); b sends to a file.
-        let ports = try Self.open(["sim:\(family),name=a,link=c,mac=\(Self.mac)", "sim:\(family),name=b,tx=\(out),spoofchk=off",
-                                   "sim:\(family),name=c,link=a"], policy: policy, lab: lab)
-        let vf = try #require(lab.simulatedVF(behind: ports[0].port))
-        let wire = FrameQueue()
-        vf.connect(rx: wire)
-        let input = try PcapReader(path: samplePath("sizes.pcap")).readAll().map(\.bytes)
-        var config = ForwardConfiguration()
-        config.pairs = [(0, 1)]
-        config.polling = policy
-        config.packetLimit = UInt64(input.count)
-        config.duration = 30
-        let forwarder = try Forwarder(ports: ports, configuration: config)
+        let rig = try IdleRig(family: family, out: out)
+        let (lab, ports, vf, input) = (rig.lab, rig.ports, rig.vf, rig.input)
+        let forwarder = try Forwarder(ports: ports, configuration: rig.config)
         for p in ports { try p.port.start() }
         let run = Self.start(forwarder, stop: StopRequest())
         // In two halves, each to a sleeping lane (or one between two sleeps, whose re-check
@@ -77,7 +95,7 @@ struct ForwardPollingTests {
         for (index, frame) in input.enumerated() {
             if index == 0 { Thread.sleep(forTimeInterval: 1) }
             if index == input.count / 2 { Thread.sleep(forTimeInterval: 0.3) }
-            frame.withUnsafeBytes { _ = wire.enqueue($0.baseAddress!, length: $0.count, timestamp: 0) }
+            rig.send(frame)
         }
         #expect(run.done.wait(timeout: .now() + 20) == .success)
         let summary = try #require(run.summary)
@@ -100,28 +118,17 @@ struct ForwardPollingTests {
         let dir = try makeTemporaryDirectory()
         defer { removeDirectory(dir) }
         let out = dir + "/out.pcap"
-        let policy = PollingPolicy(mode: .adaptive)
-        let lab = SimulatedLab()
-        let ports = try Self.open(["sim:\(family),name=a,link=c,mac=\(Self.mac)", "sim:\(family),name=b,tx=\(out),spoofchk=off",
-                                   "sim:\(family),name=c,link=a"], policy: policy, lab: lab)
-        let vf = try #require(lab.simulatedVF(behind: ports[0].port))
-        let wire = FrameQueue()
-        vf.connect(rx: wire)
-        let input = try PcapReader(path: samplePath("sizes.pcap")).readAll().map(\.bytes)
-        var config = ForwardConfiguration()
-        config.pairs = [(0, 1)]
-        config.polling = policy
-        config.packetLimit = UInt64(input.count)
-        config.duration = 30
+        var rig = try IdleRig(family: family, out: out)
+        let (ports, vf, input) = (rig.ports, rig.vf, rig.input)
         // No report (and no maintenance of its own) before the run ends.
-        config.reportInterval = 60
-        let forwarder = try Forwarder(ports: ports, configuration: config)
+        rig.config.reportInterval = 60
+        let forwarder = try Forwarder(ports: ports, configuration: rig.config)
         for p in ports { try p.port.start() }
         let run = Self.start(forwarder, stop: StopRequest())
         Thread.sleep(forTimeInterval: 0.5)
         vf.inject(.pfReset(microseconds: 5000))
         Thread.sleep(forTimeInterval: 1)
-        for frame in input { frame.withUnsafeBytes { _ = wire.enqueue($0.baseAddress!, length: $0.count, timestamp: 0) } }
+        for frame in input { rig.send(frame) }
         #expect(run.done.wait(timeout: .now() + 20) == .success)
         let summary = try #require(run.summary)
         #expect(summary.reason == .count && summary.forwarded == UInt64(input.count))

@@ -3,7 +3,6 @@ the host's side of the wire, dpdk-testpmd, background processes, and the checks 
 message and of frames.
 """
 
-import glob
 import json
 import os
 import re
@@ -13,8 +12,8 @@ import sys
 import time
 
 os.environ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The runners import wire.py, one folder up.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import wire  # noqa: E402
 
 PCI = "/sys/bus/pci/devices"
 IGB_PF = "0x10c9"
@@ -106,6 +105,15 @@ def set_vf_macs(pf, count):
     dev = netdev(pf)
     for i in range(count):
         run(["ip", "link", "set", dev, "vf", str(i), "mac", VF_MACS[i]])
+
+
+def make_vfs_on_igbvf(pf, count=2):
+    """`count` VFs of `pf`, driven by igbvf, each with its known MAC; returns their addresses."""
+    set_numvfs(pf, count)
+    wait_for(lambda: len(virtfns(pf)) == count and all(driver(v) == "igbvf" for v in virtfns(pf)),
+             30, f"{count} VFs bound to igbvf")
+    set_vf_macs(pf, count)
+    return virtfns(pf)
 
 
 def set_numvfs(pf, n):

@@ -7,8 +7,8 @@ addresses. The same capture, transmit, forward and side-by-side checks as the IO
 
 import os
 
-from common import (Failure, PCI, VF_MACS, clear_error, driver, igb_pfs, netdev, prepare_pfs_and_hugepages,
-                    read, reserve_hugepages, run, set_numvfs, set_vf_macs, sysfs_bind_vfio, virtfns, wait_for)
+from common import (Failure, PCI, clear_error, driver, igb_pfs, make_vfs_on_igbvf, netdev,
+                    prepare_pfs_and_hugepages, read, reserve_hugepages, run, sysfs_bind_vfio, wait_for)
 from scenarios import Guest
 
 NOIOMMU_PARAMETER = "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode"
@@ -53,11 +53,7 @@ class NoIOMMUGuest(Guest):
         return f"no IOMMU groups, no-IOMMU mode on in vfio, PF {self.pf} ({netdev(self.pf)}), {huge} hugepages"
 
     def harness_sriov(self):
-        set_numvfs(self.pf, 2)
-        wait_for(lambda: len(virtfns(self.pf)) == 2 and all(driver(v) == "igbvf" for v in virtfns(self.pf)),
-                 30, "2 VFs bound to igbvf")
-        vfs = virtfns(self.pf)
-        set_vf_macs(self.pf, 2)
+        vfs = make_vfs_on_igbvf(self.pf)
         grouped = [v for v in vfs if os.path.islink(f"{PCI}/{v}/iommu_group")]
         if grouped:
             raise Failure(f"VFs {grouped} have an IOMMU group on igbvf, in a guest without an IOMMU")
@@ -81,11 +77,7 @@ class NoIOMMUGuest(Guest):
     # -- the project's own commands ------------------------------------------------------------------
     def n1_bind_devices(self):
         self.need_vfpmd()
-        set_numvfs(self.pf, 2)
-        wait_for(lambda: len(virtfns(self.pf)) == 2 and all(driver(v) == "igbvf" for v in virtfns(self.pf)),
-                 30, "2 VFs bound to igbvf")
-        set_vf_macs(self.pf, 2)
-        self.vfs = virtfns(self.pf)
+        self.vfs = make_vfs_on_igbvf(self.pf)
         refused = clear_error(self.vfpmd_run("bind", self.vfs[0]), self.vfs[0], "--no-iommu")
         if driver(self.vfs[0]) != "igbvf":
             raise Failure(f"vfpmd bind without --no-iommu was refused but moved {self.vfs[0]} to {driver(self.vfs[0])}")

@@ -112,11 +112,7 @@ class Guest:
         return f"VF {vf} ({driver(vf)}) shares group {group(vf)} with {', '.join(m for m in members if m != vf)}"
 
     def harness_sriov(self):
-        set_numvfs(self.pf, 2)
-        wait_for(lambda: len(virtfns(self.pf)) == 2 and all(driver(v) == "igbvf" for v in virtfns(self.pf)),
-                 30, "2 VFs bound to igbvf")
-        vfs = virtfns(self.pf)
-        set_vf_macs(self.pf, 2)
+        vfs = make_vfs_on_igbvf(self.pf)
         groups = {group(v) for v in vfs} | {group(self.pf)}
         if len(groups) != 3:
             raise Failure(f"PF and VFs do not have 3 distinct IOMMU groups: {groups}")
