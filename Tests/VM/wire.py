@@ -25,6 +25,11 @@ class PcapError(Exception):
 
 def read_pcap(path):
     """Returns the frames of an Ethernet pcap file as a list of bytes (captured part only)."""
+    return [frame for _, frame in read_pcap_records(path)]
+
+
+def read_pcap_records(path):
+    """The records of an Ethernet pcap file as (timestamp in seconds, frame bytes) pairs."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24:
@@ -38,18 +43,19 @@ def read_pcap(path):
     linktype = struct.unpack(endian + "I", data[20:24])[0] & 0x0FFFFFFF
     if linktype != LINKTYPE_ETHERNET:
         raise PcapError(f"{path}: link type {linktype}, not Ethernet")
-    frames, offset, record = [], 24, 0
+    fraction = 1e-9 if magic == PCAP_MAGIC_NS else 1e-6
+    records, offset, record = [], 24, 0
     while offset < len(data):
         record += 1
         if offset + 16 > len(data):
             raise PcapError(f"{path}: record {record} header cut off")
-        _, _, caplen, _ = struct.unpack(endian + "IIII", data[offset:offset + 16])
+        seconds, part, caplen, _ = struct.unpack(endian + "IIII", data[offset:offset + 16])
         offset += 16
         if offset + caplen > len(data):
             raise PcapError(f"{path}: record {record} data cut off")
-        frames.append(data[offset:offset + caplen])
+        records.append((seconds + part * fraction, data[offset:offset + caplen]))
         offset += caplen
-    return frames
+    return records
 
 
 def write_pcap(path, frames, timestamps=None):
