@@ -131,11 +131,13 @@ public final class Bench: @unchecked Sendable {
     /// Sets up generators and meters per the mode.
     public init(ports: [OpenedPort], configuration: BenchConfiguration) throws {
         precondition(!ports.isEmpty)
+        // Every stored property is set before the first throw, so a refusal runs `deinit`
+        // (which destroys the atomics) instead of leaking them.
+        self.ports = ports
+        self.configuration = configuration
         if configuration.polling.mode == .interrupt, let port = ports.first(where: { InterruptSleeper.cannotWake($0.port) }) {
             throw PollingOptionError.cannotInterrupt(port: port.spec, waking: "its bench thread")
         }
-        self.ports = ports
-        self.configuration = configuration
         let last = ports.count - 1
         for (i, opened) in ports.enumerated() {
             let port = opened.port

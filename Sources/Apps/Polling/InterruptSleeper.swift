@@ -72,8 +72,10 @@ final class InterruptSleeper: @unchecked Sendable {
     private var waiters: [pollfd]
     /// The port of each waiter and what the waiter is; the wake descriptors come last.
     private let owners: [(port: Int, kind: WaiterKind)]
-    private let asleep = UnsafeAtomic<UInt64>.create(0)
-    private let timeoutCount = UnsafeAtomic<UInt64>.create(0)
+    // Made at the end of `init`, after every way it returns nil (a failed initialiser runs
+    // no deinit, so counters made before would never be destroyed).
+    private let asleep: UnsafeAtomic<UInt64>
+    private let timeoutCount: UnsafeAtomic<UInt64>
     private let wakeUpCounts: [UnsafeAtomic<UInt64>]
 
     private enum WaiterKind { case queue, mailbox, wake }
@@ -105,6 +107,8 @@ final class InterruptSleeper: @unchecked Sendable {
         mailboxPorts = vfPorts
         self.waiters = waiters
         self.owners = owners
+        asleep = UnsafeAtomic<UInt64>.create(0)
+        timeoutCount = UnsafeAtomic<UInt64>.create(0)
         wakeUpCounts = ports.map { _ in UnsafeAtomic<UInt64>.create(0) }
     }
 
