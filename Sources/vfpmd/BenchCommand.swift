@@ -35,22 +35,22 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "tx, rx, rxtx or loop.")
     var mode: BenchConfiguration.Mode = .rxtx
 
-    @Option(name: .long, help: "Frame size in bytes with FCS (64...9018), or imix (7×64, 4×570, 1×1518).")
+    @Option(name: .long, parsing: .unconditional, help: "Frame size in bytes with FCS (64...9018), or imix (7×64, 4×570, 1×1518).")
     var size: String = "64"
 
-    @Option(name: .long, help: "Send rate per port: packets per second (1000000 or 1M), bits per second (5Gbps), or a share of the link (50%).")
+    @Option(name: .long, parsing: .unconditional, help: "Send rate per port: packets per second (1000000 or 1M), bits per second (5Gbps), or a share of the link (50%).")
     var rate: String?
 
-    @Option(name: .long, help: "Flows (UDP source ports) per sending port.")
+    @Option(name: .long, parsing: .unconditional, help: "Flows (UDP source ports) per sending port.")
     var flows: Int = 1
 
-    @Option(name: .long, help: "Queues per port (default: all the port has).")
+    @Option(name: .long, parsing: .unconditional, help: "Queues per port (default: all the port has).")
     var queues: Int?
 
     @Option(name: .long, help: "CPUs for the polling threads, e.g. 2,3 or 2-5.")
     var cores: String?
 
-    @Option(name: .long, help: "Seconds to run.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds to run.")
     var duration: Double = 10
 
     @Flag(name: .long, help: "Measure one-way latency from the send time in each frame.")

@@ -50,19 +50,22 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customShort("w"), help: ArgumentHelp("Output file; with -G an strftime pattern (tcpdump's naming).", valueName: "file"))
     var output: String
 
-    @Option(name: .customShort("c"), help: ArgumentHelp("Stop after writing this many frames.", valueName: "count"))
+    @Option(name: .customShort("c"), parsing: .unconditional, help: ArgumentHelp("Stop after writing this many frames.", valueName: "count"))
     var count: UInt64?
 
-    @Option(name: .long, help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
 
-    @Option(name: .customShort("s"), help: ArgumentHelp("Bytes kept of each frame (snap length).", valueName: "snaplen"))
-    var snapLength: Int = 262_144
+    @Option(name: .customShort("s"), parsing: .unconditional, help: ArgumentHelp("Bytes kept of each frame (snap length); 0 keeps it whole, as 262144 does.", valueName: "snaplen"))
+    var snapLength: Int = Self.largestSnapLength
 
-    @Option(name: .customShort("C"), help: ArgumentHelp("Start a new file when the current one exceeds this many millions of bytes (file, file1, file2...).", valueName: "MB"))
+    /// The largest snap length, and the one `-s 0` means (tcpdump's default).
+    static let largestSnapLength = 262_144
+
+    @Option(name: .customShort("C"), parsing: .unconditional, help: ArgumentHelp("Start a new file when the current one exceeds this many millions of bytes (file, file1, file2...).", valueName: "MB"))
     var fileSizeMB: Double?
 
-    @Option(name: .customShort("G"), help: ArgumentHelp("Start a new file every this many seconds, named by the strftime pattern of -w.", valueName: "seconds"))
+    @Option(name: .customShort("G"), parsing: .unconditional, help: ArgumentHelp("Start a new file every this many seconds, named by the strftime pattern of -w.", valueName: "seconds"))
     var rotateSeconds: Int?
 
     @Flag(name: .long, help: "Microsecond timestamps (default: nanosecond).")
@@ -82,7 +85,7 @@ struct CaptureCommand: ParsableCommand {
     func validate() throws {
         if let count, count == 0 { throw ValidationError("-c must be at least 1") }
         try OptionRanges.seconds(duration, option: "--duration")
-        if !(1...262_144).contains(snapLength) { throw ValidationError("-s must be from 1 to 262144 bytes") }
+        if !(0...Self.largestSnapLength).contains(snapLength) { throw ValidationError("-s must be from 1 to 262144 bytes, or 0 for the whole frame") }
         try OptionRanges.megabytes(fileSizeMB, option: "-C")
         try OptionRanges.whole(rotateSeconds, in: 1...OptionRanges.maxSecondsPerFile, option: "-G")
         _ = try polling()
@@ -107,7 +110,7 @@ struct CaptureCommand: ParsableCommand {
         var options = CaptureOptions(output: output)
         options.count = count
         options.durationSeconds = duration
-        options.snapLength = snapLength
+        options.snapLength = snapLength == 0 ? Self.largestSnapLength : snapLength
         options.precision = micro ? .microsecond : .nanosecond
         options.rotation = RotationPolicy(maxFileBytes: fileSizeMB.map { Int64($0 * 1_000_000) }, secondsPerFile: rotateSeconds)
         options.filter = expression.joined(separator: " ")

@@ -19,10 +19,10 @@ struct CompareCommand: ParsableCommand {
     @Argument(help: "The capture to check.")
     var actual: String
 
-    @Option(name: .long, help: "Times the reference was played.")
+    @Option(name: .long, parsing: .unconditional, help: "Times the reference was played.")
     var `repeat`: Int = 1
 
-    @Option(name: .long, help: "Pad reference frames shorter than this to it (0: no padding).")
+    @Option(name: .long, parsing: .unconditional, help: "Pad reference frames shorter than this to it (0: no padding).")
     var minimumFrame: Int = 60
 
     func validate() throws {

@@ -45,19 +45,19 @@ struct ForwardCommand: ParsableCommand {
     @Option(name: .long, help: "Port pairs, e.g. 0:1,2:3 (default: consecutive ports).")
     var pairs: String?
 
-    @Option(name: .long, help: "Queues per port to use (default: all the ports have).")
+    @Option(name: .long, parsing: .unconditional, help: "Queues per port to use (default: all the ports have).")
     var queues: Int?
 
     @Option(name: .long, help: "CPUs for the polling threads, e.g. 2,3 or 2-5.")
     var cores: String?
 
-    @Option(name: .long, help: "Packets per burst, 1...64.")
+    @Option(name: .long, parsing: .unconditional, help: "Packets per burst, 1...64.")
     var burst: Int = 32
 
-    @Option(name: .long, help: "Stop after forwarding this many packets.")
+    @Option(name: .long, parsing: .unconditional, help: "Stop after forwarding this many packets.")
     var count: UInt64?
 
-    @Option(name: .long, help: "Stop after this many seconds.")
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many seconds.")
     var duration: Double?
 
     @Flag(name: .long, help: "One JSON object per second on standard output.")

@@ -166,6 +166,31 @@ struct CaptureCommandTests {
         try expectReadableByTools(out, frames: 25)
     }
 
+    @Test("-s 0 keeps whole frames, as tcpdump's: the file says snap length 262144 and jumbo frames come through uncut")
+    func snapLengthZeroKeepsWholeFrames() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let out = dir + "/o.pcap"
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=" + samplePath("jumbo.pcap"), "-w", out, "-s", "0"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let header = try #require(FileManager.default.contents(atPath: out)).prefix(24)
+        let snapLength = header.dropFirst(16).prefix(4).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        #expect(snapLength == 262_144)
+        let input = try PcapReader(path: samplePath("jumbo.pcap")).readAll()
+        let frames = try PcapReader(path: out).readAll()
+        #expect(frames.map(\.bytes) == input.map(\.bytes) && frames.contains { $0.bytes.count == 9000 })
+        try expectReadableByTools(out, frames: input.count)
+    }
+
+    @Test("a negative number is refused as a number out of range, naming the option, not as a missing value",
+          arguments: [["-c", "-5"], ["-s", "-1"], ["-G", "-3"], ["--duration", "-2"]])
+    func negativeNumberIsOutOfRange(option: [String]) throws {
+        let result = try runProcess(try vfpmdExecutable(), ["capture", "--port", "pcap:rx=" + samplePath("sizes.pcap"), "-w", "/dev/null"] + option)
+        #expect(result.status == 64)
+        let first = result.stderr.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasPrefix("error: ") && first.contains(option[0]) && !first.contains("Missing value"), "\(result.stderr)")
+    }
+
     @Test("--log-level trace shows the driver's mailbox exchange, one write-back line per captured frame as the device wrote it, and the device's counters at close",
           arguments: ["igbvf", "ixgbevf"])
     func traceShowsMailboxAndWriteBacks(family: String) throws {

@@ -26,7 +26,7 @@ struct OptionRangeTests {
             list.append((bench + ["--queues", value], "--queues"))
             list.append((forward + ["--burst", value], "--burst"))
             list.append((capture + ["-G", value], "-G"))
-            list.append((capture + ["-s", value], "-s"))
+            if value != "0" { list.append((capture + ["-s", value], "-s")) }   // -s 0: the whole frame, as tcpdump
             list.append((bench + ["--flows", value], "--flows"))
             list.append((bench + ["--size", value], "--size"))
             list.append((forward + ["--cores", value], value == "0" ? "" : "--cores"))
