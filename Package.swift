@@ -123,10 +123,10 @@ let package = Package(
         // Helpers shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "PcapIOTests", dependencies: ["PcapIO", "PMDCore", "CPcap", "TestSupport"]),
-        .testTarget(name: "VFSimulatorTests", dependencies: ["VFSimulator", "PMDCore", "CShims"]),
+        .testTarget(name: "VFSimulatorTests", dependencies: ["VFSimulator", "PMDCore", "CShims", "TestSupport"]),
         // A simulated VF with in-memory wires, for the driver and reliability tests.
         .target(name: "DriverTestSupport", dependencies: ["VFDriver", "VFSimulator", "PMDCore"], path: "Tests/DriverTestSupport"),
-        .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore", "DriverTestSupport"]),
+        .testTarget(name: "VFDriverTests", dependencies: ["VFDriver", "VFSimulator", "PMDCore", "DriverTestSupport", "TestSupport"]),
         // A fake sysfs tree (devices, drivers, groups, SR-IOV files) and a kernel that answers writes.
         .target(name: "SysfsTestSupport", dependencies: ["PCISysfs"], path: "Tests/SysfsTestSupport"),
         .testTarget(name: "PCISysfsTests", dependencies: ["PCISysfs", "PMDCore", "SysfsTestSupport"]),

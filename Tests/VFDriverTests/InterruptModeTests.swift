@@ -2,6 +2,7 @@ import DriverTestSupport
 import Foundation
 import PMDCore
 import Testing
+import TestSupport
 import VFDriver
 import VFSimulator
 #if canImport(Glibc)
@@ -30,24 +31,9 @@ struct InterruptModeTests {
         return poll(&waiter, 1, milliseconds) == 1 && waiter.revents & Int16(POLLIN) != 0
     }
 
-    /// The eventfd ids (as /proc/self/fdinfo shows them) of this process's open eventfds, one
-    /// entry per descriptor. Other suites run beside this one and open eventfds of their own for
-    /// a moment, so the checks below look at the port's own ids, or wait for a count to settle.
-    static func eventFDIDs() -> [String] {
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fdinfo")) ?? []
-        return fds.compactMap { eventFDID(of: $0) }
-    }
-
-    static func eventFDID(of fd: String) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8) else { return nil }
-        let line = text.split(separator: "\n").first { $0.hasPrefix("eventfd-id:") }
-        return line.map { String($0.dropFirst("eventfd-id:".count)).trimmingCharacters(in: .whitespaces) }
-    }
-
-    /// Descriptors of this process that refer to the eventfds of `ids`.
-    static func references(to ids: Set<String>) -> Int { eventFDIDs().filter(ids.contains).count }
-
-    /// Whether `condition` holds within three seconds (it is looked at every 10 ms).
+    /// Whether `condition` holds within three seconds (it is looked at every 10 ms). Other suites
+    /// run beside this one and open eventfds of their own for a moment, so the checks on
+    /// eventfds look at the port's own ids, or wait for a count to settle.
     static func eventually(_ condition: () -> Bool) -> Bool {
         for _ in 0..<300 {
             if condition() { return true }
@@ -178,34 +164,34 @@ struct InterruptModeTests {
         setup.advance(100)
         // The driver's two eventfds (queue 0, mailbox) and the VF's own references to them.
         var ids = Set(try #require(port.interruptEventFDs).receive.map(String.init) + [String(port.interruptEventFDs!.mailbox)])
-            .compactMap { Self.eventFDID(of: $0) }
-        #expect(ids.count == 2 && Self.references(to: Set(ids)) == 4)
+            .compactMap { OpenEventFDs.id(of: $0) }
+        #expect(ids.count == 2 && OpenEventFDs.references(to: Set(ids)) == 4)
         port.stop()
         setup.advance(100)
-        #expect(Self.eventually { Self.references(to: Set(ids)) == 0 })
+        #expect(Self.eventually { OpenEventFDs.references(to: Set(ids)) == 0 })
         try port.start()
         setup.advance(100)
-        ids = (try #require(port.interruptEventFDs).receive + [port.interruptEventFDs!.mailbox]).compactMap { Self.eventFDID(of: String($0)) }
-        #expect(ids.count == 2 && Self.references(to: Set(ids)) == 4)
+        ids = (try #require(port.interruptEventFDs).receive + [port.interruptEventFDs!.mailbox]).compactMap { OpenEventFDs.id(of: String($0)) }
+        #expect(ids.count == 2 && OpenEventFDs.references(to: Set(ids)) == 4)
         closeAndExpectWholePools(port)
         setup.advance(100)
-        #expect(Self.eventually { Self.references(to: Set(ids)) == 0 })
+        #expect(Self.eventually { OpenEventFDs.references(to: Set(ids)) == 0 })
     }
 
     @Test func pollModeLeavesMSIXOffAndMakesNoEventFD() throws {
         let setup = SimulatedSetup(.ixgbe82599)
-        let before = Self.eventFDIDs().count
+        let before = OpenEventFDs.ids().count
         let port = try setup.open()
         #expect(port.interruptEventFDs == nil)
         #expect(try setup.vf.readConfig32(at: 0x70) & Self.msixEnable == 0)
-        #expect(Self.eventually { Self.eventFDIDs().count <= before })
+        #expect(Self.eventually { OpenEventFDs.ids().count <= before })
         closeAndExpectWholePools(port)
     }
 
     @Test func tooFewVectorsIsAClearError() throws {
         let setup = SimulatedSetup(.ixgbeX550)
         setup.vf.configurePF { $0.queuesPerPool = 4 }
-        let before = Self.eventFDIDs().count
+        let before = OpenEventFDs.ids().count
         let port = try setup.open(Self.config(queues: 3), start: false)
         #expect(throws: VFDriverError.tooFewInterruptVectors(address: port.function.address, queues: 3, vectors: 3)) {
             try port.start()
@@ -213,7 +199,7 @@ struct InterruptModeTests {
         #expect(VFDriverError.tooFewInterruptVectors(address: "0000:03:10.0", queues: 3, vectors: 3).description
             == "interrupt mode needs 4 MSI-X vectors on 0000:03:10.0 (one per queue and one for the mailbox) but it has 3: use at most 2 queues or poll mode")
         #expect(port.interruptEventFDs == nil)
-        #expect(Self.eventually { Self.eventFDIDs().count <= before })
+        #expect(Self.eventually { OpenEventFDs.ids().count <= before })
         closeAndExpectWholePools(port)
     }
 

@@ -1,6 +1,7 @@
 import CShims
 import Foundation
 import PMDCore
+import TestSupport
 @testable import VFSimulator
 
 /// Three eventfds a test attaches to a VF's MSI-X vectors, read the way an application reads
@@ -26,15 +27,7 @@ final class VectorEventFDs {
     /// Descriptors of this process that refer to these eventfds (ours and any duplicates), found
     /// by the eventfd id the kernel shows in /proc/self/fdinfo.
     func openReferences() -> Int {
-        let ids = Set(fds.compactMap { Self.eventFDID(of: String($0)) })
-        let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fdinfo")) ?? []
-        return all.filter { Self.eventFDID(of: $0).map(ids.contains) ?? false }.count
-    }
-
-    private static func eventFDID(of fd: String) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8) else { return nil }
-        let line = text.split(separator: "\n").first { $0.hasPrefix("eventfd-id:") }
-        return line.map { String($0.dropFirst("eventfd-id:".count)).trimmingCharacters(in: .whitespaces) }
+        OpenEventFDs.references(to: Set(fds.compactMap { OpenEventFDs.id(of: String($0)) }))
     }
 }
 
