@@ -66,7 +66,13 @@ extension SimulatedVF {
         // Room for a tag the device inserts.
         let slotLimit = batch.slotSize &- EthernetFraming.vlanTagLength
 
+        var window = TranslationWindow()
         packets: while head != tail && !batch.isFull {
+            if commonCasePaths && transmitSingleDescriptor(ring + head &* RegisterMap.descriptorSize, queue: q, batch: batch,
+                                                           slotLimit: slotLimit, window: &window, table: table, &burst, now: now) {
+                head = head &+ 1 == count ? 0 : head &+ 1
+                continue
+            }
             // Find the packet's end; wait when the driver has not posted it whole yet.
             var end = -1
             var j = head
@@ -163,24 +169,34 @@ extension SimulatedVF {
                 slot.storeBytes(of: vlanTag.bigEndian, toByteOffset: addresses + 2, as: UInt16.self)
                 length &+= EthernetFraming.vlanTagLength
             }
-            if length < EthernetFraming.minimumLength {
-                memset(slot + length, 0, EthernetFraming.minimumLength &- length)
-                length = EthernetFraming.minimumLength
-            }
-            if burst.spoofCheck {
-                let source = UInt64(slot.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
-                    | UInt64(slot.loadUnaligned(fromByteOffset: 10, as: UInt16.self)) << 32
-                if source != burst.mac { c.pointee.txSpoofed &+= 1; continue }
-            }
-            guard burst.linkUp else { c.pointee.txLinkDown &+= 1; continue }
-            batch.commitSlot(length: length, timestamp: now)
-            c.pointee.txFrames &+= 1
-            c.pointee.txBytes &+= UInt64(length)
-            burst.stats.countTX(bytes: length)
+            send(slot, length: length, batch: batch, &burst, now: now)
         }
         st.pointee.head = head
         registers.write(map.tx(q, RegisterMap.head), UInt32(head))
         return true
+    }
+
+    /// Sends the packet gathered into the batch's next slot: padded to the minimum frame,
+    /// dropped by the spoof check or a link that is down, otherwise committed to the batch and
+    /// counted.
+    @inline(__always)
+    func send(_ slot: UnsafeMutableRawPointer, length gathered: Int, batch: FrameBatch, _ burst: inout TransmitBurst, now: UInt64) {
+        var length = gathered
+        if length < EthernetFraming.minimumLength {
+            memset(slot + length, 0, EthernetFraming.minimumLength &- length)
+            length = EthernetFraming.minimumLength
+        }
+        let c = counterStorage
+        if burst.spoofCheck {
+            let source = UInt64(slot.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
+                | UInt64(slot.loadUnaligned(fromByteOffset: 10, as: UInt16.self)) << 32
+            if source != burst.mac { c.pointee.txSpoofed &+= 1; return }
+        }
+        guard burst.linkUp else { c.pointee.txLinkDown &+= 1; return }
+        batch.commitSlot(length: length, timestamp: now)
+        c.pointee.txFrames &+= 1
+        c.pointee.txBytes &+= UInt64(length)
+        burst.stats.countTX(bytes: length)
     }
 
     /// Checksum insertion as the MAC does it, from the context's MACLEN, IPLEN and L4 type:
