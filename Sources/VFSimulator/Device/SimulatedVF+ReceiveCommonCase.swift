@@ -18,7 +18,7 @@ extension SimulatedVF {
     /// Delivers frames `start...` of `batch` (of `n`) while the common case holds; returns the
     /// index of the first frame it left (`start` when the burst is not a common one, `n` when it
     /// took all).
-    @inline(__always)
+    @inline(never)
     func deliverCommonCase(_ batch: FrameBatch, from start: Int, count n: Int, _ burst: inout ReceiveBurst) -> Int {
         let st = rxQueues
         guard !burst.rss.enabled, st.pointee.enabled, !st.pointee.halted, st.pointee.generation == burst.generation,

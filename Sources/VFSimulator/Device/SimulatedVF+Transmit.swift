@@ -66,12 +66,11 @@ extension SimulatedVF {
         // Room for a tag the device inserts.
         let slotLimit = batch.slotSize &- EthernetFraming.vlanTagLength
 
-        var window = TranslationWindow()
         packets: while head != tail && !batch.isFull {
-            if commonCasePaths && transmitSingleDescriptor(ring + head &* RegisterMap.descriptorSize, queue: q, batch: batch,
-                                                           slotLimit: slotLimit, window: &window, table: table, &burst, now: now) {
-                head = head &+ 1 == count ? 0 : head &+ 1
-                continue
+            if commonCasePaths {
+                head = transmitCommonCase(queue: q, ring: ring, from: head, to: tail, batch: batch, slotLimit: slotLimit,
+                                          table: table, &burst, now: now)
+                if head == tail || batch.isFull { break }
             }
             // Find the packet's end; wait when the driver has not posted it whole yet.
             var end = -1
@@ -169,18 +168,22 @@ extension SimulatedVF {
                 slot.storeBytes(of: vlanTag.bigEndian, toByteOffset: addresses + 2, as: UInt16.self)
                 length &+= EthernetFraming.vlanTagLength
             }
-            send(slot, length: length, batch: batch, &burst, now: now)
+            guard let wireLength = finish(slot, length: length, burst) else { continue }
+            batch.commitSlot(length: wireLength, timestamp: now)
+            c.pointee.txFrames &+= 1
+            c.pointee.txBytes &+= UInt64(wireLength)
+            burst.stats.countTX(bytes: wireLength)
         }
         st.pointee.head = head
         registers.write(map.tx(q, RegisterMap.head), UInt32(head))
         return true
     }
 
-    /// Sends the packet gathered into the batch's next slot: padded to the minimum frame,
-    /// dropped by the spoof check or a link that is down, otherwise committed to the batch and
-    /// counted.
+    /// Finishes a packet gathered into `slot`: pads it to the minimum frame and applies the
+    /// spoof and link checks. Returns its length on the wire, or nil when it is dropped (and
+    /// counted).
     @inline(__always)
-    func send(_ slot: UnsafeMutableRawPointer, length gathered: Int, batch: FrameBatch, _ burst: inout TransmitBurst, now: UInt64) {
+    func finish(_ slot: UnsafeMutableRawPointer, length gathered: Int, _ burst: TransmitBurst) -> Int? {
         var length = gathered
         if length < EthernetFraming.minimumLength {
             memset(slot + length, 0, EthernetFraming.minimumLength &- length)
@@ -190,13 +193,10 @@ extension SimulatedVF {
         if burst.spoofCheck {
             let source = UInt64(slot.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
                 | UInt64(slot.loadUnaligned(fromByteOffset: 10, as: UInt16.self)) << 32
-            if source != burst.mac { c.pointee.txSpoofed &+= 1; return }
+            if source != burst.mac { c.pointee.txSpoofed &+= 1; return nil }
         }
-        guard burst.linkUp else { c.pointee.txLinkDown &+= 1; return }
-        batch.commitSlot(length: length, timestamp: now)
-        c.pointee.txFrames &+= 1
-        c.pointee.txBytes &+= UInt64(length)
-        burst.stats.countTX(bytes: length)
+        guard burst.linkUp else { c.pointee.txLinkDown &+= 1; return nil }
+        return length
     }
 
     /// Checksum insertion as the MAC does it, from the context's MACLEN, IPLEN and L4 type:
