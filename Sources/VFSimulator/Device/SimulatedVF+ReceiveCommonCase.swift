@@ -26,8 +26,9 @@ extension SimulatedVF {
         let count = st.pointee.count
         var tail = st.pointee.burstTail
         if burst.touched & 1 == 0 {
-            // Read now rather than at the first delivered frame: the value is the same, as is
-            // what the queue does with it (a tail out of range is the general path's to report).
+            // Read at the burst's start rather than at its first delivered frame (a device
+            // fetches posted descriptors when it likes); a tail out of range is the general
+            // path's to report.
             tail = Int(registers.read(map.rx(0, RegisterMap.tail)))
             guard tail < count else { return start }
         }
