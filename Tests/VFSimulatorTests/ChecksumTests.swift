@@ -63,4 +63,28 @@ struct ChecksumTests {
         #expect(verdicts[0].ipGood && verdicts[0].l4Checked && verdicts[0].l4Good && verdicts[0].l4Protocol == 17)
         #expect(verdicts[1].ipGood && verdicts[1].l4Checked && !verdicts[1].l4Good)
     }
+
+    /// The 64-byte UDP/IPv4 frame with `options` (a multiple of 4 bytes) in its IPv4 header, the
+    /// header checksum from the reference sum (the UDP checksum does not cover the options).
+    static func udpFrame(ipOptions options: [UInt8]) -> [UInt8] {
+        let plain = Frames.udp(size: 64)
+        var f = Array(plain[0..<34]) + options + Array(plain[34...])
+        let ihl = 20 + options.count, ipLength = f.count - 14
+        f[14] = 0x40 | UInt8(ihl / 4)
+        f[16] = UInt8(ipLength >> 8); f[17] = UInt8(ipLength & 0xFF)
+        f[24] = 0; f[25] = 0
+        let ipSum = ~UInt16(reference(f[14..<(14 + ihl)]))
+        f[24] = UInt8(ipSum >> 8); f[25] = UInt8(ipSum & 0xFF)
+        return f
+    }
+
+    @Test func verifiesAnIPv4HeaderWithOptionsOverItsWholeLength() {
+        let good = Self.udpFrame(ipOptions: [0x01, 0x01, 0x07, 0x0B, 0x04, 0, 0, 0, 0, 0, 0, 0x00])
+        var badOption = good
+        badOption[34 + 5] ^= 0x40  // an option byte: the header sum, not the UDP sum
+        let verdicts = [good, badOption].map { f in f.withUnsafeBytes { parseFrame($0.baseAddress!, length: f.count) } }
+        #expect(verdicts.allSatisfy { $0.isIPv4 && $0.ipv4Options && $0.ipChecked && $0.l4Good && $0.l4Offset == 14 + 32 })
+        #expect(verdicts[0].ipGood && !verdicts[1].ipGood)
+        #expect(verdicts[0].ptype == AdvancedRxWriteBack.ptypeIPv4 | AdvancedRxWriteBack.ptypeIPv4Options | AdvancedRxWriteBack.ptypeUDP)
+    }
 }

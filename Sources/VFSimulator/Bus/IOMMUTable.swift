@@ -76,3 +76,28 @@ public struct IOMMUTableRef {
         return nil
     }
 }
+
+/// One mapping of an IOMMU table held in registers by a burst: an address inside it translates
+/// with a subtraction and two compares, without loading the table; one outside it goes to the
+/// table (`translate(_:length:table:hint:)`), which moves the window to the mapping it found.
+struct TranslationWindow {
+    private var iova: UInt64 = 0
+    private var length: UInt64 = 0
+    private var host: UnsafeMutableRawPointer?
+
+    /// An empty window: the first translation goes to the table.
+    init() {}
+
+    /// Host address of `length` bytes at `iova`, or nil when they are not all inside one mapping.
+    @inline(__always)
+    mutating func translate(_ iova: UInt64, length: Int, table: IOMMUTableRef, hint: inout Int) -> UnsafeMutableRawPointer? {
+        let offset = iova &- self.iova
+        if let host, offset <= self.length && UInt64(length) <= self.length &- offset { return host + Int(offset) }
+        guard let found = table.translate(iova, length: length, hint: &hint) else { return nil }
+        let e = table.pointer.pointee.entries[hint]
+        self.iova = e.iova
+        self.length = e.length
+        host = e.host
+        return found
+    }
+}

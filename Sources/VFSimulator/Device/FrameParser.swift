@@ -94,17 +94,21 @@ func parseFrame(_ p: UnsafeRawPointer, length: Int) -> ParsedFrame {
         let vihl = p.load(fromByteOffset: offset, as: UInt8.self)
         let ihl = Int(vihl & 0xF) &* 4
         guard vihl >> 4 == 4, ihl >= IPv4Header.minimumLength, length >= offset &+ ihl else { return f }
-        f.flags |= ihl > IPv4Header.minimumLength ? F.isIPv4 | F.ipv4Options | F.ipChecked : F.isIPv4 | F.ipChecked
-        // A valid header sums to all ones, in either byte order.
-        if fold16(machineOrderSum(p + offset, count: ihl)) != 0xFFFF { f.flags |= F.ipBad }
+        let options = ihl > IPv4Header.minimumLength
+        f.flags |= options ? F.isIPv4 | F.ipv4Options | F.ipChecked : F.isIPv4 | F.ipChecked
+        // The addresses (header bytes 12–19) are summed once, for the header and the
+        // pseudo-header. A valid header sums to all ones, in either byte order.
+        let addresses = machineOrderSum(p + (offset &+ 12), count: 8)
+        var header = machineOrderSum(p + offset, count: 12) &+ addresses
+        if options { header &+= machineOrderSum(p + (offset &+ IPv4Header.minimumLength), count: ihl &- IPv4Header.minimumLength) }
+        if fold16(header) != 0xFFFF { f.flags |= F.ipBad }
         let totalLength = Int(wireU16(p, offset &+ 2))
         let fragment = wireU16(p, offset &+ 6) & 0x3FFF
         let proto = p.load(fromByteOffset: offset &+ 9, as: UInt8.self)
         guard fragment == 0, proto == IPProtocolNumber.tcp || proto == IPProtocolNumber.udp, totalLength >= ihl, offset &+ totalLength <= length else { return f }
         let l4Length = totalLength &- ihl
         // Pseudo-header: addresses, protocol, L4 length.
-        let pseudo = machineOrderSum(p + (offset &+ 12), count: 8) &+ machineOrderWord(UInt16(proto))
-            &+ machineOrderWord(UInt16(truncatingIfNeeded: l4Length))
+        let pseudo = addresses &+ machineOrderWord(UInt16(proto)) &+ machineOrderWord(UInt16(truncatingIfNeeded: l4Length))
         checkL4(&f, p, proto: proto, at: offset &+ ihl, l4Length: l4Length, pseudo: pseudo)
     } else if type == EtherType.ipv6 && length >= offset &+ ipv6HeaderLength {
         guard p.load(fromByteOffset: offset, as: UInt8.self) >> 4 == 6 else { return f }

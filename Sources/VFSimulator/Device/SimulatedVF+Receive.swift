@@ -11,9 +11,33 @@ struct ReceiveBurst {
     let filter: ReceiveFilter
     let rss: RSSConfig
     let hasher: RSSHash
+    let errorBits: ReceiveErrorBits
     var stats: StatisticsRegisters
     /// Bit q set: queue q received in this burst (its head register is written at the end).
     var touched: UInt32 = 0
+}
+
+/// The write-back's error bits for the parse's verdicts, in the family's positions.
+struct ReceiveErrorBits {
+    /// IPE and TCPE as the family places them.
+    let ipe: UInt32, tcpe: UInt32
+    /// The verdicts that set TCPE: a bad L4 checksum and, on the 82599 (its erratum), a UDP
+    /// frame without checksum (0).
+    let l4Errors: UInt32
+
+    init(family: SimulatedFamily) {
+        typealias F = ParsedFrame.Flag
+        ipe = family.isIxgbe ? AdvancedRxWriteBack.ixgbeIPE : AdvancedRxWriteBack.igbIPE
+        tcpe = family.isIxgbe ? AdvancedRxWriteBack.ixgbeTCPE : AdvancedRxWriteBack.igbTCPE
+        l4Errors = family == .ixgbe82599 ? F.l4Bad | F.udpZeroChecksum : F.l4Bad
+    }
+
+    /// The error bits of a frame with the parse's `flags`.
+    @inline(__always) func errors(_ flags: UInt32) -> UInt32 {
+        typealias F = ParsedFrame.Flag
+        guard flags & (F.ipBad | F.l4Bad | F.udpZeroChecksum) != 0 else { return 0 }
+        return (flags & F.ipBad != 0 ? ipe : 0) | (flags & l4Errors != 0 ? tcpe : 0)
+    }
 }
 
 /// The receive path: frames from the wire, through the PF's filters and RSS, into the buffers
@@ -35,11 +59,13 @@ extension SimulatedVF {
         }
         // The model's state in locals for the burst: no exclusivity check per frame.
         var burst = ReceiveBurst(table: container.table, generation: container.generation,
-                                 filter: filter, rss: rssConfig, hasher: rss, stats: stats)
-        var i = 0
+                                 filter: filter, rss: rssConfig, hasher: rss, errorBits: rxErrorBits, stats: stats)
+        // The common case takes what it can; a frame it leaves goes the general way.
+        var i = commonCasePaths ? deliverCommonCase(batch, from: 0, count: n, &burst) : 0
         while i < n {
             deliver(batch[i], &burst)
             i &+= 1
+            if commonCasePaths && i < n { i = deliverCommonCase(batch, from: i, count: n, &burst) }
         }
         stats = burst.stats
         if burst.touched != 0 { raiseQueueCauses(burst.touched, tx: false) }
@@ -111,17 +137,9 @@ extension SimulatedVF {
 
         // Fields common to every descriptor of the frame: the status and packet type bits are
         // the parse's flags (`ParsedFrame.Flag`).
-        typealias F = ParsedFrame.Flag
         let flags = parsed.flags
-        let status = AdvancedRxWriteBack.dd | flags & F.statusMask
-        var errors: UInt32 = 0
-        if flags & (F.ipBad | F.l4Bad | F.udpZeroChecksum) != 0 {
-            if flags & F.ipBad != 0 { errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeIPE : AdvancedRxWriteBack.igbIPE }
-            // 82599 erratum: a UDP frame without checksum (0) may be reported with TCPE.
-            if flags & F.l4Bad != 0 || (family == .ixgbe82599 && flags & F.udpZeroChecksum != 0) {
-                errors |= family.isIxgbe ? AdvancedRxWriteBack.ixgbeTCPE : AdvancedRxWriteBack.igbTCPE
-            }
-        }
+        let status = AdvancedRxWriteBack.dd | flags & ParsedFrame.Flag.statusMask
+        let errors = burst.errorBits.errors(flags)
         let qword0 = UInt64(rssType | parsed.ptype) | UInt64(hash) << AdvancedRxWriteBack.rssHashShift
         let vlanField = strip ? UInt64(parsed.vlanTCI) << AdvancedRxWriteBack.vlanShift : 0
 
@@ -163,7 +181,7 @@ extension SimulatedVF {
 
     /// Counts a frame the PF's address or VLAN filters turned away, with what it was sent to.
     @inline(never)
-    private func filtered(_ data: UnsafeRawPointer, _ parsed: ParsedFrame, _ reason: FilterDropReason) {
+    func filtered(_ data: UnsafeRawPointer, _ parsed: ParsedFrame, _ reason: FilterDropReason) {
         counterStorage.pointee.rxFiltered &+= 1
         filterDropCounters.count(reason)
         switch reason {
@@ -175,7 +193,7 @@ extension SimulatedVF {
 
     /// Counts a frame longer than the VF's max frame size (SET_LPE, RLPML) with its length.
     @inline(never)
-    private func oversized(_ length: Int, _ parsed: ParsedFrame) {
+    func oversized(_ length: Int, _ parsed: ParsedFrame) {
         counterStorage.pointee.rxOversize &+= 1
         filterDropCounters.count(.frameSize)
         filterDropCounters.noteOversize(untaggedLength: length &- (parsed.hasVLAN ? EthernetFraming.vlanTagLength : 0))

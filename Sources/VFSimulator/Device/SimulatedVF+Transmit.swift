@@ -67,6 +67,11 @@ extension SimulatedVF {
         let slotLimit = batch.slotSize &- EthernetFraming.vlanTagLength
 
         packets: while head != tail && !batch.isFull {
+            if commonCasePaths {
+                head = transmitCommonCase(queue: q, ring: ring, from: head, to: tail, batch: batch, slotLimit: slotLimit,
+                                          table: table, &burst, now: now)
+                if head == tail || batch.isFull { break }
+            }
             // Find the packet's end; wait when the driver has not posted it whole yet.
             var end = -1
             var j = head
@@ -163,24 +168,35 @@ extension SimulatedVF {
                 slot.storeBytes(of: vlanTag.bigEndian, toByteOffset: addresses + 2, as: UInt16.self)
                 length &+= EthernetFraming.vlanTagLength
             }
-            if length < EthernetFraming.minimumLength {
-                memset(slot + length, 0, EthernetFraming.minimumLength &- length)
-                length = EthernetFraming.minimumLength
-            }
-            if burst.spoofCheck {
-                let source = UInt64(slot.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
-                    | UInt64(slot.loadUnaligned(fromByteOffset: 10, as: UInt16.self)) << 32
-                if source != burst.mac { c.pointee.txSpoofed &+= 1; continue }
-            }
-            guard burst.linkUp else { c.pointee.txLinkDown &+= 1; continue }
-            batch.commitSlot(length: length, timestamp: now)
+            guard let wireLength = finish(slot, length: length, burst) else { continue }
+            batch.commitSlot(length: wireLength, timestamp: now)
             c.pointee.txFrames &+= 1
-            c.pointee.txBytes &+= UInt64(length)
-            burst.stats.countTX(bytes: length)
+            c.pointee.txBytes &+= UInt64(wireLength)
+            burst.stats.countTX(bytes: wireLength)
         }
         st.pointee.head = head
         registers.write(map.tx(q, RegisterMap.head), UInt32(head))
         return true
+    }
+
+    /// Finishes a packet gathered into `slot`: pads it to the minimum frame and applies the
+    /// spoof and link checks. Returns its length on the wire, or nil when it is dropped (and
+    /// counted).
+    @inline(__always)
+    func finish(_ slot: UnsafeMutableRawPointer, length gathered: Int, _ burst: TransmitBurst) -> Int? {
+        var length = gathered
+        if length < EthernetFraming.minimumLength {
+            memset(slot + length, 0, EthernetFraming.minimumLength &- length)
+            length = EthernetFraming.minimumLength
+        }
+        let c = counterStorage
+        if burst.spoofCheck {
+            let source = UInt64(slot.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
+                | UInt64(slot.loadUnaligned(fromByteOffset: 10, as: UInt16.self)) << 32
+            if source != burst.mac { c.pointee.txSpoofed &+= 1; return nil }
+        }
+        guard burst.linkUp else { c.pointee.txLinkDown &+= 1; return nil }
+        return length
     }
 
     /// Checksum insertion as the MAC does it, from the context's MACLEN, IPLEN and L4 type:

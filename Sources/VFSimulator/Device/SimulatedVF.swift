@@ -117,6 +117,12 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     @exclusivity(unchecked) var rss: RSSHash
     @exclusivity(unchecked) var rssConfig = RSSConfig()
     let rxBatch = FrameBatch()
+    /// The write-back's error bits in this family's positions.
+    let rxErrorBits: ReceiveErrorBits
+    /// Whether bursts take the receive and transmit common-case paths (`deliverCommonCase`,
+    /// `transmitSingleDescriptor`) where they apply; tests turn them off to compare the general
+    /// paths' results with theirs.
+    @exclusivity(unchecked) var commonCasePaths = true
     let txBatch = FrameBatch()
     @exclusivity(unchecked) var pendingPFMessages: [[UInt32]] = []
     @exclusivity(unchecked) var removed = false
@@ -148,6 +154,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         txQueues = .allocate(capacity: queues)
         txQueues.initialize(repeating: QueueState(), count: queues)
         stats = StatisticsRegisters(family: family)
+        rxErrorBits = ReceiveErrorBits(family: family)
         counterStorage = .allocate(capacity: 1)
         counterStorage.initialize(to: Counters())
         rss = RSSHash(key: RSSHash.microsoftKey)

@@ -38,7 +38,9 @@ public final class FrameGenerator: FrameSource, @unchecked Sendable {
     public let configuration: Configuration
     private let templates: UnsafeMutableRawPointer
     private let stride: Int
-    private let lengths: [Int]
+    /// Bytes (without CRC) of each template, and how many templates there are.
+    private let lengths: UnsafeMutablePointer<Int>
+    private let templateCount: Int
     // Pulled by one thread at a time: no dynamic exclusivity check at each pull.
     @exclusivity(unchecked) private var start: UInt64?
     @exclusivity(unchecked) private var next = 0
@@ -53,18 +55,21 @@ public final class FrameGenerator: FrameSource, @unchecked Sendable {
         stride = (maxLength + 63) & ~63
         let n = configuration.flows * configuration.frameSizes.count
         templates = .allocate(byteCount: n * stride, alignment: 64)
-        var lengths = [Int]()
+        templateCount = n
+        lengths = .allocate(capacity: n)
         for s in 0..<configuration.frameSizes.count {
             for f in 0..<configuration.flows {
                 let length = configuration.frameSizes[s] - 4
                 Self.build(templates + (s * configuration.flows + f) * stride, length: length, flow: f, configuration)
-                lengths.append(length)
+                lengths[s * configuration.flows + f] = length
             }
         }
-        self.lengths = lengths
     }
 
-    deinit { templates.deallocate() }
+    deinit {
+        templates.deallocate()
+        lengths.deallocate()
+    }
 
     /// Frames produced so far.
     public var framesProduced: Int { produced.load(ordering: .relaxed) }
@@ -85,13 +90,16 @@ public final class FrameGenerator: FrameSource, @unchecked Sendable {
             n = min(n, max(0, due - done))
         }
         guard n > 0 else { return 0 }
-        let total = lengths.count
-        // The position in a local for the loop: no exclusivity check of the stored one per frame.
+        let total = templateCount
+        // The position and the batch's frames in locals, the batch's count stored once: no
+        // exclusivity check of the stored position and no reload of the batch per frame.
         var index = next
-        for _ in 0..<n {
-            batch.append(FrameRef(data: templates + index * stride, length: lengths[index], timestamp: now))
-            index = index + 1 == total ? 0 : index + 1
+        let frames = batch.refs, first = batch.count
+        for k in 0..<n {
+            frames[first &+ k] = FrameRef(data: templates + index &* stride, length: lengths[index], timestamp: now)
+            index = index &+ 1 == total ? 0 : index &+ 1
         }
+        batch.storedCount = first &+ n
         next = index
         produced.add(n, ordering: .relaxed)
         return n

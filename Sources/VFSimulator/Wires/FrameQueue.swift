@@ -78,9 +78,11 @@ public final class FrameQueue: FrameSource, FrameSink, @unchecked Sendable {
         var w = start
         var slot = start % capacity
         var refused: UInt64 = 0
+        // The batch's frames and count in locals: no reload of the batch per frame.
+        let frames = batch.refs, n = batch.count
         var i = 0
-        while i < batch.count {
-            let frame = batch[i]
+        while i < n {
+            let frame = frames[i]
             i &+= 1
             guard frame.length <= slotSize, w &- start < room else {
                 refused &+= 1
@@ -110,12 +112,16 @@ public final class FrameQueue: FrameSource, FrameSink, @unchecked Sendable {
             pendingRelease = 0
         }
         let available = written.load(ordering: .acquiring) - r
-        let n = min(available, limit, batch.capacity - batch.count)
+        let start = batch.count
+        let n = min(available, limit, batch.capacity - start)
+        // The batch's frames in a local and its count stored once: no reload of the batch per frame.
+        let frames = batch.refs
         var i = r % capacity
-        for _ in 0..<n {
-            batch.append(FrameRef(data: slots + i &* slotSize, length: lengths[i], timestamp: timestamps[i]))
+        for k in 0..<n {
+            frames[start &+ k] = FrameRef(data: slots + i &* slotSize, length: lengths[i], timestamp: timestamps[i])
             i = i &+ 1 == capacity ? 0 : i &+ 1
         }
+        batch.storedCount = start &+ n
         pendingRelease = n
         return n
     }
