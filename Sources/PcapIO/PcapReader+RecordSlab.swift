@@ -31,7 +31,21 @@ extension PcapReader {
     /// The loop of `read(into:_:filter:)`, over a cursor in a local: adds what it read to
     /// `reading`'s counts (its limits count from the start of the reading); returns whether the
     /// file ended. Sets `failure` at a bad record or a frame larger than `reading.largestFrame`.
+    /// Without a filter the loop is a copy of its own, with fewer values to keep in registers.
     private static func read(
+        from cursor: inout ClassicPcapCursor, into slab: inout RecordSlab, _ reading: inout RecordSlabReading,
+        filter: PacketFilter?, failure: inout PcapError?, path: String, recordsBefore: Int
+    ) -> Bool {
+        if let filter {
+            return copy(from: &cursor, into: &slab, &reading, filter: filter, failure: &failure, path: path,
+                        recordsBefore: recordsBefore)
+        }
+        return copy(from: &cursor, into: &slab, &reading, filter: nil, failure: &failure, path: path,
+                    recordsBefore: recordsBefore)
+    }
+
+    @inline(__always)
+    private static func copy(
         from cursor: inout ClassicPcapCursor, into slab: inout RecordSlab, _ reading: inout RecordSlabReading,
         filter: PacketFilter?, failure: inout PcapError?, path: String, recordsBefore: Int
     ) -> Bool {
