@@ -31,23 +31,32 @@ extension PcapReader {
     /// The loop of `read(into:_:filter:)`, over a cursor in a local: adds what it read to
     /// `reading`'s counts (its limits count from the start of the reading); returns whether the
     /// file ended. Sets `failure` at a bad record or a frame larger than `reading.largestFrame`.
-    /// Without a filter the loop is a copy of its own, with fewer values to keep in registers.
+    /// Each kind of record, with or without a filter, has a copy of the loop of its own, with
+    /// fewer values to keep in registers.
     private static func read(
         from cursor: inout ClassicPcapCursor, into slab: inout RecordSlab, _ reading: inout RecordSlabReading,
         filter: PacketFilter?, failure: inout PcapError?, path: String, recordsBefore: Int
     ) -> Bool {
-        if let filter {
-            return copy(from: &cursor, into: &slab, &reading, filter: filter, failure: &failure, path: path,
-                        recordsBefore: recordsBefore)
+        switch (filter, reading.pcapRecords) {
+        case (nil, nil):
+            return copy(from: &cursor, into: &slab, &reading, filter: nil, pcap: false, nanosecond: false,
+                        failure: &failure, path: path, recordsBefore: recordsBefore)
+        case let (nil, precision?):
+            return copy(from: &cursor, into: &slab, &reading, filter: nil, pcap: true, nanosecond: precision == .nanosecond,
+                        failure: &failure, path: path, recordsBefore: recordsBefore)
+        case let (filter?, nil):
+            return copy(from: &cursor, into: &slab, &reading, filter: filter, pcap: false, nanosecond: false,
+                        failure: &failure, path: path, recordsBefore: recordsBefore)
+        case let (filter?, precision?):
+            return copy(from: &cursor, into: &slab, &reading, filter: filter, pcap: true, nanosecond: precision == .nanosecond,
+                        failure: &failure, path: path, recordsBefore: recordsBefore)
         }
-        return copy(from: &cursor, into: &slab, &reading, filter: nil, failure: &failure, path: path,
-                    recordsBefore: recordsBefore)
     }
 
     @inline(__always)
     private static func copy(
         from cursor: inout ClassicPcapCursor, into slab: inout RecordSlab, _ reading: inout RecordSlabReading,
-        filter: PacketFilter?, failure: inout PcapError?, path: String, recordsBefore: Int
+        filter: PacketFilter?, pcap: Bool, nanosecond: Bool, failure: inout PcapError?, path: String, recordsBefore: Int
     ) -> Bool {
         let snapLength = reading.snapLength
         let largestFrame = reading.largestFrame
@@ -83,9 +92,14 @@ extension PcapReader {
                     filtered &+= 1
                     continue
                 }
-                _ = slab.append(record.data, length: length, restoring: nil, snapLength: snapLength,
-                                wallNanoseconds: record.timestampNanoseconds, interface: 0,
-                                filteredBefore: filtered, droppedBefore: dropped)
+                if pcap {
+                    _ = slab.appendPcapRecord(record.data, length: length, snapLength: snapLength,
+                                              wallNanoseconds: record.timestampNanoseconds, nanosecond: nanosecond)
+                } else {
+                    _ = slab.append(record.data, length: length, restoring: nil, snapLength: snapLength,
+                                    wallNanoseconds: record.timestampNanoseconds, interface: 0,
+                                    filteredBefore: filtered, droppedBefore: dropped)
+                }
                 filtered = 0
                 dropped = 0
                 appended &+= 1

@@ -17,6 +17,9 @@ public struct RecordSlabReading {
     /// The largest frame taken (a pool buffer's data room): a larger record is an error, as it
     /// is for a port receiving into buffers of that size.
     public var largestFrame: Int
+    /// Append pcap file records of this precision (`RecordSlab.appendPcapRecord`) to slabs
+    /// that `holdsPcapRecords`; nil appends records of the slab's own layout.
+    public var pcapRecords: TimestampPrecision?
     /// Frames of the interface filtered out since its last record appended: the next record
     /// carries them (carried over from reading to reading).
     public var filteredSinceRecord: UInt64
@@ -34,15 +37,17 @@ public struct RecordSlabReading {
     public var slabIsFull = false
 
     /// A reading of at most `recordLimit` records, `appendLimit` of them appended, frames cut
-    /// to `snapLength` bytes, none larger than `largestFrame`; the counts of frames not handed
-    /// over since the last record come from the previous reading.
+    /// to `snapLength` bytes, none larger than `largestFrame`, as pcap file records of
+    /// `pcapRecords` precision when given; the counts of frames not handed over since the last
+    /// record come from the previous reading.
     @inlinable
-    public init(recordLimit: Int, appendLimit: Int, snapLength: Int, largestFrame: Int,
+    public init(recordLimit: Int, appendLimit: Int, snapLength: Int, largestFrame: Int, pcapRecords: TimestampPrecision? = nil,
                 filteredSinceRecord: UInt64, droppedSinceRecord: UInt64) {
         self.recordLimit = recordLimit
         self.appendLimit = appendLimit
         self.snapLength = snapLength
         self.largestFrame = largestFrame
+        self.pcapRecords = pcapRecords
         self.filteredSinceRecord = filteredSinceRecord
         self.droppedSinceRecord = droppedSinceRecord
     }

@@ -53,7 +53,8 @@ public struct CaptureOptions: Sendable {
 /// unsaid. Ports that are capture files (`pcap:`) have no line rate to keep: for them the
 /// receive thread waits for room instead. A lone `pcap:` port whose file is classic pcap is
 /// read without rounds or pool buffers: each record goes from the reader's buffer straight into
-/// the slab (`CaptureHandOver.takeRecords`), the same records and counters in one copy.
+/// the slab (`CaptureHandOver.takeRecords`), the same records and counters in one copy; into
+/// pcap files with no `-C` the slab holds the files' own records, written as they lie.
 ///
 /// A slab is handed over when full, or at the end of a round when the writer waits for work.
 /// Within `flushIntervalSeconds` of being caught up the writer writes its buffered records to
@@ -188,13 +189,17 @@ public final class CaptureEngine {
         // A lone `pcap:` port's classic pcap file is read straight into the slabs, while the
         // reader's own cursor reads it (a pass through libpcap takes the round's way).
         let recordFile = readsFileRecordsInPlace && ports.count == 1 && !handOver.tracesWriteBacks ? ports[0] as? PcapPort : nil
+        // Its records go into the slabs as the pcap file's own when the writer can write them
+        // as they lie: pcap files with no `-C` (which looks at each record).
+        let pcapRecords = options.pcapng == nil && options.rotation.maxFileBytes == nil ? options.precision : nil
 
         while reason == nil {
             var arrived = 0
             if let recordFile, recordFile.receivesIntoRecordSlabs {
                 readFileRecordsInPlace = true
                 stamper.refresh()
-                arrived = handOver.takeRecords(of: recordFile, burstTime: stamper.wallNow, shouldStop: shouldStop)
+                arrived = handOver.takeRecords(of: recordFile, burstTime: stamper.wallNow, pcapRecords: pcapRecords,
+                                               shouldStop: shouldStop)
                 if handOver.reachedLimit {
                     reason = .countReached
                 } else if arrived == 0 {

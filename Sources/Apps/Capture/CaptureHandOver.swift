@@ -50,6 +50,7 @@ struct CaptureHandOver {
     /// for room in the ring polls `shouldStop`.
     @inline(never)
     mutating func take(_ round: borrowing CaptureRound, stamper: WallClockStamper, shouldStop: () -> Bool) {
+        if let open = slab, _slowPath(open.pointee.holdsPcapRecords) { useSlab(holdingPcapRecords: false) }
         while handed < limit, let (source, packet, time) = round.next(stamper: stamper) {
             let port = round.sourcePorts[source]
             let metadata = packet.metadata
@@ -117,6 +118,17 @@ struct CaptureHandOver {
         return false
     }
 
+    /// Makes the open slab one of pcap file records (`pcap`) or of records of its own layout:
+    /// an empty slab changes kind, one with records of the other kind is handed over first.
+    private mutating func useSlab(holdingPcapRecords pcap: Bool) {
+        guard let open = slab, open.pointee.holdsPcapRecords != pcap else { return }
+        if open.pointee.count > 0 {
+            ring.publish()
+            slab = ring.openSlab()
+        }
+        slab?.pointee.holdsPcapRecords = pcap
+    }
+
     /// The open slab, else the next free one of the ring, waiting for the writer to free one
     /// when the ring is waited on; nil when none has room (the ring is full and not waited on,
     /// or the wait ended).
@@ -143,13 +155,18 @@ extension CaptureHandOver {
     /// `take` makes of the same frames received into pool buffers, with no buffer, round or
     /// metadata. A full slab is handed over and the next one waited for; once a wait ends (a
     /// stop, a failed writer) nothing more is read. Returns the frames received, stamping the
-    /// slabs with `burstTime` for the writer's `-G` check.
-    mutating func takeRecords(of port: PcapPort, burstTime: UInt64, shouldStop: () -> Bool) -> Int {
+    /// slabs with `burstTime` for the writer's `-G` check. With `pcapRecords` the slabs hold
+    /// pcap file records of that precision, which the writer writes as they lie.
+    mutating func takeRecords(of port: PcapPort, burstTime: UInt64, pcapRecords: TimestampPrecision?,
+                              shouldStop: () -> Bool) -> Int {
         var reading = RecordSlabReading(recordLimit: Self.recordsPerRound, appendLimit: Int(clamping: limit &- handed),
-                                        snapLength: snapLength, largestFrame: 0,
+                                        snapLength: snapLength, largestFrame: 0, pcapRecords: pcapRecords,
                                         filteredSinceRecord: tally.filteredSinceRecord[0],
                                         droppedSinceRecord: tally.droppedSinceRecord[0])
-        while let open = openSlab(shouldStop: shouldStop) {
+        while true {
+            useSlab(holdingPcapRecords: pcapRecords != nil)
+            guard let open = openSlab(shouldStop: shouldStop) else { break }
+            if open.pointee.count == 0 { open.pointee.holdsPcapRecords = pcapRecords != nil }
             open.pointee.wallNanoseconds = burstTime
             port.receive(into: &open.pointee, &reading, filter: filter)
             guard reading.slabIsFull else { break }
