@@ -53,6 +53,8 @@ extension PcapReader {
         }
     }
 
+    /// The loop itself, inlined into each call of `read(from:into:_:filter:failure:path:recordsBefore:)`:
+    /// with `pcap`, pcap file records (their fractions in nanoseconds when `nanosecond`).
     @inline(__always)
     private static func copy(
         from cursor: inout ClassicPcapCursor, into slab: inout RecordSlab, _ reading: inout RecordSlabReading,
