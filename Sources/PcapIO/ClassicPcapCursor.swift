@@ -140,6 +140,7 @@ struct ClassicPcapCursor {
     }
 
     /// Moves the unread bytes to the front of the buffer and reads more behind them.
+    @inline(never)
     private mutating func fill() -> ClassicPcapRecordFailure? {
         let left = end &- position
         if position > 0 {

@@ -40,6 +40,20 @@ enum PcapFileFormat {
         destination.storeBytes(of: ethernetLinkType, toByteOffset: 20, as: UInt32.self)
     }
 
+    /// Stores a record header at `record`: the time `wallNanoseconds` after the epoch (its
+    /// fraction in nanoseconds when `nanosecond`, else microseconds), the captured and the
+    /// original length.
+    @inlinable
+    static func storeRecordHeader(at record: UnsafeMutableRawPointer, wallNanoseconds: UInt64, nanosecond: Bool,
+                                  captured: Int, originalLength: Int) {
+        let seconds = wallNanoseconds / 1_000_000_000
+        let fraction = wallNanoseconds &- seconds &* 1_000_000_000
+        record.storeBytes(of: UInt32(truncatingIfNeeded: seconds), toByteOffset: 0, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: nanosecond ? fraction : fraction / 1000), toByteOffset: 4, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 8, as: UInt32.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: originalLength), toByteOffset: 12, as: UInt32.self)
+    }
+
     /// The whole records at the start of the `length` bytes at `records` (records laid out
     /// back to back, as the writer's buffer holds them): how many, the bytes they span, and
     /// their frame bytes. A record cut short by the end of the bytes is not counted.

@@ -140,17 +140,52 @@ public final class PcapPort: Port, @unchecked Sendable {
         do throws(PcapError) {
             n = try reader.read(into: &batch, from: pool.ref)
         } catch {
-            record(error)
-            counters.add(1, to: Counter.rxErrors)
-            rxExhausted.store(true, ordering: .releasing)
+            readFailed(error)
             return 0
         }
         if n == 0 && !reader.isAtEnd { counters.add(1, to: Counter.rxNoBuffer) }
-        counters.add(reader.bytesRead &- bytesBefore, to: Counter.rxBytes)
+        countReceived(n, bytes: reader.bytesRead &- bytesBefore, from: reader)
+        return n
+    }
+
+    /// Whether the RX file's records can be received straight into record slabs
+    /// (`receive(into:_:filter:)`): a classic pcap file the reader's own cursor reads, in the
+    /// file's current pass.
+    public var receivesIntoRecordSlabs: Bool { reader?.readsRecordsInPlace ?? false }
+
+    /// Receives frames of the RX file as `receive(queue:into:)` does, with the same counters,
+    /// errors and passes, but copies each record from the reader's buffer straight into `slab`
+    /// (see `PcapReader.read(into:_:filter:)`) instead of into a pool buffer; frames larger
+    /// than the pool's buffers are refused as they are there (`reading.largestFrame` is set to
+    /// their data room). The frames received are `reading.read` less what it held before.
+    public func receive(into slab: inout RecordSlab, _ reading: inout RecordSlabReading, filter: PacketFilter?) {
+        reading.slabIsFull = false
+        guard started, !rxExhausted.load(ordering: .relaxed), let reader, let pool else { return }
+        let (readBefore, bytesBefore) = (reading.read, reading.bytes)
+        reading.largestFrame = pool.dataRoom
+        do throws(PcapError) {
+            try reader.read(into: &slab, &reading, filter: filter)
+        } catch {
+            readFailed(error)
+            return
+        }
+        countReceived(reading.read &- readBefore, bytes: reading.bytes &- bytesBefore, from: reader)
+    }
+
+    /// Keeps the error of a read of the RX file, counts it and ends the input.
+    private func readFailed(_ error: PcapError) {
+        record(error)
+        counters.add(1, to: Counter.rxErrors)
+        rxExhausted.store(true, ordering: .releasing)
+    }
+
+    /// Counts `n` frames of `bytes` captured bytes received from `reader`; starts the next
+    /// pass once it reached the end of the file.
+    private func countReceived(_ n: Int, bytes: UInt64, from reader: PcapReader) {
+        counters.add(bytes, to: Counter.rxBytes)
         counters.add(UInt64(n), to: Counter.rxPackets)
         recordsThisPass &+= n
         if reader.isAtEnd && !reader.hasPendingError { nextPass() }
-        return n
     }
 
     public func transmit(queue: Int, _ batch: inout PacketBatch) -> Int {

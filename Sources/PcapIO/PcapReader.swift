@@ -39,11 +39,11 @@ public final class PcapReader {
     /// The snap length in the file header.
     public let snapLength: Int
     /// Records read so far.
-    public private(set) var recordsRead = 0
+    public internal(set) var recordsRead = 0
     /// Captured bytes of the frames `read(into:from:)` returned so far.
-    public private(set) var bytesRead: UInt64 = 0
+    public internal(set) var bytesRead: UInt64 = 0
     /// Whether the end of the file was reached.
-    public private(set) var isAtEnd = false
+    public internal(set) var isAtEnd = false
 
     /// Whether `read(into:from:)` holds an error for its next call.
     public var hasPendingError: Bool { pendingError != nil }
@@ -51,8 +51,12 @@ public final class PcapReader {
     /// Whether libpcap reads the file (else the reader's own cursor does).
     var isReadByLibpcap: Bool { handle != nil }
 
+    /// Whether the reader's own cursor reads the file, so that `read(into:_:)` can copy its
+    /// records straight into a `RecordSlab`.
+    public var readsRecordsInPlace: Bool { cursor != nil }
+
     /// The reader of a classic pcap file, or nil when libpcap reads it.
-    private var cursor: ClassicPcapCursor?
+    var cursor: ClassicPcapCursor?
     /// The descriptor `cursor` reads (-1 when libpcap reads the file).
     private var descriptor: Int32 = -1
     /// libpcap's handle, when libpcap reads the file.
@@ -62,7 +66,7 @@ public final class PcapReader {
     /// The chunk buffer of `cursor`, or the stream buffer libpcap reads through.
     private let buffer: UnsafeMutableRawPointer
     private static let bufferBytes = 1 << 20
-    private var pendingError: PcapError?
+    var pendingError: PcapError?
 
     /// Opens `path`; throws when it is missing, not a capture, or not Ethernet.
     public convenience init(path: String) throws(PcapError) {

@@ -170,12 +170,8 @@ public struct PcapRecordSink {
                                                                              outboundInterfaces: outboundInterfaces))
             return record + PcapngFormat.packetHeaderBytes
         }
-        let seconds = wallNanoseconds / 1_000_000_000
-        let fraction = wallNanoseconds &- seconds &* 1_000_000_000
-        record.storeBytes(of: UInt32(truncatingIfNeeded: seconds), toByteOffset: 0, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: nanosecond ? fraction : fraction / 1000), toByteOffset: 4, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: captured), toByteOffset: 8, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: originalLength), toByteOffset: 12, as: UInt32.self)
+        PcapFileFormat.storeRecordHeader(at: record, wallNanoseconds: wallNanoseconds, nanosecond: nanosecond,
+                                         captured: captured, originalLength: originalLength)
         return record + PcapFileFormat.recordHeaderBytes
     }
 
@@ -218,23 +214,50 @@ public struct PcapRecordSink {
 
     /// The accounting of a write that stopped with `error` after `sent` bytes of the buffer.
     private mutating func keepWholeRecords(sent: Int, error: Int32) {
-        var whole = (count: 0, bytes: 0, captured: 0)
-        var kept = 0
         // A file header cut short keeps nothing: an empty file rather than an unreadable one.
-        if sent >= headerInBuffer {
-            let records = buffer + headerInBuffer
-            let length = sent - headerInBuffer
-            whole = format == .pcapng ? PcapngFormat.wholeBlocks(in: records, length: length)
-                : PcapFileFormat.wholeRecords(in: records, length: length)
-            kept = headerInBuffer + whole.bytes
+        guard sent >= headerInBuffer else {
+            keepWholeRecords(of: buffer, count: pending, sent: 0, error: error)
+            if sent > 0 && isRegularFile { OutputWrites.cutOff(descriptor, bytes: sent) }
+            return
         }
-        if kept < sent && isRegularFile { OutputWrites.cutOff(descriptor, bytes: sent - kept) }
-        fileBytes += Int64(kept)
+        fileBytes += Int64(headerInBuffer)
+        keepWholeRecords(of: buffer + headerInBuffer, count: pending, sent: sent - headerInBuffer, error: error)
+    }
+
+    /// The accounting of a write of `count` records laid out at `records` that stopped with
+    /// `error` after `sent` of their bytes: the whole records are written, a partial one is cut
+    /// off a regular file, the rest are dropped, and the file takes no more writes.
+    private mutating func keepWholeRecords(of records: UnsafeRawPointer, count: Int, sent: Int, error: Int32) {
+        let whole = format == .pcapng ? PcapngFormat.wholeBlocks(in: records, length: sent)
+            : PcapFileFormat.wholeRecords(in: records, length: sent)
+        if whole.bytes < sent && isRegularFile { OutputWrites.cutOff(descriptor, bytes: sent - whole.bytes) }
+        fileBytes += Int64(whole.bytes)
         written += whole.count
-        dropped += pending - whole.count
+        dropped += count - whole.count
         capturedBytesWritten += Int64(whole.captured)
         errorNumber = error
         limit = 0
+    }
+
+    /// Writes `count` records already laid out as the file's (`bytes` bytes at `records`,
+    /// holding `captured` frame bytes) straight from where they lie, after what the buffer
+    /// holds: no copy. A failed write is accounted as `drain` accounts it (whole records
+    /// written, a partial one cut off, the rest dropped); once the file failed or was closed,
+    /// the records are dropped.
+    mutating func writeRecords(_ records: UnsafeRawPointer, bytes: Int, count: Int, captured: Int) {
+        drain()
+        guard errorNumber == 0, limit > 0, descriptor >= 0 else {
+            dropped += count
+            return
+        }
+        let (sent, error) = OutputWrites.writeAll(descriptor, records, count: bytes)
+        if error == 0 {
+            fileBytes += Int64(bytes)
+            written += count
+            capturedBytesWritten += Int64(captured)
+        } else {
+            keepWholeRecords(of: records, count: count, sent: sent, error: error)
+        }
     }
 
     /// Writes what is buffered and closes the descriptor; later records are dropped. Returns

@@ -5,6 +5,8 @@
 ///
 /// A slab is filled by one thread and then read by another (`RotatingPcapWriter.write(_:)`);
 /// the hand-over between them is the caller's (a ring of slabs). No allocation per frame.
+/// A slab may instead hold pcap file records (`holdsPcapRecords`), which a pcap file's writer
+/// writes as they lie, with no copy.
 @frozen
 public struct RecordSlab {
     /// Bytes of a record's header: time, filtered out before, dropped before (8 each),
@@ -24,6 +26,12 @@ public struct RecordSlab {
     @inlinable public var count: Int { records }
     /// The wall-clock time of the last burst whose frames went in (the writer's `-G` check).
     public var wallNanoseconds: UInt64
+    /// Whether the slab holds pcap file records (`appendPcapRecord`), which the writer writes
+    /// to a pcap file as they are, rather than records of its own layout. Set on an empty
+    /// slab; `removeAll()` clears it.
+    public var holdsPcapRecords: Bool
+    /// Frame bytes of the pcap file records.
+    @usableFromInline var pcapCapturedBytes: Int
 
     /// An empty slab of the `capacity` bytes at `base` (8-byte aligned).
     public init(base: UnsafeMutableRawPointer, capacity: Int) {
@@ -33,6 +41,8 @@ public struct RecordSlab {
         filled = 0
         records = 0
         wallNanoseconds = 0
+        holdsPcapRecords = false
+        pcapCapturedBytes = 0
     }
 
     /// Bytes of a slab that holds any one record of a frame cut to `snapLength` bytes.
@@ -45,6 +55,8 @@ public struct RecordSlab {
     public mutating func removeAll() {
         filled = 0
         records = 0
+        holdsPcapRecords = false
+        pcapCapturedBytes = 0
     }
 
     /// Appends the record of the `length`-byte frame at `data`, with `tag` put back after its
@@ -91,8 +103,30 @@ public struct RecordSlab {
         return true
     }
 
+    /// Appends the pcap file record of the `length`-byte frame at `data` cut to `snapLength`
+    /// bytes, stamped `wallNanoseconds` after the epoch with a fraction in nanoseconds when
+    /// `nanosecond` (else microseconds): the record a pcap file of that precision holds
+    /// (`PcapRecordSink`). For a slab that `holdsPcapRecords`. Returns false, appending
+    /// nothing, when the record does not fit.
+    @inlinable
+    public mutating func appendPcapRecord(_ data: UnsafeRawPointer, length: Int, snapLength: Int, wallNanoseconds: UInt64,
+                                          nanosecond: Bool) -> Bool {
+        let captured = length < snapLength ? length : snapLength
+        let size = PcapFileFormat.recordHeaderBytes &+ captured
+        guard bytes &+ size <= capacity else { return false }
+        let record = base + bytes
+        PcapFileFormat.storeRecordHeader(at: record, wallNanoseconds: wallNanoseconds, nanosecond: nanosecond,
+                                         captured: captured, originalLength: length)
+        (record + PcapFileFormat.recordHeaderBytes).copyMemory(from: data, byteCount: captured)
+        filled &+= size
+        records &+= 1
+        pcapCapturedBytes &+= captured
+        return true
+    }
+
     /// Calls `body` with each record, front to back: its frame bytes, captured length, original
     /// length, time, interface, and the frames of its interface filtered out and dropped before it.
+    /// For a slab of records of its own layout (not `holdsPcapRecords`).
     @inlinable
     public func forEach(
         _ body: (UnsafeRawPointer, _ captured: Int, _ originalLength: Int, _ wallNanoseconds: UInt64, _ interface: UInt32,

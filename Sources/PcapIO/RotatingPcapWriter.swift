@@ -138,10 +138,23 @@ public final class RotatingPcapWriter {
     /// ID) and into its interface's statistics. The `-G` check is made once, with the slab's
     /// time; the `-C` check before each record. Once a file could not be opened or written
     /// (`failure`), the records are counted lost or dropped, never written.
+    ///
+    /// A slab of pcap file records (`holdsPcapRecords`: pcap files with no `-C`) is written
+    /// as it lies, with one `write(2)` and no copy; its records count in no interface's
+    /// statistics (a pcap file has none: the caller sets the totals).
     public func write(_ slab: RecordSlab) {
         var error = failure
         if error == nil {
             do throws(PcapError) { try beginBurst(wallNanoseconds: slab.wallNanoseconds) } catch let opening { error = opening }
+        }
+        if slab.holdsPcapRecords {
+            if error == nil && current.format == .pcap && rotation.maxFileBytes == nil {
+                current.sink.writeRecords(slab.base, bytes: slab.bytes, count: slab.count, captured: slab.pcapCapturedBytes)
+            } else {
+                recordsLost &+= slab.count
+            }
+            failure = error ?? current.failure
+            return
         }
         let limit = rotation.maxFileBytes ?? Int64.max
         var sink = current.sink

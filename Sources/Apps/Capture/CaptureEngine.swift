@@ -51,7 +51,10 @@ public struct CaptureOptions: Sendable {
 /// files, so the receive thread never waits on the disk: when the ring is full, the frames
 /// that do not fit are counted dropped by the writer (pcapng `isb_osdrop`), never lost
 /// unsaid. Ports that are capture files (`pcap:`) have no line rate to keep: for them the
-/// receive thread waits for room instead.
+/// receive thread waits for room instead. A lone `pcap:` port whose file is classic pcap is
+/// read without rounds or pool buffers: each record goes from the reader's buffer straight into
+/// the slab (`CaptureHandOver.takeRecords`), the same records and counters in one copy; into
+/// pcap files with no `-C` the slab holds the files' own records, written as they lie.
 ///
 /// A slab is handed over when full, or at the end of a round when the writer waits for work.
 /// Within `flushIntervalSeconds` of being caught up the writer writes its buffered records to
@@ -68,6 +71,13 @@ public final class CaptureEngine {
     public let ports: [any Port]
     /// The options.
     public let options: CaptureOptions
+
+    /// Whether a lone `pcap:` port's classic pcap file is read straight into the ring's slabs
+    /// (`CaptureHandOver.takeRecords`) rather than through the port's pool buffers: the same
+    /// files and counters with one copy per frame instead of two. Tests turn it off to compare.
+    var readsFileRecordsInPlace = true
+    /// Whether `run` read records straight into the slabs.
+    private(set) var readFileRecordsInPlace = false
 
     private let writer: RotatingPcapWriter
     private let filter: PacketFilter?
@@ -176,26 +186,47 @@ public final class CaptureEngine {
         var reason: CaptureStopReason?
         var writerFailed = false
 
+        // A lone `pcap:` port's classic pcap file is read straight into the slabs, while the
+        // reader's own cursor reads it (a pass through libpcap takes the round's way).
+        let recordFile = readsFileRecordsInPlace && ports.count == 1 && !handOver.tracesWriteBacks ? ports[0] as? PcapPort : nil
+        // Its records go into the slabs as the pcap file's own when the writer can write them
+        // as they lie: pcap files with no `-C` (which looks at each record).
+        let pcapRecords = options.pcapng == nil && options.rotation.maxFileBytes == nil ? options.precision : nil
+
         while reason == nil {
             var arrived = 0
-            for source in 0..<round.sourceCount {
-                let port = round.sourcePorts[source]
-                let n = round.receive(source, from: ports[port])
-                tally.received[port] &+= UInt64(n)
-                arrived &+= n
-            }
-            if arrived > 0 {
-                idleSince = .max
+            if let recordFile, recordFile.receivesIntoRecordSlabs {
+                readFileRecordsInPlace = true
                 stamper.refresh()
-                handOver.take(round, stamper: stamper, shouldStop: shouldStop)
+                arrived = handOver.takeRecords(of: recordFile, burstTime: stamper.wallNow, pcapRecords: pcapRecords,
+                                               shouldStop: shouldStop)
                 if handOver.reachedLimit {
-                    round.countUntaken(into: tally.leftAtStop)
                     reason = .countReached
+                } else if arrived == 0 {
+                    reason = Self.condition(of: ports)
+                } else {
+                    idleSince = .max
                 }
-                round.clear()
             } else {
-                stamper.refresh()
-                reason = Self.condition(of: ports)
+                for source in 0..<round.sourceCount {
+                    let port = round.sourcePorts[source]
+                    let n = round.receive(source, from: ports[port])
+                    tally.received[port] &+= UInt64(n)
+                    arrived &+= n
+                }
+                if arrived > 0 {
+                    idleSince = .max
+                    stamper.refresh()
+                    handOver.take(round, stamper: stamper, shouldStop: shouldStop)
+                    if handOver.reachedLimit {
+                        round.countUntaken(into: tally.leftAtStop)
+                        reason = .countReached
+                    }
+                    round.clear()
+                } else {
+                    stamper.refresh()
+                    reason = Self.condition(of: ports)
+                }
             }
             handOver.publishIfWriterWaits()
             if reason != nil { break }

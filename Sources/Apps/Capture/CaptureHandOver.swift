@@ -28,7 +28,7 @@ struct CaptureHandOver {
     private(set) var slab: UnsafeMutablePointer<RecordSlab>?
     /// Whether each frame's receive write-back is logged (`--log-level trace`), to compare one
     /// device model with another frame by frame.
-    private let tracesWriteBacks = appsLog.logLevel <= .trace
+    let tracesWriteBacks = appsLog.logLevel <= .trace
 
     /// A hand-over into `ring`, its first slab opened.
     init(ring: CaptureRing, writerThread: CaptureWriterThread, tally: CaptureTally, filter: PacketFilter?,
@@ -50,6 +50,7 @@ struct CaptureHandOver {
     /// for room in the ring polls `shouldStop`.
     @inline(never)
     mutating func take(_ round: borrowing CaptureRound, stamper: WallClockStamper, shouldStop: () -> Bool) {
+        if let open = slab, _slowPath(open.pointee.holdsPcapRecords) { useSlab(holdingPcapRecords: false) }
         while handed < limit, let (source, packet, time) = round.next(stamper: stamper) {
             let port = round.sourcePorts[source]
             let metadata = packet.metadata
@@ -103,21 +104,81 @@ struct CaptureHandOver {
     @inline(__always)
     private mutating func append(_ packet: PacketView, tag: RestoredVLANTag?, time: UInt64, port: Int, burstTime: UInt64,
                                  shouldStop: () -> Bool) -> Bool {
-        while true {
-            if let open = slab {
-                open.pointee.wallNanoseconds = burstTime
-                if open.pointee.append(packet.data, length: packet.length, restoring: tag, snapLength: snapLength,
-                                       wallNanoseconds: time, interface: UInt32(truncatingIfNeeded: port),
-                                       filteredBefore: tally.filteredSinceRecord[port],
-                                       droppedBefore: tally.droppedSinceRecord[port]) {
-                    return true
-                }
-                ring.publish()
+        while let open = openSlab(shouldStop: shouldStop) {
+            open.pointee.wallNanoseconds = burstTime
+            if open.pointee.append(packet.data, length: packet.length, restoring: tag, snapLength: snapLength,
+                                   wallNanoseconds: time, interface: UInt32(truncatingIfNeeded: port),
+                                   filteredBefore: tally.filteredSinceRecord[port],
+                                   droppedBefore: tally.droppedSinceRecord[port]) {
+                return true
             }
+            ring.publish()
+            slab = nil
+        }
+        return false
+    }
+
+    /// Makes the open slab one of pcap file records (`pcap`) or of records of its own layout:
+    /// an empty slab changes kind, one with records of the other kind is handed over first.
+    private mutating func useSlab(holdingPcapRecords pcap: Bool) {
+        guard let open = slab, open.pointee.holdsPcapRecords != pcap else { return }
+        if open.pointee.count > 0 {
+            ring.publish()
+            slab = ring.openSlab()
+        }
+        slab?.pointee.holdsPcapRecords = pcap
+    }
+
+    /// The open slab, else the next free one of the ring, waiting for the writer to free one
+    /// when the ring is waited on; nil when none has room (the ring is full and not waited on,
+    /// or the wait ended).
+    @inline(__always)
+    private mutating func openSlab(shouldStop: () -> Bool) -> UnsafeMutablePointer<RecordSlab>? {
+        while true {
+            if let slab { return slab }
             slab = ring.openSlab()
             if slab != nil { continue }
-            guard waitsForWriter && !writerThread.hasFailed && !shouldStop() else { return false }
+            guard waitsForWriter && !writerThread.hasFailed && !shouldStop() else { return nil }
             MonotonicClock.sleep(microseconds: 20)
         }
+    }
+}
+
+extension CaptureHandOver {
+    /// Records of a `pcap:` port's file read in one round at most: the engine's checks (a
+    /// stop, the duration, the reports) come between rounds.
+    static let recordsPerRound = 256
+
+    /// Hands over up to `recordsPerRound` frames of the RX file of `port` (the capture's only
+    /// source), read straight from the reader's buffer into the ring's slabs
+    /// (`PcapPort.receive(into:_:filter:)`): the records, filter, snap length and counters
+    /// `take` makes of the same frames received into pool buffers, with no buffer, round or
+    /// metadata. A full slab is handed over and the next one waited for; once a wait ends (a
+    /// stop, a failed writer) nothing more is read. Returns the frames received, stamping the
+    /// slabs with `burstTime` for the writer's `-G` check. With `pcapRecords` the slabs hold
+    /// pcap file records of that precision, which the writer writes as they lie.
+    mutating func takeRecords(of port: PcapPort, burstTime: UInt64, pcapRecords: TimestampPrecision?,
+                              shouldStop: () -> Bool) -> Int {
+        var reading = RecordSlabReading(recordLimit: Self.recordsPerRound, appendLimit: Int(clamping: limit &- handed),
+                                        snapLength: snapLength, largestFrame: 0, pcapRecords: pcapRecords,
+                                        filteredSinceRecord: tally.filteredSinceRecord[0],
+                                        droppedSinceRecord: tally.droppedSinceRecord[0])
+        while true {
+            useSlab(holdingPcapRecords: pcapRecords != nil)
+            guard let open = openSlab(shouldStop: shouldStop) else { break }
+            if open.pointee.count == 0 { open.pointee.holdsPcapRecords = pcapRecords != nil }
+            open.pointee.wallNanoseconds = burstTime
+            port.receive(into: &open.pointee, &reading, filter: filter)
+            guard reading.slabIsFull else { break }
+            ring.publish()
+            slab = nil
+        }
+        tally.received[0] &+= UInt64(reading.read)
+        tally.filteredOut[0] &+= UInt64(reading.filteredOut)
+        tally.handed[0] &+= UInt64(reading.appended)
+        tally.filteredSinceRecord[0] = reading.filteredSinceRecord
+        tally.droppedSinceRecord[0] = reading.droppedSinceRecord
+        handed &+= UInt64(reading.appended)
+        return reading.read
     }
 }
