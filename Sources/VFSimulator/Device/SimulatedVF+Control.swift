@@ -34,11 +34,46 @@ extension SimulatedVF {
             work = true
         }
         if pollMailbox(now: now) { work = true }
+        if work || scansIdleQueuesEveryPass || now &- lastQueueScan >= Self.idleQueueScanInterval {
+            if scanQueues(now: now) { work = true }
+            lastQueueScan = now
+        } else {
+            // Between full scans: the queues that were running or enabling at the last one.
+            var active = activeQueues
+            while active != 0 {
+                let bit = active.trailingZeroBitCount
+                active &= active &- 1
+                let rx = bit < Self.txQueueBit
+                let q = rx ? bit : bit &- Self.txQueueBit
+                let idle = rx ? queueIdle(rxQueues + q, registerBase: map.rxBase &+ q &* map.rxStride)
+                              : queueIdle(txQueues + q, registerBase: map.txBase &+ q &* map.txStride)
+                if !idle, pollQueue(rx: rx, q, now: now) { work = true }
+            }
+        }
+        refreshRSS()
+        return work
+    }
+
+    /// Simulated or monotonic time between two scans of every queue (ns) in a threaded engine:
+    /// a disabled queue's enable request or tail write is seen within it. The queues running
+    /// or enabling are polled at every pass, and every queue after control work (settings,
+    /// faults, reset, mailbox) and at every step of a stepped engine.
+    static let idleQueueScanInterval: UInt64 = 20_000
+    /// Bit of TX queue 0 in `activeQueues` (RX queue q is bit q).
+    static let txQueueBit = 16
+
+    /// Polls every queue and notes those running or enabling in `activeQueues`; true when
+    /// something happened.
+    private func scanQueues(now: UInt64) -> Bool {
+        var work = false
+        var active: UInt32 = 0
         for q in 0..<map.maxQueues {
             if !queueIdle(rxQueues + q, registerBase: map.rxBase &+ q &* map.rxStride), pollQueue(rx: true, q, now: now) { work = true }
             if !queueIdle(txQueues + q, registerBase: map.txBase &+ q &* map.txStride), pollQueue(rx: false, q, now: now) { work = true }
+            if rxQueues[q].enabled || rxQueues[q].enablePending { active |= 1 << UInt32(q) }
+            if txQueues[q].enabled || txQueues[q].enablePending { active |= 1 << UInt32(Self.txQueueBit &+ q) }
         }
-        refreshRSS()
+        activeQueues = active
         return work
     }
 

@@ -131,6 +131,16 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     @exclusivity(unchecked) var nacked: Set<UInt32> = []
     @exclusivity(unchecked) var silent = false
     @exclusivity(unchecked) var silentFrom: UInt32?
+    /// Whether every control pass scans every queue: in a stepped engine (what a test steps
+    /// is seen at that step); a threaded one scans the idle queues every
+    /// `idleQueueScanInterval`. Tests turn it off on a stepped engine to check that bound in
+    /// simulated time.
+    @exclusivity(unchecked) var scansIdleQueuesEveryPass: Bool
+    /// Engine time of the last scan of every queue.
+    @exclusivity(unchecked) var lastQueueScan: UInt64 = 0
+    /// The queues running or enabling at the last scan of every queue (RX queue q: bit q; TX
+    /// queue q: bit `txQueueBit` + q), polled at every pass in between.
+    @exclusivity(unchecked) var activeQueues: UInt32 = 0
 
     /// A VF of `family` attached to `container` and run by `engine`, with the PF's
     /// administrative `settings` for it.
@@ -141,6 +151,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         self.family = family
         self.container = container
         self.engine = engine
+        scansIdleQueuesEveryPass = engine.mode == .stepped
         map = family.registers
         registers = RegisterFile()
         controlSemantics = ControlRegisterSemantics(registers: registers, map: map)
