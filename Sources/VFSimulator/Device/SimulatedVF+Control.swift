@@ -81,7 +81,7 @@ extension SimulatedVF {
     private func applyShared(now: UInt64) {
         let (faults, presets) = shared.withLock { s -> ([Fault], [(StatisticRegister, UInt64)]) in
             settings = s.settings
-            rxSource = s.rxSource
+            rxSource = s.rxSource.map(ReceiveSourceHolder.init)
             txSink = s.txSink
             busMaster = s.config.busMasterEnabled
             if msix.configure(eventFDs: s.pendingEventFDs, capabilityDelivers: s.config.msixDelivers) {
@@ -178,14 +178,14 @@ extension SimulatedVF {
             && registers.read(base &+ RegisterMap.tail) == st.pointee.tailBaseline
     }
 
+    @inline(never)  // one call per running queue and pass; inlined, it made the scans spill
     private func pollQueue(rx: Bool, _ q: Int, now: UInt64) -> Bool {
         let base = rx ? map.rx(q, 0) : map.tx(q, 0)
         let queues = rx ? rxQueues : txQueues
         let control = registers.read(base + RegisterMap.queueControl)
-        let tail = registers.read(base + RegisterMap.tail)
         if queues[q].enabled {
             if control & RegisterMap.queueEnable == 0 {
-                queues[q].disable(tail: tail)
+                queues[q].disable(tail: registers.read(base + RegisterMap.tail))
                 return true
             }
             if !queues[q].ringWriteReported,
@@ -198,6 +198,7 @@ extension SimulatedVF {
             if rx { readRxControl(q, control: control) }
             return false
         }
+        let tail = registers.read(base + RegisterMap.tail)
         if queues[q].enablePending {
             if tail != queues[q].tailBaseline && checksEnableOrder {
                 record(.tailWrittenBeforeEnable, queue: q, "\(rx ? "RX" : "TX") tail \(tail) while the enable was pending")

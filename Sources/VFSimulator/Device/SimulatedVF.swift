@@ -106,7 +106,12 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     @exclusivity(unchecked) var settings: PFSettings
     @exclusivity(unchecked) var filter = ReceiveFilter()
     @exclusivity(unchecked) var link: LinkStatus
-    @exclusivity(unchecked) var rxSource: FrameSource?
+    /// The receive side's source, kept here and read by the receive burst through `rxSourceRef`
+    /// (a constant of an object reached unretained: no reference counting at every pass).
+    @exclusivity(unchecked) var rxSource: ReceiveSourceHolder? {
+        didSet { rxSourceRef = rxSource.map { .passUnretained($0) } }
+    }
+    @exclusivity(unchecked) var rxSourceRef: Unmanaged<ReceiveSourceHolder>?
     @exclusivity(unchecked) var txSink: FrameSink?
     let rxQueues: UnsafeMutablePointer<QueueState>
     let txQueues: UnsafeMutablePointer<QueueState>
@@ -184,6 +189,14 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         rss.release()
         filter.bitmaps.deallocate()
         rssConfig.reta.deallocate()
+    }
+
+    /// A receive source in an object of its own: a pass reads the source, a constant, from an
+    /// unretained reference to it without a reference count (a variable of the VF would be
+    /// retained around each call).
+    final class ReceiveSourceHolder {
+        let source: FrameSource
+        init(_ source: FrameSource) { self.source = source }
     }
 
     // MARK: - PCIFunction
