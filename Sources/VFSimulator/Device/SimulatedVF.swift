@@ -22,6 +22,9 @@ import Synchronization
 /// - ixgbe queue enables: the model clears the ENABLE bit the driver wrote and sets it again
 ///   `enableDelay` later, when the queue really runs (igb: at once, as QEMU's igb does and
 ///   igbvf drivers expect).
+/// - A threaded engine polls the running queues' registers at every pass and the disabled
+///   queues' every `idleQueueScanInterval` (20 µs): an enable request is seen that much later
+///   at most. A stepped engine polls every queue at every step.
 ///
 /// Use (stepped, as tests do):
 /// ```
