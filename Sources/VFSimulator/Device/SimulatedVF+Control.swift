@@ -67,11 +67,17 @@ extension SimulatedVF {
     private func scanQueues(now: UInt64) -> Bool {
         var work = false
         var active: UInt32 = 0
+        // An idle queue (`queueIdle`) is neither running nor enabling: only a polled one can be.
         for q in 0..<map.maxQueues {
-            if !queueIdle(rxQueues + q, registerBase: map.rxBase &+ q &* map.rxStride), pollQueue(rx: true, q, now: now) { work = true }
-            if !queueIdle(txQueues + q, registerBase: map.txBase &+ q &* map.txStride), pollQueue(rx: false, q, now: now) { work = true }
-            if rxQueues[q].enabled || rxQueues[q].enablePending { active |= 1 << UInt32(q) }
-            if txQueues[q].enabled || txQueues[q].enablePending { active |= 1 << UInt32(Self.txQueueBit &+ q) }
+            let rx = rxQueues + q, tx = txQueues + q
+            if !queueIdle(rx, registerBase: map.rxBase &+ q &* map.rxStride) {
+                if pollQueue(rx: true, q, now: now) { work = true }
+                if rx.pointee.enabled || rx.pointee.enablePending { active |= 1 << UInt32(q) }
+            }
+            if !queueIdle(tx, registerBase: map.txBase &+ q &* map.txStride) {
+                if pollQueue(rx: false, q, now: now) { work = true }
+                if tx.pointee.enabled || tx.pointee.enablePending { active |= 1 << UInt32(Self.txQueueBit &+ q) }
+            }
         }
         activeQueues = active
         return work

@@ -114,6 +114,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     @exclusivity(unchecked) var rxSource: ReceiveSourceHolder? {
         didSet { rxSourceRef = rxSource.map { .passUnretained($0) } }
     }
+    /// `rxSource` unretained, for the receive burst.
     @exclusivity(unchecked) var rxSourceRef: Unmanaged<ReceiveSourceHolder>?
     @exclusivity(unchecked) var txSink: FrameSink?
     let rxQueues: UnsafeMutablePointer<QueueState>
