@@ -34,11 +34,52 @@ extension SimulatedVF {
             work = true
         }
         if pollMailbox(now: now) { work = true }
-        for q in 0..<map.maxQueues {
-            if !queueIdle(rxQueues + q, registerBase: map.rxBase &+ q &* map.rxStride), pollQueue(rx: true, q, now: now) { work = true }
-            if !queueIdle(txQueues + q, registerBase: map.txBase &+ q &* map.txStride), pollQueue(rx: false, q, now: now) { work = true }
+        if work || scansIdleQueuesEveryPass || now &- lastQueueScan >= Self.idleQueueScanInterval {
+            if scanQueues(now: now) { work = true }
+            lastQueueScan = now
+        } else {
+            // Between full scans: the queues that were running or enabling at the last one.
+            var active = activeQueues
+            while active != 0 {
+                let bit = active.trailingZeroBitCount
+                active &= active &- 1
+                let rx = bit < Self.txQueueBit
+                let q = rx ? bit : bit &- Self.txQueueBit
+                let idle = rx ? queueIdle(rxQueues + q, registerBase: map.rxBase &+ q &* map.rxStride)
+                              : queueIdle(txQueues + q, registerBase: map.txBase &+ q &* map.txStride)
+                if !idle, pollQueue(rx: rx, q, now: now) { work = true }
+            }
         }
         refreshRSS()
+        return work
+    }
+
+    /// Simulated or monotonic time between two scans of every queue (ns) in a threaded engine:
+    /// a disabled queue's enable request or tail write is seen within it. The queues running
+    /// or enabling are polled at every pass, and every queue after control work (settings,
+    /// faults, reset, mailbox) and at every step of a stepped engine.
+    static let idleQueueScanInterval: UInt64 = 20_000
+    /// Bit of TX queue 0 in `activeQueues` (RX queue q is bit q).
+    static let txQueueBit = 16
+
+    /// Polls every queue and notes those running or enabling in `activeQueues`; true when
+    /// something happened.
+    private func scanQueues(now: UInt64) -> Bool {
+        var work = false
+        var active: UInt32 = 0
+        // An idle queue (`queueIdle`) is neither running nor enabling: only a polled one can be.
+        for q in 0..<map.maxQueues {
+            let rx = rxQueues + q, tx = txQueues + q
+            if !queueIdle(rx, registerBase: map.rxBase &+ q &* map.rxStride) {
+                if pollQueue(rx: true, q, now: now) { work = true }
+                if rx.pointee.enabled || rx.pointee.enablePending { active |= 1 << UInt32(q) }
+            }
+            if !queueIdle(tx, registerBase: map.txBase &+ q &* map.txStride) {
+                if pollQueue(rx: false, q, now: now) { work = true }
+                if tx.pointee.enabled || tx.pointee.enablePending { active |= 1 << UInt32(Self.txQueueBit &+ q) }
+            }
+        }
+        activeQueues = active
         return work
     }
 
@@ -46,7 +87,7 @@ extension SimulatedVF {
     private func applyShared(now: UInt64) {
         let (faults, presets) = shared.withLock { s -> ([Fault], [(StatisticRegister, UInt64)]) in
             settings = s.settings
-            rxSource = s.rxSource
+            rxSource = s.rxSource.map(ReceiveSourceHolder.init)
             txSink = s.txSink
             busMaster = s.config.busMasterEnabled
             if msix.configure(eventFDs: s.pendingEventFDs, capabilityDelivers: s.config.msixDelivers) {
@@ -143,14 +184,14 @@ extension SimulatedVF {
             && registers.read(base &+ RegisterMap.tail) == st.pointee.tailBaseline
     }
 
+    @inline(never)  // one call per running queue and pass; inlined, it made the scans spill
     private func pollQueue(rx: Bool, _ q: Int, now: UInt64) -> Bool {
         let base = rx ? map.rx(q, 0) : map.tx(q, 0)
         let queues = rx ? rxQueues : txQueues
         let control = registers.read(base + RegisterMap.queueControl)
-        let tail = registers.read(base + RegisterMap.tail)
         if queues[q].enabled {
             if control & RegisterMap.queueEnable == 0 {
-                queues[q].disable(tail: tail)
+                queues[q].disable(tail: registers.read(base + RegisterMap.tail))
                 return true
             }
             if !queues[q].ringWriteReported,
@@ -163,6 +204,7 @@ extension SimulatedVF {
             if rx { readRxControl(q, control: control) }
             return false
         }
+        let tail = registers.read(base + RegisterMap.tail)
         if queues[q].enablePending {
             if tail != queues[q].tailBaseline && checksEnableOrder {
                 record(.tailWrittenBeforeEnable, queue: q, "\(rx ? "RX" : "TX") tail \(tail) while the enable was pending")

@@ -46,10 +46,10 @@ struct ReceiveErrorBits {
 /// descriptors from head up to, not including, tail). One call per engine step.
 extension SimulatedVF {
     func receive(now: UInt64) -> Bool {
-        guard let source = rxSource else { return false }
+        guard let source = rxSourceRef else { return false }
         let batch = rxBatch
         batch.removeAll()
-        let n = source.pull(into: batch, limit: batch.capacity, now: now)
+        let n = source._withUnsafeGuaranteedRef { $0.source.pull(into: batch, limit: batch.capacity, now: now) }
         guard n > 0 else { return false }
         let c = counterStorage
         guard link.isUp, filter.receiveEnabled, busMaster else {

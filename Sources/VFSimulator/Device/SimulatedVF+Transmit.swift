@@ -24,7 +24,7 @@ extension SimulatedVF {
     private typealias T = AdvancedTxDescriptor
 
     func transmit(now: UInt64) -> Bool {
-        guard !txStalled, busMaster else { return false }
+        guard !txStalled, busMaster, transmitPending() else { return false }
         let batch = txBatch
         batch.removeAll()
         var work = false
@@ -44,6 +44,25 @@ extension SimulatedVF {
             if let msb = map.gotcMSB { registers.write(msb, StatisticsRegisters.octetMSB(stats.txOctets)) }
         }
         return work
+    }
+
+    /// Whether a running queue has a tail off its head (descriptors posted, or a tail out of
+    /// range) or a ring to translate again (the IOMMU table changed): without one, a burst
+    /// would find nothing to do, and the pass skips it with one load and compare per queue.
+    @inline(__always)
+    private func transmitPending() -> Bool {
+        let generation = container.generation
+        var q = 0
+        while q < map.maxQueues {
+            let st = txQueues + q
+            if st.pointee.enabled && !st.pointee.halted
+                && (registers.read(map.tx(q, RegisterMap.tail)) != UInt32(truncatingIfNeeded: st.pointee.head)
+                    || st.pointee.generation != generation) {
+                return true
+            }
+            q &+= 1
+        }
+        return false
     }
 
     /// Processes queue `q` from its head to the tail (whole packets only); true when it did.

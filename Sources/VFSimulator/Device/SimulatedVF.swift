@@ -22,6 +22,9 @@ import Synchronization
 /// - ixgbe queue enables: the model clears the ENABLE bit the driver wrote and sets it again
 ///   `enableDelay` later, when the queue really runs (igb: at once, as QEMU's igb does and
 ///   igbvf drivers expect).
+/// - A threaded engine polls the running queues' registers at every pass and the disabled
+///   queues' every `idleQueueScanInterval` (20 µs): an enable request is seen that much later
+///   at most. A stepped engine polls every queue at every step.
 ///
 /// Use (stepped, as tests do):
 /// ```
@@ -106,7 +109,13 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     @exclusivity(unchecked) var settings: PFSettings
     @exclusivity(unchecked) var filter = ReceiveFilter()
     @exclusivity(unchecked) var link: LinkStatus
-    @exclusivity(unchecked) var rxSource: FrameSource?
+    /// The receive side's source, kept here and read by the receive burst through `rxSourceRef`
+    /// (a constant of an object reached unretained: no reference counting at every pass).
+    @exclusivity(unchecked) var rxSource: ReceiveSourceHolder? {
+        didSet { rxSourceRef = rxSource.map { .passUnretained($0) } }
+    }
+    /// `rxSource` unretained, for the receive burst.
+    @exclusivity(unchecked) var rxSourceRef: Unmanaged<ReceiveSourceHolder>?
     @exclusivity(unchecked) var txSink: FrameSink?
     let rxQueues: UnsafeMutablePointer<QueueState>
     let txQueues: UnsafeMutablePointer<QueueState>
@@ -131,6 +140,16 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
     @exclusivity(unchecked) var nacked: Set<UInt32> = []
     @exclusivity(unchecked) var silent = false
     @exclusivity(unchecked) var silentFrom: UInt32?
+    /// Whether every control pass scans every queue: in a stepped engine (what a test steps
+    /// is seen at that step); a threaded one scans the idle queues every
+    /// `idleQueueScanInterval`. Tests turn it off on a stepped engine to check that bound in
+    /// simulated time.
+    @exclusivity(unchecked) var scansIdleQueuesEveryPass: Bool
+    /// Engine time of the last scan of every queue.
+    @exclusivity(unchecked) var lastQueueScan: UInt64 = 0
+    /// The queues running or enabling at the last scan of every queue (RX queue q: bit q; TX
+    /// queue q: bit `txQueueBit` + q), polled at every pass in between.
+    @exclusivity(unchecked) var activeQueues: UInt32 = 0
 
     /// A VF of `family` attached to `container` and run by `engine`, with the PF's
     /// administrative `settings` for it.
@@ -141,6 +160,7 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         self.family = family
         self.container = container
         self.engine = engine
+        scansIdleQueuesEveryPass = engine.mode == .stepped
         map = family.registers
         registers = RegisterFile()
         controlSemantics = ControlRegisterSemantics(registers: registers, map: map)
@@ -173,6 +193,14 @@ public final class SimulatedVF: PCIFunction, @unchecked Sendable {
         rss.release()
         filter.bitmaps.deallocate()
         rssConfig.reta.deallocate()
+    }
+
+    /// A receive source in an object of its own: a pass reads the source, a constant, from an
+    /// unretained reference to it without a reference count (a variable of the VF would be
+    /// retained around each call).
+    final class ReceiveSourceHolder {
+        let source: FrameSource
+        init(_ source: FrameSource) { self.source = source }
     }
 
     // MARK: - PCIFunction

@@ -114,6 +114,7 @@ public final class FrameQueue: FrameSource, FrameSink, @unchecked Sendable {
         let available = written.load(ordering: .acquiring) - r
         let start = batch.count
         let n = min(available, limit, batch.capacity - start)
+        guard n > 0 else { return 0 }
         // The batch's frames in a local and its count stored once: no reload of the batch per frame.
         let frames = batch.refs
         var i = r % capacity
