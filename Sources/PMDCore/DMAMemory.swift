@@ -22,6 +22,11 @@ public final class DMAMemory: @unchecked Sendable {
         case requireHugepages
         /// 4 KiB pages.
         case smallPages
+        /// Hugepages when available, else 4 KiB pages neither locked nor touched until used:
+        /// for memory that a device may never reach (a capture file's port's pool), which then
+        /// costs no start-up time while nobody fills it. A device that maps it pins what it maps
+        /// (VFIO); without an IOMMU only hugepages can be reached, as before.
+        case preferHugepagesElseLazySmallPages
     }
 
     /// Size of a hugepage used here.
@@ -44,7 +49,7 @@ public final class DMAMemory: @unchecked Sendable {
     /// Whether the region is backed by hugepages.
     public var usesHugepages: Bool { pageSize == Self.hugepageSize }
 
-    /// Allocates and locks at least `length` bytes.
+    /// Allocates and locks at least `length` bytes (lazy small pages are allocated only).
     public init(length: Int, pages: PagePolicy = .preferHugepages) throws(DMAMemoryError) {
         precondition(length > 0, "DMA region length must be positive")
         switch pages {
@@ -54,13 +59,13 @@ public final class DMAMemory: @unchecked Sendable {
         case .requireHugepages:
             (address, self.length) = try Self.mapHugepages(length)
             pageSize = Self.hugepageSize
-        case .preferHugepages:
+        case .preferHugepages, .preferHugepagesElseLazySmallPages:
             if let mapped = try? Self.mapHugepages(length) {
                 (address, self.length) = mapped
                 pageSize = Self.hugepageSize
             } else {
                 Self.noteSmallPageFallback()
-                (address, self.length) = try Self.mapSmallPages(length)
+                (address, self.length) = try Self.mapSmallPages(length, locked: pages == .preferHugepages)
                 pageSize = Self.smallPageSize
             }
         }
@@ -116,11 +121,11 @@ public final class DMAMemory: @unchecked Sendable {
         return (p, size)
     }
 
-    private static func mapSmallPages(_ length: Int) throws(DMAMemoryError) -> (UnsafeMutableRawPointer, Int) {
+    private static func mapSmallPages(_ length: Int, locked: Bool = true) throws(DMAMemoryError) -> (UnsafeMutableRawPointer, Int) {
         let size = roundUp(length, to: smallPageSize)
-        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)
+        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (locked ? MAP_POPULATE : 0), -1, 0)
         guard let p, p != MAP_FAILED else { throw .outOfMemory(bytes: size, reason: Errno(rawValue: errno)) }
-        guard mlock(p, size) == 0 else {
+        guard !locked || mlock(p, size) == 0 else {
             let e = Errno(rawValue: errno)
             munmap(p, size)
             throw .cannotLock(bytes: size, reason: e)

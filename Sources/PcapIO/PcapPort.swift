@@ -100,7 +100,7 @@ public final class PcapPort: Port, @unchecked Sendable {
         macAddress = MACAddress(0x02, 0x70, 0x63, 0x61, 0x70, UInt8(truncatingIfNeeded: portNumber))
         if let rxPath {
             reader = try PcapReader(path: rxPath)
-            pool = try Mempool(name: "\(name) rx", capacity: poolCapacity, dataRoom: dataRoom, pages: .preferHugepages)
+            pool = try Mempool(name: "\(name) rx", capacity: poolCapacity, dataRoom: dataRoom, pages: .preferHugepagesElseLazySmallPages)
         } else {
             pool = nil
         }

@@ -32,6 +32,28 @@ struct DMAMemoryTests {
         #expect(m.length >= 3 << 20)
     }
 
+    /// How many of the region's pages are in memory (mincore(2)).
+    static func residentPages(_ m: DMAMemory) -> Int {
+        let pages = m.length / m.pageSize
+        var vector = [UInt8](repeating: 0, count: m.length / DMAMemory.smallPageSize)
+        guard mincore(m.address, m.length, &vector) == 0 else { return -1 }
+        return m.usesHugepages ? pages : vector.filter { $0 & 1 != 0 }.count
+    }
+
+    @Test func lazySmallPagesAreTouchedOnlyWhereUsedWhileLockedOnesAreAllThere() throws {
+        let lazy = try DMAMemory(length: 1 << 20, pages: .preferHugepagesElseLazySmallPages)
+        if Self.freeHugepages() >= 1 {
+            #expect(lazy.usesHugepages)
+            return
+        }
+        #expect(!lazy.usesHugepages && lazy.length == 1 << 20)
+        #expect(Self.residentPages(lazy) == 0)
+        lazy.address.storeBytes(of: 0xAB, toByteOffset: 3 * DMAMemory.smallPageSize + 5, as: UInt8.self)
+        #expect(Self.residentPages(lazy) == 1)
+        let locked = try DMAMemory(length: 1 << 20, pages: .smallPages)
+        #expect(Self.residentPages(locked) == (1 << 20) / DMAMemory.smallPageSize)
+    }
+
     @Test func requiringHugepagesSaysHowToReserveThem() throws {
         if Self.freeHugepages() >= 1 {
             let m = try DMAMemory(length: 1 << 20, pages: .requireHugepages)

@@ -1,5 +1,8 @@
 import PcapIO
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The bounded single-producer, single-consumer ring of record slabs between a capture's
 /// receive thread and its writer thread. Every slab's memory is allocated (and touched) once
@@ -16,6 +19,8 @@ final class CaptureRing: @unchecked Sendable {
     /// Bytes of each slab.
     let slotBytes: Int
     private let memory: UnsafeMutableRawPointer
+    /// Whether `memory` is a mapping of its own (else the allocator's).
+    private let isMapped: Bool
     private let slabs: UnsafeMutablePointer<RecordSlab>
     /// Slabs published by the producer (a count: slab `n % slotCount` is the n-th).
     private let published = Atomic<Int>(0)
@@ -36,9 +41,18 @@ final class CaptureRing: @unchecked Sendable {
         let pageBytes = 4096
         self.slotCount = slotCount
         self.slotBytes = (slotBytes + pageBytes - 1) / pageBytes * pageBytes
-        memory = UnsafeMutableRawPointer.allocate(byteCount: slotCount * self.slotBytes, alignment: pageBytes)
-        // Touched now, so that no page fault waits inside a burst.
-        memory.initializeMemory(as: UInt8.self, repeating: 0, count: slotCount * self.slotBytes)
+        // Populated now, so that no page fault waits inside a burst: pages the kernel maps
+        // zeroed (no pass over them here), or, should the mapping fail, the allocator's touched.
+        let bytes = slotCount * self.slotBytes
+        if let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
+           mapped != MAP_FAILED {
+            memory = mapped
+            isMapped = true
+        } else {
+            memory = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: pageBytes)
+            memory.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+            isMapped = false
+        }
         slabs = UnsafeMutablePointer<RecordSlab>.allocate(capacity: slotCount)
         for slot in 0..<slotCount {
             (slabs + slot).initialize(to: RecordSlab(base: memory + slot * self.slotBytes, capacity: self.slotBytes))
@@ -48,7 +62,7 @@ final class CaptureRing: @unchecked Sendable {
     deinit {
         slabs.deinitialize(count: slotCount)
         slabs.deallocate()
-        memory.deallocate()
+        if isMapped { munmap(memory, slotCount * slotBytes) } else { memory.deallocate() }
     }
 
     // MARK: Producer (the receive thread)
