@@ -11,7 +11,7 @@ import Synchronization
 /// - `.threaded`: after `start()` the model runs in its own thread on the monotonic clock
 ///   (one thread serves every VF of the engine); `delay` just sleeps.
 public final class SimulationEngine: @unchecked Sendable {
-    // @unchecked: `polled` and its count, capacity and version, `simulatedTime` and the VFs' device state
+    // @unchecked: `functions` and its version, `polled`, `simulatedTime` and the VFs' device state
     // belong to the thread that runs the model (the engine thread, or the stepping caller); the
     // registry of VFs is behind a lock, the flags and counters are atomics, `threadAlive` is
     // behind `handshake`.
@@ -34,11 +34,13 @@ public final class SimulationEngine: @unchecked Sendable {
     public var idleStep: UInt64 = 50_000
     @exclusivity(unchecked) private var lastPassHadControlWork = false
 
-    // The engine does not keep its VFs alive: it holds them weakly in the registry, and a VF
+    // The engine does not keep its VFs alive between passes: it holds them weakly, and a VF
     // leaving (deinit) waits until the engine thread is out of any pass that may still use it.
-    // The passes poll the VFs of the registry's last version through unretained references,
-    // taken from the weak ones only when the registry changed (a VF's deinit changes it before
-    // anything of the VF goes away), so a pass touches no reference count.
+    // A pass holds the VFs it polls until it has ended: when the pass's reference is the last
+    // one, the VF goes away on the engine's thread after the pass, never inside its own poll
+    // (where the poll would go on reading what is freed).
+    // An entry is a class: a pass loads its weak reference in place (a struct holding one
+    // would be copied, with two runtime calls for the weak reference, per VF and pass).
     private final class Entry: @unchecked Sendable {
         // @unchecked: the weak reference is the runtime's to make thread-safe; `id` is constant.
         weak var vf: SimulatedVF?
@@ -53,16 +55,15 @@ public final class SimulationEngine: @unchecked Sendable {
     private let registryVersion = Atomic<Int>(0)
     // The pass's own state, used by one thread at a time (the engine's, or the one stepping
     // it): no dynamic exclusivity check at every pass.
-    /// The registry version `polled` was taken at.
-    @exclusivity(unchecked) private var polledVersion = -1
-    /// The VFs of the registry at `polledVersion`, unretained (room for `polledCapacity`,
-    /// reallocated only when the registry grows).
+    /// The registry as of `functionsVersion`.
+    @exclusivity(unchecked) private var functions: [Entry] = []
+    @exclusivity(unchecked) private var functionsVersion = -1
+    /// The VFs the current pass polls, each retained until the pass ends (room for every entry
+    /// of `functions`, reallocated only when the registry grows).
     @exclusivity(unchecked) private var polled = UnsafeMutablePointer<Unmanaged<SimulatedVF>>.allocate(capacity: 1)
-    @exclusivity(unchecked) private var polledCount = 0
     @exclusivity(unchecked) private var polledCapacity = 1
     /// The engine thread's `pthread_self()` while it runs, 0 otherwise: a VF that goes away on
-    /// that thread (its last reference dropped by a wire during a pass) must not wait for the
-    /// pass to end.
+    /// that thread (a pass held its last reference) has no pass to wait for.
     private let engineThread = Atomic<UInt>(0)
     @exclusivity(unchecked) private var simulatedTime: UInt64 = 0
     private let running = Atomic<Bool>(false)
@@ -102,8 +103,8 @@ public final class SimulationEngine: @unchecked Sendable {
     }
 
     /// Stops running `vf` (it keeps its state); the engine thread, running or stopping, has
-    /// finished with it when this returns. Called on the engine's own thread (a VF going away
-    /// during a pass), it returns at once: that pass ends after the VF it is polling.
+    /// finished with it when this returns. Called on the engine's own thread (a VF whose last
+    /// reference a pass held), it returns at once: that pass has ended.
     public func detach(_ vf: SimulatedVF) {
         let id = ObjectIdentifier(vf)
         registry.withLock { $0.removeAll { $0.id == id } }
@@ -241,48 +242,32 @@ public final class SimulationEngine: @unchecked Sendable {
     @discardableResult
     private func runOnce(now: UInt64) -> Bool {
         passEpoch.add(1, ordering: .sequentiallyConsistent)
-        refreshPolled()
+        let version = registryVersion.load(ordering: .sequentiallyConsistent)
+        if version != functionsVersion {
+            functions = registry.withLock { $0 }
+            functionsVersion = version
+            if functions.count > polledCapacity {
+                polled.deallocate()
+                polledCapacity = functions.count
+                polled = .allocate(capacity: polledCapacity)
+            }
+        }
         var work = false
         var control = false
-        var k = 0
-        while k < polledCount {
-            let (c, d) = polled[k]._withUnsafeGuaranteedRef { $0.poll(now: now) }
+        var held = 0
+        for entry in functions {
+            guard let vf = entry.vf else { continue }  // going away: its deinit waits for this pass
+            polled[held] = Unmanaged.passRetained(vf)
+            held &+= 1
+            let (c, d) = vf.poll(now: now)
             control = control || c
             work = work || c || d
-            k &+= 1
-            // A VF that went away on this thread during the poll (a wire held its last
-            // reference) changed the registry: the rest of `polled` may name it.
-            if registryVersion.load(ordering: .relaxed) != polledVersion { break }
         }
         lastPassHadControlWork = control
         passes.add(1, ordering: .releasing)
         endPass()
+        for k in 0..<held { polled[k].release() }
         return work
-    }
-
-    /// Takes the VFs of the registry into `polled` when the registry changed (in a pass: a VF
-    /// leaving waits for the pass after changing the registry, so none in `polled` is gone).
-    private func refreshPolled() {
-        var version = registryVersion.load(ordering: .sequentiallyConsistent)
-        while version != polledVersion {
-            let entries = registry.withLock { $0 }
-            if entries.count > polledCapacity {
-                polled.deallocate()
-                polledCapacity = entries.count
-                polled = .allocate(capacity: polledCapacity)
-            }
-            var n = 0
-            for entry in entries {
-                guard let vf = entry.vf else { continue }  // going away: its deinit waits for this pass
-                polled[n] = Unmanaged.passUnretained(vf)
-                n &+= 1
-            }
-            polledCount = n
-            polledVersion = version
-            // Dropping the strong references taken here may have ended a VF (its deinit ran on
-            // this thread and changed the registry): read the registry again then.
-            version = registryVersion.load(ordering: .sequentiallyConsistent)
-        }
     }
 
     /// Leaves the pass, waking whoever waits for its end.
