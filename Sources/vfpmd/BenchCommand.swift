@@ -47,7 +47,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Queues per port (default: all the port has).")
     var queues: Int?
 
-    @Option(name: .long, help: "CPUs for the polling threads, e.g. 2,3 or 2-5.")
+    @Option(name: .long, help: "CPUs for the polling threads, e.g. 2,3 or 2-5: each port queue takes the next; queues given the same CPU share one thread.")
     var cores: String?
 
     @Option(name: .long, parsing: .unconditional, help: "Seconds to run.")

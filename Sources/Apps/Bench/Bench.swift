@@ -27,7 +27,8 @@ public struct BenchConfiguration: Sendable {
     public var flows: Int = 1
     /// Queues per port; nil = all the port has.
     public var queues: Int?
-    /// CPUs for the polling threads, cycled.
+    /// CPUs for the polling threads, given to the lanes in turn; lanes given one CPU share a
+    /// thread (`BenchThreadPlan`).
     public var cores: [Int] = []
     /// Seconds to run (nil = until interrupted).
     public var duration: Double? = 10
@@ -109,7 +110,8 @@ public struct BenchReport: Codable, Sendable {
     public var latency: [String: BenchLatency]?
 }
 
-/// The traffic benchmark: a generator and/or a meter per (port, queue), one thread each.
+/// The traffic benchmark: a generator and/or a meter per (port, queue), a lane; one thread per
+/// lane, or per CPU of `cores` for the lanes given it.
 public final class Bench: @unchecked Sendable {
     private let ports: [OpenedPort]
     private let configuration: BenchConfiguration
@@ -123,8 +125,27 @@ public final class Bench: @unchecked Sendable {
     private let pause = DatapathPause()
     /// A thread woken by a mailbox interrupt asks the controller to maintain the ports now.
     private let maintenance = MaintenanceRequest()
-    /// Per port and queue: the sleeper of the queue's thread, when it measures only and may sleep.
-    private var sleepers: [[InterruptSleeper?]] = []
+    /// Per port and queue: the sleeper of the queue's thread, when every lane of that thread
+    /// measures only (it may sleep), with the port's index among the sleeper's ports and
+    /// whether this queue's results carry the thread's sleeps for the port (one queue per port
+    /// and thread does: a port's sums count each sleep once).
+    private var sleepers: [[LaneSleeper?]] = []
+    /// Polling threads of the last `run` (its lanes, per `BenchThreadPlan`).
+    public private(set) var threadCount = 0
+
+    private struct LaneSleeper {
+        let sleeper: InterruptSleeper
+        let portIndex: Int
+        let carries: Bool
+    }
+
+    /// One port's queue the bench sends and/or measures on.
+    private struct Lane {
+        let port: Int
+        let queue: Int
+        let generator: TrafficGenerator?
+        let meter: TrafficMeter?
+    }
     /// The longest sleep of a thread, in milliseconds (its reported time asleep waits for it).
     static let longestSleepMilliseconds: Int32 = 100
 
@@ -172,68 +193,69 @@ public final class Bench: @unchecked Sendable {
     /// `report` gets each interval's report on the controller thread; returns the summary. The
     /// ports must be started.
     public func run(stop stopRequest: StopRequest = StopSignal.request, report: (BenchReport) -> Void) -> BenchReport {
-        let policy = configuration.polling
-        sleepers = ports.indices.map { i in
-            generators[i].indices.map { q in
-                guard policy.mode != .busy, generators[i][q] == nil, meters[i][q] != nil else { return nil }
-                return InterruptSleeper(ports: [ports[i].port], queue: q, mailbox: .handOver(maintenance),
-                                        wakeDescriptors: [stopRequest.descriptor, wake.descriptor, pause.wakeDescriptor])
+        let lanes = ports.indices.flatMap { i in
+            generators[i].indices.compactMap { q -> Lane? in
+                let generator = generators[i][q], meter = meters[i][q]
+                return generator == nil && meter == nil ? nil : Lane(port: i, queue: q, generator: generator, meter: meter)
             }
         }
+        let plan = BenchThreadPlan(laneCount: lanes.count, cores: configuration.cores)
+        let policy = configuration.polling
+        threadCount = plan.threads.count
+        sleepers = ports.indices.map { i in generators[i].map { _ in nil } }
         var threads: [Thread] = []
         var finished: [UnsafeAtomic<Bool>] = []
         // Threads with a generator that saw `stopSending` (they send nothing after it).
         let sendersStopped = UnsafeAtomic<Int>.create(0)
         var senders = 0
-        var lane = 0
-        for i in ports.indices {
-            for q in generators[i].indices {
-                let generator = generators[i][q], meter = meters[i][q], sleeper = sleepers[i][q]
-                guard generator != nil || meter != nil else { continue }
-                let done = UnsafeAtomic<Bool>.create(false)
-                finished.append(done)
-                let core = configuration.cores.isEmpty ? nil : configuration.cores[lane % configuration.cores.count]
-                lane += 1
-                let stop = self.stop, stopSending = self.stopSending, pause = self.pause
-                if generator != nil { senders += 1 }
-                let t = Thread {
-                    if let core { _ = vfpmd_pin_current_thread(Int32(core)) }
-                    // After a run of empty polls (a paced generator waiting for its next
-                    // slot, a meter with nothing to read) the thread yields its CPU: with more
-                    // polling threads than CPUs (or a simulated device's engine thread beside
-                    // them) a thread that only spins would keep the others from running.
-                    // A thread that only measures sleeps on its queue's interrupt instead, with
-                    // adaptive or interrupt polling.
-                    var idlePolls = 0
-                    var idle = IdleTracker(policy)
-                    var sending = generator != nil
-                    while !stop.load(ordering: .relaxed) {
-                        if pause.isRequested { pause.park(unless: stop) }
-                        var work = 0
-                        if sending && stopSending.load(ordering: .acquiring) {
-                            sending = false
-                            sendersStopped.wrappingIncrement(ordering: .releasing)
-                        }
-                        if sending { work &+= generator?.poll() ?? 0 }
-                        work &+= meter?.poll() ?? 0
-                        if work > 0 {
-                            idlePolls = 0
-                            idle.busy()
-                        } else if let sleeper {
-                            if idle.idle(at: TSC.now()) {
-                                _ = sleeper.sleep(timeoutMilliseconds: Self.longestSleepMilliseconds)
-                                idle.busy()
-                            }
-                        } else {
-                            idlePolls &+= 1
-                            if idlePolls >= 256 { sched_yield(); idlePolls = 0 }
-                        }
+        for (t, planned) in plan.threads.enumerated() {
+            let mine = planned.lanes.map { lanes[$0] }
+            let sleeper = makeSleeper(for: mine, waking: stopRequest)
+            let done = UnsafeAtomic<Bool>.create(false)
+            finished.append(done)
+            let core = planned.core
+            let stop = self.stop, stopSending = self.stopSending, pause = self.pause
+            let sends = mine.contains { $0.generator != nil }
+            if sends { senders += 1 }
+            let thread = Thread {
+                if let core { _ = vfpmd_pin_current_thread(Int32(core)) }
+                // After a run of empty polls (a paced generator waiting for its next
+                // slot, a meter with nothing to read) the thread yields its CPU: with more
+                // polling threads than CPUs (or a simulated device's engine thread beside
+                // them) a thread that only spins would keep the others from running.
+                // A thread that only measures sleeps on its queues' interrupts instead, with
+                // adaptive or interrupt polling.
+                var idlePolls = 0
+                var idle = IdleTracker(policy)
+                var sending = sends
+                while !stop.load(ordering: .relaxed) {
+                    if pause.isRequested { pause.park(unless: stop) }
+                    var work = 0
+                    if sending && stopSending.load(ordering: .acquiring) {
+                        sending = false
+                        sendersStopped.wrappingIncrement(ordering: .releasing)
                     }
-                    done.store(true, ordering: .releasing)
+                    for lane in mine {
+                        if sending, let generator = lane.generator { work &+= generator.poll() }
+                        if let meter = lane.meter { work &+= meter.poll() }
+                    }
+                    if work > 0 {
+                        idlePolls = 0
+                        idle.busy()
+                    } else if let sleeper {
+                        if idle.idle(at: TSC.now()) {
+                            _ = sleeper.sleep(timeoutMilliseconds: Self.longestSleepMilliseconds)
+                            idle.busy()
+                        }
+                    } else {
+                        idlePolls &+= 1
+                        if idlePolls >= 256 { sched_yield(); idlePolls = 0 }
+                    }
                 }
-                t.name = "vfpmd-bench-\(i)-\(q)"
-                threads.append(t)
+                done.store(true, ordering: .releasing)
             }
+            thread.name = planned.lanes.count == 1 ? "vfpmd-bench-\(mine[0].port)-\(mine[0].queue)" : "vfpmd-bench-t\(t)"
+            threads.append(thread)
         }
         let start = MonotonicClock.nanoseconds()
         threads.forEach { $0.start() }
@@ -287,12 +309,37 @@ public final class Bench: @unchecked Sendable {
         return summary
     }
 
+    /// The sleeper of a thread serving `lanes`, when the polling policy lets threads sleep and
+    /// every lane only measures (a sending thread stays busy); recorded in `sleepers` per lane.
+    private func makeSleeper(for lanes: [Lane], waking stopRequest: StopRequest) -> InterruptSleeper? {
+        guard configuration.polling.mode != .busy, lanes.allSatisfy({ $0.generator == nil && $0.meter != nil }) else { return nil }
+        var portsInOrder: [Int] = []
+        var queuesOfPort: [Int: [Int]] = [:]
+        for lane in lanes {
+            if queuesOfPort[lane.port] == nil { portsInOrder.append(lane.port) }
+            queuesOfPort[lane.port, default: []].append(lane.queue)
+        }
+        guard let sleeper = InterruptSleeper(
+            ports: portsInOrder.map { ports[$0].port }, queuesOfPort: portsInOrder.map { queuesOfPort[$0] },
+            mailbox: .handOver(maintenance), wakeDescriptors: [stopRequest.descriptor, wake.descriptor, pause.wakeDescriptor])
+        else { return nil }
+        for lane in lanes {
+            let index = portsInOrder.firstIndex(of: lane.port)!
+            sleepers[lane.port][lane.queue] = LaneSleeper(
+                sleeper: sleeper, portIndex: index, carries: queuesOfPort[lane.port]!.first == lane.queue)
+        }
+        return sleeper
+    }
+
     private func snapshot() -> [BenchQueueResult] {
         var out: [BenchQueueResult] = []
         for i in ports.indices {
             for q in generators[i].indices {
                 let g = generators[i][q], m = meters[i][q]
-                let polling = sleepers.isEmpty ? nil : sleepers[i][q]?.activity(mode: configuration.polling.mode)
+                let polling = sleepers.isEmpty ? nil : sleepers[i][q].map { lane in
+                    lane.carries ? lane.sleeper.activity(mode: configuration.polling.mode, port: lane.portIndex)
+                        : PollingActivity(mode: configuration.polling.mode)
+                }
                 out.append(BenchQueueResult(
                     port: i, queue: q,
                     txPackets: g?.sentPackets.load(ordering: .relaxed) ?? 0,

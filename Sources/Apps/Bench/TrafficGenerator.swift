@@ -20,15 +20,18 @@ final class TrafficGenerator: @unchecked Sendable {
     /// Template slot of each size in the size pattern.
     private let sizeSlots: [Int]
     private let distinctSizes: [Int]
-    private var sequence: [UInt32]
-    private var flowCursor = 0
-    private var sizeCursor = 0
+    // The mutable state belongs to the one sending thread: no dynamic exclusivity check
+    // per access (they cost as much as the rest of a frame's generation).
+    /// Next sequence number per flow slot.
+    @exclusivity(unchecked) private var sequence: UnsafeMutablePointer<UInt32>
+    @exclusivity(unchecked) private var flowCursor = 0
+    @exclusivity(unchecked) private var sizeCursor = 0
     private let ticksPerPacket: Double
-    private var nextSend: Double = 0
+    @exclusivity(unchecked) private var nextSend: Double = 0
     private let burst: Int
-    private var pending = PacketBatch()
-    private var generatedPackets: UInt64 = 0
-    private var generatedBytes: UInt64 = 0
+    @exclusivity(unchecked) private var pending = PacketBatch()
+    @exclusivity(unchecked) private var generatedPackets: UInt64 = 0
+    @exclusivity(unchecked) private var generatedBytes: UInt64 = 0
     /// Packets and bytes (with FCS) the port accepted; read by the reporting thread.
     let sentPackets = UnsafeAtomic<UInt64>.create(0)
     let sentBytes = UnsafeAtomic<UInt64>.create(0)
@@ -41,7 +44,8 @@ final class TrafficGenerator: @unchecked Sendable {
         distinctSizes = Array(Set(sizes)).sorted()
         sizeSlots = sizes.map { size in Array(Set(sizes)).sorted().firstIndex(of: size)! }
         flows = Swift.stride(from: queue, to: max(flowCount, queues), by: queues).map { $0 }
-        sequence = [UInt32](repeating: 0, count: flows.count)
+        sequence = .allocate(capacity: flows.count)
+        sequence.initialize(repeating: 0, count: flows.count)
         // Every frame fits its template slot and a pool buffer, by construction: the two are
         // sized from the largest frame, so the copies in `fill` never write past either.
         let largest = (distinctSizes.last ?? BenchFrame.minimumSize) - BenchFrame.fcs
@@ -67,6 +71,7 @@ final class TrafficGenerator: @unchecked Sendable {
     deinit {
         pending.removeAll()
         templates.deallocate()
+        sequence.deallocate()
         sentPackets.destroy()
         sentBytes.destroy()
     }
@@ -99,25 +104,35 @@ final class TrafficGenerator: @unchecked Sendable {
     private func fill(_ count: Int) {
         pending.compact()
         let tsc = TSC.now()
-        var n = 0
-        while n < count, pending.freeCapacity > 0, let index = pool.ref.take() {
-            let f = flowCursor
-            let template = f * distinctSizes.count + sizeSlots[sizeCursor]
-            let length = templateLengths[template]
-            let data = pool.ref.data(index)
-            data.copyMemory(from: templates + template * stride, byteCount: length)
-            BenchFrame.stamp(data, sequence: sequence[f], tsc: tsc)
-            sequence[f] &+= 1
-            var meta = PacketMetadata()
-            meta.length = UInt32(length)
-            pool.ref.metadata(index).pointee = meta
-            pending.appendOwnedIndex(index)
-            generatedPackets &+= 1
-            generatedBytes &+= UInt64(length + BenchFrame.fcs)
-            flowCursor = flowCursor + 1 == flows.count ? 0 : flowCursor + 1
-            sizeCursor = sizeCursor + 1 == sizeSlots.count ? 0 : sizeCursor + 1
-            n += 1
+        let pool = self.pool.ref
+        let sizesPerFlow = distinctSizes.count
+        var flowCursor = self.flowCursor, sizeCursor = self.sizeCursor
+        var packets: UInt64 = 0, bytes: UInt64 = 0
+        let room = min(count, pending.freeCapacity)
+        templateLengths.withUnsafeBufferPointer { lengths in
+            sizeSlots.withUnsafeBufferPointer { sizeSlots in
+                while Int(packets) < room, let index = pool.take() {
+                    let template = flowCursor * sizesPerFlow + sizeSlots[sizeCursor]
+                    let length = lengths[template]
+                    let data = pool.data(index)
+                    data.copyMemory(from: templates + template * stride, byteCount: length)
+                    BenchFrame.stamp(data, sequence: sequence[flowCursor], tsc: tsc)
+                    sequence[flowCursor] &+= 1
+                    var meta = PacketMetadata()
+                    meta.length = UInt32(length)
+                    pool.metadata(index).pointee = meta
+                    pending.appendOwnedIndex(index)
+                    packets &+= 1
+                    bytes &+= UInt64(length + BenchFrame.fcs)
+                    flowCursor = flowCursor + 1 == flows.count ? 0 : flowCursor + 1
+                    sizeCursor = sizeCursor + 1 == sizeSlots.count ? 0 : sizeCursor + 1
+                }
+            }
         }
+        self.flowCursor = flowCursor
+        self.sizeCursor = sizeCursor
+        generatedPackets &+= packets
+        generatedBytes &+= bytes
     }
 
     /// Packets generated but not yet accepted by the port.

@@ -84,13 +84,21 @@ final class InterruptSleeper: @unchecked Sendable {
     /// each), with their mailbox interrupts handled as `mailbox` says and `wakeDescriptors`
     /// ending a sleep too; nil when one of them cannot wake the thread (not a driver port, or
     /// one without interrupts).
-    init?(ports: [any Port], queue: Int? = nil, mailbox: MailboxHandling, wakeDescriptors: [Int32] = []) {
+    convenience init?(ports: [any Port], queue: Int? = nil, mailbox: MailboxHandling, wakeDescriptors: [Int32] = []) {
+        self.init(ports: ports, queuesOfPort: ports.map { _ in queue.map { [$0] } }, mailbox: mailbox,
+                  wakeDescriptors: wakeDescriptors)
+    }
+
+    /// A sleeper over `ports` (started, each once), polling the queues `queuesOfPort` lists for
+    /// each (nil: every queue of the port), otherwise as `init(ports:queue:mailbox:wakeDescriptors:)`.
+    init?(ports: [any Port], queuesOfPort: [[Int]?], mailbox: MailboxHandling, wakeDescriptors: [Int32] = []) {
+        precondition(queuesOfPort.count == ports.count, "one queue list per port")
         var queues: [(Int, VFPort, Int)] = [], vfPorts: [VFPort] = []
         var waiters: [pollfd] = [], owners: [(Int, WaiterKind)] = []
         for (index, port) in ports.enumerated() {
             guard let vf = port as? VFPort, let fds = vf.interruptEventFDs else { return nil }
             vfPorts.append(vf)
-            for q in queue.map({ [$0] }) ?? Array(fds.receive.indices) where fds.receive.indices.contains(q) {
+            for q in queuesOfPort[index] ?? Array(fds.receive.indices) where fds.receive.indices.contains(q) {
                 queues.append((index, vf, q))
                 waiters.append(pollfd(fd: fds.receive[q], events: Int16(POLLIN), revents: 0))
                 owners.append((index, .queue))
@@ -137,6 +145,14 @@ final class InterruptSleeper: @unchecked Sendable {
         var activity = PollingActivity(mode: mode)
         activity.asleepSeconds = Double(asleepNanoseconds) / 1e9
         activity.wakeUps = wakeUps
+        return activity
+    }
+
+    /// What the thread's sleeps amount to for port `index` (among the sleeper's ports) of a
+    /// poller in `mode`: the thread's time asleep, the wake-ups that port's interrupts made.
+    func activity(mode: PollingMode, port index: Int) -> PollingActivity {
+        var activity = activity(mode: mode)
+        activity.wakeUps = wakeUps(port: index)
         return activity
     }
 
