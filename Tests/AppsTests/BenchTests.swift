@@ -66,6 +66,7 @@ struct BenchTests {
         #expect(received == sent)
         #expect(rx.lost == 0 && rx.reordered == 0)
         #expect(summary.latency?["b"]?.samples == received)
+        #expect(summary.modelBusyPercent == nil)   // no simulated port: no model to report on
         #expect((summary.latency?["b"]?.p50 ?? 0) > 0)
         #expect(a.pool.inUse == 0)
     }

@@ -67,4 +67,28 @@ struct BenchThreadTests {
         }
         #expect(OpenedPort.closeAll(ports).isEmpty)
     }
+
+    @Test("loop over two simulated VFs on one CPU: nothing lost, and the summary states the share of the run the model's thread was busy")
+    func simulatedLoopReportsTheModelsLoad() throws {
+        let lab = SimulatedLab()
+        let ports = try OpenedPort.openAll(["sim:ixgbevf,name=a,link=b", "sim:ixgbevf,name=b,link=a"].map { try PortSpec(parsing: $0) }, lab: lab)
+        for p in ports { try p.port.start() }
+        var config = BenchConfiguration()
+        config.mode = .loop
+        config.packetsPerSecond = 100_000
+        config.duration = 0.5
+        config.cores = [0, 0]
+        let bench = try Bench(ports: ports, configuration: config)
+        let summary = bench.run(stop: StopRequest(), report: { _ in })
+        #expect(bench.threadCount == 1)
+        let sent = summary.ports[0].queues.reduce(0) { $0 + $1.txPackets }
+        let received = summary.ports[1].queues.reduce(0) { $0 + $1.rxPackets }
+        #expect(sent > 1000 && received <= sent && received + 20 > sent && summary.ports[1].lost == 0,
+                "sent \(sent), received \(received), lost \(summary.ports[1].lost)")
+        let busy = try #require(summary.modelBusyPercent)
+        #expect(busy > 0 && busy <= 100, "\(busy)")
+        #expect(summary.table.contains("  simulated VFs: the model's thread was busy "))
+        #expect(summary.json.contains("\"model_busy_percent\":"))
+        #expect(OpenedPort.closeAll(ports).isEmpty)
+    }
 }

@@ -3,6 +3,7 @@ import CShims
 import Foundation
 import Histogram
 import PMDCore
+import VFSimulator
 
 /// What `vfpmd bench` is asked to do.
 public struct BenchConfiguration: Sendable {
@@ -108,6 +109,10 @@ public struct BenchReport: Codable, Sendable {
     public var ports: [BenchPortRates]
     /// One-way latency per measuring port (summary only, with latency on).
     public var latency: [String: BenchLatency]?
+    /// With simulated ports (summary only): the share of the run, in percent, that the
+    /// simulator's engine thread spent in passes that did work. Below 100 the model kept up:
+    /// the rates measure the driver and the bench.
+    public var modelBusyPercent: Double?
 }
 
 /// The traffic benchmark: a generator and/or a meter per (port, queue), a lane; one thread per
@@ -257,6 +262,8 @@ public final class Bench: @unchecked Sendable {
             thread.name = planned.lanes.count == 1 ? "vfpmd-bench-\(mine[0].port)-\(mine[0].queue)" : "vfpmd-bench-t\(t)"
             threads.append(thread)
         }
+        let engines = simulationEngines()
+        let busyBefore = engines.map(\.busyNanoseconds)
         let start = MonotonicClock.nanoseconds()
         threads.forEach { $0.start() }
         var previous = snapshot()
@@ -306,7 +313,18 @@ public final class Bench: @unchecked Sendable {
         for p in ports { p.port.updateStats() }
         var summary = makeReport(snapshot(), since: nil, seconds: elapsed, elapsed: elapsed, final: true)
         if configuration.latency { summary.latency = latencies() }
+        if !engines.isEmpty {
+            let busiest = zip(engines, busyBefore).map { $0.busyNanoseconds &- $1 }.max() ?? 0
+            summary.modelBusyPercent = Double(busiest) / max(elapsed * 1e9, 1) * 100
+        }
         return summary
+    }
+
+    /// The engines running the simulated VFs behind the ports, each once.
+    private func simulationEngines() -> [SimulationEngine] {
+        var seen = Set<ObjectIdentifier>()
+        return ports.compactMap { SimulatedLab.simulatedVF(behind: $0.port)?.engine }
+            .filter { seen.insert(ObjectIdentifier($0)).inserted }
     }
 
     /// The sleeper of a thread serving `lanes`, when the polling policy lets threads sleep and

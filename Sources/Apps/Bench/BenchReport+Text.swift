@@ -4,7 +4,7 @@ import Foundation
 /// at the end, and the JSON object of `--json`.
 extension BenchReport {
     /// The report as a table for standard error: rates per port (and per queue in the
-    /// summary), then latency percentiles.
+    /// summary), the simulator's load (summary, simulated ports), then latency percentiles.
     public var table: String {
         let r = self
         var out = String(format: "%@ %.1fs\n", (r.final ? "summary after" : "at") as NSString, r.elapsed)
@@ -22,6 +22,9 @@ extension BenchReport {
                     out += "    queue \(q.queue): TX \(q.txPackets) packets, RX \(q.rxPackets) packets, lost \(q.lost)\n"
                 }
             }
+        }
+        if let busy = r.modelBusyPercent {
+            out += String(format: "  simulated VFs: the model's thread was busy %.1f%% of the run\n", busy)
         }
         for (name, l) in (r.latency ?? [:]).sorted(by: { $0.key < $1.key }) {
             out += String(format: "  latency at %@: p50 %.2f µs  p99 %.2f µs  p99.9 %.2f µs  max %.2f µs  (%llu samples)\n",

@@ -82,6 +82,8 @@ public final class SimulationEngine: @unchecked Sendable {
     private var threadAlive = false
     /// Passes over every VF completed, in either mode.
     private let passes = Atomic<UInt64>(0)
+    /// `busyNanoseconds`, written by the engine thread only.
+    private let busyTime = Atomic<UInt64>(0)
 
     /// An engine with no VFs yet.
     public init(mode: Mode = .stepped) { self.mode = mode }
@@ -218,11 +220,25 @@ public final class SimulationEngine: @unchecked Sendable {
     /// Whether the engine thread runs.
     public var isRunning: Bool { running.load(ordering: .acquiring) }
 
+    /// Nanoseconds the engine thread spent in passes that did work (moved a frame, raised an
+    /// interrupt, did control work), on the monotonic clock: what the model cost its CPU.
+    /// Passes that found nothing to do, and the waits after them, are not counted. 0 for a
+    /// stepped engine.
+    public var busyNanoseconds: UInt64 { busyTime.load(ordering: .relaxed) }
+
     private func threadMain() {
         engineThread.store(pthread_self(), ordering: .relaxed)
         var idle = 0
+        var passStart: UInt64 = 0
+        var previousPassBusy = false
         while running.load(ordering: .relaxed) {
-            let busy = runOnce(now: MonotonicClock.nanoseconds())
+            let now = MonotonicClock.nanoseconds()
+            // A busy pass is followed at once by the next one: the time between their starts is
+            // the busy pass's.
+            if previousPassBusy { busyTime.store(busyTime.load(ordering: .relaxed) &+ (now &- passStart), ordering: .relaxed) }
+            passStart = now
+            let busy = runOnce(now: now)
+            previousPassBusy = busy
             if busy {
                 idle = 0
             } else {
