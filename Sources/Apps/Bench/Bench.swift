@@ -3,7 +3,6 @@ import CShims
 import Foundation
 import Histogram
 import PMDCore
-import VFSimulator
 
 /// What `vfpmd bench` is asked to do.
 public struct BenchConfiguration: Sendable {
@@ -262,8 +261,7 @@ public final class Bench: @unchecked Sendable {
             thread.name = planned.lanes.count == 1 ? "vfpmd-bench-\(mine[0].port)-\(mine[0].queue)" : "vfpmd-bench-t\(t)"
             threads.append(thread)
         }
-        let engines = simulationEngines()
-        let busyBefore = engines.map(\.busyNanoseconds)
+        let modelLoad = ModelLoadMeter(ports: ports.map(\.port))
         let start = MonotonicClock.nanoseconds()
         threads.forEach { $0.start() }
         var previous = snapshot()
@@ -313,18 +311,8 @@ public final class Bench: @unchecked Sendable {
         for p in ports { p.port.updateStats() }
         var summary = makeReport(snapshot(), since: nil, seconds: elapsed, elapsed: elapsed, final: true)
         if configuration.latency { summary.latency = latencies() }
-        if !engines.isEmpty {
-            let busiest = zip(engines, busyBefore).map { $0.busyNanoseconds &- $1 }.max() ?? 0
-            summary.modelBusyPercent = Double(busiest) / max(elapsed * 1e9, 1) * 100
-        }
+        summary.modelBusyPercent = modelLoad.busyPercent(over: elapsed)
         return summary
-    }
-
-    /// The engines running the simulated VFs behind the ports, each once.
-    private func simulationEngines() -> [SimulationEngine] {
-        var seen = Set<ObjectIdentifier>()
-        return ports.compactMap { SimulatedLab.simulatedVF(behind: $0.port)?.engine }
-            .filter { seen.insert(ObjectIdentifier($0)).inserted }
     }
 
     /// The sleeper of a thread serving `lanes`, when the polling policy lets threads sleep and

@@ -23,9 +23,7 @@ extension BenchReport {
                 }
             }
         }
-        if let busy = r.modelBusyPercent {
-            out += String(format: "  simulated VFs: the model's thread was busy %.1f%% of the run\n", busy)
-        }
+        if let busy = r.modelBusyPercent { out += ModelLoadMeter.line(busy, of: "the run") }
         for (name, l) in (r.latency ?? [:]).sorted(by: { $0.key < $1.key }) {
             out += String(format: "  latency at %@: p50 %.2f µs  p99 %.2f µs  p99.9 %.2f µs  max %.2f µs  (%llu samples)\n",
                           name as NSString, Double(l.p50) / 1e3, Double(l.p99) / 1e3, Double(l.p999) / 1e3,

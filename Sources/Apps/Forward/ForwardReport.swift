@@ -89,8 +89,10 @@ extension ForwardSummary {
     /// The final summary: what each port received and sent, and why the run ended.
     public func text(names: [String]) -> String {
         let s = self
-        var text = String(format: "forward: %@ after %.2f s; %llu packets forwarded (%.3f Mpps)\n",
-                          s.reason.rawValue, s.seconds, s.forwarded, Double(s.forwarded) / max(s.seconds, 1e-9) / 1e6)
+        let within = s.forwardingSeconds < s.seconds ? String(format: " in %.2f s", s.forwardingSeconds) : ""
+        var text = String(format: "forward: %@ after %.2f s; %llu packets forwarded%@ (%.3f Mpps)\n",
+                          s.reason.rawValue, s.seconds, s.forwarded, within as NSString,
+                          Double(s.forwarded) / max(s.forwardingSeconds, 1e-9) / 1e6)
         for (i, name) in names.enumerated() {
             let t = s.ports[i], st = s.portStats[i]
             text += "  port \(i) \(name): received \(t.received), sent \(t.sent), dropped \(t.dropped), "
@@ -100,13 +102,14 @@ extension ForwardSummary {
         }
         text += s.lanes.pollingLines
         for mirror in s.mirrors { text += mirror.line }
+        if let busy = s.modelBusyPercent { text += ModelLoadMeter.line(busy, of: "the forwarding time") }
         return text
     }
 
     /// The final summary as one JSON object (snake_case keys, sorted), printed last with `--json`.
     public func json(names: [String]) -> String {
         let summary = ForwardSummaryJSON(
-            reason: reason.rawValue, seconds: seconds, forwarded: forwarded,
+            reason: reason.rawValue, seconds: seconds, forwardingSeconds: forwardingSeconds, forwarded: forwarded,
             ports: names.indices.map { i in
                 let t = ports[i], st = portStats[i]
                 return ForwardSummaryJSON.Port(
@@ -114,7 +117,7 @@ extension ForwardSummary {
                     errors: st.rxErrors &+ st.txErrors, noBuffer: st.rxNoBuffer, resets: st.resets,
                     filterDrops: filterDrops[i])
             },
-            lanes: lanes, mirrors: mirrors)
+            lanes: lanes, mirrors: mirrors, modelBusyPercent: modelBusyPercent)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
@@ -141,10 +144,13 @@ private struct ForwardSummaryJSON: Encodable {
     let summary = true
     var reason: String
     var seconds: Double
+    var forwardingSeconds: Double
     var forwarded: UInt64
     var ports: [Port]
     var lanes: [LaneActivity]
     var mirrors: [MirrorTotals]
+    /// Absent without simulated ports.
+    var modelBusyPercent: Double?
 }
 
 extension MirrorTotals {

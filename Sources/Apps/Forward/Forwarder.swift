@@ -62,6 +62,9 @@ public struct ForwardSummary: Sendable {
     public var reason: ForwardStopReason
     /// Seconds the lanes ran.
     public var seconds: Double
+    /// Seconds until the last frame came: `seconds` less the quiet wait that ends a run once
+    /// every input is exhausted (the whole run otherwise). The summary's rate is over these.
+    public var forwardingSeconds: Double
     /// Per port index.
     public var ports: [ForwardPortTotals]
     /// Port statistics at the end.
@@ -72,6 +75,9 @@ public struct ForwardSummary: Sendable {
     public var lanes: [LaneActivity]
     /// Per mirror, in the order given.
     public var mirrors: [MirrorTotals] = []
+    /// With simulated ports: the share of `forwardingSeconds`, in percent, that the
+    /// simulator's engine thread spent in passes that did work (`ModelLoadMeter`).
+    public var modelBusyPercent: Double?
     /// Packets forwarded (sum of `sent`).
     public var forwarded: UInt64 { ports.reduce(0) { $0 + $1.sent } }
 }
@@ -214,6 +220,7 @@ public final class Forwarder: @unchecked Sendable {
             return t
         }
         for mirror in mirrors { mirror.start() }
+        let modelLoad = ModelLoadMeter(ports: ports.map(\.port))
         let start = MonotonicClock.nanoseconds()
         threads.forEach { $0.start() }
 
@@ -224,6 +231,7 @@ public final class Forwarder: @unchecked Sendable {
         // nothing arrived for `drainQuietSeconds` during which every lane polled again (a
         // thread the machine did not schedule has not looked yet).
         var quiet: (since: UInt64, received: UInt64, polls: [UInt64])?
+        var lastArrival: UInt64?
         while true {
             MonotonicClock.sleep(microseconds: 2_000)
             let now = MonotonicClock.nanoseconds()
@@ -249,7 +257,9 @@ public final class Forwarder: @unchecked Sendable {
                     quiet = holding ? nil : (now, received, polls)
                 } else if let q = quiet, Double(now - q.since) / 1e9 >= configuration.drainQuietSeconds,
                           zip(polls, q.polls).allSatisfy({ $0 &- $1 >= 2 }) {
-                    reason = .inputExhausted; break
+                    reason = .inputExhausted
+                    lastArrival = q.since
+                    break
                 }
             }
             if Double(now - lastReport) / 1e9 >= configuration.reportInterval {
@@ -271,9 +281,10 @@ public final class Forwarder: @unchecked Sendable {
         }
         let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
         maintainPorts()
-        return ForwardSummary(reason: reason, seconds: seconds, ports: totals(), portStats: ports.map { $0.port.stats },
+        let forwardingSeconds = lastArrival.map { Double($0 &- start) / 1e9 } ?? seconds
+        return ForwardSummary(reason: reason, seconds: seconds, forwardingSeconds: forwardingSeconds, ports: totals(), portStats: ports.map { $0.port.stats },
                               filterDrops: ports.map { $0.filterDropReport() }, lanes: laneActivity(),
-                              mirrors: mirrors.map { $0.finish() })
+                              mirrors: mirrors.map { $0.finish() }, modelBusyPercent: modelLoad.busyPercent(over: forwardingSeconds))
     }
 
     /// Lets each port read its counters and link beside the running lanes; only when a port
