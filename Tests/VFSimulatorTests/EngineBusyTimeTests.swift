@@ -7,10 +7,8 @@ import Testing
 @Suite struct EngineBusyTimeTests {
     @Test("a threaded engine counts its bring-up passes as busy and its idle passes not at all")
     func idlePassesAreNotCounted() throws {
-        let engine = SimulationEngine(mode: .threaded)
-        let vf = SimulatedVF(family: .ixgbe82599, container: SimulatedContainer(), engine: engine,
-                             settings: PFSettings(mac: Rig.mac))
-        let rig = Rig(wrapping: vf)
+        let rig = Rig(threaded: .ixgbe82599)
+        let engine = rig.engine
         engine.start()
         defer { engine.stop() }
         rig.bringUp()

@@ -164,12 +164,10 @@ struct MSIXInterruptTests {
 
     @Test(arguments: SimulatedFamily.allCases)
     func threadedEngineWakesAPollOnTheVectorsEventFD(family: SimulatedFamily) throws {
-        let engine = SimulationEngine(mode: .threaded)
+        let rig = Rig(threaded: family)
+        let (engine, vf) = (rig.engine, rig.vf)
         engine.start()
         defer { engine.stop() }
-        let vf = SimulatedVF(family: family, container: SimulatedContainer(), engine: engine,
-                             settings: PFSettings(mac: Rig.mac))
-        let rig = Rig(wrapping: vf)
         rig.bringUp()
         let ring = try rig.setUpRX()
         let fds = VectorEventFDs()

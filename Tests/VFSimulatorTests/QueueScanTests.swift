@@ -86,10 +86,8 @@ import Testing
 
     @Test("a threaded engine enables a queue and sends what is posted on it after thousands of idle passes")
     func threadedEngineAfterIdlePasses() throws {
-        let engine = SimulationEngine(mode: .threaded)
-        let vf = SimulatedVF(family: .ixgbe82599, container: SimulatedContainer(), engine: engine,
-                             settings: PFSettings(mac: Rig.mac))
-        let rig = Rig(wrapping: vf)
+        let rig = Rig(threaded: .ixgbe82599)
+        let (engine, vf) = (rig.engine, rig.vf)
         engine.start()
         defer { engine.stop() }
         rig.bringUp()

@@ -19,6 +19,12 @@ final class Rig {
         vf = SimulatedVF(family: family, container: container, engine: engine, settings: settings)
     }
 
+    /// A VF of `family` on a threaded engine of its own (not started yet).
+    convenience init(threaded family: SimulatedFamily) {
+        self.init(wrapping: SimulatedVF(family: family, container: SimulatedContainer(),
+                                        engine: SimulationEngine(mode: .threaded), settings: PFSettings(mac: Rig.mac)))
+    }
+
     /// The same functions for a VF made elsewhere.
     init(wrapping vf: SimulatedVF) {
         self.vf = vf
