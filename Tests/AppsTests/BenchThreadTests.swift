@@ -71,11 +71,14 @@ struct BenchThreadTests {
     @Test("loop over two simulated VFs on one CPU: nothing lost, and the summary states the share of the run the model's thread was busy")
     func simulatedLoopReportsTheModelsLoad() throws {
         let lab = SimulatedLab()
-        let ports = try OpenedPort.openAll(["sim:ixgbevf,name=a,link=b", "sim:ixgbevf,name=b,link=a"].map { try PortSpec(parsing: $0) }, lab: lab)
+        // `b`'s ring holds all of `a`'s: an engine thread the machine left unscheduled for a
+        // while moves `a`'s full transmit ring at once, and nothing overflows.
+        let specs = ["sim:ixgbevf,name=a,link=b,txd=512", "sim:ixgbevf,name=b,link=a,rxd=4096"]
+        let ports = try OpenedPort.openAll(specs.map { try PortSpec(parsing: $0) }, lab: lab)
         for p in ports { try p.port.start() }
         var config = BenchConfiguration()
         config.mode = .loop
-        config.packetsPerSecond = 100_000
+        config.packetsPerSecond = 20_000
         config.duration = 0.5
         config.cores = [0, 0]
         let bench = try Bench(ports: ports, configuration: config)
