@@ -200,5 +200,8 @@ func parseCPUList(_ text: String, option: String) throws -> [Int] {
             throw CommandFailure("\(option) \(text): give CPU numbers from 0 to \(last) like 2,3 or 0-3")
         }
     }
+    guard !cpus.isEmpty else {
+        throw CommandFailure("\(option) \"\(text)\": give at least one CPU number from 0 to \(OptionRanges.cpuCount - 1), like 2,3 or 0-3")
+    }
     return cpus
 }

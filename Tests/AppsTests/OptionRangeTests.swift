@@ -31,6 +31,10 @@ struct OptionRangeTests {
             list.append((bench + ["--size", value], "--size"))
             list.append((forward + ["--cores", value], value == "0" ? "" : "--cores"))
         }
+        for empty in ["", ","] {
+            list.append((forward + ["--cores", empty], "--cores"))
+            list.append((bench + ["--cores", empty], "--cores"))
+        }
         list.append((forward + ["--count", "0"], "--count"))
         list.append((capture + ["-c", "0"], "-c"))
         for rate in ["1e30", "inf", "nan", "-1", "0", "200%", "0%", "1e300Gbps"] {
