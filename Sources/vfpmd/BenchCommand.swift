@@ -14,8 +14,13 @@ struct BenchCommand: ParsableCommand {
             Modes: tx (every port sends), rx (every port measures), rxtx (both on every port), \
             loop (the first port sends, the last measures; one port: it sends and measures itself). \
             Frames are UDP/IPv4 with a sequence number and the send time in the payload, one UDP \
-            source port per flow so that RSS spreads them. With simulated ports the numbers are \
-            the driver's own cost.
+            source port per flow so that RSS spreads them.
+
+            Each port queue that sends or measures has a thread; --cores gives them CPUs in \
+            turn, and those given the same CPU share one thread. With simulated ports the model \
+            runs in a thread of its own and the summary says how busy it was (near 100%: the \
+            model set the pace); on a small machine --cores 0,0 runs both ports of loop in one \
+            thread beside it.
 
             --poll adaptive or interrupt lets a thread that only measures (rx mode, the last \
             port of loop) sleep on its queue's interrupt when no frame comes (after --poll-idle \
@@ -23,7 +28,7 @@ struct BenchCommand: ParsableCommand {
             port's line shows its threads' mode, time asleep and wake-ups.
 
             Example: vfpmd bench --port sim:ixgbevf,name=a,link=b --port sim:ixgbevf,name=b,link=a \\
-                       --mode loop --size 64 --duration 5 --latency
+                       --mode loop --size 64 --duration 5 --latency --cores 0,0
             """
     )
 
