@@ -143,12 +143,14 @@ public final class Bench: @unchecked Sendable {
         let carries: Bool
     }
 
-    /// One port's queue the bench sends and/or measures on.
+    /// One port's queue the bench sends and/or measures on. Its generator and meter are
+    /// reached unretained: the bench holds them (`generators`, `meters`) past the end of every
+    /// thread, and a thread polls them without reference counting at every burst.
     private struct Lane {
         let port: Int
         let queue: Int
-        let generator: TrafficGenerator?
-        let meter: TrafficMeter?
+        let generator: Unmanaged<TrafficGenerator>?
+        let meter: Unmanaged<TrafficMeter>?
     }
     /// The longest sleep of a thread, in milliseconds (its reported time asleep waits for it).
     static let longestSleepMilliseconds: Int32 = 100
@@ -200,7 +202,8 @@ public final class Bench: @unchecked Sendable {
         let lanes = ports.indices.flatMap { i in
             generators[i].indices.compactMap { q -> Lane? in
                 let generator = generators[i][q], meter = meters[i][q]
-                return generator == nil && meter == nil ? nil : Lane(port: i, queue: q, generator: generator, meter: meter)
+                guard generator != nil || meter != nil else { return nil }
+                return Lane(port: i, queue: q, generator: generator.map { .passUnretained($0) }, meter: meter.map { .passUnretained($0) })
             }
         }
         let plan = BenchThreadPlan(laneCount: lanes.count, cores: configuration.cores)
@@ -240,8 +243,8 @@ public final class Bench: @unchecked Sendable {
                         sendersStopped.wrappingIncrement(ordering: .releasing)
                     }
                     for lane in mine {
-                        if sending, let generator = lane.generator { work &+= generator.poll() }
-                        if let meter = lane.meter { work &+= meter.poll() }
+                        if sending, let generator = lane.generator { work &+= generator._withUnsafeGuaranteedRef { $0.poll() } }
+                        if let meter = lane.meter { work &+= meter._withUnsafeGuaranteedRef { $0.poll() } }
                     }
                     if work > 0 {
                         idlePolls = 0
